@@ -1,0 +1,646 @@
+#!/usr/bin/env bash
+# Local Kubernetes cluster for pipelinerun-affinity: etcd, kube-apiserver,
+# kube-scheduler, kube-controller-manager, kwok-simulated nodes and
+# (optionally) the Tekton Pipelines controller run out of cluster, as plain
+# processes on 127.0.0.1. Run state lives in $PRA_STATE_DIR/cluster/.
+#
+# Usage:
+#   hack/cluster.sh up [--nodes N] [--node-cpu CPU] [--node-memory MEM]
+#                      [--node-pods PODS] [--tekton patched|upstream|none]
+#       build what is missing, start everything, create nodes node-1..node-N,
+#       wait until they are Ready. Defaults: 4 nodes, 4 CPU, 16Gi, 110 pods,
+#       --tekton patched. Fails (exit 1) if a cluster is already running.
+#   hack/cluster.sh down      stop every process of the cluster, delete etcd data
+#   hack/cluster.sh status    show processes, nodes, endpoints (exit 1 if down)
+#   hack/cluster.sh env       print 'export KUBECONFIG=...'
+#
+# Environment: PRA_STATE_DIR (default ~/.cache/pipelinerun-affinity),
+#              PRA_PORT_BASE (default 46300; ports BASE..BASE+9 are used).
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+  sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+PKI="${PRA_CLUSTER_DIR}/pki"
+KUBECONFIG_FILE="${PRA_CLUSTER_DIR}/kubeconfig"
+ETCD_DATA="${PRA_CLUSTER_DIR}/etcd-data"
+RUN_DIR="${PRA_CLUSTER_DIR}/run"
+LOG_DIR="${PRA_CLUSTER_DIR}/logs"
+INFO_FILE="${PRA_CLUSTER_DIR}/cluster.env"
+TEKTON_NS="tekton-pipelines"
+KWOK_NODE_ANNOTATION="kwok.x-k8s.io/node"
+KWOK_NODE_ANNOTATION_VALUE="fake"
+# Components in start order; down stops them in reverse.
+COMPONENTS=(etcd kube-apiserver kube-scheduler kube-controller-manager kwok tekton-controller)
+
+kubectl_() { "$(bin_path kubectl)" --kubeconfig "${KUBECONFIG_FILE}" "$@"; }
+
+# port_in_use PORT : something accepts connections on 127.0.0.1:PORT.
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# http_get PORT PATH : print the body of http://127.0.0.1:PORT/PATH; fail
+# unless the status is 200. Uses bash's /dev/tcp (no curl needed).
+http_get() {
+  local port="$1" path="$2" status response
+  exec 3<>"/dev/tcp/127.0.0.1/${port}" || return 1
+  printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "${path}" >&3
+  response="$(timeout 10 cat <&3)" || true
+  exec 3>&- 3<&-
+  status="$(printf '%s\n' "${response}" | head -n1)"
+  [[ "${status}" == *" 200 "* ]] || return 1
+  printf '%s\n' "${response#*$'\r\n\r\n'}"
+}
+
+# https_ok PORT PATH : GET https://127.0.0.1:PORT/PATH with the admin
+# credentials (kube-scheduler and kube-controller-manager health).
+https_ok() {
+  "$(bin_path kubectl)" --kubeconfig "${KUBECONFIG_FILE}" --server "https://127.0.0.1:$1" \
+    --insecure-skip-tls-verify=true get --raw "$2" >/dev/null 2>&1
+}
+
+pidfile() { printf '%s\n' "${RUN_DIR}/$1.pid"; }
+
+# exe_name COMPONENT : file name of the executable a component runs.
+exe_name() {
+  case "$1" in
+    tekton-controller) printf 'controller\n' ;;
+    *) printf '%s\n' "$1" ;;
+  esac
+}
+
+# component_alive COMPONENT : its recorded PID runs and (where /proc tells)
+# still is that component's executable, so a recycled PID is never signalled.
+component_alive() {
+  local pf pid exe
+  pf="$(pidfile "$1")"
+  pid_alive "${pf}" || return 1
+  pid="$(cat "${pf}")"
+  exe="$(readlink "/proc/${pid}/exe" 2>/dev/null)" || return 0
+  exe="$(basename "${exe% (deleted)}")"
+  # Right after start_bg the child may still be bash, setsid or env on its
+  # way to exec'ing the component.
+  [[ "${exe}" == "$(exe_name "$1")" || "${exe}" == bash || "${exe}" == setsid || "${exe}" == env ]]
+}
+logfile() { printf '%s\n' "${LOG_DIR}/$1.log"; }
+
+# running_components : print the components whose process is alive.
+running_components() {
+  local c
+  for c in "${COMPONENTS[@]}"; do
+    if component_alive "${c}"; then
+      printf '%s\n' "${c}"
+    fi
+  done
+}
+
+# start_bg NAME BINARY ARGS... : start a background process in its own
+# session, logging to logs/NAME.log, PID in run/NAME.pid. Extra environment
+# can be passed as NAME_ENV array (see start_tekton).
+start_bg() {
+  local name="$1" binary="$2"
+  shift 2
+  local log pid
+  log="$(logfile "${name}")"
+  [[ -x "${binary}" ]] || die "${binary} is missing; run hack/build-binaries.sh"
+  printf '### %s started %s\n### %s %s\n' "${name}" "$(date -u +%FT%TZ)" "${binary}" "$*" >"${log}"
+  setsid "${binary}" "$@" </dev/null >>"${log}" 2>&1 &
+  pid=$!
+  printf '%s\n' "${pid}" >"$(pidfile "${name}")"
+  log "started ${name} (pid ${pid}, log ${log})"
+}
+
+# check_alive NAME : die with the log tail if NAME's process has exited.
+check_alive() {
+  if ! component_alive "$1"; then
+    tail -n 30 "$(logfile "$1")" >&2 || true
+    die "$1 exited during start-up; see $(logfile "$1")"
+  fi
+}
+
+# wait_component TIMEOUT NAME DESCRIPTION COMMAND... : wait_for that also
+# fails fast when the process died.
+wait_component() {
+  local timeout="$1" name="$2" what="$3"
+  shift 3
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    check_alive "${name}"
+    if ((SECONDS >= deadline)); then
+      tail -n 30 "$(logfile "${name}")" >&2 || true
+      die "timed out after ${timeout}s waiting for ${what}; see $(logfile "${name}")"
+    fi
+    sleep 0.5
+  done
+}
+
+# ---------------------------------------------------------------- certs ----
+
+gen_pki() {
+  if [[ -f "${PKI}/.complete" ]]; then
+    log "reusing certificates in ${PKI}"
+    return 0
+  fi
+  require_openssl
+  log "generating certificates and the service-account key in ${PKI}"
+  rm -rf "${PKI}"
+  mkdir -p "${PKI}"
+  (
+    set -euo pipefail
+    cd "${PKI}"
+    umask 077
+    ossl() { openssl "$@" 2>/dev/null; }
+    newkey() { ossl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1"; }
+    # CAs
+    for ca in ca front-proxy-ca; do
+      newkey "${ca}.key"
+      ossl req -x509 -new -key "${ca}.key" -subj "/CN=pra-${ca}" -days 3650 -sha256 \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        -out "${ca}.crt"
+    done
+    # sign NAME CA SUBJECT EXT : key + certificate signed by CA.
+    sign() {
+      newkey "$1.key"
+      ossl req -new -key "$1.key" -subj "$3" -out "$1.csr"
+      printf '%s\n' "$4" >"$1.ext"
+      ossl x509 -req -in "$1.csr" -CA "$2.crt" -CAkey "$2.key" -CAcreateserial -days 3650 -sha256 \
+        -extfile "$1.ext" -out "$1.crt"
+      rm -f "$1.csr" "$1.ext"
+    }
+    sign apiserver ca "/CN=kube-apiserver" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+    sign admin ca "/O=system:masters/CN=pra-admin" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth"
+    sign front-proxy-client front-proxy-ca "/CN=front-proxy-client" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth"
+    newkey sa.key
+    ossl pkey -in sa.key -pubout -out sa.pub
+  ) || die "certificate generation failed"
+  touch "${PKI}/.complete"
+}
+
+write_kubeconfig() {
+  cat >"${KUBECONFIG_FILE}" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: pra
+  cluster:
+    server: https://127.0.0.1:${PORT_APISERVER}
+    certificate-authority: ${PKI}/ca.crt
+users:
+- name: pra-admin
+  user:
+    client-certificate: ${PKI}/admin.crt
+    client-key: ${PKI}/admin.key
+contexts:
+- name: pra
+  context:
+    cluster: pra
+    user: pra-admin
+current-context: pra
+EOF
+}
+
+# ------------------------------------------------------------ components ----
+
+start_etcd() {
+  rm -rf "${ETCD_DATA}"
+  start_bg etcd "$(bin_path etcd)" \
+    --name=pra \
+    --data-dir="${ETCD_DATA}" \
+    --listen-client-urls="http://127.0.0.1:${PORT_ETCD_CLIENT}" \
+    --advertise-client-urls="http://127.0.0.1:${PORT_ETCD_CLIENT}" \
+    --listen-peer-urls="http://127.0.0.1:${PORT_ETCD_PEER}" \
+    --initial-advertise-peer-urls="http://127.0.0.1:${PORT_ETCD_PEER}" \
+    --initial-cluster="pra=http://127.0.0.1:${PORT_ETCD_PEER}" \
+    --listen-metrics-urls="http://127.0.0.1:${PORT_ETCD_METRICS}" \
+    --unsafe-no-fsync=true \
+    --log-level=warn
+  wait_component 30 etcd "etcd health" http_get "${PORT_ETCD_METRICS}" /health
+}
+
+start_apiserver() {
+  start_bg kube-apiserver "$(bin_path kube-apiserver)" \
+    --etcd-servers="http://127.0.0.1:${PORT_ETCD_CLIENT}" \
+    --bind-address=127.0.0.1 \
+    --advertise-address=127.0.0.1 \
+    --secure-port="${PORT_APISERVER}" \
+    --tls-cert-file="${PKI}/apiserver.crt" \
+    --tls-private-key-file="${PKI}/apiserver.key" \
+    --client-ca-file="${PKI}/ca.crt" \
+    --authorization-mode=RBAC \
+    --service-account-key-file="${PKI}/sa.pub" \
+    --service-account-signing-key-file="${PKI}/sa.key" \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-cluster-ip-range=10.96.0.0/16 \
+    --endpoint-reconciler-type=none \
+    --allow-privileged=true \
+    --requestheader-client-ca-file="${PKI}/front-proxy-ca.crt" \
+    --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User \
+    --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
+    --proxy-client-cert-file="${PKI}/front-proxy-client.crt" \
+    --proxy-client-key-file="${PKI}/front-proxy-client.key" \
+    --profiling=false \
+    --v=1
+  wait_component 90 kube-apiserver "kube-apiserver /readyz" kubectl_ get --raw /readyz
+}
+
+start_scheduler() {
+  start_bg kube-scheduler "$(bin_path kube-scheduler)" \
+    --kubeconfig="${KUBECONFIG_FILE}" \
+    --authentication-kubeconfig="${KUBECONFIG_FILE}" \
+    --authorization-kubeconfig="${KUBECONFIG_FILE}" \
+    --bind-address=127.0.0.1 \
+    --secure-port="${PORT_SCHEDULER}" \
+    --leader-elect=false \
+    --profiling=false \
+    --v=1
+}
+
+start_controller_manager() {
+  mkdir -p "${PRA_CLUSTER_DIR}/flexvolume"
+  start_bg kube-controller-manager "$(bin_path kube-controller-manager)" \
+    --kubeconfig="${KUBECONFIG_FILE}" \
+    --authentication-kubeconfig="${KUBECONFIG_FILE}" \
+    --authorization-kubeconfig="${KUBECONFIG_FILE}" \
+    --bind-address=127.0.0.1 \
+    --secure-port="${PORT_CONTROLLER_MANAGER}" \
+    --leader-elect=false \
+    --controllers='*' \
+    --service-account-private-key-file="${PKI}/sa.key" \
+    --root-ca-file="${PKI}/ca.crt" \
+    --cluster-signing-cert-file="${PKI}/ca.crt" \
+    --cluster-signing-key-file="${PKI}/ca.key" \
+    --flex-volume-plugin-dir="${PRA_CLUSTER_DIR}/flexvolume" \
+    --allocate-node-cidrs=false \
+    --profiling=false \
+    --v=1
+}
+
+start_kwok() {
+  local home="${PRA_CLUSTER_DIR}/kwok-home"
+  mkdir -p "${home}"
+  # HOME is pointed at an empty directory so a user's ~/.kwok/kwok.yaml
+  # cannot change the simulation.
+  HOME="${home}" start_bg kwok "$(bin_path kwok)" \
+    --config="${PRA_HACK}/kwok/stages.yaml" \
+    --kubeconfig="${KUBECONFIG_FILE}" \
+    --manage-all-nodes=false \
+    --manage-nodes-with-annotation-selector="${KWOK_NODE_ANNOTATION}=${KWOK_NODE_ANNOTATION_VALUE}" \
+    --node-lease-duration-seconds=40 \
+    --cidr=10.0.0.0/16 \
+    --node-ip=10.255.0.1 \
+    --server-address="127.0.0.1:${PORT_KWOK}"
+  wait_component 30 kwok "kwok /healthz" http_get "${PORT_KWOK}" /healthz
+}
+
+create_nodes() {
+  local n="$1" cpu="$2" mem="$3" pods="$4" i manifest
+  manifest="${PRA_CLUSTER_DIR}/nodes.yaml"
+  : >"${manifest}"
+  for ((i = 1; i <= n; i++)); do
+    cat >>"${manifest}" <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: node-${i}
+  annotations:
+    ${KWOK_NODE_ANNOTATION}: ${KWOK_NODE_ANNOTATION_VALUE}
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/hostname: node-${i}
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    type: kwok
+spec: {}
+status:
+  allocatable:
+    cpu: "${cpu}"
+    memory: "${mem}"
+    pods: "${pods}"
+  capacity:
+    cpu: "${cpu}"
+    memory: "${mem}"
+    pods: "${pods}"
+EOF
+  done
+  log "creating ${n} kwok nodes (cpu=${cpu} memory=${mem} pods=${pods})"
+  kubectl_ apply -f "${manifest}" >/dev/null || die "creating nodes failed"
+  log "waiting for the nodes to become Ready"
+  kubectl_ wait --for=condition=Ready node --all --timeout=90s >/dev/null \
+    || die "nodes did not become Ready; see $(logfile kwok)"
+}
+
+# tekton_controller_args CONTROLLER_YAML : print the image flags of
+# config/controller.yaml, one argument per line. ko:// references (resolved
+# by ko at release time) become plausible image names; kwok never pulls them.
+tekton_controller_args() {
+  grep -E '^[[:space:]]*"-[a-z-]+",[[:space:]]*"[^"]+"' "$1" \
+    | sed -E 's/^[[:space:]]*"(-[a-z-]+)",[[:space:]]*"([^"]+)".*$/\1\n\2/' \
+    | sed -E "s#^ko://github.com/tektoncd/pipeline/cmd/([a-z-]+)\$#ghcr.io/tektoncd/pipeline/\\1:${TEKTON_VERSION}#"
+}
+
+# tekton_controller_env CONTROLLER_YAML : print NAME=VALUE for every literal
+# env entry of the controller container (valueFrom entries and the
+# in-container certificate paths are skipped).
+tekton_controller_env() {
+  awk '
+    /^---/ { doc++ }
+    doc > 0 { exit }
+    /^[[:space:]]*- name:[[:space:]]/ { name = $3; next }
+    /^[[:space:]]*value:[[:space:]]/ && name != "" {
+      v = $0; sub(/^[[:space:]]*value:[[:space:]]*/, "", v); gsub(/^"|"$/, "", v)
+      print name "=" v
+    }
+    { name = "" }
+  ' "$1" | grep -vE '^(SSL_CERT_FILE|SSL_CERT_DIR)='
+}
+
+install_tekton() {
+  local src="$1" f
+  [[ -d "${src}/config/300-crds" ]] || die "${src}/config/300-crds not found"
+  log "installing Tekton CRDs and configuration from ${src}/config"
+  local -a files=(-f "${src}/config/100-namespace")
+  for f in "${src}"/config/config-*.yaml; do
+    files+=(-f "${f}")
+  done
+  kubectl_ apply --server-side --force-conflicts -f "${src}/config/300-crds" >/dev/null \
+    || die "installing the Tekton CRDs failed"
+  # The namespace comes first in the list, so the ConfigMaps find it.
+  kubectl_ apply --server-side --force-conflicts "${files[@]}" >/dev/null \
+    || die "applying the Tekton namespace and ConfigMaps failed"
+  kubectl_ wait --for=condition=Established --timeout=60s -f "${src}/config/300-crds" >/dev/null \
+    || die "the Tekton CRDs did not become Established"
+  # The CRDs name Tekton's webhook as conversion webhook, but no webhook runs.
+  # v1 objects (the storage version) need no conversion, yet the apiserver's
+  # watch cache of every other served version (v1beta1) fails to list them
+  # and retries every second, flooding its log and burning CPU. Declaring
+  # "no conversion" stops that; v1beta1 reads then return unconverted v1
+  # objects, so use tekton.dev/v1 only. PRA_KEEP_CRD_CONVERSION=1 keeps the
+  # upstream setting.
+  if [[ "${PRA_KEEP_CRD_CONVERSION:-0}" != 1 ]]; then
+    local -a crds
+    mapfile -t crds < <(kubectl_ get crd \
+      -o jsonpath='{range .items[?(@.spec.conversion.strategy=="Webhook")]}{.metadata.name}{"\n"}{end}')
+    if ((${#crds[@]})); then
+      kubectl_ patch crd "${crds[@]}" --type=merge \
+        -p '{"spec":{"conversion":{"strategy":"None","webhook":null}}}' >/dev/null \
+        || die "patching the conversion strategy of ${crds[*]} failed"
+    fi
+  fi
+}
+
+start_tekton() {
+  local flavor="$1" bindir src controller_yaml
+  bindir="$(bash "${PRA_HACK}/build-tekton.sh" "${flavor}")" || die "building Tekton (${flavor}) failed"
+  src="$(tekton_src_dir "${flavor}")"
+  controller_yaml="${src}/config/controller.yaml"
+  [[ -f "${controller_yaml}" ]] || die "${controller_yaml} not found"
+  install_tekton "${src}"
+
+  local -a env_args args
+  mapfile -t env_args < <(tekton_controller_env "${controller_yaml}")
+  mapfile -t args < <(tekton_controller_args "${controller_yaml}")
+  ((${#args[@]})) || die "no image flags found in ${controller_yaml}"
+  env_args+=(
+    "SYSTEM_NAMESPACE=${TEKTON_NS}"
+    "METRICS_PROMETHEUS_HOST=127.0.0.1"
+    "METRICS_PROMETHEUS_PORT=${PORT_TEKTON_METRICS}"
+    "PROBES_PORT=${PORT_TEKTON_PROBES}"
+    "PROFILING_PORT=${PORT_TEKTON_PROFILING}"
+    "KUBECONFIG=${KUBECONFIG_FILE}"
+  )
+  start_bg tekton-controller /usr/bin/env "${env_args[@]}" "${bindir}/controller" \
+    -kubeconfig="${KUBECONFIG_FILE}" \
+    -disable-ha \
+    "${args[@]}"
+  wait_component 60 tekton-controller "the Tekton controller (http://127.0.0.1:${PORT_TEKTON_KNATIVE_PROBES}/readiness)" \
+    http_get "${PORT_TEKTON_KNATIVE_PROBES}" /readiness
+  printf 'TEKTON_FLAVOR=%s\nTEKTON_SRC=%s\nTEKTON_BIN=%s\n' "${flavor}" "${src}" "${bindir}" >>"${INFO_FILE}"
+}
+
+# ----------------------------------------------------------------- stop -----
+
+# stop_components TIMEOUT NAME... : SIGTERM the named components at once,
+# wait up to TIMEOUT s for all of them, then SIGKILL what is left.
+stop_components() {
+  local timeout="$1"
+  shift
+  local name pf deadline
+  local -a names=() pids=()
+  for name in "$@"; do
+    pf="$(pidfile "${name}")"
+    [[ -f "${pf}" ]] || continue
+    if component_alive "${name}"; then
+      names+=("${name}")
+      pids+=("$(cat "${pf}")")
+    else
+      rm -f "${pf}"
+    fi
+  done
+  ((${#pids[@]})) || return 0
+  log "stopping ${names[*]} (pids ${pids[*]})"
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  deadline=$((SECONDS + timeout))
+  local i alive
+  while :; do
+    alive=()
+    for i in "${!pids[@]}"; do
+      if kill -0 "${pids[i]}" 2>/dev/null; then
+        alive+=("${i}")
+      fi
+    done
+    ((${#alive[@]})) || break
+    if ((SECONDS >= deadline)); then
+      for i in "${alive[@]}"; do
+        warn "${names[i]} (pid ${pids[i]}) did not exit within ${timeout}s; sending SIGKILL"
+        kill -KILL "${pids[i]}" 2>/dev/null || true
+      done
+      sleep 0.5
+      break
+    fi
+    sleep 0.1
+  done
+  for name in "${names[@]}"; do
+    rm -f "$(pidfile "${name}")"
+  done
+}
+
+cmd_down() {
+  local start=${SECONDS}
+  # Clients first (together), then the apiserver (which otherwise waits for
+  # their watches to end), then etcd.
+  stop_components 15 tekton-controller kwok kube-controller-manager kube-scheduler
+  stop_components 30 kube-apiserver
+  stop_components 15 etcd
+  rm -rf "${ETCD_DATA}" "${RUN_DIR}" "${INFO_FILE}"
+  log "cluster stopped in $((SECONDS - start))s (logs kept in ${LOG_DIR})"
+}
+
+# ------------------------------------------------------------------ up ------
+
+cmd_up() {
+  local nodes=4 cpu=4 mem=16Gi pods=110 tekton=patched
+  while (($#)); do
+    case "$1" in
+      --nodes) nodes="${2:?--nodes needs a value}"; shift ;;
+      --node-cpu) cpu="${2:?--node-cpu needs a value}"; shift ;;
+      --node-memory) mem="${2:?--node-memory needs a value}"; shift ;;
+      --node-pods) pods="${2:?--node-pods needs a value}"; shift ;;
+      --tekton) tekton="${2:?--tekton needs a value}"; shift ;;
+      --nodes=*) nodes="${1#*=}" ;;
+      --node-cpu=*) cpu="${1#*=}" ;;
+      --node-memory=*) mem="${1#*=}" ;;
+      --node-pods=*) pods="${1#*=}" ;;
+      --tekton=*) tekton="${1#*=}" ;;
+      -h | --help) usage; exit 0 ;;
+      *) die "unknown argument '$1' for up (see --help)" ;;
+    esac
+    shift
+  done
+  [[ "${nodes}" =~ ^[0-9]+$ && "${nodes}" -ge 1 ]] || die "--nodes must be a positive integer"
+  [[ "${pods}" =~ ^[0-9]+$ ]] || die "--node-pods must be an integer"
+  case "${tekton}" in patched | upstream | none) ;; *) die "--tekton must be patched, upstream or none" ;; esac
+
+  local running
+  running="$(running_components | tr '\n' ' ')"
+  if [[ -n "${running}" ]]; then
+    die "a cluster is already running (${running% }); use 'hack/cluster.sh down' first, or 'export KUBECONFIG=${KUBECONFIG_FILE}' to use it"
+  fi
+
+  local start_total=${SECONDS}
+  log "step 1/6: binaries"
+  bash "${PRA_HACK}/build-binaries.sh" || die "building the cluster binaries failed"
+  if [[ "${tekton}" != none ]]; then
+    # Build Tekton before starting anything: a cold build takes minutes.
+    bash "${PRA_HACK}/build-tekton.sh" "${tekton}" >/dev/null || die "building Tekton (${tekton}) failed"
+  fi
+
+  local -a ports=("${PORT_ETCD_CLIENT}" "${PORT_ETCD_PEER}" "${PORT_ETCD_METRICS}" "${PORT_APISERVER}"
+    "${PORT_SCHEDULER}" "${PORT_CONTROLLER_MANAGER}" "${PORT_KWOK}")
+  [[ "${tekton}" == none ]] || ports+=("${PORT_TEKTON_METRICS}" "${PORT_TEKTON_PROBES}"
+    "${PORT_TEKTON_PROFILING}" "${PORT_TEKTON_KNATIVE_PROBES}")
+  local p
+  for p in "${ports[@]}"; do
+    port_in_use "${p}" && die "port 127.0.0.1:${p} is already in use (set PRA_PORT_BASE to move the cluster's ports; 8080 is fixed by the Tekton controller)"
+  done
+
+  mkdir -p "${PRA_CLUSTER_DIR}" "${RUN_DIR}" "${LOG_DIR}"
+  # If anything below fails, take down what was started.
+  trap 'rc=$?; if ((rc != 0)); then warn "up failed; stopping what was started"; cmd_down; fi' EXIT
+
+  local start_cluster=${SECONDS}
+  log "step 2/6: certificates and kubeconfig"
+  gen_pki
+  write_kubeconfig
+  printf 'KUBECONFIG=%s\nNODES=%s\n' "${KUBECONFIG_FILE}" "${nodes}" >"${INFO_FILE}"
+
+  log "step 3/6: etcd and kube-apiserver"
+  start_etcd
+  start_apiserver
+
+  log "step 4/6: kube-scheduler and kube-controller-manager"
+  start_scheduler
+  start_controller_manager
+  wait_component 60 kube-scheduler "kube-scheduler /healthz" https_ok "${PORT_SCHEDULER}" /healthz
+  wait_component 60 kube-controller-manager "kube-controller-manager /healthz" https_ok "${PORT_CONTROLLER_MANAGER}" /healthz
+  # Pods are only admitted once their namespace has a default ServiceAccount,
+  # which proves the serviceaccount controller works.
+  wait_component 60 kube-controller-manager "the default ServiceAccount" kubectl_ -n default get serviceaccount default
+
+  log "step 5/6: kwok and ${nodes} nodes"
+  start_kwok
+  create_nodes "${nodes}" "${cpu}" "${mem}" "${pods}"
+
+  if [[ "${tekton}" == none ]]; then
+    log "step 6/6: Tekton skipped (--tekton none)"
+    printf 'TEKTON_FLAVOR=none\n' >>"${INFO_FILE}"
+  else
+    log "step 6/6: Tekton Pipelines controller (${tekton})"
+    start_tekton "${tekton}"
+  fi
+  trap - EXIT
+
+  log "cluster is up: start to ready $((SECONDS - start_cluster))s (total $((SECONDS - start_total))s)"
+  cat <<EOF
+
+  export KUBECONFIG=${KUBECONFIG_FILE}
+  kubectl: $(bin_path kubectl)
+  status:  hack/cluster.sh status
+  stop:    hack/cluster.sh down
+EOF
+}
+
+# ---------------------------------------------------------------- status ----
+
+cmd_status() {
+  local c pf any=0
+  printf '%-26s %-8s %s\n' COMPONENT PID STATE
+  for c in "${COMPONENTS[@]}"; do
+    pf="$(pidfile "${c}")"
+    if component_alive "${c}"; then
+      printf '%-26s %-8s %s\n' "${c}" "$(cat "${pf}")" running
+      any=1
+    elif [[ -f "${pf}" ]]; then
+      printf '%-26s %-8s %s\n' "${c}" "$(cat "${pf}")" "DEAD (see $(logfile "${c}"))"
+    else
+      printf '%-26s %-8s %s\n' "${c}" - stopped
+    fi
+  done
+  if ((any == 0)); then
+    echo "cluster is down"
+    return 1
+  fi
+  echo
+  echo "KUBECONFIG:          ${KUBECONFIG_FILE}"
+  echo "kube-apiserver:      https://127.0.0.1:${PORT_APISERVER}"
+  echo "etcd:                http://127.0.0.1:${PORT_ETCD_CLIENT}"
+  echo "logs:                ${LOG_DIR}"
+  if component_alive tekton-controller; then
+    local flavor
+    flavor="$(sed -n 's/^TEKTON_FLAVOR=//p' "${INFO_FILE}" 2>/dev/null || true)"
+    echo "tekton controller:   ${flavor:-?} ($(sed -n 's/^TEKTON_BIN=//p' "${INFO_FILE}" 2>/dev/null || true))"
+    echo "tekton metrics:      http://127.0.0.1:${PORT_TEKTON_METRICS}/metrics"
+    echo "tekton probes:       http://127.0.0.1:${PORT_TEKTON_KNATIVE_PROBES}/readiness (knative), http://127.0.0.1:${PORT_TEKTON_PROBES}/readiness"
+  fi
+  echo
+  kubectl_ get nodes -o wide 2>&1 || true
+}
+
+cmd_env() {
+  printf 'export KUBECONFIG=%s\n' "${KUBECONFIG_FILE}"
+  # shellcheck disable=SC2016 # $PATH is meant to expand where this is eval'd
+  printf 'export PATH=%s:$PATH\n' "$(dirname "$(bin_path kubectl)")"
+}
+
+main() {
+  local cmd="${1:-}"
+  (($#)) && shift
+  case "${cmd}" in
+    up) cmd_up "$@" ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    env) cmd_env ;;
+    -h | --help | help) usage ;;
+    "") usage >&2; exit 2 ;;
+    *) die "unknown command '${cmd}' (want up, down, status or env)" ;;
+  esac
+}
+
+# Allow sourcing the functions (for debugging) without running main.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  main "$@"
+fi

@@ -1,0 +1,157 @@
+# shellcheck shell=bash disable=SC2034
+# (SC2034: the constants below are used by the scripts that source this file.)
+# Common settings and helpers for the hack/ scripts. Source it, do not run it:
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# Versions of everything the local cluster is made of.
+readonly K8S_VERSION="v1.35.4"
+readonly ETCD_VERSION="v3.6.5"
+readonly KWOK_VERSION="v0.8.0"
+readonly TEKTON_VERSION="v1.15.0"
+readonly TEKTON_MODULE="github.com/tektoncd/pipeline"
+
+PRA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly PRA_ROOT
+readonly PRA_HACK="${PRA_ROOT}/hack"
+
+# All build outputs and cluster run state live below PRA_STATE_DIR.
+PRA_STATE_DIR="${PRA_STATE_DIR:-${HOME}/.cache/pipelinerun-affinity}"
+PRA_BIN_DIR="${PRA_STATE_DIR}/bin"
+PRA_CLUSTER_DIR="${PRA_STATE_DIR}/cluster"
+
+# Ports (all on 127.0.0.1). PRA_PORT_BASE moves the whole block.
+PRA_PORT_BASE="${PRA_PORT_BASE:-46300}"
+readonly PORT_ETCD_CLIENT=$((PRA_PORT_BASE + 0))
+readonly PORT_ETCD_PEER=$((PRA_PORT_BASE + 1))
+readonly PORT_APISERVER=$((PRA_PORT_BASE + 2))
+readonly PORT_SCHEDULER=$((PRA_PORT_BASE + 3))
+readonly PORT_CONTROLLER_MANAGER=$((PRA_PORT_BASE + 4))
+readonly PORT_KWOK=$((PRA_PORT_BASE + 5))
+readonly PORT_TEKTON_METRICS=$((PRA_PORT_BASE + 6))
+readonly PORT_TEKTON_PROBES=$((PRA_PORT_BASE + 7))
+readonly PORT_TEKTON_PROFILING=$((PRA_PORT_BASE + 8))
+readonly PORT_ETCD_METRICS=$((PRA_PORT_BASE + 9))
+# knative.dev/pkg's sharedmain (used by the Tekton controller) always serves
+# its own health probes on :8080; it cannot be moved without patching.
+readonly PORT_TEKTON_KNATIVE_PROBES=8080
+
+_pra_ts() { date -u +%H:%M:%S; }
+
+# log MSG... : a progress line on stderr.
+log() { printf '[%s] %s\n' "$(_pra_ts)" "$*" >&2; }
+
+# warn MSG... : a warning line on stderr.
+warn() { printf '[%s] WARNING: %s\n' "$(_pra_ts)" "$*" >&2; }
+
+# die MSG... : print an error and exit non-zero.
+die() {
+  printf '[%s] ERROR: %s\n' "$(_pra_ts)" "$*" >&2
+  exit 1
+}
+
+# require_go : make sure a Go toolchain is on PATH (adds /usr/local/go/bin).
+require_go() {
+  if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
+    PATH="/usr/local/go/bin:${PATH}"
+    export PATH
+  fi
+  command -v go >/dev/null 2>&1 || die "go is not installed (expected it on PATH or at /usr/local/go/bin/go)"
+}
+
+# require_openssl : install openssl with apt-get when it is missing.
+require_openssl() {
+  command -v openssl >/dev/null 2>&1 && return 0
+  log "openssl is missing; installing it with apt-get"
+  command -v apt-get >/dev/null 2>&1 || die "openssl is missing and apt-get is not available; install openssl"
+  local sudo=()
+  [[ "$(id -u)" -eq 0 ]] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq >/dev/null || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq openssl >/dev/null \
+    || die "apt-get install openssl failed"
+}
+
+# module_dir MODULE@VERSION : print the module cache directory of a module
+# (downloading it through the Go module proxy when needed).
+module_dir() {
+  require_go
+  local json dir
+  # Run outside any module so no go.mod/go.work is consulted or touched.
+  json="$(cd / && GOFLAGS="" GOWORK=off go mod download -json "$1")" \
+    || die "go mod download $1 failed"
+  dir="$(printf '%s\n' "${json}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | head -n1)"
+  [[ -n "${dir}" && -d "${dir}" ]] || die "could not find the module cache directory of $1"
+  printf '%s\n' "${dir}"
+}
+
+# tekton_upstream_src : print the (read-only) module cache directory holding
+# the unmodified Tekton Pipelines source.
+tekton_upstream_src() { module_dir "${TEKTON_MODULE}@${TEKTON_VERSION}"; }
+
+# kwok_src : print the module cache directory of kwok.
+kwok_src() { module_dir "sigs.k8s.io/kwok@${KWOK_VERSION}"; }
+
+# wait_for TIMEOUT_SECONDS DESCRIPTION COMMAND... : run COMMAND every 0.5 s
+# until it succeeds; fail with DESCRIPTION after TIMEOUT_SECONDS.
+wait_for() {
+  local timeout="$1" what="$2"
+  shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      warn "timed out after ${timeout}s waiting for ${what}"
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+# patches_key : sha256 (first 16 hex digits) of the patches/ directory
+# contents (file names and bytes), so a changed series gets a new key.
+patches_key() {
+  local dir="${PRA_ROOT}/patches"
+  [[ -d "${dir}" ]] || die "patches directory ${dir} does not exist"
+  (
+    cd "${dir}" || exit 1
+    find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+  ) | sha256sum | cut -c1-16
+}
+
+# tekton_bin_dir FLAVOR : directory holding the Tekton binaries of a flavor.
+tekton_bin_dir() {
+  case "$1" in
+    upstream) printf '%s\n' "${PRA_BIN_DIR}/tekton-upstream-${TEKTON_VERSION}" ;;
+    patched) printf '%s\n' "${PRA_BIN_DIR}/tekton-patched-${TEKTON_VERSION}-$(patches_key)" ;;
+    *) die "unknown Tekton flavor '$1' (want upstream or patched)" ;;
+  esac
+}
+
+# tekton_src_dir FLAVOR : Tekton source tree of a flavor. For "patched" it is
+# the tree hack/build-tekton.sh created with hack/patch-tekton.sh.
+tekton_src_dir() {
+  case "$1" in
+    upstream) tekton_upstream_src ;;
+    patched) printf '%s\n' "$(tekton_bin_dir patched)/src" ;;
+    *) die "unknown Tekton flavor '$1' (want upstream or patched)" ;;
+  esac
+}
+
+# bin_path COMPONENT : path of a cached binary.
+bin_path() {
+  case "$1" in
+    etcd) printf '%s\n' "${PRA_BIN_DIR}/etcd-${ETCD_VERSION}/etcd" ;;
+    kwok) printf '%s\n' "${PRA_BIN_DIR}/kwok-${KWOK_VERSION}/kwok" ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubectl)
+      printf '%s\n' "${PRA_BIN_DIR}/$1-${K8S_VERSION}/$1"
+      ;;
+    *) die "unknown component '$1'" ;;
+  esac
+}
+
+# pid_alive PIDFILE : true when the process named in PIDFILE runs.
+pid_alive() {
+  local pid
+  [[ -f "$1" ]] || return 1
+  pid="$(cat "$1" 2>/dev/null)" || return 1
+  [[ "${pid}" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "${pid}" 2>/dev/null
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Usage: hack/patch-tekton.sh DEST
+#
+# Creates a git checkout of Tekton Pipelines at the pinned tag in DEST (from
+# the Go module cache; a real user would `git clone` the tag instead) and
+# applies the patch series in patches/ with `git am`, one commit per patch.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "${PRA_HACK}/patchlib.sh"
+
+[[ $# -eq 1 ]] || die "usage: $0 DEST"
+require_go
+dest="$1"
+log "Creating Tekton ${TEKTON_VERSION} tree in ${dest}"
+make_base_tree "${dest}"
+log "Applying $(series_patches | wc -l) patches with git am"
+apply_series "${dest}"
+git -C "${dest}" log --oneline "${PATCH_BASE_TAG}..HEAD" >&2

@@ -1,0 +1,74 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package affinity ties the pods of a handled PipelineRun to its placeholder:
+// it builds the required pod affinity term and merges it into a pod.
+package affinity
+
+import (
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+)
+
+// Term returns the required pod affinity term that puts a pod on the node of
+// the placeholder called placeholderName.
+func Term(placeholderName string) corev1.PodAffinityTerm {
+	return corev1.PodAffinityTerm{
+		LabelSelector: placeholder.Selector(placeholderName),
+		TopologyKey:   placeholder.HostnameTopologyKey,
+	}
+}
+
+// Merge adds Term(placeholderName) to the required pod affinity of spec,
+// keeping every term already there. It is idempotent: merging twice leaves
+// one copy of the term.
+func Merge(spec *corev1.PodSpec, placeholderName string) {
+	term := Term(placeholderName)
+	if spec.Affinity == nil {
+		spec.Affinity = &corev1.Affinity{}
+	}
+	if spec.Affinity.PodAffinity == nil {
+		spec.Affinity.PodAffinity = &corev1.PodAffinity{}
+	}
+	for _, existing := range spec.Affinity.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+		if equality.Semantic.DeepEqual(existing, term) {
+			return
+		}
+	}
+	spec.Affinity.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution = append(
+		spec.Affinity.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution, term)
+}
+
+// NewTransformer returns a Tekton pod transformer (a func(*corev1.Pod)
+// (*corev1.Pod, error), assignable to pod.Transformer) for a TaskRun with the
+// given labels. Pods of TaskRuns that carry placeholder.MemberLabelKey get
+// the required pod affinity to that placeholder; others are left alone.
+//
+// The pod's affinity is deep-copied before it is changed: Tekton's pod
+// builder assigns the TaskRun's podTemplate affinity by pointer, and that
+// object must not be modified.
+func NewTransformer(taskRunLabels map[string]string) func(*corev1.Pod) (*corev1.Pod, error) {
+	name := taskRunLabels[placeholder.MemberLabelKey]
+	return func(p *corev1.Pod) (*corev1.Pod, error) {
+		if name == "" {
+			return p, nil
+		}
+		p.Spec.Affinity = p.Spec.Affinity.DeepCopy()
+		Merge(&p.Spec, name)
+		return p, nil
+	}
+}

@@ -1,0 +1,157 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package config parses the PipelineRun pod affinity settings that live in
+// Tekton's "feature-flags" ConfigMap.
+//
+// The package depends on the standard library only, so that Tekton's
+// pkg/apis/config can embed Config in its FeatureFlags without an import
+// cycle. The zero value of Config is the default configuration: adding it to
+// FeatureFlags leaves every existing FeatureFlags comparison unchanged.
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	// EnableKey turns the engine on ("true") or off ("false", the default).
+	EnableKey = "enable-pipelinerun-pod-affinity"
+	// IsolationScopeKey chooses whether isolated PipelineRuns repel each other
+	// across all namespaces ("cluster", the default) or only within their own
+	// namespace ("namespace").
+	IsolationScopeKey = "pipelinerun-pod-affinity-isolation-scope"
+	// ReservationKey chooses whether the placeholder reserves the run's peak
+	// resource demand on its node before the first TaskRun starts
+	// ("reserve", the default) or only a token amount ("none").
+	ReservationKey = "pipelinerun-pod-affinity-reservation"
+	// MaxNodeWaitKey bounds how long a PipelineRun may wait for its
+	// placeholder to be scheduled before it fails. A Go duration; "0" means no
+	// bound. The default is DefaultMaxNodeWait.
+	MaxNodeWaitKey = "pipelinerun-pod-affinity-max-node-wait"
+
+	// IsolationScopeCluster isolates PipelineRuns from each other across namespaces.
+	IsolationScopeCluster = "cluster"
+	// IsolationScopeNamespace isolates PipelineRuns only from runs in the same namespace.
+	IsolationScopeNamespace = "namespace"
+
+	// ReservationReserve makes the placeholder request the run's peak demand.
+	ReservationReserve = "reserve"
+	// ReservationNone makes the placeholder request a token amount only.
+	ReservationNone = "none"
+
+	// DefaultMaxNodeWait is the wait bound used when MaxNodeWaitKey is absent.
+	DefaultMaxNodeWait = time.Hour
+)
+
+// Config holds the parsed settings. Use the accessor methods: the zero value
+// of each field means "default".
+type Config struct {
+	// Enabled is the value of EnableKey.
+	Enabled bool `json:"enabled,omitempty"`
+	// Scope is the value of IsolationScopeKey; empty means IsolationScopeCluster.
+	Scope string `json:"isolationScope,omitempty"`
+	// Reserve is the value of ReservationKey; empty means ReservationReserve.
+	Reserve string `json:"reservation,omitempty"`
+	// NodeWait is the value of MaxNodeWaitKey; nil means DefaultMaxNodeWait.
+	NodeWait *time.Duration `json:"maxNodeWait,omitempty"`
+}
+
+// IsolationScope returns the effective isolation scope.
+func (c Config) IsolationScope() string {
+	if c.Scope == "" {
+		return IsolationScopeCluster
+	}
+	return c.Scope
+}
+
+// Reservation returns the effective reservation policy.
+func (c Config) Reservation() string {
+	if c.Reserve == "" {
+		return ReservationReserve
+	}
+	return c.Reserve
+}
+
+// MaxNodeWait returns the effective wait bound; zero means unbounded.
+func (c Config) MaxNodeWait() time.Duration {
+	if c.NodeWait == nil {
+		return DefaultMaxNodeWait
+	}
+	return *c.NodeWait
+}
+
+// FromMap parses the settings from the data of the "feature-flags"
+// ConfigMap. Keys that are absent keep their defaults; a value that cannot be
+// parsed is an error that names the key, the value and the valid values, in
+// the style of Tekton's other feature flags.
+func FromMap(data map[string]string) (Config, error) {
+	var c Config
+	if v, ok := data[EnableKey]; ok {
+		enabled, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return Config{}, fmt.Errorf("failed parsing feature flags config %q: %w for feature %s", v, err, EnableKey)
+		}
+		c.Enabled = enabled
+	}
+	if v, ok := data[IsolationScopeKey]; ok {
+		switch scope := strings.ToLower(strings.TrimSpace(v)); scope {
+		case IsolationScopeCluster:
+			// The default is stored as the zero value, so that an explicit
+			// default compares equal to an absent key.
+		case IsolationScopeNamespace:
+			c.Scope = scope
+		default:
+			return Config{}, fmt.Errorf("invalid value for feature flag %q: %q (valid values: %q, %q)", IsolationScopeKey, v, IsolationScopeCluster, IsolationScopeNamespace)
+		}
+	}
+	if v, ok := data[ReservationKey]; ok {
+		switch policy := strings.ToLower(strings.TrimSpace(v)); policy {
+		case ReservationReserve:
+		case ReservationNone:
+			c.Reserve = policy
+		default:
+			return Config{}, fmt.Errorf("invalid value for feature flag %q: %q (valid values: %q, %q)", ReservationKey, v, ReservationReserve, ReservationNone)
+		}
+	}
+	if v, ok := data[MaxNodeWaitKey]; ok {
+		d, err := parseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return Config{}, fmt.Errorf("invalid value for feature flag %q: %q (want a non-negative duration such as \"30m\", or \"0\" for no bound): %w", MaxNodeWaitKey, v, err)
+		}
+		if d != DefaultMaxNodeWait {
+			c.NodeWait = &d
+		}
+	}
+	return c, nil
+}
+
+func parseDuration(v string) (time.Duration, error) {
+	if v == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, err
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("duration %s is negative", d)
+	}
+	return d, nil
+}

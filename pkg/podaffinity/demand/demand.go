@@ -1,0 +1,288 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package demand computes the peak resource demand of a PipelineRun: the
+// most that the pods of tasks allowed to run at the same time request
+// together. The placeholder reserves it, so that the node it lands on can run
+// the whole pipeline.
+package demand
+
+import (
+	"sort"
+
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// Task is one node of the pipeline's DAG as far as demand is concerned.
+type Task struct {
+	// Name is the pipeline task name.
+	Name string
+	// After lists the tasks that must finish before this one starts (runAfter
+	// and result references, as in Tekton's DAG).
+	After []string
+	// Pod is what one pod of the task requests.
+	Pod corev1.ResourceList
+	// Count is how many pods of the task run at once (matrix fan-out); 0 means 1.
+	Count int
+	// Finally marks a finally task: finally tasks run after all others, as
+	// their own phase, and may all run at once.
+	Finally bool
+}
+
+// searchBudget bounds the exact search for the largest concurrent set. Past
+// it, Peak falls back to the sum over all tasks: an over-estimate, never an
+// under-estimate.
+const searchBudget = 1 << 18
+
+// Peak returns, for every resource, the most that tasks which may run at the
+// same time request together: the heaviest antichain of the DAG (tasks of
+// which none must wait for another), computed per resource, and the finally
+// phase as a separate candidate.
+func Peak(tasks []Task) corev1.ResourceList {
+	var dagTasks, finallyTasks []Task
+	for _, t := range tasks {
+		if t.Finally {
+			finallyTasks = append(finallyTasks, t)
+		} else {
+			dagTasks = append(dagTasks, t)
+		}
+	}
+	peak := corev1.ResourceList{}
+	for _, name := range resourceNames(tasks) {
+		dag := heaviestAntichain(dagTasks, name)
+		fin := int64(0)
+		for _, t := range finallyTasks {
+			fin += weight(t, name)
+		}
+		best := max(dag, fin)
+		if best > 0 {
+			peak[name] = fromScaled(name, best)
+		}
+	}
+	return peak
+}
+
+// heaviestAntichain returns the largest total of resource name over sets of
+// tasks in which no task depends, directly or transitively, on another.
+func heaviestAntichain(tasks []Task, name corev1.ResourceName) int64 {
+	index := map[string]int{}
+	for i, t := range tasks {
+		index[t.Name] = i
+	}
+	n := len(tasks)
+	// comparable[i][j]: i and j can never run at the same time.
+	comparable := make([][]bool, n)
+	for i := range comparable {
+		comparable[i] = make([]bool, n)
+	}
+	for i := range tasks {
+		for _, j := range ancestors(tasks, index, i) {
+			comparable[i][j], comparable[j][i] = true, true
+		}
+	}
+
+	order := make([]int, 0, n)
+	for i := range tasks {
+		if weight(tasks[i], name) > 0 {
+			order = append(order, i)
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return weight(tasks[order[a]], name) > weight(tasks[order[b]], name) })
+	suffix := make([]int64, len(order)+1)
+	for k := len(order) - 1; k >= 0; k-- {
+		suffix[k] = suffix[k+1] + weight(tasks[order[k]], name)
+	}
+
+	best, steps := int64(0), 0
+	chosen := make([]int, 0, len(order))
+	var search func(k int, total int64) bool
+	search = func(k int, total int64) bool {
+		if steps++; steps > searchBudget {
+			return false
+		}
+		if total > best {
+			best = total
+		}
+		if k == len(order) || total+suffix[k] <= best {
+			return true
+		}
+		i := order[k]
+		fits := true
+		for _, c := range chosen {
+			if comparable[i][c] {
+				fits = false
+				break
+			}
+		}
+		if fits {
+			chosen = append(chosen, i)
+			ok := search(k+1, total+weight(tasks[i], name))
+			chosen = chosen[:len(chosen)-1]
+			if !ok {
+				return false
+			}
+		}
+		return search(k+1, total)
+	}
+	if !search(0, 0) {
+		return suffix[0]
+	}
+	return best
+}
+
+// ancestors returns the indexes of every task that task i transitively waits for.
+func ancestors(tasks []Task, index map[string]int, i int) []int {
+	seen := map[int]bool{}
+	stack := []int{i}
+	var out []int
+	for len(stack) > 0 {
+		cur := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, dep := range tasks[cur].After {
+			j, ok := index[dep]
+			if !ok || seen[j] {
+				continue
+			}
+			seen[j] = true
+			out = append(out, j)
+			stack = append(stack, j)
+		}
+	}
+	return out
+}
+
+func weight(t Task, name corev1.ResourceName) int64 {
+	q, ok := t.Pod[name]
+	if !ok {
+		return 0
+	}
+	count := int64(t.Count)
+	if count < 1 {
+		count = 1
+	}
+	return scaled(name, q) * count
+}
+
+// scaled expresses CPU in millicores and everything else in units, so that
+// sums stay exact integers.
+func scaled(name corev1.ResourceName, q resource.Quantity) int64 {
+	if name == corev1.ResourceCPU {
+		return q.MilliValue()
+	}
+	return q.Value()
+}
+
+func fromScaled(name corev1.ResourceName, v int64) resource.Quantity {
+	if name == corev1.ResourceCPU {
+		return *resource.NewMilliQuantity(v, resource.DecimalSI)
+	}
+	return *resource.NewQuantity(v, resource.BinarySI)
+}
+
+func resourceNames(tasks []Task) []corev1.ResourceName {
+	set := map[corev1.ResourceName]bool{}
+	for _, t := range tasks {
+		for name := range t.Pod {
+			set[name] = true
+		}
+	}
+	names := make([]corev1.ResourceName, 0, len(set))
+	for name := range set {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool { return names[i] < names[j] })
+	return names
+}
+
+// PodRequests returns what the pod of a Task requests, as Tekton builds it:
+// every step and sidecar container runs in the pod at once, so their
+// requests add up; a step without requests inherits the stepTemplate's; the
+// run's taskRunSpecs override steps and sidecars by name; a task-level
+// computeResources replaces the steps' total.
+func PodRequests(spec *v1.TaskSpec, runSpec v1.PipelineTaskRunSpec) corev1.ResourceList {
+	total := corev1.ResourceList{}
+	if spec == nil {
+		return total
+	}
+	stepOverrides := map[string]corev1.ResourceRequirements{}
+	for _, o := range runSpec.StepSpecs {
+		stepOverrides[o.Name] = o.ComputeResources
+	}
+	sidecarOverrides := map[string]corev1.ResourceRequirements{}
+	for _, o := range runSpec.SidecarSpecs {
+		sidecarOverrides[o.Name] = o.ComputeResources
+	}
+
+	if runSpec.ComputeResources != nil {
+		add(total, requestsOf(*runSpec.ComputeResources))
+	} else {
+		for _, s := range spec.Steps {
+			r := s.ComputeResources
+			if o, ok := stepOverrides[s.Name]; ok {
+				r = o
+			} else if len(r.Requests) == 0 && len(r.Limits) == 0 && spec.StepTemplate != nil {
+				r = spec.StepTemplate.ComputeResources
+			}
+			add(total, requestsOf(r))
+		}
+	}
+	for _, s := range spec.Sidecars {
+		r := s.ComputeResources
+		if o, ok := sidecarOverrides[s.Name]; ok {
+			r = o
+		}
+		add(total, requestsOf(r))
+	}
+	return total
+}
+
+// requestsOf returns the effective requests: a resource with a limit and no
+// request requests its limit, as the API server defaults it.
+func requestsOf(r corev1.ResourceRequirements) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for name, q := range r.Limits {
+		out[name] = q.DeepCopy()
+	}
+	for name, q := range r.Requests {
+		out[name] = q.DeepCopy()
+	}
+	return out
+}
+
+func add(total, more corev1.ResourceList) {
+	for name, q := range more {
+		sum := total[name]
+		sum.Add(q)
+		total[name] = sum
+	}
+}
+
+// WithFloor returns requests with every resource of floor that requests
+// lacks or asks less of raised to floor's amount.
+func WithFloor(requests, floor corev1.ResourceList) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for name, q := range requests {
+		out[name] = q.DeepCopy()
+	}
+	for name, q := range floor {
+		if cur, ok := out[name]; !ok || cur.Cmp(q) < 0 {
+			out[name] = q.DeepCopy()
+		}
+	}
+	return out
+}

@@ -1,0 +1,529 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package engine is the part of the pod affinity engine that talks to the
+// API server: it creates, pins, hands over, moves and deletes the placeholder
+// of each handled PipelineRun, and tells the PipelineRun reconciler whether
+// the run may start TaskRuns now.
+//
+// Every call is level-triggered: it reads the world through listers,
+// compares it with what the run needs and takes at most one step towards it.
+// Any step may fail or crash and be retried.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
+	"github.com/tektoncd/pipeline/pkg/apis/pipeline/pod"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	"github.com/tektoncd/pipeline/pkg/reconciler/volumeclaim"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+	"knative.dev/pkg/controller"
+	"knative.dev/pkg/kmeta"
+	"knative.dev/pkg/logging"
+)
+
+// Condition reasons and event reasons set on handled PipelineRuns.
+const (
+	// ReasonWaitingForNode: the run's placeholder is not on a node yet; no
+	// TaskRun is created until it is.
+	ReasonWaitingForNode = "WaitingForNode"
+	// ReasonWaitingToMove: the run's node became unusable while some of its
+	// pods still run there; the run moves once they finish.
+	ReasonWaitingToMove = "WaitingToMove"
+	// ReasonNodeWaitTimeout: the run failed because it waited longer than
+	// the configured bound for a node.
+	ReasonNodeWaitTimeout = "NodeWaitTimeout"
+	// ReasonPlaceholderConflict: an object with the placeholder's name exists
+	// and belongs to someone else.
+	ReasonPlaceholderConflict = "PlaceholderConflict"
+
+	// EventPlaceholderCreated is recorded when a placeholder is created.
+	EventPlaceholderCreated = "PlaceholderCreated"
+	// EventPlaced is recorded when a run gets its node.
+	EventPlaced = "Placed"
+	// EventReservationHandedOver is recorded when the reservation is released for the TaskRun pods.
+	EventReservationHandedOver = "ReservationHandedOver"
+	// EventMoving is recorded when a run leaves an unusable node.
+	EventMoving = "Moving"
+	// EventInvalidLabel is recorded when a run's opt-in label is invalid.
+	EventInvalidLabel = "InvalidPodAffinityLabel"
+)
+
+// Settings are the engine's inputs from Tekton's configuration.
+type Settings struct {
+	// Config is the pod affinity section of the feature flags.
+	Config paconfig.Config
+	// Coschedule is Tekton's "coschedule" feature flag.
+	Coschedule string
+	// Image is the placeholder's image (Tekton's nop image).
+	Image string
+	// DefaultTemplate is Tekton's default-affinity-assistant-pod-template.
+	DefaultTemplate *pod.AffinityAssistantTemplate
+}
+
+// Engine places PipelineRuns. Its listers must be backed by informers that
+// see placeholder StatefulSets, placeholder and TaskRun pods, and nodes.
+type Engine struct {
+	KubeClient   kubernetes.Interface
+	StatefulSets appslisters.StatefulSetLister
+	Pods         corelisters.PodLister
+	Nodes        corelisters.NodeLister
+	Clock        clock.PassiveClock
+	Metrics      *metrics.Recorder
+}
+
+// Target says whether and how the engine places a run.
+type Target struct {
+	// Placeholder is the name of the run's placeholder; "" when not handled.
+	Placeholder string
+	// Isolation is how the placeholder repels others (top-level runs only).
+	Isolation selection.Isolation
+	// Joined is true for a child PipelineRun that shares its parent's placeholder.
+	Joined bool
+}
+
+// Handled reports whether the engine places the run.
+func (t Target) Handled() bool { return t.Placeholder != "" }
+
+// Placement is what Place tells the PipelineRun reconciler.
+type Placement struct {
+	// Node is the run's node, when known.
+	Node string
+	// Ready is true when TaskRuns, CustomRuns and child PipelineRuns may be created.
+	Ready bool
+	// Reason and Message explain why the run is not Ready (or why it failed).
+	Reason, Message string
+	// Failed is true when the run must fail with Reason and Message.
+	Failed bool
+	// RequeueAfter, when positive, asks for another reconcile after it.
+	RequeueAfter time.Duration
+}
+
+// Target decides whether the engine places run. A child PipelineRun created
+// by a handled parent carries placeholder.MemberLabelKey and joins the
+// parent's placeholder. An invalid opt-in label is reported as a Warning event
+// on the run, which is then left to Tekton's usual scheduling.
+func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) Target {
+	if !s.Config.Enabled || run.IsDone() {
+		return Target{}
+	}
+	if name := run.Labels[placeholder.MemberLabelKey]; name != "" && ownedByPipelineRun(run) {
+		return Target{Placeholder: name, Joined: true}
+	}
+	decision, err := selection.Select(s.Config.Enabled, s.Coschedule, &run.ObjectMeta)
+	if err != nil {
+		logging.FromContext(ctx).Warnf("PipelineRun %s/%s: %v", run.Namespace, run.Name, err)
+		if r := recorder(ctx); r != nil {
+			r.Event(run, corev1.EventTypeWarning, EventInvalidLabel, err.Error())
+		}
+		return Target{}
+	}
+	if !decision.Handled() {
+		return Target{}
+	}
+	return Target{Placeholder: placeholder.Name(&run.ObjectMeta), Isolation: decision.Isolation}
+}
+
+// Place takes one step towards the run being on a usable node with its
+// placeholder holding it, and reports whether the run may start tasks.
+// remaining describes the tasks that have not started yet; the placeholder
+// reserves their peak demand while it looks for a node.
+func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t Target, remaining []demand.Task) (Placement, error) {
+	if t.Joined {
+		return e.placeJoined(run, t)
+	}
+	logger := logging.FromContext(ctx)
+	spec := placeholder.Spec{
+		Name:            t.Placeholder,
+		Run:             run,
+		Isolation:       t.Isolation,
+		NamespaceScoped: s.Config.IsolationScope() == paconfig.IsolationScopeNamespace,
+		Image:           s.Image,
+		DefaultTemplate: s.DefaultTemplate,
+		ClaimNames:      placeholder.ClaimNames(run, claimNameForTemplate(run)),
+	}
+	reservation := placeholder.TokenRequests()
+	if s.Config.Reservation() == paconfig.ReservationReserve {
+		reservation = demand.WithFloor(demand.Peak(remaining), placeholder.TokenRequests())
+	}
+
+	sts, err := e.StatefulSets.StatefulSets(run.Namespace).Get(t.Placeholder)
+	if apierrors.IsNotFound(err) {
+		return e.create(ctx, run, spec, reservation)
+	}
+	if err != nil {
+		return Placement{}, fmt.Errorf("getting placeholder StatefulSet %s/%s: %w", run.Namespace, t.Placeholder, err)
+	}
+	if !metav1.IsControlledBy(sts, run) {
+		return Placement{Failed: true, Reason: ReasonPlaceholderConflict, Message: fmt.Sprintf(
+			"StatefulSet %s/%s exists and is not controlled by this PipelineRun; delete or rename it", run.Namespace, t.Placeholder)}, nil
+	}
+	if sts.DeletionTimestamp != nil {
+		return waiting(ReasonWaitingForNode, fmt.Sprintf("placeholder StatefulSet %s is being deleted; it is recreated once gone", sts.Name), time.Second), nil
+	}
+
+	pinned := placeholder.PinnedNode(&sts.Spec.Template.Spec)
+	p, err := e.Pods.Pods(run.Namespace).Get(placeholder.PodName(sts.Name))
+	if err != nil && !apierrors.IsNotFound(err) {
+		return Placement{}, fmt.Errorf("getting placeholder pod: %w", err)
+	}
+	if p != nil && p.DeletionTimestamp != nil {
+		p = nil
+	}
+	current := ""
+	if p != nil {
+		current = p.Spec.NodeName
+	}
+	target := current
+	if target == "" {
+		target = pinned
+	}
+
+	// The run's node is unusable: move, unless some of its pods still run there.
+	if target != "" {
+		if why := e.unusable(target); why != "" {
+			active := e.activeMemberPods(run.Namespace, t.Placeholder, target)
+			if len(active) > 0 && why != nodeGone {
+				return Placement{Node: target, Reason: ReasonWaitingToMove, Message: fmt.Sprintf(
+					"Node %s is %s; waiting for %s to finish there before the PipelineRun moves to another node",
+					target, why, strings.Join(active, ", "))}, nil
+			}
+			spec.PinnedNode = ""
+			spec.Requests = reservation
+			if err := e.updateTemplate(ctx, sts, spec); err != nil {
+				return Placement{}, err
+			}
+			if p != nil {
+				if err := e.deletePod(ctx, p); err != nil {
+					return Placement{}, err
+				}
+			}
+			msg := fmt.Sprintf("Node %s is %s; moving the PipelineRun to another node", target, why)
+			logger.Infof("PipelineRun %s/%s: %s", run.Namespace, run.Name, msg)
+			event(ctx, run, corev1.EventTypeWarning, EventMoving, msg)
+			e.Metrics.Placement(ctx, metrics.OutcomeMoved)
+			return waiting(ReasonWaitingForNode, msg, 0), nil
+		}
+	}
+
+	if p == nil {
+		return waiting(ReasonWaitingForNode, fmt.Sprintf("Waiting for StatefulSet %s to create placeholder pod %s", sts.Name, placeholder.PodName(sts.Name)), 0), nil
+	}
+	if current == "" {
+		return e.unscheduled(s, p)
+	}
+
+	// Bound to a usable node. Pin the StatefulSet there and hand the
+	// reservation over to the TaskRun pods.
+	spec.PinnedNode = current
+	spec.Requests = placeholder.TokenRequests()
+	if pinned != current || !sameRequests(placeholder.Requests(&sts.Spec.Template.Spec), spec.Requests) {
+		if err := e.updateTemplate(ctx, sts, spec); err != nil {
+			return Placement{}, err
+		}
+		if pinned != current {
+			wait := e.Clock.Since(p.CreationTimestamp.Time)
+			e.Metrics.NodeWait(ctx, wait, run.Namespace)
+			e.Metrics.Placement(ctx, metrics.OutcomePlaced)
+			event(ctx, run, corev1.EventTypeNormal, EventPlaced, fmt.Sprintf(
+				"All pods of this PipelineRun run on node %s (placeholder %s waited %s for it)", current, sts.Name, wait.Round(time.Millisecond)))
+		}
+	}
+	if !sameRequests(placeholder.Requests(&p.Spec), spec.Requests) {
+		// The pod still holds the reservation: replace it by a token pod
+		// pinned to the same node, then start the TaskRuns.
+		if err := e.deletePod(ctx, p); err != nil {
+			return Placement{}, err
+		}
+		e.Metrics.Handover(ctx)
+		event(ctx, run, corev1.EventTypeNormal, EventReservationHandedOver, fmt.Sprintf(
+			"Placeholder %s released its reservation (%s) on node %s for the PipelineRun's pods", sts.Name, formatResources(placeholder.Requests(&p.Spec)), current))
+		return Placement{Node: current, Reason: ReasonWaitingForNode, Message: fmt.Sprintf(
+			"Handing the reservation on node %s over to the PipelineRun's pods", current)}, nil
+	}
+	return Placement{Node: current, Ready: true}, nil
+}
+
+// Release deletes the run's own placeholder, if it has one. It is called
+// when the run is done (succeeded, failed, cancelled or timed out) whatever
+// the current configuration, so that turning the feature off never strands a
+// placeholder; owner references cover the deletion of the run itself. A
+// child PipelineRun never deletes the placeholder it shares: it does not
+// control it.
+func (e *Engine) Release(ctx context.Context, run *v1.PipelineRun) error {
+	name := placeholder.Name(&run.ObjectMeta)
+	sts, err := e.StatefulSets.StatefulSets(run.Namespace).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("getting placeholder StatefulSet %s/%s: %w", run.Namespace, name, err)
+	}
+	if !metav1.IsControlledBy(sts, run) || sts.DeletionTimestamp != nil {
+		return nil
+	}
+	policy := metav1.DeletePropagationBackground
+	err = e.KubeClient.AppsV1().StatefulSets(run.Namespace).Delete(ctx, sts.Name, metav1.DeleteOptions{
+		PropagationPolicy: &policy,
+		Preconditions:     &metav1.Preconditions{UID: &sts.UID},
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting placeholder StatefulSet %s/%s: %w", run.Namespace, sts.Name, err)
+	}
+	logging.FromContext(ctx).Infof("Deleted placeholder StatefulSet %s/%s of PipelineRun %s", run.Namespace, sts.Name, run.Name)
+	return nil
+}
+
+// Label marks a TaskRun, CustomRun or child PipelineRun of a handled run as
+// a member of its placeholder, so that its pods are tied to it.
+func Label(obj *metav1.ObjectMeta, t Target) {
+	if !t.Handled() {
+		return
+	}
+	if obj.Labels == nil {
+		obj.Labels = map[string]string{}
+	}
+	obj.Labels[placeholder.MemberLabelKey] = t.Placeholder
+}
+
+func (e *Engine) create(ctx context.Context, run *v1.PipelineRun, spec placeholder.Spec, reservation corev1.ResourceList) (Placement, error) {
+	// A placeholder that disappeared mid-run comes back on the node where the
+	// run's pods are, if that node is still usable.
+	spec.PinnedNode = e.lastMemberNode(run.Namespace, spec.Name)
+	spec.Requests = reservation
+	if spec.PinnedNode != "" {
+		spec.Requests = placeholder.TokenRequests()
+	}
+	sts := placeholder.StatefulSet(spec)
+	_, err := e.KubeClient.AppsV1().StatefulSets(run.Namespace).Create(ctx, sts, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return Placement{}, fmt.Errorf("creating placeholder StatefulSet %s/%s: %w", run.Namespace, spec.Name, err)
+	}
+	msg := fmt.Sprintf("Created placeholder StatefulSet %s requesting %s", spec.Name, formatResources(spec.Requests))
+	if spec.PinnedNode != "" {
+		msg = fmt.Sprintf("Recreated placeholder StatefulSet %s on node %s, where the PipelineRun's pods are", spec.Name, spec.PinnedNode)
+		e.Metrics.Placement(ctx, metrics.OutcomeRecreated)
+	}
+	logging.FromContext(ctx).Infof("PipelineRun %s/%s: %s", run.Namespace, run.Name, msg)
+	event(ctx, run, corev1.EventTypeNormal, EventPlaceholderCreated, msg)
+	return waiting(ReasonWaitingForNode, msg+"; waiting for the scheduler to bind it to a node", 0), nil
+}
+
+// unscheduled reports a placeholder pod that is not bound yet, with the
+// scheduler's message, and fails the run once it has waited too long.
+func (e *Engine) unscheduled(s Settings, p *corev1.Pod) (Placement, error) {
+	msg := fmt.Sprintf("Waiting for a node: placeholder pod %s is not scheduled yet", p.Name)
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Message != "" {
+			msg = fmt.Sprintf("Waiting for a node: placeholder pod %s is unschedulable: %s", p.Name, c.Message)
+		}
+	}
+	waited := e.Clock.Since(p.CreationTimestamp.Time)
+	bound := s.Config.MaxNodeWait()
+	if bound <= 0 {
+		return waiting(ReasonWaitingForNode, msg, 0), nil
+	}
+	if waited >= bound {
+		e.Metrics.Placement(context.Background(), metrics.OutcomeWaitTimeout)
+		return Placement{Failed: true, Reason: ReasonNodeWaitTimeout, Message: fmt.Sprintf(
+			"PipelineRun waited %s for a node, longer than %s=%s. Last scheduler message: %s",
+			waited.Round(time.Second), paconfig.MaxNodeWaitKey, bound, msg)}, nil
+	}
+	return waiting(ReasonWaitingForNode, msg, bound-waited), nil
+}
+
+// placeJoined checks the parent's placeholder for a child PipelineRun.
+func (e *Engine) placeJoined(run *v1.PipelineRun, t Target) (Placement, error) {
+	p, err := e.Pods.Pods(run.Namespace).Get(placeholder.PodName(t.Placeholder))
+	if err != nil && !apierrors.IsNotFound(err) {
+		return Placement{}, fmt.Errorf("getting parent placeholder pod: %w", err)
+	}
+	if p == nil || p.DeletionTimestamp != nil || p.Spec.NodeName == "" || !sameRequests(placeholder.Requests(&p.Spec), placeholder.TokenRequests()) {
+		return waiting(ReasonWaitingForNode, fmt.Sprintf("Waiting for the parent PipelineRun's placeholder %s to be placed", t.Placeholder), 0), nil
+	}
+	if why := e.unusable(p.Spec.NodeName); why != "" {
+		return Placement{Node: p.Spec.NodeName, Reason: ReasonWaitingToMove, Message: fmt.Sprintf(
+			"Node %s is %s; waiting for the parent PipelineRun to move", p.Spec.NodeName, why)}, nil
+	}
+	return Placement{Node: p.Spec.NodeName, Ready: true}, nil
+}
+
+const nodeGone = "gone"
+
+// unusable returns why no new pod can start on node, or "".
+func (e *Engine) unusable(nodeName string) string {
+	node, err := e.Nodes.Get(nodeName)
+	if apierrors.IsNotFound(err) {
+		return nodeGone
+	}
+	if err != nil {
+		return ""
+	}
+	if node.Spec.Unschedulable {
+		return "cordoned"
+	}
+	for _, taint := range node.Spec.Taints {
+		if taint.Effect != corev1.TaintEffectNoSchedule && taint.Effect != corev1.TaintEffectNoExecute {
+			continue
+		}
+		switch taint.Key {
+		case corev1.TaintNodeNotReady, corev1.TaintNodeUnreachable, corev1.TaintNodeUnschedulable:
+			return "not ready (" + taint.Key + ")"
+		}
+	}
+	return ""
+}
+
+// activeMemberPods lists the run's pods on node that have not finished.
+func (e *Engine) activeMemberPods(namespace, name, node string) []string {
+	pods, err := e.Pods.Pods(namespace).List(labels.SelectorFromSet(labels.Set{placeholder.MemberLabelKey: name}))
+	if err != nil {
+		return nil
+	}
+	var active []string
+	for _, p := range pods {
+		if p.Spec.NodeName == node && p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			active = append(active, p.Name)
+		}
+	}
+	sort.Strings(active)
+	return active
+}
+
+// lastMemberNode returns the usable node of the run's most recent pod, or "".
+func (e *Engine) lastMemberNode(namespace, name string) string {
+	pods, err := e.Pods.Pods(namespace).List(labels.SelectorFromSet(labels.Set{placeholder.MemberLabelKey: name}))
+	if err != nil {
+		return ""
+	}
+	var latest *corev1.Pod
+	for _, p := range pods {
+		if p.Spec.NodeName == "" {
+			continue
+		}
+		if latest == nil || p.CreationTimestamp.After(latest.CreationTimestamp.Time) {
+			latest = p
+		}
+	}
+	if latest == nil || e.unusable(latest.Spec.NodeName) != "" {
+		return ""
+	}
+	return latest.Spec.NodeName
+}
+
+// updateTemplate writes the placement fields (pin and requests) of spec into
+// the StatefulSet's pod template, leaving every other field as the API
+// server stored it. It does nothing when they already match.
+func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, spec placeholder.Spec) error {
+	desired := placeholder.StatefulSet(spec).Spec.Template.Spec
+	current := &sts.Spec.Template.Spec
+	if placeholder.PinnedNode(current) == spec.PinnedNode && sameRequests(placeholder.Requests(current), placeholder.Requests(&desired)) {
+		return nil
+	}
+	updated := sts.DeepCopy()
+	updated.Spec.Template.Spec.Affinity = desired.Affinity
+	for i := range updated.Spec.Template.Spec.Containers {
+		if updated.Spec.Template.Spec.Containers[i].Name == placeholder.ContainerName {
+			updated.Spec.Template.Spec.Containers[i].Resources = desired.Containers[0].Resources
+		}
+	}
+	if _, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("updating placeholder StatefulSet %s/%s: %w", sts.Namespace, sts.Name, err)
+	}
+	return nil
+}
+
+func (e *Engine) deletePod(ctx context.Context, p *corev1.Pod) error {
+	err := e.KubeClient.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{
+		Preconditions: &metav1.Preconditions{UID: &p.UID},
+	})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("deleting placeholder pod %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	return nil
+}
+
+func claimNameForTemplate(run *v1.PipelineRun) func(v1.WorkspaceBinding) string {
+	owner := *kmeta.NewControllerRef(run)
+	return func(w v1.WorkspaceBinding) string {
+		return volumeclaim.GeneratePVCNameFromWorkspaceBinding(w.VolumeClaimTemplate.Name, w, owner)
+	}
+}
+
+func ownedByPipelineRun(run *v1.PipelineRun) bool {
+	ref := metav1.GetControllerOf(run)
+	return ref != nil && ref.Kind == "PipelineRun"
+}
+
+func sameRequests(a, b corev1.ResourceList) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for name, q := range a {
+		other, ok := b[name]
+		if !ok || q.Cmp(other) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func formatResources(r corev1.ResourceList) string {
+	names := make([]string, 0, len(r))
+	for name := range r {
+		names = append(names, string(name))
+	}
+	sort.Strings(names)
+	parts := make([]string, 0, len(names))
+	for _, name := range names {
+		q := r[corev1.ResourceName(name)]
+		parts = append(parts, name+"="+q.String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+func waiting(reason, message string, requeueAfter time.Duration) Placement {
+	return Placement{Reason: reason, Message: message, RequeueAfter: requeueAfter}
+}
+
+func recorder(ctx context.Context) record.EventRecorder {
+	return controller.GetEventRecorder(ctx)
+}
+
+func event(ctx context.Context, run *v1.PipelineRun, eventType, reason, message string) {
+	if r := recorder(ctx); r != nil {
+		r.Event(run, eventType, reason, message)
+	}
+}

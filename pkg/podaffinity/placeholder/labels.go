@@ -1,0 +1,68 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package placeholder
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+const (
+	// LabelComponent and ComponentName mark every placeholder pod; placeholders
+	// repel each other by this label.
+	LabelComponent = "app.kubernetes.io/component"
+	// ComponentName is the value of LabelComponent on placeholders.
+	ComponentName = "pipelinerun-placeholder"
+	// LabelInstance carries the placeholder name; TaskRun pods are attracted
+	// to the pod that has their placeholder's name here.
+	LabelInstance = "app.kubernetes.io/instance"
+	// LabelManagedBy makes placeholder pods visible to Tekton's filtered pod informer.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByValue is the value Tekton uses for LabelManagedBy.
+	ManagedByValue = "tekton-pipelines"
+	// LabelPipelineRun names the PipelineRun that owns the placeholder, so that
+	// events on the placeholder pod re-queue that run.
+	LabelPipelineRun = "tekton.dev/pipelineRun"
+	// MemberLabelKey is set on every TaskRun, CustomRun and child PipelineRun
+	// of a handled run (and so on their pods) to the placeholder name. The pod
+	// builder reads it to add the required pod affinity.
+	MemberLabelKey = "tekton.dev/pod-affinity-placeholder"
+	// HostnameTopologyKey is the topology of "same node".
+	HostnameTopologyKey = "kubernetes.io/hostname"
+)
+
+// Labels returns the labels of the placeholder StatefulSet and its pod.
+func Labels(name, runName string) map[string]string {
+	return map[string]string{
+		LabelComponent:   ComponentName,
+		LabelInstance:    name,
+		LabelManagedBy:   ManagedByValue,
+		LabelPipelineRun: runName,
+	}
+}
+
+// Selector selects exactly the pod of the placeholder called name.
+func Selector(name string) *metav1.LabelSelector {
+	return &metav1.LabelSelector{MatchLabels: map[string]string{
+		LabelComponent: ComponentName,
+		LabelInstance:  name,
+	}}
+}
+
+// AllPlaceholdersSelector selects the pods of every placeholder.
+func AllPlaceholdersSelector() *metav1.LabelSelector {
+	return &metav1.LabelSelector{MatchLabels: map[string]string{LabelComponent: ComponentName}}
+}

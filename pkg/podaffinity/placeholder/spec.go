@@ -1,0 +1,300 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package placeholder
+
+import (
+	"sort"
+	"strconv"
+
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
+	"github.com/tektoncd/pipeline/pkg/apis/pipeline/pod"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+)
+
+const (
+	// ContainerName is the name of the placeholder's only container.
+	ContainerName = "placeholder"
+	// runIndefinitelyArg makes Tekton's nop image sleep forever.
+	runIndefinitelyArg = "tekton_run_indefinitely"
+	// nonRootUID is the "nonroot" user of distroless images such as nop.
+	nonRootUID = 65532
+)
+
+// TokenRequests is what a placeholder asks for when it reserves nothing
+// beyond its own footprint: after the reservation is handed over, or when
+// the reservation policy is "none".
+func TokenRequests() corev1.ResourceList {
+	return corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse("10m"),
+		corev1.ResourceMemory: resource.MustParse("16Mi"),
+	}
+}
+
+// Spec is everything the placeholder StatefulSet is built from.
+type Spec struct {
+	// Name is the StatefulSet name (see Name).
+	Name string
+	// Run is the PipelineRun the placeholder belongs to. It is never modified,
+	// and nothing of it is aliased into the result.
+	Run *v1.PipelineRun
+	// Isolation says how strongly the placeholder repels other placeholders.
+	Isolation selection.Isolation
+	// NamespaceScoped limits isolation to the run's namespace.
+	NamespaceScoped bool
+	// Image is the container image, normally Tekton's nop image.
+	Image string
+	// DefaultTemplate is Tekton's default-affinity-assistant-pod-template, if any.
+	DefaultTemplate *pod.AffinityAssistantTemplate
+	// Requests is what the placeholder container requests (and limits).
+	// Empty means TokenRequests.
+	Requests corev1.ResourceList
+	// PinnedNode, when set, restricts the placeholder to that node.
+	PinnedNode string
+	// ClaimNames are the PersistentVolumeClaims the run's workspaces use; the
+	// placeholder mounts them so that every volume binds where it runs.
+	ClaimNames []string
+}
+
+// StatefulSet builds the placeholder StatefulSet.
+func StatefulSet(s Spec) *appsv1.StatefulSet {
+	tpl := schedulingTemplate(s.Run, s.DefaultTemplate)
+	requests := s.Requests
+	if len(requests) == 0 {
+		requests = TokenRequests()
+	}
+	labels := Labels(s.Name, s.Run.Name)
+
+	return &appsv1.StatefulSet{
+		TypeMeta: metav1.TypeMeta{Kind: "StatefulSet", APIVersion: "apps/v1"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            s.Name,
+			Namespace:       s.Run.Namespace,
+			Labels:          Labels(s.Name, s.Run.Name),
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(s.Run, v1.SchemeGroupVersion.WithKind("PipelineRun"))},
+		},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: Selector(s.Name),
+			// The engine changes the template (pinning, hand-over of the
+			// reservation) and decides itself when the pod is replaced.
+			UpdateStrategy:      appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType},
+			PodManagementPolicy: appsv1.ParallelPodManagement,
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					Containers: []corev1.Container{{
+						Name:  ContainerName,
+						Image: s.Image,
+						Args:  []string{runIndefinitelyArg},
+						// requests == limits: QoS Guaranteed, so the reservation
+						// is neither evicted first nor overcommitted.
+						Resources: corev1.ResourceRequirements{
+							Requests: requests.DeepCopy(),
+							Limits:   requests.DeepCopy(),
+						},
+						SecurityContext: restrictedContainerSecurityContext(),
+					}},
+					AutomountServiceAccountToken:  ptr.To(false),
+					EnableServiceLinks:            ptr.To(false),
+					TerminationGracePeriodSeconds: ptr.To[int64](1),
+					ServiceAccountName:            serviceAccountName(tpl, s.Run),
+					SecurityContext:               restrictedPodSecurityContext(tpl.SecurityContext),
+					NodeSelector:                  tpl.NodeSelector,
+					Tolerations:                   tpl.Tolerations,
+					ImagePullSecrets:              tpl.ImagePullSecrets,
+					PriorityClassName:             ptr.Deref(tpl.PriorityClassName, ""),
+					Affinity:                      Affinity(s),
+					Volumes:                       claimVolumes(s.ClaimNames),
+				},
+			},
+		},
+	}
+}
+
+// schedulingTemplate merges the run's podTemplate with Tekton's default
+// affinity assistant template. Both inputs are deep-copied first: the result
+// may be modified freely without touching the run or the configuration.
+func schedulingTemplate(run *v1.PipelineRun, defaults *pod.AffinityAssistantTemplate) *pod.AffinityAssistantTemplate {
+	var fromRun *pod.AffinityAssistantTemplate
+	if pt := run.Spec.TaskRunTemplate.PodTemplate; pt != nil {
+		fromRun = pt.DeepCopy().ToAffinityAssistantTemplate()
+	}
+	merged := pod.MergeAAPodTemplateWithDefault(fromRun, defaults.DeepCopy())
+	if merged == nil {
+		return &pod.AffinityAssistantTemplate{}
+	}
+	return merged
+}
+
+// Affinity returns the placeholder's affinity: the run's podTemplate
+// affinity (deep-copied), the isolation term and the pin to a node.
+func Affinity(s Spec) *corev1.Affinity {
+	affinity := &corev1.Affinity{}
+	if pt := s.Run.Spec.TaskRunTemplate.PodTemplate; pt != nil && pt.Affinity != nil {
+		affinity = pt.Affinity.DeepCopy()
+	}
+
+	repel := corev1.PodAffinityTerm{
+		LabelSelector: AllPlaceholdersSelector(),
+		TopologyKey:   HostnameTopologyKey,
+	}
+	if !s.NamespaceScoped {
+		// An empty selector matches every namespace.
+		repel.NamespaceSelector = &metav1.LabelSelector{}
+	}
+	switch s.Isolation {
+	case selection.IsolationRequired:
+		if affinity.PodAntiAffinity == nil {
+			affinity.PodAntiAffinity = &corev1.PodAntiAffinity{}
+		}
+		affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution = append(
+			affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution, repel)
+	case selection.IsolationPreferred:
+		if affinity.PodAntiAffinity == nil {
+			affinity.PodAntiAffinity = &corev1.PodAntiAffinity{}
+		}
+		affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution = append(
+			affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution,
+			corev1.WeightedPodAffinityTerm{Weight: 100, PodAffinityTerm: repel})
+	}
+
+	if s.PinnedNode != "" {
+		pinToNode(affinity, s.PinnedNode)
+	}
+	return affinity
+}
+
+// pinToNode requires the node called nodeName, by field (node names and
+// hostname labels differ on some clouds). Each existing required node
+// selector term is ANDed with the pin, so the user's node affinity still holds.
+func pinToNode(affinity *corev1.Affinity, nodeName string) {
+	pin := corev1.NodeSelectorRequirement{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{nodeName}}
+	if affinity.NodeAffinity == nil {
+		affinity.NodeAffinity = &corev1.NodeAffinity{}
+	}
+	required := affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution
+	if required == nil || len(required.NodeSelectorTerms) == 0 {
+		affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution = &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchFields: []corev1.NodeSelectorRequirement{pin}}},
+		}
+		return
+	}
+	for i := range required.NodeSelectorTerms {
+		required.NodeSelectorTerms[i].MatchFields = append(required.NodeSelectorTerms[i].MatchFields, pin)
+	}
+}
+
+// PinnedNode returns the node a placeholder pod template is pinned to, or "".
+func PinnedNode(spec *corev1.PodSpec) string {
+	if spec.Affinity == nil || spec.Affinity.NodeAffinity == nil || spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return ""
+	}
+	for _, term := range spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		for _, f := range term.MatchFields {
+			if f.Key == "metadata.name" && f.Operator == corev1.NodeSelectorOpIn && len(f.Values) == 1 {
+				return f.Values[0]
+			}
+		}
+	}
+	return ""
+}
+
+// Requests returns what a placeholder pod spec requests.
+func Requests(spec *corev1.PodSpec) corev1.ResourceList {
+	for _, c := range spec.Containers {
+		if c.Name == ContainerName {
+			return c.Resources.Requests
+		}
+	}
+	return nil
+}
+
+func serviceAccountName(tpl *pod.AffinityAssistantTemplate, run *v1.PipelineRun) string {
+	// Same precedence as Tekton's affinity assistant: the template, then the
+	// run's TaskRun service account. The token is never mounted.
+	if tpl.ServiceAccountName != "" {
+		return tpl.ServiceAccountName
+	}
+	return run.Spec.TaskRunTemplate.ServiceAccountName
+}
+
+// restrictedPodSecurityContext keeps what an operator configured (fsGroup,
+// SELinux options...) and enforces what Pod Security "restricted" requires.
+func restrictedPodSecurityContext(from *corev1.PodSecurityContext) *corev1.PodSecurityContext {
+	sc := &corev1.PodSecurityContext{}
+	if from != nil {
+		sc = from.DeepCopy()
+	}
+	sc.RunAsNonRoot = ptr.To(true)
+	if sc.RunAsUser == nil || *sc.RunAsUser == 0 {
+		sc.RunAsUser = ptr.To[int64](nonRootUID)
+	}
+	if sc.SeccompProfile == nil || sc.SeccompProfile.Type == corev1.SeccompProfileTypeUnconfined {
+		sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+	}
+	return sc
+}
+
+func restrictedContainerSecurityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		RunAsNonRoot:             ptr.To(true),
+	}
+}
+
+// ClaimNames lists the PersistentVolumeClaims a run's workspaces use:
+// persistentVolumeClaim bindings, and the claims Tekton creates from
+// volumeClaimTemplate bindings (named by claimNameForTemplate).
+func ClaimNames(run *v1.PipelineRun, claimNameForTemplate func(v1.WorkspaceBinding) string) []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, w := range run.Spec.Workspaces {
+		var name string
+		switch {
+		case w.PersistentVolumeClaim != nil:
+			name = w.PersistentVolumeClaim.ClaimName
+		case w.VolumeClaimTemplate != nil:
+			name = claimNameForTemplate(w)
+		}
+		if name != "" && !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+func claimVolumes(claimNames []string) []corev1.Volume {
+	var volumes []corev1.Volume
+	for i, name := range claimNames {
+		volumes = append(volumes, corev1.Volume{
+			Name: "workspace-" + strconv.Itoa(i),
+			VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name, ReadOnly: true},
+			},
+		})
+	}
+	return volumes
+}
