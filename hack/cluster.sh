@@ -15,14 +15,17 @@
 #   hack/cluster.sh env       print 'export KUBECONFIG=...'
 #
 # Environment: PRA_STATE_DIR (default ~/.cache/pipelinerun-affinity),
-#              PRA_PORT_BASE (default 46300; ports BASE..BASE+9 are used).
+#              PRA_PORT_BASE (default 46300; ports BASE..BASE+9 are used;
+#              the Tekton controller also needs *:8080),
+#              PRA_KEEP_CRD_CONVERSION=1 (keep the Tekton CRDs' webhook
+#              conversion; by default it is set to None, see hack/README.md).
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
-  sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 PKI="${PRA_CLUSTER_DIR}/pki"

@@ -4,7 +4,8 @@
 # Regenerates the patch series from pkg/ and the hook patches:
 #   1. a fresh Tekton tree at the pinned tag;
 #   2. patch 0001: a copy of pkg/podaffinity at pkg/podaffinity, with this
-#      module's import path rewritten to Tekton's;
+#      module's import path rewritten to Tekton's, and of
+#      docs/pipelinerun-pod-affinity.md;
 #   3. the hook patches (every later patch of patches/series, or, with
 #      --from, the hook commits of TREE: a tree made by hack/patch-tekton.sh
 #      in which you edited and committed the hooks);
@@ -53,7 +54,8 @@ mkdir -p "${tree}/pkg/podaffinity"
 cp -r "${PRA_ROOT}/pkg/podaffinity/." "${tree}/pkg/podaffinity/"
 find "${tree}/pkg/podaffinity" -name '*.go' -exec \
   sed -i 's#github.com/tekton-affinity/pipelinerun-affinity/pkg/#github.com/tektoncd/pipeline/pkg/#g' {} +
-git -C "${tree}" add pkg/podaffinity
+cp "${PRA_ROOT}/docs/pipelinerun-pod-affinity.md" "${tree}/docs/pipelinerun-pod-affinity.md"
+git -C "${tree}" add pkg/podaffinity docs/pipelinerun-pod-affinity.md
 git_fixed -C "${tree}" commit -q -F "${PRA_HACK}/patches/0001-message.txt"
 
 log "Applying $(find "${hooks}" -name '*.patch' | wc -l) hook patches"

@@ -1,0 +1,40 @@
+# pipelinerun-affinity: every pod of a Tekton PipelineRun on one node.
+# See README.md. All targets run scripts in hack/.
+
+.PHONY: all demo test unit lint patches verify-patches tekton e2e cluster-up cluster-down build
+
+all: test
+
+## demo: build what is missing, start the local cluster, show the prototype's scenarios, tear down
+demo:
+	bash hack/demo.sh
+
+## test: every check (lint, unit, patch series, patched Tekton's tests, end-to-end)
+test:
+	bash hack/test.sh
+
+lint:
+	bash hack/test.sh lint
+unit:
+	bash hack/test.sh unit
+verify-patches:
+	bash hack/test.sh patches
+tekton:
+	bash hack/test.sh tekton
+e2e:
+	bash hack/test.sh e2e
+
+## patches: regenerate patches/ from pkg/ (and the hook patches)
+patches:
+	bash hack/update-patches.sh
+
+## build: the local cluster's binaries and the patched Tekton controller
+build:
+	bash hack/build-binaries.sh
+	bash hack/build-tekton.sh patched
+
+## cluster-up / cluster-down: a local cluster with the patched controller, left running
+cluster-up:
+	bash hack/cluster.sh up --tekton patched
+cluster-down:
+	bash hack/cluster.sh down

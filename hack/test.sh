@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Usage: hack/test.sh [STAGE...]      (default: all stages, in this order)
+#
+# Stages:
+#   lint     gofmt and go vet over this module
+#   unit     go test ./... (the engine's unit tests)
+#   patches  hack/verify-patches.sh: the committed series equals a regeneration
+#   tekton   applies the series to Tekton v1.15.0, builds the patched
+#            controller and webhook, and runs the patched tree's tests for the
+#            areas the series touches
+#   e2e      starts the local cluster with the patched controller, runs
+#            go test -tags=e2e ./test/e2e/..., and stops the cluster
+#
+# Every stage prints a line when it starts; the first failure stops the run
+# with a non-zero exit.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+require_go
+cd "${PRA_ROOT}"
+
+# The areas of Tekton the series touches, plus the engine's own packages.
+readonly TEKTON_TEST_PACKAGES=(
+  ./pkg/apis/config/...
+  ./pkg/reconciler/pipelinerun/...
+  ./pkg/reconciler/taskrun/...
+  ./pkg/pod/...
+  ./pkg/internal/affinityassistant/...
+  ./pkg/podaffinity/...
+)
+
+stage_lint() {
+  local unformatted
+  unformatted="$(gofmt -l pkg test cmd 2>/dev/null || true)"
+  [[ -z "${unformatted}" ]] || die "gofmt needed on: ${unformatted}"
+  go vet ./...
+  go vet -tags=e2e ./test/...
+}
+
+stage_unit() {
+  go test -count=1 ./...
+}
+
+stage_patches() {
+  bash "${PRA_HACK}/verify-patches.sh"
+}
+
+stage_tekton() {
+  local out
+  out="$(bash "${PRA_HACK}/build-tekton.sh" patched)"
+  [[ -d "${out}/src" ]] || die "build-tekton.sh did not leave the patched source in ${out}/src"
+  log "running the patched Tekton tree's tests: ${TEKTON_TEST_PACKAGES[*]}"
+  (cd "${out}/src" && go test -count=1 "${TEKTON_TEST_PACKAGES[@]}")
+}
+
+stage_e2e() {
+  bash "${PRA_HACK}/build-binaries.sh"
+  bash "${PRA_HACK}/build-tekton.sh" patched >/dev/null
+  if bash "${PRA_HACK}/cluster.sh" status >/dev/null 2>&1; then
+    die "a local cluster is already running: stop it with hack/cluster.sh down first"
+  fi
+  trap 'bash "${PRA_HACK}/cluster.sh" down || true' EXIT
+  bash "${PRA_HACK}/cluster.sh" up --tekton patched
+  eval "$(bash "${PRA_HACK}/cluster.sh" env)"
+  go test -count=1 -tags=e2e -timeout 60m -v ./test/e2e/... 2>&1 | tee "${PRA_STATE_DIR}/e2e.log" \
+    | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|e2e\.go|_test\.go' || true
+  grep -qE '^(--- FAIL|FAIL|panic)' "${PRA_STATE_DIR}/e2e.log" && die "end-to-end tests failed (full log: ${PRA_STATE_DIR}/e2e.log)"
+  grep -qE '^ok ' "${PRA_STATE_DIR}/e2e.log" || die "end-to-end tests did not finish (full log: ${PRA_STATE_DIR}/e2e.log)"
+  bash "${PRA_HACK}/cluster.sh" down
+  trap - EXIT
+}
+
+stages=("$@")
+[[ ${#stages[@]} -gt 0 ]] || stages=(lint unit patches tekton e2e)
+for s in "${stages[@]}"; do
+  declare -F "stage_${s}" >/dev/null || die "unknown stage ${s} (lint, unit, patches, tekton, e2e)"
+  log "==> ${s}"
+  SECONDS=0
+  "stage_${s}"
+  log "<== ${s} passed in ${SECONDS}s"
+done
+log "all stages passed: ${stages[*]}"

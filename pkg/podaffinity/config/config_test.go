@@ -1,0 +1,200 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func durationPtr(d time.Duration) *time.Duration { return &d }
+
+func TestFromMap(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		data map[string]string
+		want Config
+	}{{
+		name: "nil map is the default",
+		data: nil,
+		want: Config{},
+	}, {
+		name: "empty map is the default",
+		data: map[string]string{},
+		want: Config{},
+	}, {
+		name: "defaults written explicitly are stored as zero values",
+		data: map[string]string{
+			EnableKey:         "false",
+			IsolationScopeKey: "cluster",
+			ReservationKey:    "reserve",
+			MaxNodeWaitKey:    "1h",
+		},
+		want: Config{},
+	}, {
+		name: "default wait bound in another spelling is still the default",
+		data: map[string]string{MaxNodeWaitKey: "60m"},
+		want: Config{},
+	}, {
+		name: "every setting changed",
+		data: map[string]string{
+			EnableKey:         "true",
+			IsolationScopeKey: "namespace",
+			ReservationKey:    "none",
+			MaxNodeWaitKey:    "30m",
+		},
+		want: Config{Enabled: true, Scope: IsolationScopeNamespace, Reserve: ReservationNone, NodeWait: durationPtr(30 * time.Minute)},
+	}, {
+		name: "values are trimmed and case-insensitive",
+		data: map[string]string{
+			EnableKey:         " TRUE ",
+			IsolationScopeKey: " Namespace",
+			ReservationKey:    "NONE ",
+			MaxNodeWaitKey:    " 90s ",
+		},
+		want: Config{Enabled: true, Scope: IsolationScopeNamespace, Reserve: ReservationNone, NodeWait: durationPtr(90 * time.Second)},
+	}, {
+		name: "zero wait bound means unbounded",
+		data: map[string]string{MaxNodeWaitKey: "0"},
+		want: Config{NodeWait: durationPtr(0)},
+	}, {
+		name: "zero wait bound with a unit",
+		data: map[string]string{MaxNodeWaitKey: "0s"},
+		want: Config{NodeWait: durationPtr(0)},
+	}, {
+		name: "unrelated keys are ignored",
+		data: map[string]string{"enable-api-fields": "alpha", "coschedule": "pipelineruns"},
+		want: Config{},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := FromMap(tc.data)
+			if err != nil {
+				t.Fatalf("FromMap(%v) = %v", tc.data, err)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("FromMap(%v) (-want +got):\n%s", tc.data, d)
+			}
+		})
+	}
+}
+
+func TestFromMapExplicitDefaultsEqualAbsent(t *testing.T) {
+	absent, err := FromMap(nil)
+	if err != nil {
+		t.Fatalf("FromMap(nil) = %v", err)
+	}
+	explicit, err := FromMap(map[string]string{
+		EnableKey:         "false",
+		IsolationScopeKey: IsolationScopeCluster,
+		ReservationKey:    ReservationReserve,
+		MaxNodeWaitKey:    DefaultMaxNodeWait.String(),
+	})
+	if err != nil {
+		t.Fatalf("FromMap(explicit defaults) = %v", err)
+	}
+	// Strictly equal, not merely equivalent: an explicit default must not
+	// leave a non-nil pointer that makes FeatureFlags comparisons differ.
+	if absent != explicit {
+		t.Errorf("FromMap(explicit defaults) = %+v, want %+v", explicit, absent)
+	}
+}
+
+func TestFromMapErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		data map[string]string
+		// wantIn lists substrings the error must contain.
+		wantIn []string
+	}{{
+		name:   "enable is not a bool",
+		data:   map[string]string{EnableKey: "yes please"},
+		wantIn: []string{EnableKey, `"yes please"`},
+	}, {
+		name:   "unknown scope",
+		data:   map[string]string{IsolationScopeKey: "node"},
+		wantIn: []string{IsolationScopeKey, `"node"`, `"cluster"`, `"namespace"`},
+	}, {
+		name:   "empty scope",
+		data:   map[string]string{IsolationScopeKey: ""},
+		wantIn: []string{IsolationScopeKey},
+	}, {
+		name:   "unknown reservation",
+		data:   map[string]string{ReservationKey: "all"},
+		wantIn: []string{ReservationKey, `"all"`, `"reserve"`, `"none"`},
+	}, {
+		name:   "wait bound without unit",
+		data:   map[string]string{MaxNodeWaitKey: "30"},
+		wantIn: []string{MaxNodeWaitKey, `"30"`},
+	}, {
+		name:   "negative wait bound",
+		data:   map[string]string{MaxNodeWaitKey: "-5m"},
+		wantIn: []string{MaxNodeWaitKey, "negative"},
+	}, {
+		name:   "empty wait bound",
+		data:   map[string]string{MaxNodeWaitKey: ""},
+		wantIn: []string{MaxNodeWaitKey},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := FromMap(tc.data)
+			if err == nil {
+				t.Fatalf("FromMap(%v) = %+v, want an error", tc.data, got)
+			}
+			for _, want := range tc.wantIn {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("FromMap(%v) error %q does not contain %q", tc.data, err, want)
+				}
+			}
+			if d := cmp.Diff(Config{}, got); d != "" {
+				t.Errorf("FromMap(%v) returned a partial config with its error (-want +got):\n%s", tc.data, d)
+			}
+		})
+	}
+}
+
+func TestAccessors(t *testing.T) {
+	type effective struct {
+		Scope, Reservation string
+		MaxNodeWait        time.Duration
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want effective
+	}{{
+		name: "zero value is the default",
+		cfg:  Config{},
+		want: effective{Scope: IsolationScopeCluster, Reservation: ReservationReserve, MaxNodeWait: DefaultMaxNodeWait},
+	}, {
+		name: "explicit values",
+		cfg:  Config{Scope: IsolationScopeNamespace, Reserve: ReservationNone, NodeWait: durationPtr(5 * time.Minute)},
+		want: effective{Scope: IsolationScopeNamespace, Reservation: ReservationNone, MaxNodeWait: 5 * time.Minute},
+	}, {
+		name: "zero wait is unbounded, not the default",
+		cfg:  Config{NodeWait: durationPtr(0)},
+		want: effective{Scope: IsolationScopeCluster, Reservation: ReservationReserve, MaxNodeWait: 0},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := effective{Scope: tc.cfg.IsolationScope(), Reservation: tc.cfg.Reservation(), MaxNodeWait: tc.cfg.MaxNodeWait()}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("accessors of %+v (-want +got):\n%s", tc.cfg, d)
+			}
+		})
+	}
+}
