@@ -1,0 +1,383 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package demand
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// rl builds a ResourceList from name/quantity pairs.
+func rl(pairs ...string) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for i := 0; i < len(pairs); i += 2 {
+		out[corev1.ResourceName(pairs[i])] = resource.MustParse(pairs[i+1])
+	}
+	return out
+}
+
+// quantityEqual compares quantities by value, not by representation.
+var quantityEqual = cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 })
+
+func TestPeak(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		tasks []Task
+		want  corev1.ResourceList
+	}{{
+		name:  "no tasks",
+		tasks: nil,
+		want:  corev1.ResourceList{},
+	}, {
+		name:  "tasks without requests",
+		tasks: []Task{{Name: "a"}, {Name: "b", Pod: corev1.ResourceList{}}},
+		want:  corev1.ResourceList{},
+	}, {
+		name:  "one task",
+		tasks: []Task{{Name: "a", Pod: rl("cpu", "1500m", "memory", "1Gi")}},
+		want:  rl("cpu", "1500m", "memory", "1Gi"),
+	}, {
+		name: "independent tasks run at once",
+		tasks: []Task{
+			{Name: "a", Pod: rl("cpu", "1", "memory", "1Gi")},
+			{Name: "b", Pod: rl("cpu", "500m", "memory", "2Gi")},
+			{Name: "c", Pod: rl("cpu", "250m")},
+		},
+		want: rl("cpu", "1750m", "memory", "3Gi"),
+	}, {
+		name: "a chain runs one task at a time",
+		tasks: []Task{
+			{Name: "a", Pod: rl("cpu", "1", "memory", "1Gi")},
+			{Name: "b", After: []string{"a"}, Pod: rl("cpu", "3", "memory", "512Mi")},
+			{Name: "c", After: []string{"b"}, Pod: rl("cpu", "2", "memory", "4Gi")},
+		},
+		want: rl("cpu", "3", "memory", "4Gi"),
+	}, {
+		name: "transitive dependency: a and c never overlap",
+		tasks: []Task{
+			{Name: "a", Pod: rl("cpu", "4")},
+			{Name: "b", After: []string{"a"}, Pod: rl("cpu", "1")},
+			{Name: "c", After: []string{"b"}, Pod: rl("cpu", "4")},
+		},
+		want: rl("cpu", "4"),
+	}, {
+		name: "diamond: the two middle tasks overlap",
+		tasks: []Task{
+			{Name: "clone", Pod: rl("cpu", "1")},
+			{Name: "build", After: []string{"clone"}, Pod: rl("cpu", "2")},
+			{Name: "lint", After: []string{"clone"}, Pod: rl("cpu", "1500m")},
+			{Name: "push", After: []string{"build", "lint"}, Pod: rl("cpu", "3")},
+		},
+		want: rl("cpu", "3500m"),
+	}, {
+		name: "heaviest antichain beats the largest one",
+		// {b1, b2, b3} is the largest antichain (1.5 CPU) but {a, c} = 2.1 CPU.
+		tasks: []Task{
+			{Name: "a", Pod: rl("cpu", "2")},
+			{Name: "b1", After: []string{"a"}, Pod: rl("cpu", "500m")},
+			{Name: "b2", After: []string{"a"}, Pod: rl("cpu", "500m")},
+			{Name: "b3", After: []string{"a"}, Pod: rl("cpu", "500m")},
+			{Name: "c", Pod: rl("cpu", "100m")},
+		},
+		want: rl("cpu", "2100m"),
+	}, {
+		name: "each resource has its own heaviest antichain",
+		// CPU peaks while a runs with c; memory peaks while b runs with c.
+		tasks: []Task{
+			{Name: "a", Pod: rl("cpu", "4", "memory", "1Gi")},
+			{Name: "b", After: []string{"a"}, Pod: rl("cpu", "1", "memory", "8Gi")},
+			{Name: "c", Pod: rl("cpu", "1", "memory", "1Gi")},
+		},
+		want: rl("cpu", "5", "memory", "9Gi"),
+	}, {
+		name: "matrix fan-out multiplies",
+		tasks: []Task{
+			{Name: "test", Pod: rl("cpu", "500m", "memory", "256Mi"), Count: 4},
+			{Name: "lint", Pod: rl("cpu", "1")},
+		},
+		want: rl("cpu", "3", "memory", "1Gi"),
+	}, {
+		name: "count zero means one",
+		tasks: []Task{
+			{Name: "a", Pod: rl("cpu", "1"), Count: 0},
+		},
+		want: rl("cpu", "1"),
+	}, {
+		name: "finally tasks are their own phase: DAG wins",
+		tasks: []Task{
+			{Name: "a", Pod: rl("cpu", "2")},
+			{Name: "b", Pod: rl("cpu", "2")},
+			{Name: "notify", Finally: true, Pod: rl("cpu", "1")},
+			{Name: "cleanup", Finally: true, Pod: rl("cpu", "1")},
+		},
+		want: rl("cpu", "4"),
+	}, {
+		name: "finally tasks are their own phase: finally wins",
+		tasks: []Task{
+			{Name: "a", Pod: rl("cpu", "1", "memory", "4Gi")},
+			{Name: "b", After: []string{"a"}, Pod: rl("cpu", "1", "memory", "4Gi")},
+			{Name: "report", Finally: true, Pod: rl("cpu", "2", "memory", "1Gi")},
+			{Name: "upload", Finally: true, Pod: rl("cpu", "1", "memory", "1Gi"), Count: 2},
+		},
+		want: rl("cpu", "4", "memory", "4Gi"),
+	}, {
+		name: "only finally tasks left",
+		tasks: []Task{
+			{Name: "report", Finally: true, Pod: rl("cpu", "300m")},
+			{Name: "upload", Finally: true, Pod: rl("cpu", "200m")},
+		},
+		want: rl("cpu", "500m"),
+	}, {
+		name: "dependencies on tasks not listed (already started) are ignored",
+		tasks: []Task{
+			{Name: "b", After: []string{"a"}, Pod: rl("cpu", "1")},
+			{Name: "c", After: []string{"a"}, Pod: rl("cpu", "1")},
+		},
+		want: rl("cpu", "2"),
+	}, {
+		name: "extended and storage resources",
+		tasks: []Task{
+			{Name: "train", Pod: rl("nvidia.com/gpu", "1", "ephemeral-storage", "10Gi")},
+			{Name: "eval", Pod: rl("nvidia.com/gpu", "1", "ephemeral-storage", "5Gi")},
+		},
+		want: rl("nvidia.com/gpu", "2", "ephemeral-storage", "15Gi"),
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Peak(tc.tasks)
+			if d := cmp.Diff(tc.want, got, quantityEqual); d != "" {
+				t.Errorf("Peak() (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestPeakIsExactInMillicores(t *testing.T) {
+	// 3 x 333m must not round to 1 CPU.
+	got := Peak([]Task{{Name: "a", Pod: rl("cpu", "333m"), Count: 3}})
+	if d := cmp.Diff("999m", ptrString(got[corev1.ResourceCPU])); d != "" {
+		t.Errorf("Peak() cpu (-want +got):\n%s", d)
+	}
+}
+
+func ptrString(q resource.Quantity) string { return q.String() }
+
+func TestPeakFallsBackToSumPastBudget(t *testing.T) {
+	// Two layers of 24 tasks each, every task of the second layer after
+	// every task of the first: the exact search needs far more than the
+	// budget. The fallback is the sum over all tasks, an over-estimate.
+	var tasks []Task
+	var first []string
+	for i := 0; i < 24; i++ {
+		name := "first-" + string(rune('a'+i))
+		first = append(first, name)
+		tasks = append(tasks, Task{Name: name, Pod: rl("cpu", "1")})
+	}
+	for i := 0; i < 24; i++ {
+		tasks = append(tasks, Task{Name: "second-" + string(rune('a'+i)), After: first, Pod: rl("cpu", "1")})
+	}
+	got := Peak(tasks)
+	// The true peak is 24; anything from 24 (exact) to 48 (fallback) is safe,
+	// less would under-reserve.
+	cpu := got[corev1.ResourceCPU]
+	if cpu.Cmp(resource.MustParse("24")) < 0 || cpu.Cmp(resource.MustParse("48")) > 0 {
+		t.Errorf("Peak() cpu = %s, want between 24 and 48", cpu.String())
+	}
+}
+
+func TestPodRequests(t *testing.T) {
+	step := func(name string, r corev1.ResourceRequirements) v1.Step {
+		return v1.Step{Name: name, Image: "busybox", ComputeResources: r}
+	}
+	req := func(pairs ...string) corev1.ResourceRequirements { return corev1.ResourceRequirements{Requests: rl(pairs...)} }
+	lim := func(pairs ...string) corev1.ResourceRequirements { return corev1.ResourceRequirements{Limits: rl(pairs...)} }
+	for _, tc := range []struct {
+		name    string
+		spec    *v1.TaskSpec
+		runSpec v1.PipelineTaskRunSpec
+		want    corev1.ResourceList
+	}{{
+		name: "nil spec",
+		want: corev1.ResourceList{},
+	}, {
+		name: "steps without requests",
+		spec: &v1.TaskSpec{Steps: []v1.Step{step("a", corev1.ResourceRequirements{})}},
+		want: corev1.ResourceList{},
+	}, {
+		name: "steps add up",
+		spec: &v1.TaskSpec{Steps: []v1.Step{
+			step("a", req("cpu", "500m", "memory", "256Mi")),
+			step("b", req("cpu", "1", "memory", "1Gi")),
+		}},
+		want: rl("cpu", "1500m", "memory", "1280Mi"),
+	}, {
+		name: "sidecars add to steps",
+		spec: &v1.TaskSpec{
+			Steps:    []v1.Step{step("a", req("cpu", "1"))},
+			Sidecars: []v1.Sidecar{{Name: "docker", ComputeResources: req("cpu", "500m", "memory", "1Gi")}},
+		},
+		want: rl("cpu", "1500m", "memory", "1Gi"),
+	}, {
+		name: "limit without request counts as request",
+		spec: &v1.TaskSpec{Steps: []v1.Step{
+			step("a", lim("cpu", "2", "memory", "1Gi")),
+			step("b", corev1.ResourceRequirements{Requests: rl("cpu", "100m"), Limits: rl("cpu", "4", "memory", "2Gi")}),
+		}},
+		want: rl("cpu", "2100m", "memory", "3Gi"),
+	}, {
+		name: "step template is the default of steps without resources",
+		spec: &v1.TaskSpec{
+			StepTemplate: &v1.StepTemplate{ComputeResources: req("cpu", "250m", "memory", "64Mi")},
+			Steps: []v1.Step{
+				step("a", corev1.ResourceRequirements{}),
+				step("b", req("cpu", "1", "memory", "1Gi")),
+			},
+		},
+		want: rl("cpu", "1250m", "memory", "1088Mi"),
+	}, {
+		name: "step template fills the resources a step does not set",
+		// Tekton merges the template into each step key by key
+		// (v1.MergeStepsWithStepTemplate): step b requests cpu=1 and the
+		// template's memory=64Mi.
+		spec: &v1.TaskSpec{
+			StepTemplate: &v1.StepTemplate{ComputeResources: req("cpu", "250m", "memory", "64Mi")},
+			Steps: []v1.Step{
+				step("a", corev1.ResourceRequirements{}),
+				step("b", req("cpu", "1")),
+			},
+		},
+		want: rl("cpu", "1250m", "memory", "128Mi"),
+	}, {
+		name: "step template limit becomes the request of a step without one",
+		spec: &v1.TaskSpec{
+			StepTemplate: &v1.StepTemplate{ComputeResources: lim("memory", "512Mi")},
+			Steps:        []v1.Step{step("a", req("cpu", "1"))},
+		},
+		want: rl("cpu", "1", "memory", "512Mi"),
+	}, {
+		name: "stepSpecs override a step by name",
+		spec: &v1.TaskSpec{Steps: []v1.Step{
+			step("build", req("cpu", "1", "memory", "1Gi")),
+			step("push", req("cpu", "100m", "memory", "64Mi")),
+		}},
+		runSpec: v1.PipelineTaskRunSpec{StepSpecs: []v1.TaskRunStepSpec{{Name: "build", ComputeResources: req("cpu", "4", "memory", "8Gi")}}},
+		want:    rl("cpu", "4100m", "memory", "8256Mi"),
+	}, {
+		name: "stepSpecs override only the resources they set",
+		// Tekton merges the override into the step key by key
+		// (v1.MergeStepsWithSpecs): build keeps its memory.
+		spec: &v1.TaskSpec{Steps: []v1.Step{
+			step("build", req("cpu", "1", "memory", "1Gi")),
+		}},
+		runSpec: v1.PipelineTaskRunSpec{StepSpecs: []v1.TaskRunStepSpec{{Name: "build", ComputeResources: req("cpu", "4")}}},
+		want:    rl("cpu", "4", "memory", "1Gi"),
+	}, {
+		name: "stepSpecs apply on top of the step template",
+		spec: &v1.TaskSpec{
+			StepTemplate: &v1.StepTemplate{ComputeResources: req("cpu", "250m", "memory", "64Mi")},
+			Steps:        []v1.Step{step("build", corev1.ResourceRequirements{})},
+		},
+		runSpec: v1.PipelineTaskRunSpec{StepSpecs: []v1.TaskRunStepSpec{{Name: "build", ComputeResources: req("cpu", "2")}}},
+		want:    rl("cpu", "2", "memory", "64Mi"),
+	}, {
+		name: "stepSpecs for unknown steps are ignored",
+		spec: &v1.TaskSpec{Steps: []v1.Step{step("build", req("cpu", "1"))}},
+		runSpec: v1.PipelineTaskRunSpec{StepSpecs: []v1.TaskRunStepSpec{{Name: "nope", ComputeResources: req("cpu", "16")}}},
+		want:    rl("cpu", "1"),
+	}, {
+		name: "sidecarSpecs override a sidecar by name",
+		spec: &v1.TaskSpec{
+			Steps:    []v1.Step{step("a", req("cpu", "1"))},
+			Sidecars: []v1.Sidecar{{Name: "docker", ComputeResources: req("cpu", "500m", "memory", "1Gi")}, {Name: "proxy", ComputeResources: req("cpu", "100m")}},
+		},
+		runSpec: v1.PipelineTaskRunSpec{SidecarSpecs: []v1.TaskRunSidecarSpec{{Name: "docker", ComputeResources: req("cpu", "2", "memory", "4Gi")}}},
+		want:    rl("cpu", "3100m", "memory", "4Gi"),
+	}, {
+		name: "task-level compute resources replace the steps' total",
+		spec: &v1.TaskSpec{
+			StepTemplate: &v1.StepTemplate{ComputeResources: req("cpu", "8")},
+			Steps: []v1.Step{
+				step("a", req("cpu", "1", "memory", "1Gi")),
+				step("b", req("cpu", "1", "memory", "1Gi")),
+			},
+			Sidecars: []v1.Sidecar{{Name: "docker", ComputeResources: req("cpu", "500m")}},
+		},
+		runSpec: v1.PipelineTaskRunSpec{
+			ComputeResources: &corev1.ResourceRequirements{Requests: rl("cpu", "3", "memory", "2Gi"), Limits: rl("cpu", "4", "memory", "4Gi")},
+			StepSpecs:        []v1.TaskRunStepSpec{{Name: "a", ComputeResources: req("cpu", "16")}},
+		},
+		want: rl("cpu", "3500m", "memory", "2Gi"),
+	}, {
+		name: "task-level limits only count as requests",
+		spec: &v1.TaskSpec{Steps: []v1.Step{step("a", corev1.ResourceRequirements{}), step("b", corev1.ResourceRequirements{})}},
+		runSpec: v1.PipelineTaskRunSpec{
+			ComputeResources: &corev1.ResourceRequirements{Limits: rl("cpu", "2", "memory", "1Gi")},
+		},
+		want: rl("cpu", "2", "memory", "1Gi"),
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var before *v1.TaskSpec
+			if tc.spec != nil {
+				before = tc.spec.DeepCopy()
+			}
+			runBefore := tc.runSpec.DeepCopy()
+			got := PodRequests(tc.spec, tc.runSpec)
+			if d := cmp.Diff(tc.want, got, quantityEqual); d != "" {
+				t.Errorf("PodRequests() (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(before, tc.spec); d != "" {
+				t.Errorf("PodRequests() modified the TaskSpec (-before +after):\n%s", d)
+			}
+			if d := cmp.Diff(runBefore, &tc.runSpec); d != "" {
+				t.Errorf("PodRequests() modified the run spec (-before +after):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestWithFloor(t *testing.T) {
+	floor := rl("cpu", "10m", "memory", "16Mi")
+	for _, tc := range []struct {
+		name     string
+		requests corev1.ResourceList
+		want     corev1.ResourceList
+	}{
+		{name: "nothing requested", requests: nil, want: rl("cpu", "10m", "memory", "16Mi")},
+		{name: "below the floor", requests: rl("cpu", "1m", "memory", "1Mi"), want: rl("cpu", "10m", "memory", "16Mi")},
+		{name: "above the floor", requests: rl("cpu", "2", "memory", "1Gi"), want: rl("cpu", "2", "memory", "1Gi")},
+		{name: "one resource missing", requests: rl("cpu", "2"), want: rl("cpu", "2", "memory", "16Mi")},
+		{name: "equal to the floor", requests: rl("cpu", "0.01", "memory", "16Mi"), want: rl("cpu", "10m", "memory", "16Mi")},
+		{name: "resources outside the floor are kept", requests: rl("nvidia.com/gpu", "1"), want: rl("cpu", "10m", "memory", "16Mi", "nvidia.com/gpu", "1")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			requestsBefore, floorBefore := tc.requests.DeepCopy(), floor.DeepCopy()
+			got := WithFloor(tc.requests, floor)
+			if d := cmp.Diff(tc.want, got, quantityEqual); d != "" {
+				t.Errorf("WithFloor() (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(requestsBefore, tc.requests); d != "" {
+				t.Errorf("WithFloor() modified requests (-before +after):\n%s", d)
+			}
+			if d := cmp.Diff(floorBefore, floor); d != "" {
+				t.Errorf("WithFloor() modified floor (-before +after):\n%s", d)
+			}
+		})
+	}
+}
