@@ -211,9 +211,10 @@ func resourceNames(tasks []Task) []corev1.ResourceName {
 
 // PodRequests returns what the pod of a Task requests, as Tekton builds it:
 // every step and sidecar container runs in the pod at once, so their
-// requests add up; a step without requests inherits the stepTemplate's; the
-// run's taskRunSpecs override steps and sidecars by name; a task-level
-// computeResources replaces the steps' total.
+// requests add up; a step inherits each request and limit of the stepTemplate
+// that it does not set itself; the run's taskRunSpecs override steps and
+// sidecars by name, resource by resource; a task-level computeResources
+// replaces the steps' total.
 func PodRequests(spec *v1.TaskSpec, runSpec v1.PipelineTaskRunSpec) corev1.ResourceList {
 	total := corev1.ResourceList{}
 	if spec == nil {
@@ -233,10 +234,11 @@ func PodRequests(spec *v1.TaskSpec, runSpec v1.PipelineTaskRunSpec) corev1.Resou
 	} else {
 		for _, s := range spec.Steps {
 			r := s.ComputeResources
+			if spec.StepTemplate != nil {
+				r = overlay(spec.StepTemplate.ComputeResources, r)
+			}
 			if o, ok := stepOverrides[s.Name]; ok {
-				r = o
-			} else if len(r.Requests) == 0 && len(r.Limits) == 0 && spec.StepTemplate != nil {
-				r = spec.StepTemplate.ComputeResources
+				r = overlay(r, o)
 			}
 			add(total, requestsOf(r))
 		}
@@ -244,11 +246,33 @@ func PodRequests(spec *v1.TaskSpec, runSpec v1.PipelineTaskRunSpec) corev1.Resou
 	for _, s := range spec.Sidecars {
 		r := s.ComputeResources
 		if o, ok := sidecarOverrides[s.Name]; ok {
-			r = o
+			r = overlay(r, o)
 		}
 		add(total, requestsOf(r))
 	}
 	return total
+}
+
+// overlay returns base with every request and limit that over sets replaced
+// by over's: the strategic merge Tekton applies for the stepTemplate
+// (v1.MergeStepsWithStepTemplate) and for stepSpecs and sidecarSpecs
+// (v1.MergeStepsWithSpecs, v1.MergeSidecarsWithSpecs).
+func overlay(base, over corev1.ResourceRequirements) corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: overlayList(base.Requests, over.Requests),
+		Limits:   overlayList(base.Limits, over.Limits),
+	}
+}
+
+func overlayList(base, over corev1.ResourceList) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for name, q := range base {
+		out[name] = q.DeepCopy()
+	}
+	for name, q := range over {
+		out[name] = q.DeepCopy()
+	}
+	return out
 }
 
 // requestsOf returns the effective requests: a resource with a limit and no

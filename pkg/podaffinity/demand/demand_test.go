@@ -171,13 +171,11 @@ func TestPeak(t *testing.T) {
 
 func TestPeakIsExactInMillicores(t *testing.T) {
 	// 3 x 333m must not round to 1 CPU.
-	got := Peak([]Task{{Name: "a", Pod: rl("cpu", "333m"), Count: 3}})
-	if d := cmp.Diff("999m", ptrString(got[corev1.ResourceCPU])); d != "" {
+	cpu := Peak([]Task{{Name: "a", Pod: rl("cpu", "333m"), Count: 3}})[corev1.ResourceCPU]
+	if d := cmp.Diff("999m", cpu.String()); d != "" {
 		t.Errorf("Peak() cpu (-want +got):\n%s", d)
 	}
 }
-
-func ptrString(q resource.Quantity) string { return q.String() }
 
 func TestPeakFallsBackToSumPastBudget(t *testing.T) {
 	// Two layers of 24 tasks each, every task of the second layer after
@@ -206,8 +204,12 @@ func TestPodRequests(t *testing.T) {
 	step := func(name string, r corev1.ResourceRequirements) v1.Step {
 		return v1.Step{Name: name, Image: "busybox", ComputeResources: r}
 	}
-	req := func(pairs ...string) corev1.ResourceRequirements { return corev1.ResourceRequirements{Requests: rl(pairs...)} }
-	lim := func(pairs ...string) corev1.ResourceRequirements { return corev1.ResourceRequirements{Limits: rl(pairs...)} }
+	req := func(pairs ...string) corev1.ResourceRequirements {
+		return corev1.ResourceRequirements{Requests: rl(pairs...)}
+	}
+	lim := func(pairs ...string) corev1.ResourceRequirements {
+		return corev1.ResourceRequirements{Limits: rl(pairs...)}
+	}
 	for _, tc := range []struct {
 		name    string
 		spec    *v1.TaskSpec
@@ -297,8 +299,8 @@ func TestPodRequests(t *testing.T) {
 		runSpec: v1.PipelineTaskRunSpec{StepSpecs: []v1.TaskRunStepSpec{{Name: "build", ComputeResources: req("cpu", "2")}}},
 		want:    rl("cpu", "2", "memory", "64Mi"),
 	}, {
-		name: "stepSpecs for unknown steps are ignored",
-		spec: &v1.TaskSpec{Steps: []v1.Step{step("build", req("cpu", "1"))}},
+		name:    "stepSpecs for unknown steps are ignored",
+		spec:    &v1.TaskSpec{Steps: []v1.Step{step("build", req("cpu", "1"))}},
 		runSpec: v1.PipelineTaskRunSpec{StepSpecs: []v1.TaskRunStepSpec{{Name: "nope", ComputeResources: req("cpu", "16")}}},
 		want:    rl("cpu", "1"),
 	}, {
@@ -342,6 +344,12 @@ func TestPodRequests(t *testing.T) {
 			if d := cmp.Diff(tc.want, got, quantityEqual); d != "" {
 				t.Errorf("PodRequests() (-want +got):\n%s", d)
 			}
+			if tc.spec != nil && tc.runSpec.ComputeResources == nil {
+				// Check the expectation itself against Tekton's own merge.
+				if d := cmp.Diff(tc.want, tektonRequests(t, tc.spec, tc.runSpec), quantityEqual); d != "" {
+					t.Errorf("want disagrees with Tekton's step merge (-want +tekton):\n%s", d)
+				}
+			}
 			if d := cmp.Diff(before, tc.spec); d != "" {
 				t.Errorf("PodRequests() modified the TaskSpec (-before +after):\n%s", d)
 			}
@@ -350,6 +358,32 @@ func TestPodRequests(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tektonRequests sums the container requests the way Tekton's pod builder
+// merges them: stepTemplate, then stepSpecs, then sidecarSpecs.
+func tektonRequests(t *testing.T, spec *v1.TaskSpec, runSpec v1.PipelineTaskRunSpec) corev1.ResourceList {
+	t.Helper()
+	spec = spec.DeepCopy()
+	steps, err := v1.MergeStepsWithStepTemplate(spec.StepTemplate, spec.Steps)
+	if err != nil {
+		t.Fatalf("MergeStepsWithStepTemplate() = %v", err)
+	}
+	if steps, err = v1.MergeStepsWithSpecs(steps, runSpec.StepSpecs); err != nil {
+		t.Fatalf("MergeStepsWithSpecs() = %v", err)
+	}
+	sidecars, err := v1.MergeSidecarsWithSpecs(spec.Sidecars, runSpec.SidecarSpecs)
+	if err != nil {
+		t.Fatalf("MergeSidecarsWithSpecs() = %v", err)
+	}
+	total := corev1.ResourceList{}
+	for _, s := range steps {
+		add(total, requestsOf(s.ComputeResources))
+	}
+	for _, s := range sidecars {
+		add(total, requestsOf(s.ComputeResources))
+	}
+	return total
 }
 
 func TestWithFloor(t *testing.T) {

@@ -242,6 +242,23 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		return waiting(ReasonWaitingForNode, fmt.Sprintf("Waiting for StatefulSet %s to create placeholder pod %s", sts.Name, placeholder.PodName(sts.Name)), 0), nil
 	}
 	if current == "" {
+		if pinned != "" && unschedulable(p) && len(e.activeMemberPods(run.Namespace, t.Placeholder, pinned)) == 0 {
+			// Pinned to a node that no longer fits it (another run took the
+			// node during a hand-over, say) and none of the run's pods hold
+			// it there: choose again rather than wait forever.
+			spec.PinnedNode = ""
+			spec.Requests = reservation
+			if err := e.updateTemplate(ctx, sts, spec); err != nil {
+				return Placement{}, err
+			}
+			if err := e.deletePod(ctx, p); err != nil {
+				return Placement{}, err
+			}
+			msg := fmt.Sprintf("Placeholder pod %s cannot return to node %s (%s); choosing another node", p.Name, pinned, schedulingMessage(p))
+			event(ctx, run, corev1.EventTypeWarning, EventMoving, msg)
+			e.Metrics.Placement(ctx, metrics.OutcomeMoved)
+			return waiting(ReasonWaitingForNode, msg, 0), nil
+		}
 		return e.unscheduled(s, p)
 	}
 
@@ -262,16 +279,25 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		}
 	}
 	if !sameRequests(placeholder.Requests(&p.Spec), spec.Requests) {
-		// The pod still holds the reservation: replace it by a token pod
-		// pinned to the same node, then start the TaskRuns.
-		if err := e.deletePod(ctx, p); err != nil {
+		// The pod still holds the reservation: shrink it in place so the node
+		// stays held, or, where in-place resize is not available, replace it
+		// by a token pod pinned to the same node.
+		held := formatResources(placeholder.Requests(&p.Spec))
+		inPlace, err := e.shrink(ctx, p, spec.Requests)
+		if err != nil {
 			return Placement{}, err
 		}
 		e.Metrics.Handover(ctx)
+		how := "in place"
+		if !inPlace {
+			how = "by replacing its pod with a token pod pinned to the node"
+		}
 		event(ctx, run, corev1.EventTypeNormal, EventReservationHandedOver, fmt.Sprintf(
-			"Placeholder %s released its reservation (%s) on node %s for the PipelineRun's pods", sts.Name, formatResources(placeholder.Requests(&p.Spec)), current))
-		return Placement{Node: current, Reason: ReasonWaitingForNode, Message: fmt.Sprintf(
-			"Handing the reservation on node %s over to the PipelineRun's pods", current)}, nil
+			"Placeholder %s released its reservation (%s) on node %s for the PipelineRun's pods, %s", sts.Name, held, current, how))
+		if !inPlace {
+			return Placement{Node: current, Reason: ReasonWaitingForNode, Message: fmt.Sprintf(
+				"Handing the reservation on node %s over to the PipelineRun's pods", current)}, nil
+		}
 	}
 	return Placement{Node: current, Ready: true}, nil
 }
@@ -341,14 +367,32 @@ func (e *Engine) create(ctx context.Context, run *v1.PipelineRun, spec placehold
 	return waiting(ReasonWaitingForNode, msg+"; waiting for the scheduler to bind it to a node", 0), nil
 }
 
+// unschedulable reports whether the scheduler tried p and found no node.
+func unschedulable(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			return true
+		}
+	}
+	return false
+}
+
+// schedulingMessage returns the scheduler's last message about p, or "".
+func schedulingMessage(p *corev1.Pod) string {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+			return c.Message
+		}
+	}
+	return ""
+}
+
 // unscheduled reports a placeholder pod that is not bound yet, with the
 // scheduler's message, and fails the run once it has waited too long.
 func (e *Engine) unscheduled(s Settings, p *corev1.Pod) (Placement, error) {
 	msg := fmt.Sprintf("Waiting for a node: placeholder pod %s is not scheduled yet", p.Name)
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Message != "" {
-			msg = fmt.Sprintf("Waiting for a node: placeholder pod %s is unschedulable: %s", p.Name, c.Message)
-		}
+	if m := schedulingMessage(p); m != "" {
+		msg = fmt.Sprintf("Waiting for a node: placeholder pod %s is unschedulable: %s", p.Name, m)
 	}
 	waited := e.Clock.Since(p.CreationTimestamp.Time)
 	bound := s.Config.MaxNodeWait()
@@ -463,6 +507,31 @@ func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, sp
 		return fmt.Errorf("updating placeholder StatefulSet %s/%s: %w", sts.Namespace, sts.Name, err)
 	}
 	return nil
+}
+
+// shrink hands a placeholder pod's reservation over by resizing it in place
+// to requests (the pods/resize subresource). It reports false when the
+// cluster does not allow that, after deleting the pod instead: the
+// StatefulSet then recreates it from its template, already pinned and
+// token-sized.
+func (e *Engine) shrink(ctx context.Context, p *corev1.Pod, requests corev1.ResourceList) (bool, error) {
+	resized := p.DeepCopy()
+	for i := range resized.Spec.Containers {
+		if resized.Spec.Containers[i].Name == placeholder.ContainerName {
+			resized.Spec.Containers[i].Resources.Requests = requests.DeepCopy()
+			resized.Spec.Containers[i].Resources.Limits = requests.DeepCopy()
+		}
+	}
+	_, err := e.KubeClient.CoreV1().Pods(p.Namespace).UpdateResize(ctx, p.Name, resized, metav1.UpdateOptions{})
+	switch {
+	case err == nil:
+		return true, nil
+	case apierrors.IsConflict(err):
+		// Stale copy: the next reconcile sees the current pod.
+		return false, fmt.Errorf("resizing placeholder pod %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	logging.FromContext(ctx).Infof("In-place resize of placeholder pod %s/%s not possible (%v); replacing the pod", p.Namespace, p.Name, err)
+	return false, e.deletePod(ctx, p)
 }
 
 func (e *Engine) deletePod(ctx context.Context, p *corev1.Pod) error {
