@@ -174,14 +174,18 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		DefaultTemplate: s.DefaultTemplate,
 		ClaimNames:      placeholder.ClaimNames(run, claimNameForTemplate(run)),
 	}
-	reservation := placeholder.TokenRequests()
-	if s.Config.Reservation() == paconfig.ReservationReserve {
-		reservation = demand.WithFloor(demand.Peak(remaining), placeholder.TokenRequests())
+	// What the placeholder asks for while it looks for a node. Computed only
+	// when needed: most reconciles find the run placed.
+	reservation := func() corev1.ResourceList {
+		if s.Config.Reservation() != paconfig.ReservationReserve {
+			return placeholder.TokenRequests()
+		}
+		return demand.WithFloor(demand.Peak(remaining), placeholder.TokenRequests())
 	}
 
 	sts, err := e.StatefulSets.StatefulSets(run.Namespace).Get(t.Placeholder)
 	if apierrors.IsNotFound(err) {
-		return e.create(ctx, run, spec, reservation)
+		return e.create(ctx, run, spec, reservation())
 	}
 	if err != nil {
 		return Placement{}, fmt.Errorf("getting placeholder StatefulSet %s/%s: %w", run.Namespace, t.Placeholder, err)
@@ -221,7 +225,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 					target, why, strings.Join(active, ", "))}, nil
 			}
 			spec.PinnedNode = ""
-			spec.Requests = reservation
+			spec.Requests = reservation()
 			if err := e.updateTemplate(ctx, sts, spec); err != nil {
 				return Placement{}, err
 			}
@@ -247,7 +251,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			// node during a hand-over, say) and none of the run's pods hold
 			// it there: choose again rather than wait forever.
 			spec.PinnedNode = ""
-			spec.Requests = reservation
+			spec.Requests = reservation()
 			if err := e.updateTemplate(ctx, sts, spec); err != nil {
 				return Placement{}, err
 			}
