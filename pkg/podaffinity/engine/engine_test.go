@@ -1,0 +1,1171 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
+	tektonconfig "github.com/tektoncd/pipeline/pkg/apis/config"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+	"knative.dev/pkg/apis"
+	"knative.dev/pkg/controller"
+	logtesting "knative.dev/pkg/logging/testing"
+)
+
+const (
+	ns    = "team-a"
+	image = "ghcr.io/tektoncd/nop:v1"
+	// schedulerMessage is what the scheduler says when isolation keeps the
+	// placeholder off every node.
+	schedulerMessage = "0/4 nodes are available: 4 node(s) didn't match pod anti-affinity rules"
+)
+
+var now = time.Date(2026, time.March, 14, 15, 9, 26, 0, time.UTC)
+
+func ago(d time.Duration) metav1.Time { return metav1.NewTime(now.Add(-d)) }
+
+func rl(cpu, memory string) corev1.ResourceList {
+	return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(memory)}
+}
+
+// remaining is the demand of the tasks that have not started: a and b run
+// at once, so the peak is cpu=3, memory=3Gi.
+func remaining() []demand.Task {
+	return []demand.Task{
+		{Name: "a", Pod: rl("2", "1Gi")},
+		{Name: "b", Pod: rl("1", "2Gi")},
+		{Name: "c", After: []string{"a", "b"}, Pod: rl("1", "1Gi")},
+	}
+}
+
+func peak() corev1.ResourceList { return rl("3", "3Gi") }
+
+func testRun() *v1.PipelineRun {
+	return &v1.PipelineRun{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "tekton.dev/v1", Kind: "PipelineRun"},
+		ObjectMeta: metav1.ObjectMeta{Name: "build", Namespace: ns, UID: "run-uid", Labels: map[string]string{selection.LabelKey: "true"}},
+	}
+}
+
+func settings(t *testing.T, data map[string]string) Settings {
+	t.Helper()
+	all := map[string]string{paconfig.EnableKey: "true"}
+	for k, v := range data {
+		all[k] = v
+	}
+	cfg, err := paconfig.FromMap(all)
+	if err != nil {
+		t.Fatalf("config.FromMap(%v) = %v", all, err)
+	}
+	return Settings{Config: cfg, Coschedule: tektonconfig.CoscheduleWorkspaces, Image: image}
+}
+
+func phName() string { return placeholder.Name(&testRun().ObjectMeta) }
+
+// ownSTS is the run's placeholder StatefulSet as the engine creates it.
+func ownSTS(pinned string, requests corev1.ResourceList) *appsv1.StatefulSet {
+	sts := placeholder.StatefulSet(placeholder.Spec{
+		Name:       phName(),
+		Run:        testRun(),
+		Isolation:  selection.IsolationRequired,
+		Image:      image,
+		Requests:   requests,
+		PinnedNode: pinned,
+	})
+	sts.UID = "sts-uid"
+	return sts
+}
+
+func beingDeleted(sts *appsv1.StatefulSet) *appsv1.StatefulSet {
+	sts.DeletionTimestamp = ptr.To(ago(time.Second))
+	sts.Finalizers = []string{"orphan"}
+	return sts
+}
+
+// placeholderPod is the placeholder's pod with the given requests, bound to
+// node unless node is "".
+func placeholderPod(node string, requests corev1.ResourceList, created metav1.Time, conditions ...corev1.PodCondition) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:              placeholder.PodName(phName()),
+			Namespace:         ns,
+			UID:               "placeholder-pod-uid",
+			Labels:            placeholder.Labels(phName(), "build"),
+			CreationTimestamp: created,
+		},
+		Spec: corev1.PodSpec{
+			NodeName: node,
+			Containers: []corev1.Container{{
+				Name:      placeholder.ContainerName,
+				Image:     image,
+				Resources: corev1.ResourceRequirements{Requests: requests, Limits: requests},
+			}},
+		},
+		Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: conditions},
+	}
+}
+
+func unschedulableCondition(message string) corev1.PodCondition {
+	return corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable, Message: message}
+}
+
+// memberPod is a TaskRun pod of the run.
+func memberPod(name, node string, phase corev1.PodPhase, created metav1.Time) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:              name,
+			Namespace:         ns,
+			UID:               types.UID(name + "-uid"),
+			Labels:            map[string]string{placeholder.MemberLabelKey: phName(), "tekton.dev/pipelineRun": "build"},
+			CreationTimestamp: created,
+		},
+		Spec:   corev1.PodSpec{NodeName: node},
+		Status: corev1.PodStatus{Phase: phase},
+	}
+}
+
+func readyNode(name string) *corev1.Node {
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Status:     corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}},
+	}
+}
+
+func cordonedNode(name string) *corev1.Node {
+	n := readyNode(name)
+	n.Spec.Unschedulable = true
+	return n
+}
+
+func taintedNode(name, key string, effect corev1.TaintEffect) *corev1.Node {
+	n := readyNode(name)
+	n.Spec.Taints = []corev1.Taint{{Key: key, Effect: effect}}
+	return n
+}
+
+// harness is a fake API server plus listers that show its current state,
+// as informers would once synced.
+type harness struct {
+	client   *fake.Clientset
+	recorder *record.FakeRecorder
+	ctx      context.Context
+}
+
+func newHarness(t *testing.T, objs ...runtime.Object) *harness {
+	recorder := record.NewFakeRecorder(100)
+	return &harness{
+		client:   fake.NewClientset(objs...),
+		recorder: recorder,
+		ctx:      controller.WithEventRecorder(logtesting.TestContextWithLogger(t), recorder),
+	}
+}
+
+// engine returns an Engine whose listers hold what the fake API server holds
+// now, and forgets the actions recorded so far.
+func (h *harness) engine(t *testing.T) *Engine {
+	t.Helper()
+	newIndexer := func() cache.Indexer {
+		return cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	}
+	stsIndexer, podIndexer, nodeIndexer := newIndexer(), newIndexer(), newIndexer()
+	sts, err := h.client.AppsV1().StatefulSets("").List(h.ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range sts.Items {
+		if err := stsIndexer.Add(&sts.Items[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pods, err := h.client.CoreV1().Pods("").List(h.ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pods.Items {
+		if err := podIndexer.Add(&pods.Items[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nodes, err := h.client.CoreV1().Nodes().List(h.ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range nodes.Items {
+		if err := nodeIndexer.Add(&nodes.Items[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.client.ClearActions()
+	return &Engine{
+		KubeClient:   h.client,
+		StatefulSets: appslisters.NewStatefulSetLister(stsIndexer),
+		Pods:         corelisters.NewPodLister(podIndexer),
+		Nodes:        corelisters.NewNodeLister(nodeIndexer),
+		Clock:        clocktesting.NewFakePassiveClock(now),
+	}
+}
+
+// actions lists the writes sent to the API server, as "verb resource[/subresource]".
+func (h *harness) actions() []string {
+	var out []string
+	for _, a := range h.client.Actions() {
+		switch a.GetVerb() {
+		case "get", "list", "watch":
+			continue
+		}
+		what := a.GetVerb() + " " + a.GetResource().Resource
+		if sub := a.GetSubresource(); sub != "" {
+			what += "/" + sub
+		}
+		out = append(out, what)
+	}
+	return out
+}
+
+// failResize makes the pods/resize subresource answer err, as on a cluster
+// without in-place pod resize.
+func (h *harness) failResize(err error) {
+	h.client.PrependReactor("update", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() != "resize" {
+			return false, nil, nil
+		}
+		return true, nil, err
+	})
+}
+
+// resizeUnsupported is what an API server without in-place resize answers.
+var resizeUnsupported = apierrors.NewNotFound(schema.GroupResource{Resource: "pods/resize"}, "")
+
+// podRequests returns the placeholder pod's requests, or nil when it is gone.
+func (h *harness) podRequests(t *testing.T) corev1.ResourceList {
+	t.Helper()
+	p, err := h.client.CoreV1().Pods(ns).Get(h.ctx, placeholder.PodName(phName()), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return placeholder.Requests(&p.Spec)
+}
+
+// events drains the recorded events, as "Type Reason".
+func (h *harness) events() []string {
+	var out []string
+	for {
+		select {
+		case e := <-h.recorder.Events:
+			f := strings.SplitN(e, " ", 3)
+			out = append(out, f[0]+" "+f[1])
+		default:
+			return out
+		}
+	}
+}
+
+// placeholderSTS returns the StatefulSet the fake API server holds, or nil.
+func (h *harness) placeholderSTS(t *testing.T, name string) *appsv1.StatefulSet {
+	t.Helper()
+	sts, err := h.client.AppsV1().StatefulSets(ns).Get(h.ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sts
+}
+
+// template is what the engine controls in the placeholder's pod template.
+type template struct {
+	Pinned   string
+	Requests corev1.ResourceList
+}
+
+func templateOf(sts *appsv1.StatefulSet) template {
+	return template{Pinned: placeholder.PinnedNode(&sts.Spec.Template.Spec), Requests: placeholder.Requests(&sts.Spec.Template.Spec)}
+}
+
+var (
+	quantityEqual  = cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 })
+	ignoreMessage  = cmpopts.IgnoreFields(Placement{}, "Message")
+	waitForNode    = Placement{Reason: ReasonWaitingForNode}
+	tokenTemplate  = func(node string) *template { return &template{Pinned: node, Requests: placeholder.TokenRequests()} }
+	reservationFor = func() *template { return &template{Requests: peak()} }
+)
+
+func TestPlace(t *testing.T) {
+	token := placeholder.TokenRequests()
+	for _, tc := range []struct {
+		name      string
+		config    map[string]string
+		objects   []runtime.Object
+		remaining []demand.Task
+		// resizeErr, when set, is what the pods/resize subresource answers.
+		resizeErr error
+		want      Placement
+		wantErr   bool
+		// wantMessage lists substrings of Placement.Message.
+		wantMessage []string
+		wantActions []string
+		// wantTemplate is the placeholder's template afterwards; nil: no StatefulSet.
+		wantTemplate *template
+		// wantPod is what the placeholder pod requests afterwards; nil: no pod.
+		wantPod    corev1.ResourceList
+		wantEvents []string
+	}{{
+		name:         "(1) no StatefulSet: created with the peak demand",
+		objects:      []runtime.Object{readyNode("node-1")},
+		want:         waitForNode,
+		wantMessage:  []string{"Created placeholder StatefulSet " + phName(), "cpu=3, memory=3Gi", "waiting for the scheduler"},
+		wantActions:  []string{"create statefulsets"},
+		wantTemplate: reservationFor(),
+		wantEvents:   []string{"Normal PlaceholderCreated"},
+	}, {
+		name:         "(1) no StatefulSet, reservation none: created with token requests",
+		config:       map[string]string{paconfig.ReservationKey: paconfig.ReservationNone},
+		objects:      []runtime.Object{readyNode("node-1")},
+		want:         waitForNode,
+		wantActions:  []string{"create statefulsets"},
+		wantTemplate: tokenTemplate(""),
+		wantEvents:   []string{"Normal PlaceholderCreated"},
+	}, {
+		name:         "(1) no StatefulSet, nothing left to run: created with the token floor",
+		objects:      []runtime.Object{readyNode("node-1")},
+		remaining:    []demand.Task{},
+		want:         waitForNode,
+		wantActions:  []string{"create statefulsets"},
+		wantTemplate: tokenTemplate(""),
+		wantEvents:   []string{"Normal PlaceholderCreated"},
+	}, {
+		name:         "StatefulSet without its pod yet",
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak())},
+		want:         waitForNode,
+		wantMessage:  []string{"Waiting for StatefulSet " + phName() + " to create placeholder pod " + phName() + "-0"},
+		wantTemplate: reservationFor(),
+	}, {
+		name: "placeholder pod being deleted counts as absent",
+		objects: []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), func() *corev1.Pod {
+			p := placeholderPod("node-1", token, ago(time.Hour))
+			p.DeletionTimestamp = ptr.To(ago(time.Second))
+			p.Finalizers = []string{"test"}
+			return p
+		}()},
+		want:         waitForNode,
+		wantMessage:  []string{"Waiting for StatefulSet"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+	}, {
+		name:         "StatefulSet being deleted: wait for it to go",
+		objects:      []runtime.Object{readyNode("node-1"), beingDeleted(ownSTS("", peak()))},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: time.Second},
+		wantMessage:  []string{"is being deleted"},
+		wantTemplate: reservationFor(),
+	}, {
+		name:         "(2) unschedulable pod: scheduler message, requeue after the remaining wait",
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("", peak(), ago(10*time.Minute), unschedulableCondition(schedulerMessage))},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 50 * time.Minute},
+		wantMessage:  []string{schedulerMessage},
+		wantTemplate: reservationFor(),
+		wantPod:      peak(),
+	}, {
+		name:         "(2) pending pod without a scheduler verdict",
+		config:       map[string]string{paconfig.MaxNodeWaitKey: "15m"},
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("", peak(), ago(10*time.Minute))},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 5 * time.Minute},
+		wantMessage:  []string{"is not scheduled yet"},
+		wantTemplate: reservationFor(),
+		wantPod:      peak(),
+	}, {
+		name:         "(3) waited longer than max-node-wait: failed",
+		config:       map[string]string{paconfig.MaxNodeWaitKey: "30m"},
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("", peak(), ago(31*time.Minute), unschedulableCondition(schedulerMessage))},
+		want:         Placement{Failed: true, Reason: ReasonNodeWaitTimeout},
+		wantMessage:  []string{"waited 31m0s", paconfig.MaxNodeWaitKey + "=30m0s", schedulerMessage},
+		wantTemplate: reservationFor(),
+		wantPod:      peak(),
+	}, {
+		name:         "(3) waited exactly max-node-wait (default 1h): failed",
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("", peak(), ago(time.Hour), unschedulableCondition(schedulerMessage))},
+		want:         Placement{Failed: true, Reason: ReasonNodeWaitTimeout},
+		wantTemplate: reservationFor(),
+		wantPod:      peak(),
+	}, {
+		name:         "(3) max-node-wait 0 never fails",
+		config:       map[string]string{paconfig.MaxNodeWaitKey: "0"},
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("", peak(), ago(1000*time.Hour), unschedulableCondition(schedulerMessage))},
+		want:         waitForNode,
+		wantMessage:  []string{schedulerMessage},
+		wantTemplate: reservationFor(),
+		wantPod:      peak(),
+	}, {
+		name:         "(4) bound with the reservation: pinned, token requests, pod shrunk in place: ready",
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("node-1", peak(), ago(2*time.Minute))},
+		want:         Placement{Node: "node-1", Ready: true},
+		wantActions:  []string{"update statefulsets", "update pods/resize"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+		wantEvents:   []string{"Normal Placed", "Normal ReservationHandedOver"},
+	}, {
+		name:         "(4) bound with the reservation, no in-place resize: pinned, token requests, pod replaced",
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("node-1", peak(), ago(2*time.Minute))},
+		resizeErr:    resizeUnsupported,
+		want:         Placement{Node: "node-1", Reason: ReasonWaitingForNode},
+		wantMessage:  []string{"Handing the reservation on node node-1 over"},
+		wantActions:  []string{"update statefulsets", "update pods/resize", "delete pods"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      nil,
+		wantEvents:   []string{"Normal Placed", "Normal ReservationHandedOver"},
+	}, {
+		name:         "(4) already pinned but the pod still holds the reservation: only the pod is handed over",
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), placeholderPod("node-1", peak(), ago(2*time.Minute))},
+		resizeErr:    resizeUnsupported,
+		want:         Placement{Node: "node-1", Reason: ReasonWaitingForNode},
+		wantActions:  []string{"update pods/resize", "delete pods"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      nil,
+		wantEvents:   []string{"Normal ReservationHandedOver"},
+	}, {
+		name:         "(4) resize conflict: error, pod kept for the next reconcile",
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), placeholderPod("node-1", peak(), ago(2*time.Minute))},
+		resizeErr:    apierrors.NewConflict(schema.GroupResource{Resource: "pods"}, "p", nil),
+		wantErr:      true,
+		wantActions:  []string{"update pods/resize"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      peak(),
+	}, {
+		name:         "(5) bound with token requests and pinned: ready",
+		objects:      []runtime.Object{readyNode("node-1"), readyNode("node-2"), ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Minute))},
+		want:         Placement{Node: "node-1", Ready: true},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+	}, {
+		name:         "(5) reservation none: pinned and ready in one step",
+		config:       map[string]string{paconfig.ReservationKey: paconfig.ReservationNone},
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", token), placeholderPod("node-1", token, ago(time.Minute))},
+		want:         Placement{Node: "node-1", Ready: true},
+		wantActions:  []string{"update statefulsets"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+		wantEvents:   []string{"Normal Placed"},
+	}, {
+		name: "(6) node cordoned with an active TaskRun pod: wait to move",
+		objects: []runtime.Object{
+			cordonedNode("node-1"), readyNode("node-2"),
+			ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
+			memberPod("build-compile-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
+			memberPod("build-clone-pod", "node-1", corev1.PodSucceeded, ago(time.Hour)),
+		},
+		want:         Placement{Node: "node-1", Reason: ReasonWaitingToMove},
+		wantMessage:  []string{"Node node-1 is cordoned", "build-compile-pod"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+	}, {
+		name: "(6) node not ready (NoExecute taint) with an active TaskRun pod: wait to move",
+		objects: []runtime.Object{
+			taintedNode("node-1", corev1.TaintNodeNotReady, corev1.TaintEffectNoExecute),
+			ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
+			memberPod("build-compile-pod", "node-1", corev1.PodPending, ago(time.Minute)),
+		},
+		want:         Placement{Node: "node-1", Reason: ReasonWaitingToMove},
+		wantMessage:  []string{"not ready (node.kubernetes.io/not-ready)"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+	}, {
+		name: "(7) node cordoned, no active pod there: unpinned with the reservation, pod replaced",
+		objects: []runtime.Object{
+			cordonedNode("node-1"), readyNode("node-2"),
+			ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
+			memberPod("build-clone-pod", "node-1", corev1.PodSucceeded, ago(time.Hour)),
+			memberPod("build-lint-pod", "node-1", corev1.PodFailed, ago(time.Hour)),
+			memberPod("build-other-pod", "node-2", corev1.PodRunning, ago(time.Hour)),
+		},
+		want:         waitForNode,
+		wantMessage:  []string{"Node node-1 is cordoned; moving the PipelineRun to another node"},
+		wantActions:  []string{"update statefulsets", "delete pods"},
+		wantTemplate: reservationFor(),
+		wantEvents:   []string{"Warning Moving"},
+	}, {
+		name: "(7) node gone: moves even with pods that were running there",
+		objects: []runtime.Object{
+			readyNode("node-2"),
+			ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
+			memberPod("build-compile-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
+		},
+		want:         waitForNode,
+		wantMessage:  []string{"Node node-1 is gone"},
+		wantActions:  []string{"update statefulsets", "delete pods"},
+		wantTemplate: reservationFor(),
+		wantEvents:   []string{"Warning Moving"},
+	}, {
+		name:         "(7) pinned node cordoned before the pod came back: unpinned",
+		objects:      []runtime.Object{cordonedNode("node-1"), readyNode("node-2"), ownSTS("node-1", token)},
+		want:         waitForNode,
+		wantActions:  []string{"update statefulsets"},
+		wantTemplate: reservationFor(),
+		wantEvents:   []string{"Warning Moving"},
+	}, {
+		name: "(7) node tainted with another key: not a reason to move",
+		objects: []runtime.Object{
+			taintedNode("node-1", "dedicated", corev1.TaintEffectNoSchedule),
+			ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
+		},
+		want:         Placement{Node: "node-1", Ready: true},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+	}, {
+		name: "(7) pinned pod cannot return to its node, no active pod there: unpinned, pod replaced",
+		objects: []runtime.Object{
+			readyNode("node-1"), readyNode("node-2"),
+			ownSTS("node-1", token), placeholderPod("", token, ago(time.Minute), unschedulableCondition("0/2 nodes are available: 1 Insufficient cpu, 1 node(s) didn't match Pod's node affinity/selector")),
+			memberPod("build-clone-pod", "node-1", corev1.PodSucceeded, ago(time.Hour)),
+		},
+		want:         waitForNode,
+		wantMessage:  []string{"cannot return to node node-1", "Insufficient cpu"},
+		wantActions:  []string{"update statefulsets", "delete pods"},
+		wantTemplate: reservationFor(),
+		wantEvents:   []string{"Warning Moving"},
+	}, {
+		name: "(7) pinned pod cannot return to its node while a TaskRun pod runs there: keep waiting",
+		objects: []runtime.Object{
+			readyNode("node-1"),
+			ownSTS("node-1", token), placeholderPod("", token, ago(time.Minute), unschedulableCondition("0/1 nodes are available: 1 Insufficient cpu")),
+			memberPod("build-compile-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
+		},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 59 * time.Minute},
+		wantMessage:  []string{"Insufficient cpu"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+	}, {
+		name: "(8) StatefulSet gone mid-run: recreated on the node of the latest member pod",
+		objects: []runtime.Object{
+			readyNode("node-1"), readyNode("node-2"),
+			memberPod("build-clone-pod", "node-1", corev1.PodSucceeded, ago(time.Hour)),
+			memberPod("build-compile-pod", "node-2", corev1.PodRunning, ago(5*time.Minute)),
+			memberPod("build-test-pod", "", corev1.PodPending, ago(time.Minute)),
+		},
+		want:         waitForNode,
+		wantMessage:  []string{"Recreated placeholder StatefulSet " + phName() + " on node node-2"},
+		wantActions:  []string{"create statefulsets"},
+		wantTemplate: tokenTemplate("node-2"),
+		wantEvents:   []string{"Normal PlaceholderCreated"},
+	}, {
+		name: "(8) StatefulSet gone mid-run, member pods' node cordoned: created anew with the reservation",
+		objects: []runtime.Object{
+			cordonedNode("node-2"),
+			memberPod("build-compile-pod", "node-2", corev1.PodSucceeded, ago(5*time.Minute)),
+		},
+		want:         waitForNode,
+		wantMessage:  []string{"Created placeholder StatefulSet"},
+		wantActions:  []string{"create statefulsets"},
+		wantTemplate: reservationFor(),
+		wantEvents:   []string{"Normal PlaceholderCreated"},
+	}, {
+		name: "(9) StatefulSet of the same name not controlled by the run: conflict",
+		objects: []runtime.Object{readyNode("node-1"), func() *appsv1.StatefulSet {
+			sts := ownSTS("node-1", token)
+			sts.OwnerReferences = nil
+			return sts
+		}(), placeholderPod("node-1", peak(), ago(time.Minute))},
+		want:         Placement{Failed: true, Reason: ReasonPlaceholderConflict},
+		wantMessage:  []string{"StatefulSet " + ns + "/" + phName() + " exists and is not controlled by this PipelineRun"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      peak(),
+	}, {
+		name: "(9) StatefulSet of a previous run with the same name: conflict",
+		objects: []runtime.Object{readyNode("node-1"), func() *appsv1.StatefulSet {
+			sts := ownSTS("", peak())
+			sts.OwnerReferences[0].UID = "previous-run-uid"
+			return sts
+		}(), placeholderPod("node-1", peak(), ago(time.Minute))},
+		want:         Placement{Failed: true, Reason: ReasonPlaceholderConflict},
+		wantTemplate: reservationFor(),
+		wantPod:      peak(),
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.objects...)
+			if tc.resizeErr != nil {
+				h.failResize(tc.resizeErr)
+			}
+			run := testRun()
+			runBefore := run.DeepCopy()
+			rem := remaining()
+			if tc.remaining != nil {
+				rem = tc.remaining
+			}
+			target := Target{Placeholder: phName(), Isolation: selection.IsolationRequired}
+
+			got, err := h.engine(t).Place(h.ctx, settings(t, tc.config), run, target, rem)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Place() error = %v, want error: %t", err, tc.wantErr)
+			}
+			if d := cmp.Diff(tc.want, got, ignoreMessage); d != "" {
+				t.Errorf("Place() (-want +got):\n%s", d)
+			}
+			for _, want := range tc.wantMessage {
+				if !strings.Contains(got.Message, want) {
+					t.Errorf("Place().Message = %q, want it to contain %q", got.Message, want)
+				}
+			}
+			if !tc.wantErr && !got.Ready && got.Message == "" {
+				t.Errorf("Place() = %+v: a run that is not ready needs a message", got)
+			}
+			if d := cmp.Diff(tc.wantActions, h.actions()); d != "" {
+				t.Errorf("API writes (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.wantEvents, h.events()); d != "" {
+				t.Errorf("events (-want +got):\n%s", d)
+			}
+			sts := h.placeholderSTS(t, phName())
+			switch {
+			case tc.wantTemplate == nil && sts != nil:
+				t.Errorf("placeholder StatefulSet exists, want none")
+			case tc.wantTemplate != nil && sts == nil:
+				t.Errorf("placeholder StatefulSet missing")
+			case sts != nil:
+				if d := cmp.Diff(*tc.wantTemplate, templateOf(sts), quantityEqual); d != "" {
+					t.Errorf("placeholder template (-want +got):\n%s", d)
+				}
+			}
+			if d := cmp.Diff(tc.wantPod, h.podRequests(t), quantityEqual); d != "" {
+				t.Errorf("placeholder pod requests, nil when deleted (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(runBefore, run); d != "" {
+				t.Errorf("Place() modified the PipelineRun (-before +after):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestPlaceCreate checks the StatefulSet that Place creates in detail.
+func TestPlaceCreate(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		config    map[string]string
+		isolation selection.Isolation
+		run       func(*v1.PipelineRun)
+		// wantRepel is the anti-affinity between placeholders.
+		wantRepel *corev1.PodAntiAffinity
+		wantVols  []string
+	}{{
+		name:      "required, cluster scope",
+		isolation: selection.IsolationRequired,
+		wantRepel: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+			LabelSelector:     placeholder.AllPlaceholdersSelector(),
+			TopologyKey:       placeholder.HostnameTopologyKey,
+			NamespaceSelector: &metav1.LabelSelector{},
+		}}},
+	}, {
+		name:      "preferred, namespace scope",
+		config:    map[string]string{paconfig.IsolationScopeKey: paconfig.IsolationScopeNamespace},
+		isolation: selection.IsolationPreferred,
+		wantRepel: &corev1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+			Weight: 100,
+			PodAffinityTerm: corev1.PodAffinityTerm{
+				LabelSelector: placeholder.AllPlaceholdersSelector(),
+				TopologyKey:   placeholder.HostnameTopologyKey,
+			},
+		}}},
+	}, {
+		name:      "workspaces' claims are mounted",
+		isolation: selection.IsolationRequired,
+		run: func(r *v1.PipelineRun) {
+			r.Spec.Workspaces = []v1.WorkspaceBinding{
+				{Name: "src", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "source"}},
+				{Name: "tmp", EmptyDir: &corev1.EmptyDirVolumeSource{}},
+			}
+		},
+		wantRepel: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+			LabelSelector:     placeholder.AllPlaceholdersSelector(),
+			TopologyKey:       placeholder.HostnameTopologyKey,
+			NamespaceSelector: &metav1.LabelSelector{},
+		}}},
+		wantVols: []string{"source"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, readyNode("node-1"))
+			run := testRun()
+			if tc.run != nil {
+				tc.run(run)
+			}
+			target := Target{Placeholder: phName(), Isolation: tc.isolation}
+			if _, err := h.engine(t).Place(h.ctx, settings(t, tc.config), run, target, remaining()); err != nil {
+				t.Fatalf("Place() = %v", err)
+			}
+			sts := h.placeholderSTS(t, phName())
+			if sts == nil {
+				t.Fatal("no placeholder StatefulSet created")
+			}
+			wantOwner := []metav1.OwnerReference{{
+				APIVersion: "tekton.dev/v1", Kind: "PipelineRun", Name: "build", UID: "run-uid",
+				Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
+			}}
+			if d := cmp.Diff(wantOwner, sts.OwnerReferences); d != "" {
+				t.Errorf("owner references (-want +got):\n%s", d)
+			}
+			spec := sts.Spec.Template.Spec
+			if d := cmp.Diff(tc.wantRepel, spec.Affinity.PodAntiAffinity); d != "" {
+				t.Errorf("anti-affinity (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(image, spec.Containers[0].Image); d != "" {
+				t.Errorf("image (-want +got):\n%s", d)
+			}
+			wantResources := corev1.ResourceRequirements{Requests: peak(), Limits: peak()}
+			if d := cmp.Diff(wantResources, spec.Containers[0].Resources, quantityEqual); d != "" {
+				t.Errorf("resources (-want +got):\n%s", d)
+			}
+			var vols []string
+			for _, v := range spec.Volumes {
+				vols = append(vols, v.PersistentVolumeClaim.ClaimName)
+			}
+			if d := cmp.Diff(tc.wantVols, vols); d != "" {
+				t.Errorf("claims mounted (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestPlaceLifecycle walks a run through its placement with the fake API
+// server standing in for the StatefulSet controller and the scheduler, and
+// calls Place twice at every step: a second call on the state the first one
+// left must write nothing (13).
+func TestPlaceLifecycle(t *testing.T) {
+	type step struct {
+		name   string
+		before func(*testing.T, *harness)
+		want   Placement
+		// wantSecond is what the second call returns, when it differs from want.
+		wantSecond *Placement
+		// wantActions are the writes of the first call; the second writes nothing.
+		wantActions  []string
+		wantTemplate template
+		wantPod      corev1.ResourceList
+	}
+	podName := placeholder.PodName(phName())
+	// statefulSetController creates the pod from the current template.
+	statefulSetController := func(node string, conditions ...corev1.PodCondition) func(*testing.T, *harness) {
+		return func(t *testing.T, h *harness) {
+			t.Helper()
+			sts := h.placeholderSTS(t, phName())
+			p := &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: podName, Namespace: ns, UID: types.UID("pod-on-" + node), Labels: sts.Spec.Template.Labels, CreationTimestamp: ago(time.Minute)},
+				Spec:       *sts.Spec.Template.Spec.DeepCopy(),
+				Status:     corev1.PodStatus{Phase: corev1.PodPending, Conditions: conditions},
+			}
+			p.Spec.NodeName = node
+			if _, err := h.client.CoreV1().Pods(ns).Create(h.ctx, p, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	scheduler := func(node string) func(*testing.T, *harness) {
+		return func(t *testing.T, h *harness) {
+			t.Helper()
+			p, err := h.client.CoreV1().Pods(ns).Get(h.ctx, podName, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Spec.NodeName = node
+			p.Status.Conditions = nil
+			if _, err := h.client.CoreV1().Pods(ns).Update(h.ctx, p, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	start := []step{{
+		name:         "create",
+		want:         waitForNode,
+		wantActions:  []string{"create statefulsets"},
+		wantTemplate: template{Requests: peak()},
+	}, {
+		name:         "pod pending",
+		before:       statefulSetController("", unschedulableCondition(schedulerMessage)),
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 59 * time.Minute},
+		wantTemplate: template{Requests: peak()},
+		wantPod:      peak(),
+	}}
+	pinned := template{Pinned: "node-2", Requests: placeholder.TokenRequests()}
+
+	for _, tc := range []struct {
+		name       string
+		resizeErr  error
+		steps      []step
+		wantEvents []string
+	}{{
+		name: "in-place resize",
+		steps: append(append([]step{}, start...), step{
+			name:         "pod bound: pin and shrink in place",
+			before:       scheduler("node-2"),
+			want:         Placement{Node: "node-2", Ready: true},
+			wantActions:  []string{"update statefulsets", "update pods/resize"},
+			wantTemplate: pinned,
+			wantPod:      placeholder.TokenRequests(),
+		}),
+		wantEvents: []string{"Normal PlaceholderCreated", "Normal Placed", "Normal ReservationHandedOver"},
+	}, {
+		name:      "pod replaced",
+		resizeErr: resizeUnsupported,
+		steps: append(append([]step{}, start...), step{
+			name:   "pod bound: pin and replace the pod",
+			before: scheduler("node-2"),
+			want:   Placement{Node: "node-2", Reason: ReasonWaitingForNode},
+			// The pod is gone: wait for the StatefulSet controller.
+			wantSecond:   &waitForNode,
+			wantActions:  []string{"update statefulsets", "update pods/resize", "delete pods"},
+			wantTemplate: pinned,
+		}, step{
+			name:         "token pod bound: ready",
+			before:       statefulSetController("node-2"),
+			want:         Placement{Node: "node-2", Ready: true},
+			wantTemplate: pinned,
+			wantPod:      placeholder.TokenRequests(),
+		}),
+		wantEvents: []string{"Normal PlaceholderCreated", "Normal Placed", "Normal ReservationHandedOver"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, readyNode("node-1"), readyNode("node-2"))
+			if tc.resizeErr != nil {
+				h.failResize(tc.resizeErr)
+			}
+			run := testRun()
+			s := settings(t, nil)
+			target := Target{Placeholder: phName(), Isolation: selection.IsolationRequired}
+			for _, st := range tc.steps {
+				if st.before != nil {
+					st.before(t, h)
+				}
+				for call, wantActions := range [][]string{st.wantActions, nil} {
+					got, err := h.engine(t).Place(h.ctx, s, run, target, remaining())
+					if err != nil {
+						t.Fatalf("%s, call %d: Place() = %v", st.name, call+1, err)
+					}
+					want := st.want
+					if call > 0 && st.wantSecond != nil {
+						want = *st.wantSecond
+					}
+					if d := cmp.Diff(want, got, ignoreMessage); d != "" {
+						t.Errorf("%s, call %d: Place() (-want +got):\n%s", st.name, call+1, d)
+					}
+					if d := cmp.Diff(wantActions, h.actions()); d != "" {
+						t.Errorf("%s, call %d: API writes (-want +got):\n%s", st.name, call+1, d)
+					}
+					if d := cmp.Diff(st.wantTemplate, templateOf(h.placeholderSTS(t, phName())), quantityEqual); d != "" {
+						t.Errorf("%s, call %d: placeholder template (-want +got):\n%s", st.name, call+1, d)
+					}
+					if d := cmp.Diff(st.wantPod, h.podRequests(t), quantityEqual); d != "" {
+						t.Errorf("%s, call %d: placeholder pod requests, nil when deleted (-want +got):\n%s", st.name, call+1, d)
+					}
+				}
+			}
+			// One creation, one placement, one hand-over over the whole lifecycle.
+			if d := cmp.Diff(tc.wantEvents, h.events()); d != "" {
+				t.Errorf("events (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestPlaceJoined(t *testing.T) {
+	const parentPlaceholder = "placeholder-parent-0123456789"
+	parentPod := func(node string, requests corev1.ResourceList) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: placeholder.PodName(parentPlaceholder), Namespace: ns, Labels: placeholder.Labels(parentPlaceholder, "parent")},
+			Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{
+				Name:      placeholder.ContainerName,
+				Resources: corev1.ResourceRequirements{Requests: requests, Limits: requests},
+			}}},
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		objects []runtime.Object
+		want    Placement
+	}{{
+		name:    "parent placeholder pod missing",
+		objects: []runtime.Object{readyNode("node-1")},
+		want:    waitForNode,
+	}, {
+		name:    "parent placeholder pod not scheduled",
+		objects: []runtime.Object{readyNode("node-1"), parentPod("", peak())},
+		want:    waitForNode,
+	}, {
+		name:    "parent placeholder still holds its reservation",
+		objects: []runtime.Object{readyNode("node-1"), parentPod("node-1", peak())},
+		want:    waitForNode,
+	}, {
+		name: "parent placeholder pod being deleted",
+		objects: []runtime.Object{readyNode("node-1"), func() *corev1.Pod {
+			p := parentPod("node-1", placeholder.TokenRequests())
+			p.DeletionTimestamp = ptr.To(ago(time.Second))
+			p.Finalizers = []string{"test"}
+			return p
+		}()},
+		want: waitForNode,
+	}, {
+		name:    "parent placed and handed over: ready",
+		objects: []runtime.Object{readyNode("node-1"), parentPod("node-1", placeholder.TokenRequests())},
+		want:    Placement{Node: "node-1", Ready: true},
+	}, {
+		name:    "parent's node cordoned: wait for the parent to move",
+		objects: []runtime.Object{cordonedNode("node-1"), parentPod("node-1", placeholder.TokenRequests())},
+		want:    Placement{Node: "node-1", Reason: ReasonWaitingToMove},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.objects...)
+			child := testRun()
+			child.Name, child.UID = "build-child", "child-uid"
+			target := Target{Placeholder: parentPlaceholder, Joined: true}
+			got, err := h.engine(t).Place(h.ctx, settings(t, nil), child, target, remaining())
+			if err != nil {
+				t.Fatalf("Place() = %v", err)
+			}
+			if d := cmp.Diff(tc.want, got, ignoreMessage); d != "" {
+				t.Errorf("Place() (-want +got):\n%s", d)
+			}
+			if !got.Ready && !strings.Contains(got.Message, parentPlaceholder) && !strings.Contains(got.Message, "parent") {
+				t.Errorf("Place().Message = %q, want it to explain the wait for the parent", got.Message)
+			}
+			if d := cmp.Diff([]string(nil), h.actions()); d != "" {
+				t.Errorf("a joined run writes nothing (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestRelease(t *testing.T) {
+	parent := testRun()
+	child := testRun()
+	child.Name, child.UID = "build-child", "child-uid"
+	for _, tc := range []struct {
+		name        string
+		run         *v1.PipelineRun
+		objects     []runtime.Object
+		wantActions []string
+		wantExists  bool
+	}{{
+		name:        "own placeholder is deleted",
+		run:         parent,
+		objects:     []runtime.Object{ownSTS("node-1", placeholder.TokenRequests())},
+		wantActions: []string{"delete statefulsets"},
+		wantExists:  false,
+	}, {
+		name:    "no placeholder: nothing to do",
+		run:     parent,
+		objects: nil,
+	}, {
+		name: "placeholder of the same name not controlled by the run is kept",
+		run:  parent,
+		objects: []runtime.Object{func() *appsv1.StatefulSet {
+			sts := ownSTS("node-1", placeholder.TokenRequests())
+			sts.OwnerReferences = nil
+			return sts
+		}()},
+		wantExists: true,
+	}, {
+		name: "placeholder of a previous run with the same name is kept",
+		run:  parent,
+		objects: []runtime.Object{func() *appsv1.StatefulSet {
+			sts := ownSTS("node-1", placeholder.TokenRequests())
+			sts.OwnerReferences[0].UID = "previous-run-uid"
+			return sts
+		}()},
+		wantExists: true,
+	}, {
+		name:       "placeholder already being deleted",
+		run:        parent,
+		objects:    []runtime.Object{beingDeleted(ownSTS("node-1", placeholder.TokenRequests()))},
+		wantExists: true,
+	}, {
+		name:       "a child run never deletes its parent's placeholder",
+		run:        child,
+		objects:    []runtime.Object{ownSTS("node-1", placeholder.TokenRequests())},
+		wantExists: true,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.objects...)
+			if err := h.engine(t).Release(h.ctx, tc.run); err != nil {
+				t.Fatalf("Release() = %v", err)
+			}
+			if d := cmp.Diff(tc.wantActions, h.actions()); d != "" {
+				t.Errorf("API writes (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.wantExists, h.placeholderSTS(t, phName()) != nil); d != "" {
+				t.Errorf("parent placeholder exists (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestTarget(t *testing.T) {
+	withLabels := func(r *v1.PipelineRun, labels map[string]string) *v1.PipelineRun {
+		r.Labels = labels
+		return r
+	}
+	childRun := func(labels map[string]string) *v1.PipelineRun {
+		r := testRun()
+		r.Name, r.UID = "build-child", "child-uid"
+		r.Labels = labels
+		r.OwnerReferences = []metav1.OwnerReference{{APIVersion: "tekton.dev/v1", Kind: "PipelineRun", Name: "parent", UID: "parent-uid", Controller: ptr.To(true)}}
+		return r
+	}
+	done := testRun()
+	done.Status.SetCondition(&apis.Condition{Type: apis.ConditionSucceeded, Status: corev1.ConditionTrue})
+	const parentPlaceholder = "placeholder-parent-0123456789"
+
+	for _, tc := range []struct {
+		name       string
+		enabled    bool
+		coschedule string
+		run        *v1.PipelineRun
+		want       Target
+		wantEvents []string
+	}{{
+		name:    "feature disabled",
+		enabled: false,
+		run:     testRun(),
+		want:    Target{},
+	}, {
+		name:    "labelled run: required isolation",
+		enabled: true,
+		run:     testRun(),
+		want:    Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+	}, {
+		name:       "coschedule pipelineruns: preferred isolation",
+		enabled:    true,
+		coschedule: tektonconfig.CoschedulePipelineRuns,
+		run:        withLabels(testRun(), nil),
+		want:       Target{Placeholder: phName(), Isolation: selection.IsolationPreferred},
+	}, {
+		name:    "not selected",
+		enabled: true,
+		run:     withLabels(testRun(), nil),
+		want:    Target{},
+	}, {
+		name:    "done run",
+		enabled: true,
+		run:     done,
+		want:    Target{},
+	}, {
+		name:    "child PipelineRun joins the parent's placeholder",
+		enabled: true,
+		run:     childRun(map[string]string{placeholder.MemberLabelKey: parentPlaceholder}),
+		want:    Target{Placeholder: parentPlaceholder, Joined: true},
+	}, {
+		name:       "child PipelineRun joins even when coschedule would select it",
+		enabled:    true,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        childRun(map[string]string{placeholder.MemberLabelKey: parentPlaceholder}),
+		want:       Target{Placeholder: parentPlaceholder, Joined: true},
+	}, {
+		name:    "child PipelineRun with the feature disabled",
+		enabled: false,
+		run:     childRun(map[string]string{placeholder.MemberLabelKey: parentPlaceholder}),
+		want:    Target{},
+	}, {
+		name:    "member label on a run not owned by a PipelineRun is ignored",
+		enabled: true,
+		run:     withLabels(testRun(), map[string]string{placeholder.MemberLabelKey: parentPlaceholder}),
+		want:    Target{},
+	}, {
+		name:    "child of a handled parent without the member label is placed on its own terms",
+		enabled: true,
+		run:     childRun(map[string]string{selection.LabelKey: "true"}),
+		want:    Target{Placeholder: placeholder.Name(&childRun(nil).ObjectMeta), Isolation: selection.IsolationRequired},
+	}, {
+		name:       "invalid label: not handled, warning event",
+		enabled:    true,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        withLabels(testRun(), map[string]string{selection.LabelKey: "yes"}),
+		want:       Target{},
+		wantEvents: []string{"Warning InvalidPodAffinityLabel"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			s := settings(t, map[string]string{paconfig.EnableKey: fmt.Sprint(tc.enabled)})
+			s.Coschedule = tc.coschedule
+			got := h.engine(t).Target(h.ctx, s, tc.run)
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("Target() (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.want.Placeholder != "", got.Handled()); d != "" {
+				t.Errorf("Target().Handled() (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.wantEvents, h.events()); d != "" {
+				t.Errorf("events (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestTargetWithoutRecorder(t *testing.T) {
+	// No recorder in the context: the invalid label is still ignored, without a panic.
+	e := newHarness(t).engine(t)
+	run := testRun()
+	run.Labels[selection.LabelKey] = "maybe"
+	if d := cmp.Diff(Target{}, e.Target(logtesting.TestContextWithLogger(t), settings(t, nil), run)); d != "" {
+		t.Errorf("Target() (-want +got):\n%s", d)
+	}
+}
+
+func TestLabel(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+		target Target
+		want   map[string]string
+	}{
+		{name: "not handled: untouched", labels: map[string]string{"a": "b"}, target: Target{}, want: map[string]string{"a": "b"}},
+		{name: "not handled, no labels: stays nil", target: Target{}, want: nil},
+		{name: "handled, no labels", target: Target{Placeholder: "placeholder-x-0123456789"}, want: map[string]string{placeholder.MemberLabelKey: "placeholder-x-0123456789"}},
+		{name: "handled, labels kept", labels: map[string]string{"a": "b"}, target: Target{Placeholder: "placeholder-x-0123456789", Joined: true}, want: map[string]string{"a": "b", placeholder.MemberLabelKey: "placeholder-x-0123456789"}},
+		{name: "handled, stale value replaced", labels: map[string]string{placeholder.MemberLabelKey: "old"}, target: Target{Placeholder: "placeholder-x-0123456789"}, want: map[string]string{placeholder.MemberLabelKey: "placeholder-x-0123456789"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			meta := &metav1.ObjectMeta{Labels: tc.labels}
+			Label(meta, tc.target)
+			if d := cmp.Diff(tc.want, meta.Labels); d != "" {
+				t.Errorf("labels (-want +got):\n%s", d)
+			}
+		})
+	}
+}
