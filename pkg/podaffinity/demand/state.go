@@ -29,7 +29,12 @@ func FromFacts(run *v1.PipelineRun, facts *resources.PipelineRunFacts) []Task {
 	if facts == nil {
 		return nil
 	}
-	finals := facts.GetFinalTaskNames()
+	finals := map[string]bool{}
+	if facts.FinalTasksGraph != nil {
+		for name := range facts.GetFinalTaskNames() {
+			finals[name] = true
+		}
+	}
 	var tasks []Task
 	for _, rpt := range facts.State {
 		if rpt == nil || rpt.PipelineTask == nil {
@@ -39,7 +44,7 @@ func FromFacts(run *v1.PipelineRun, facts *resources.PipelineRunFacts) []Task {
 		if len(rpt.TaskRuns) > 0 || len(rpt.CustomRuns) > 0 || len(rpt.ChildPipelineRuns) > 0 {
 			continue
 		}
-		t := Task{Name: name, Finally: finals.Has(name), Count: 1}
+		t := Task{Name: name, Finally: finals[name], Count: 1}
 		if facts.TasksGraph != nil {
 			if node, ok := facts.TasksGraph.Nodes[name]; ok {
 				for _, prev := range node.Prev {
