@@ -185,6 +185,13 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 
 	sts, err := e.StatefulSets.StatefulSets(run.Namespace).Get(t.Placeholder)
 	if apierrors.IsNotFound(err) {
+		if len(remaining) == 0 && e.started(run.Namespace, t.Placeholder) && !e.hasUnboundMemberPods(run.Namespace, t.Placeholder) {
+			// Every task has started and every pod is on its node: nothing
+			// is left to place. This is also what a reconcile sees when it
+			// reads a finishing run from a stale cache after the placeholder
+			// was released; recreating it then would only churn.
+			return Placement{Ready: true}, nil
+		}
 		return e.create(ctx, run, spec, reservation())
 	}
 	if err != nil {
@@ -468,6 +475,27 @@ func (e *Engine) activeMemberPods(namespace, name, node string) []string {
 	}
 	sort.Strings(active)
 	return active
+}
+
+// started reports whether the run has created any pod under its placeholder.
+func (e *Engine) started(namespace, name string) bool {
+	pods, err := e.Pods.Pods(namespace).List(labels.SelectorFromSet(labels.Set{placeholder.MemberLabelKey: name}))
+	return err == nil && len(pods) > 0
+}
+
+// hasUnboundMemberPods reports whether some pod of the run waits for the
+// scheduler, and so needs the placeholder to land.
+func (e *Engine) hasUnboundMemberPods(namespace, name string) bool {
+	pods, err := e.Pods.Pods(namespace).List(labels.SelectorFromSet(labels.Set{placeholder.MemberLabelKey: name}))
+	if err != nil {
+		return true
+	}
+	for _, p := range pods {
+		if p.Spec.NodeName == "" && p.DeletionTimestamp == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // lastMemberNode returns the usable node of the run's most recent pod, or "".

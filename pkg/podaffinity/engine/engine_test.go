@@ -590,6 +590,27 @@ func TestPlace(t *testing.T) {
 		wantTemplate: tokenTemplate("node-2"),
 		wantEvents:   []string{"Normal PlaceholderCreated"},
 	}, {
+		name: "(8) StatefulSet gone, every task started and every pod placed: nothing to recreate",
+		objects: []runtime.Object{
+			readyNode("node-2"),
+			memberPod("build-compile-pod", "node-2", corev1.PodSucceeded, ago(5*time.Minute)),
+		},
+		remaining: []demand.Task{},
+		want:      Placement{Ready: true},
+	}, {
+		name: "(8) StatefulSet gone, every task started but a pod waits for the scheduler: recreated",
+		objects: []runtime.Object{
+			readyNode("node-2"),
+			memberPod("build-compile-pod", "node-2", corev1.PodSucceeded, ago(5*time.Minute)),
+			memberPod("build-test-pod", "", corev1.PodPending, ago(time.Minute)),
+		},
+		remaining:    []demand.Task{},
+		want:         waitForNode,
+		wantMessage:  []string{"Recreated placeholder StatefulSet " + phName() + " on node node-2"},
+		wantActions:  []string{"create statefulsets"},
+		wantTemplate: tokenTemplate("node-2"),
+		wantEvents:   []string{"Normal PlaceholderCreated"},
+	}, {
 		name: "(8) StatefulSet gone mid-run, member pods' node cordoned: created anew with the reservation",
 		objects: []runtime.Object{
 			cordonedNode("node-2"),
