@@ -57,9 +57,18 @@ FAILED_VERDICTS=()
 step() { printf '\n==> [%3ds] %s\n' "$((SECONDS - START))" "$*"; }
 note() { printf '    %s\n' "$*"; }
 
-# show ARGS... : print "$ kubectl ARGS" and run it (a table for the reader).
+# show ARGS... : print "$ kubectl ARGS" (quoted so it can be pasted) and run
+# it (a table for the reader).
 show() {
-  printf '$ kubectl %s\n' "$*"
+  local a line="$ kubectl"
+  for a in "$@"; do
+    if [[ "${a}" =~ ^[][A-Za-z0-9_./:=,@%+-]+$ ]]; then
+      line+=" ${a}"
+    else
+      line+=" '${a}'"
+    fi
+  done
+  printf '%s\n' "${line}"
   kubectl "$@" 2>&1 || true
 }
 
@@ -172,8 +181,11 @@ step "starting a ${NODES}-node cluster with the patched Tekton controller"
 if "${PRA_HACK}/cluster.sh" status >/dev/null 2>&1; then
   die "a local cluster is already running (hack/cluster.sh status); stop it with hack/cluster.sh down first"
 fi
+# up stops what it started when it fails, so only a successful up is ours to
+# tear down (never someone else's cluster that appeared meanwhile).
+"${PRA_HACK}/cluster.sh" up --nodes "${NODES}" --tekton patched \
+  || die "hack/cluster.sh up failed (it stopped what it had started; logs in ${PRA_CLUSTER_DIR}/logs)"
 STARTED_CLUSTER=1
-"${PRA_HACK}/cluster.sh" up --nodes "${NODES}" --tekton patched
 eval "$("${PRA_HACK}/cluster.sh" env)"
 command -v kubectl >/dev/null || die "the built kubectl is not on PATH"
 note "kubectl: $(command -v kubectl)"
@@ -430,6 +442,14 @@ else
   verdict FAIL "placeholders left 30s after the runs completed"
 fi
 show -n "${NS}" get statefulsets,pods -l "${PH_LABEL}" -o wide
+# Not a verdict, but worth seeing: a placeholder the engine created again
+# after its run had finished (it is deleted again at once).
+late="$(k get events --field-selector reason=PlaceholderCreated \
+  -o jsonpath='{range .items[*]}{.involvedObject.name}{": "}{.message}{"\n"}{end}' | grep 'Recreated' || true)"
+if [[ -n "${late}" ]]; then
+  note "note: $(wc -l <<<"${late}") placeholder(s) were recreated by the engine (PlaceholderCreated \"Recreated ...\" events):"
+  while read -r l; do note "  ${l}"; done <<<"${late}"
+fi
 show -n "${NS}" get pipelineruns "${RUN1}" "${LONG[@]}" "${RUN5}" "${OPT_RUNS[@]}"
 
 step "summary"
