@@ -251,10 +251,10 @@ func createPipeline(t *testing.T, ns, name string, spec *v1.PipelineSpec) {
 
 // runOpts are the optional parts of a PipelineRun.
 type runOpts struct {
-	pipelineRef string         // use a Pipeline object instead of the spec
-	duration    string         // kwok duration of every TaskRun pod ("" = kwok's default 1s)
+	pipelineRef string // use a Pipeline object instead of the spec
+	duration    string // kwok duration of every TaskRun pod ("" = kwok's default 1s)
 	labels      map[string]string
-	timeout     time.Duration  // timeouts.pipeline
+	timeout     time.Duration // timeouts.pipeline
 	podTemplate *pod.PodTemplate
 }
 
@@ -907,7 +907,28 @@ func dumpDiagnostics(t *testing.T, namespaces ...string) {
 			fmt.Fprintf(&b, "node %s ready=%t unschedulable=%t taints=%d\n", n.Name, nodeReady(&n), n.Spec.Unschedulable, len(n.Spec.Taints))
 		}
 	}
-	fmt.Fprintf(&b, "controller log: %s/tekton-controller.log\n", cluster.logDir())
+	logFile := cluster.logDir() + "/tekton-controller.log"
+	fmt.Fprintf(&b, "controller log: %s; its last lines about %v:\n", logFile, namespaces)
+	if data, err := os.ReadFile(logFile); err == nil {
+		var lines []string
+		for _, line := range strings.Split(string(data), "\n") {
+			for _, ns := range namespaces {
+				if strings.Contains(line, ns) {
+					lines = append(lines, line)
+					break
+				}
+			}
+		}
+		if len(lines) > 25 {
+			lines = lines[len(lines)-25:]
+		}
+		for _, line := range lines {
+			if len(line) > 400 {
+				line = line[:400] + "..."
+			}
+			fmt.Fprintf(&b, "    %s\n", line)
+		}
+	}
 	t.Log(b.String())
 }
 
@@ -1027,4 +1048,24 @@ func scenarioFlags(overrides map[string]string) map[string]string { return patch
 func prettyJSON(v interface{}) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// findEvents returns the run's events with reason whose message contains substr.
+func findEvents(ns, run, reason, substr string) []corev1.Event {
+	evs, _ := events(bg(), ns, "PipelineRun", run)
+	var out []corev1.Event
+	for _, e := range evs {
+		if e.Reason == reason && strings.Contains(e.Message, substr) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func eventMessages(evs []corev1.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, fmt.Sprintf("%s %s (count %d): %s", eventTime(&e).UTC().Format("15:04:05"), e.Reason, e.Count, e.Message))
+	}
+	return out
 }

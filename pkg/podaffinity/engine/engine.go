@@ -192,6 +192,11 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			// was released; recreating it then would only churn.
 			return Placement{Ready: true}, nil
 		}
+		if !run.CreationTimestamp.IsZero() && !e.started(run.Namespace, t.Placeholder) {
+			if failed, ok := e.waitedTooLong(s, run.CreationTimestamp.Time, "the placeholder does not exist"); ok {
+				return failed, nil
+			}
+		}
 		return e.create(ctx, run, spec, reservation())
 	}
 	if err != nil {
@@ -270,7 +275,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			e.Metrics.Placement(ctx, metrics.OutcomeMoved)
 			return waiting(ReasonWaitingForNode, msg, 0), nil
 		}
-		return e.unscheduled(s, p)
+		return e.unscheduled(s, p, e.waitStart(run, t.Placeholder, p))
 	}
 
 	// Bound to a usable node. Pin the StatefulSet there and hand the
@@ -283,7 +288,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		}
 		if pinned != current {
 			wait := e.Clock.Since(p.CreationTimestamp.Time)
-			e.Metrics.NodeWait(ctx, wait, run.Namespace)
+			e.Metrics.NodeWait(ctx, wait)
 			e.Metrics.Placement(ctx, metrics.OutcomePlaced)
 			event(ctx, run, corev1.EventTypeNormal, EventPlaced, fmt.Sprintf(
 				"All pods of this PipelineRun run on node %s (placeholder %s waited %s for it)", current, sts.Name, wait.Round(time.Millisecond)))
@@ -400,23 +405,44 @@ func schedulingMessage(p *corev1.Pod) string {
 
 // unscheduled reports a placeholder pod that is not bound yet, with the
 // scheduler's message, and fails the run once it has waited too long.
-func (e *Engine) unscheduled(s Settings, p *corev1.Pod) (Placement, error) {
+func (e *Engine) unscheduled(s Settings, p *corev1.Pod, since time.Time) (Placement, error) {
 	msg := fmt.Sprintf("Waiting for a node: placeholder pod %s is not scheduled yet", p.Name)
 	if m := schedulingMessage(p); m != "" {
 		msg = fmt.Sprintf("Waiting for a node: placeholder pod %s is unschedulable: %s", p.Name, m)
 	}
-	waited := e.Clock.Since(p.CreationTimestamp.Time)
+	if failed, ok := e.waitedTooLong(s, since, msg); ok {
+		return failed, nil
+	}
+	if bound := s.Config.MaxNodeWait(); bound > 0 {
+		return waiting(ReasonWaitingForNode, msg, bound-e.Clock.Since(since)), nil
+	}
+	return waiting(ReasonWaitingForNode, msg, 0), nil
+}
+
+// waitedTooLong returns the failure of a run that has waited for a node
+// since `since` for longer than the configured bound.
+func (e *Engine) waitedTooLong(s Settings, since time.Time, lastMessage string) (Placement, bool) {
 	bound := s.Config.MaxNodeWait()
-	if bound <= 0 {
-		return waiting(ReasonWaitingForNode, msg, 0), nil
+	waited := e.Clock.Since(since)
+	if bound <= 0 || waited < bound {
+		return Placement{}, false
 	}
-	if waited >= bound {
-		e.Metrics.Placement(context.Background(), metrics.OutcomeWaitTimeout)
-		return Placement{Failed: true, Reason: ReasonNodeWaitTimeout, Message: fmt.Sprintf(
-			"PipelineRun waited %s for a node, longer than %s=%s. Last scheduler message: %s",
-			waited.Round(time.Second), paconfig.MaxNodeWaitKey, bound, msg)}, nil
+	e.Metrics.Placement(context.Background(), metrics.OutcomeWaitTimeout)
+	return Placement{Failed: true, Reason: ReasonNodeWaitTimeout, Message: fmt.Sprintf(
+		"PipelineRun waited %s for a node, longer than %s=%s. Last scheduler message: %s",
+		waited.Round(time.Second), paconfig.MaxNodeWaitKey, bound, lastMessage)}, true
+}
+
+// waitStart is when the run's current wait for a node began. Before the run
+// has any pod, that is the run's creation: immutable, so every reconcile,
+// even one that reads the run from a stale cache after its placeholder was
+// released, reaches the same verdict. Once the run has pods (a move), it is
+// when the current placeholder pod was created.
+func (e *Engine) waitStart(run *v1.PipelineRun, name string, p *corev1.Pod) time.Time {
+	if p == nil || (!run.CreationTimestamp.IsZero() && !e.started(run.Namespace, name)) {
+		return run.CreationTimestamp.Time
 	}
-	return waiting(ReasonWaitingForNode, msg, bound-waited), nil
+	return p.CreationTimestamp.Time
 }
 
 // placeJoined checks the parent's placeholder for a child PipelineRun.

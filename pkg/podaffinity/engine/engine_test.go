@@ -343,8 +343,10 @@ func TestPlace(t *testing.T) {
 		remaining []demand.Task
 		// resizeErr, when set, is what the pods/resize subresource answers.
 		resizeErr error
-		want      Placement
-		wantErr   bool
+		// runCreated, when set, is the run's creation time.
+		runCreated *metav1.Time
+		want       Placement
+		wantErr    bool
 		// wantMessage lists substrings of Placement.Message.
 		wantMessage []string
 		wantActions []string
@@ -590,6 +592,28 @@ func TestPlace(t *testing.T) {
 		wantTemplate: tokenTemplate("node-2"),
 		wantEvents:   []string{"Normal PlaceholderCreated"},
 	}, {
+		name:         "(3) the wait counts from the run's creation: a recreated placeholder pod does not reset it",
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("", peak(), ago(time.Minute), unschedulableCondition("0/1 nodes are available"))},
+		runCreated:   &metav1.Time{Time: now.Add(-2 * time.Hour)},
+		want:         Placement{Failed: true, Reason: ReasonNodeWaitTimeout},
+		wantMessage:  []string{"waited 2h0m0s", "0/1 nodes are available"},
+		wantTemplate: reservationFor(),
+		wantPod:      peak(),
+	}, {
+		name:        "(3) no StatefulSet and the run has waited too long (released, read from a stale cache): failed, nothing created",
+		objects:     []runtime.Object{readyNode("node-1")},
+		runCreated:  &metav1.Time{Time: now.Add(-2 * time.Hour)},
+		want:        Placement{Failed: true, Reason: ReasonNodeWaitTimeout},
+		wantMessage: []string{"the placeholder does not exist"},
+	}, {
+		name:         "(1) no StatefulSet, run created a minute ago: created",
+		objects:      []runtime.Object{readyNode("node-1")},
+		runCreated:   &metav1.Time{Time: now.Add(-time.Minute)},
+		want:         waitForNode,
+		wantActions:  []string{"create statefulsets"},
+		wantTemplate: reservationFor(),
+		wantEvents:   []string{"Normal PlaceholderCreated"},
+	}, {
 		name: "(8) StatefulSet gone, every task started and every pod placed: nothing to recreate",
 		objects: []runtime.Object{
 			readyNode("node-2"),
@@ -649,6 +673,9 @@ func TestPlace(t *testing.T) {
 				h.failResize(tc.resizeErr)
 			}
 			run := testRun()
+			if tc.runCreated != nil {
+				run.CreationTimestamp = *tc.runCreated
+			}
 			runBefore := run.DeepCopy()
 			rem := remaining()
 			if tc.remaining != nil {

@@ -104,11 +104,13 @@ func NewRecorder(countActive func() (int64, error)) (*Recorder, error) {
 }
 
 // NodeWait records how long a placeholder waited for its node.
-func (r *Recorder) NodeWait(ctx context.Context, d time.Duration, namespace string) {
+// It has no namespace attribute: one series per namespace would grow
+// without bound on clusters with many namespaces.
+func (r *Recorder) NodeWait(ctx context.Context, d time.Duration) {
 	if r == nil || r.nodeWait == nil {
 		return
 	}
-	r.nodeWait.Record(ctx, d.Seconds(), metric.WithAttributes(attribute.String("namespace", namespace)))
+	r.nodeWait.Record(ctx, d.Seconds())
 }
 
 // Placement counts one placement outcome.

@@ -1,0 +1,518 @@
+//go:build e2e
+
+package e2e
+
+// Side-by-side proofs: each scenario asserts the patched controller's
+// behaviour and, with E2E_COMPARE_UPSTREAM=1, replays it against the
+// unpatched controller and logs whether upstream shows the defect.
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tektoncd/pipeline/pkg/apis/pipeline/pod"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// holderComponent is the label value of the run-level placeholder of the
+// flavor under test: the engine's placeholder or upstream's assistant.
+func (s *scenario) holderComponent() string {
+	if s.upstream {
+		return componentAssistant
+	}
+	return componentHolder
+}
+
+// upstreamWindow bounds how long an upstream run is observed before it is
+// recorded as hanging.
+const upstreamWindow = 40 * time.Second
+
+// finish waits for the run to end: on patched it must succeed within
+// timeout; on upstream a run that is not done (or failed) is recorded.
+func (s *scenario) finish(ns, run string, timeout time.Duration) (*v1.PipelineRun, bool) {
+	s.t.Helper()
+	if !s.upstream {
+		return waitRunSucceeded(s.t, ns, run, timeout), true
+	}
+	if timeout > upstreamWindow {
+		timeout = upstreamWindow
+	}
+	pr, done := waitRunDone(ns, run, timeout)
+	if !done {
+		s.check(false, "PipelineRun %s did not finish within %s (hangs): %s", run, timeout, describeCondition(pr))
+		return pr, false
+	}
+	c := succeeded(pr)
+	return pr, s.check(c != nil && c.IsTrue(), "PipelineRun %s did not succeed: %s", run, describeCondition(pr))
+}
+
+// waitBound waits until the run has a bound TaskRun pod; false on upstream timeout.
+func (s *scenario) waitBound(ns, run string, timeout time.Duration) (string, bool) {
+	s.t.Helper()
+	var node string
+	err := poll(timeout, func(ctx context.Context) (bool, error) {
+		pods, err := taskRunPods(ctx, ns, run)
+		for _, p := range pods {
+			if p.Spec.NodeName != "" {
+				node = p.Spec.NodeName
+				return true, nil
+			}
+		}
+		return false, err
+	})
+	return node, s.require(err == nil, "PipelineRun %s has no bound TaskRun pod after %s", run, timeout)
+}
+
+func logPods(t *testing.T, recs []podRecord) {
+	t.Helper()
+	for _, r := range recs {
+		t.Logf("  pod %-55s node=%-8s task=%-8s unschedulable=%v", r.Name, r.Node, r.Labels[labelPipelineTask], r.Unschedulable)
+	}
+}
+
+// (a) Capacity: the placeholder reserves the run's peak demand, so a run
+// never lands on a node that cannot fit its biggest task. Upstream's small
+// assistant lands on the only node free of assistants although it is busy,
+// and the 3-CPU task pends there forever.
+func TestCompareCapacityReservation(t *testing.T) {
+	compare(t, func(s *scenario) {
+		t := s.t
+		setFeatureFlags(t, scenarioFlags(nil))
+		ns := newNamespace(t, "capacity")
+		rec := watchPods(t, nil, ns)
+		n := len(cluster.nodes)
+		occupied := map[string]bool{}
+		for i := 0; i < n-1; i++ {
+			createRun(t, newRun(ns, fmt.Sprintf("blocker-%d", i), oneTask(), runOpts{duration: "15s"}))
+		}
+		for i := 0; i < n-1; i++ {
+			node, ok := s.waitBound(ns, fmt.Sprintf("blocker-%d", i), 60*time.Second)
+			if !ok {
+				return
+			}
+			occupied[node] = true
+		}
+		free := ""
+		for _, node := range cluster.nodes {
+			if !occupied[node] {
+				free = node
+			}
+		}
+		if free == "" {
+			t.Fatalf("test premise broken: blockers occupy every node: %v", occupied)
+		}
+		busy := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "background", Namespace: ns},
+			Spec: corev1.PodSpec{
+				NodeSelector: map[string]string{"kubernetes.io/hostname": free},
+				Containers: []corev1.Container{{Name: "c", Image: "busybox", Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3500m")},
+				}}},
+			},
+		}
+		if _, err := cluster.kube.CoreV1().Pods(ns).Create(bg(), busy, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("creating the background pod: %v", err)
+		}
+		waitFor(t, "the background pod to be bound on "+free, 30*time.Second, func(ctx context.Context) (bool, error) {
+			p, err := cluster.kube.CoreV1().Pods(ns).Get(ctx, "background", metav1.GetOptions{})
+			return err == nil && p.Spec.NodeName == free, err
+		})
+		t.Logf("blockers on %v; background pod (3500m) on %s", keys(occupied), free)
+
+		const run = "big"
+		createRun(t, newRun(ns, run, pipelineSpec(
+			taskDef{name: "small", cpu: "100m"},
+			taskDef{name: "large", cpu: "3", after: []string{"small"}},
+		), runOpts{duration: "2s"}))
+		_, ok := s.finish(ns, run, 90*time.Second)
+		pods := rec.matching(map[string]string{labelPipelineRun: run, labelTaskRun: "*"})
+		logPods(t, pods)
+		for _, p := range pods {
+			s.check(len(p.Unschedulable) == 0, "TaskRun pod %s (task %s) was Pending unschedulable on %q: %v",
+				p.Name, p.Labels[labelPipelineTask], p.Node, p.Unschedulable)
+		}
+		if ok && !s.upstream {
+			node := placedNode(ns, run)
+			s.check(node != free, "run %s was placed on the busy node %s", run, free)
+			// The reservation is what kept the run off the busy node: its
+			// placeholder was unschedulable for CPU until a blocker finished.
+			var msgs []string
+			for _, h := range rec.matching(map[string]string{labelComponent: componentHolder, labelPipelineRun: run}) {
+				msgs = append(msgs, h.Unschedulable...)
+			}
+			s.check(strings.Contains(strings.Join(msgs, "\n"), "Insufficient cpu"),
+				"the placeholder of %s was never unschedulable for CPU (scheduler messages: %v)", run, msgs)
+		}
+	})
+}
+
+// (b) A podTemplate affinity (a preferred node affinity) under
+// isolate-pipelinerun: the engine merges it into the placeholder and the run
+// completes; upstream is reported to deadlock.
+func TestComparePodTemplateAffinity(t *testing.T) {
+	compare(t, func(s *scenario) {
+		t := s.t
+		setFeatureFlags(t, scenarioFlags(nil))
+		ns := newNamespace(t, "tplaff")
+		rec := watchPods(t, nil, ns)
+		tpl := &pod.PodTemplate{Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+			PreferredDuringSchedulingIgnoredDuringExecution: []corev1.PreferredSchedulingTerm{{
+				Weight: 10,
+				Preference: corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{{
+					Key: "type", Operator: corev1.NodeSelectorOpIn, Values: []string{"kwok"},
+				}}},
+			}},
+		}}}
+		const run = "templated"
+		createRun(t, newRun(ns, run, chain(2), runOpts{duration: "1s", podTemplate: tpl}))
+		_, ok := s.finish(ns, run, 60*time.Second)
+		pods := rec.matching(map[string]string{labelPipelineRun: run, labelTaskRun: "*"})
+		logPods(t, pods)
+		if ok {
+			s.check(len(nodesOf(pods)) == 1, "TaskRun pods ran on %v, want one node", nodesOf(pods))
+		}
+		for _, p := range pods {
+			if len(p.Unschedulable) > 0 {
+				s.check(false, "TaskRun pod %s was unschedulable: %v", p.Name, p.Unschedulable)
+			}
+		}
+	})
+}
+
+// (c) The run's node is cordoned while its first task runs: the run moves
+// and its later TaskRuns run on a new node; upstream is reported to hang.
+func TestCompareCordonMove(t *testing.T) {
+	compare(t, func(s *scenario) {
+		t := s.t
+		setFeatureFlags(t, scenarioFlags(nil))
+		ns := newNamespace(t, "cordon")
+		rec := watchPods(t, nil, ns)
+		const run = "mover"
+		createRun(t, newRun(ns, run, chain(3), runOpts{duration: "4s"}))
+		first, ok := s.waitBound(ns, run, 60*time.Second)
+		if !ok {
+			return
+		}
+		cordon(t, first)
+		_, ok = s.finish(ns, run, 90*time.Second)
+		pods := rec.matching(map[string]string{labelPipelineRun: run, labelTaskRun: "*"})
+		logPods(t, pods)
+		byTask := map[string]podRecord{}
+		for _, p := range pods {
+			byTask[p.Labels[labelPipelineTask]] = p
+		}
+		s.check(byTask["t1"].Node == first, "t1 ran on %q, want %s", byTask["t1"].Node, first)
+		for _, task := range []string{"t2", "t3"} {
+			p, found := byTask[task]
+			if !s.check(found, "task %s has no pod", task) {
+				continue
+			}
+			s.check(p.Node != "" && p.Node != first, "task %s pod %s is on %q, want a node other than the cordoned %s (unschedulable: %v)",
+				task, p.Name, p.Node, first, p.Unschedulable)
+		}
+		if ok {
+			s.check(byTask["t2"].Node == byTask["t3"].Node, "t2 (%s) and t3 (%s) ran on different nodes", byTask["t2"].Node, byTask["t3"].Node)
+		}
+		if !s.upstream {
+			s.check(hasEvent(ns, "PipelineRun", run, eventMoving), "no %s event", eventMoving)
+		}
+		t.Logf("holder pods ran on %v", nodesOf(rec.matching(map[string]string{labelComponent: s.holderComponent()})))
+	})
+}
+
+// (d) Runs in two namespaces under isolation with fewer nodes than runs:
+// the engine's isolation spans namespaces; upstream's does not.
+func TestCompareCrossNamespaceIsolation(t *testing.T) {
+	compare(t, func(s *scenario) {
+		t := s.t
+		setFeatureFlags(t, scenarioFlags(nil))
+		nsA := newNamespace(t, "iso-a")
+		nsB := newNamespace(t, "iso-b")
+		rec := watchPods(t, sharedHolderNodes, nsA, nsB)
+		n := len(cluster.nodes)
+		type ref struct{ ns, name string }
+		var runs []ref
+		for i := 0; i < n+1; i++ { // more runs than nodes
+			ns := nsA
+			if i%2 == 1 {
+				ns = nsB
+			}
+			name := fmt.Sprintf("run-%d", i)
+			createRun(t, newRun(ns, name, oneTask(), runOpts{duration: "4s"}))
+			runs = append(runs, ref{ns, name})
+		}
+		for _, r := range runs {
+			s.finish(r.ns, r.name, 90*time.Second)
+		}
+		v := rec.getViolations()
+		s.check(len(v) == 0, "placeholders of different runs shared a node: %s", strings.Join(v, " | "))
+		// TaskRun pods of different runs that overlapped on one node.
+		t.Logf("holder pods: %d on %v", len(rec.matching(map[string]string{labelComponent: s.holderComponent()})),
+			nodesOf(rec.matching(map[string]string{labelComponent: s.holderComponent()})))
+	})
+}
+
+// (e) A child PipelineRun (pipelineSpec in a pipeline task) joins its
+// parent's placeholder: every pod of parent and child on one node.
+func TestCompareChildPipelineRun(t *testing.T) {
+	compare(t, func(s *scenario) {
+		t := s.t
+		setFeatureFlags(t, scenarioFlags(map[string]string{flagAPIFields: "alpha"}))
+		ns := newNamespace(t, "child")
+		rec := watchPods(t, nil, ns)
+		spec := pipelineSpec(taskDef{name: "before"}, taskDef{name: "after", after: []string{"inner"}})
+		spec.Tasks = append(spec.Tasks, v1.PipelineTask{
+			Name:         "inner",
+			RunAfter:     []string{"before"},
+			PipelineSpec: pipelineSpec(taskDef{name: "c1"}, taskDef{name: "c2"}),
+		})
+		const run = "parent"
+		createRun(t, newRun(ns, run, spec, runOpts{duration: "1s"}))
+		_, ok := s.finish(ns, run, 90*time.Second)
+		prs, err := cluster.tekton.TektonV1().PipelineRuns(ns).List(bg(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var children []v1.PipelineRun
+		for _, pr := range prs.Items {
+			if pr.Name != run {
+				children = append(children, pr)
+			}
+		}
+		if !s.require(len(children) == 1, "want 1 child PipelineRun, found %d", len(children)) {
+			return
+		}
+		child := children[0]
+		t.Logf("child %s: %s", child.Name, describeCondition(&child))
+		all := rec.matching(map[string]string{labelTaskRun: "*"})
+		logPods(t, all)
+		if !s.upstream {
+			holder := waitPlaceholderNameFromPods(rec, run)
+			s.check(child.Labels[labelMember] != "" && child.Labels[labelMember] == holder,
+				"child label %s=%q, want the parent's placeholder %q", labelMember, child.Labels[labelMember], holder)
+			if !s.check(len(rec.matching(map[string]string{labelComponent: componentHolder, labelPipelineRun: child.Name})) == 0, "the child got its own placeholder") {
+				return
+			}
+			s.check(nodesOf(all) != nil && len(nodesOf(all)) == 1 && nodesOf(all)[0] == placedNode(ns, run),
+				"pods of parent and child ran on %v, want only the parent's node %s", nodesOf(all), placedNode(ns, run))
+		} else {
+			s.check(len(nodesOf(all)) == 1, "pods of parent and child ran on %d nodes %v", len(nodesOf(all)), nodesOf(all))
+		}
+		var childPods int
+		for _, p := range all {
+			if p.Labels[labelPipelineRun] == child.Name {
+				childPods++
+			}
+		}
+		s.check(childPods == 2, "child ran %d TaskRun pods, want 2", childPods)
+		_ = ok
+	})
+}
+
+// waitPlaceholderNameFromPods returns the instance label of run's placeholder pods.
+func waitPlaceholderNameFromPods(rec *podRecorder, run string) string {
+	for _, p := range rec.matching(map[string]string{labelComponent: componentHolder, labelPipelineRun: run}) {
+		return p.Labels[labelInstance]
+	}
+	return ""
+}
+
+// (f) The placeholder pod, then the whole StatefulSet, are deleted mid-run:
+// both come back on the same node and the run completes there.
+func TestComparePlaceholderDeletedMidRun(t *testing.T) {
+	compare(t, func(s *scenario) {
+		t := s.t
+		setFeatureFlags(t, scenarioFlags(nil))
+		ns := newNamespace(t, "recreate")
+		rec := watchPods(t, nil, ns)
+		const run = "resilient"
+		createRun(t, newRun(ns, run, chain(3), runOpts{duration: "5s"}))
+		node, ok := s.waitBound(ns, run, 60*time.Second)
+		if !ok {
+			return
+		}
+		sel := labelComponent + "=" + s.holderComponent() + "," + labelPipelineRun + "=" + run
+		holderPod := func(ctx context.Context) (*corev1.Pod, error) {
+			l, err := cluster.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+			if err != nil || len(l.Items) == 0 {
+				return nil, err
+			}
+			for i := range l.Items {
+				if l.Items[i].DeletionTimestamp == nil {
+					return &l.Items[i], nil
+				}
+			}
+			return nil, nil
+		}
+		p, err := holderPod(bg())
+		if err != nil || p == nil {
+			t.Fatalf("no holder pod for %s: %v", run, err)
+		}
+		// 1. Delete the pod.
+		if err := cluster.kube.CoreV1().Pods(ns).Delete(bg(), p.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatalf("deleting pod %s: %v", p.Name, err)
+		}
+		var recreated *corev1.Pod
+		err = poll(30*time.Second, func(ctx context.Context) (bool, error) {
+			np, err := holderPod(ctx)
+			if np != nil && np.UID != p.UID && np.Spec.NodeName != "" {
+				recreated = np
+				return true, nil
+			}
+			return false, err
+		})
+		if s.require(err == nil, "the deleted holder pod was not recreated and bound within 30s") {
+			s.check(recreated.Spec.NodeName == node, "recreated holder pod is on %s, want %s", recreated.Spec.NodeName, node)
+		}
+		// 2. Delete the StatefulSet.
+		stsList, err := cluster.kube.AppsV1().StatefulSets(ns).List(bg(), metav1.ListOptions{LabelSelector: sel})
+		if err != nil || len(stsList.Items) != 1 {
+			t.Fatalf("want one holder StatefulSet for %s, got %d (%v)", run, len(stsList.Items), err)
+		}
+		old := stsList.Items[0]
+		policy := metav1.DeletePropagationBackground
+		if err := cluster.kube.AppsV1().StatefulSets(ns).Delete(bg(), old.Name, metav1.DeleteOptions{PropagationPolicy: &policy}); err != nil {
+			t.Fatalf("deleting StatefulSet %s: %v", old.Name, err)
+		}
+		t.Logf("deleted pod %s and StatefulSet %s on %s", p.Name, old.Name, node)
+		var again *corev1.Pod
+		err = poll(45*time.Second, func(ctx context.Context) (bool, error) {
+			sts, err := cluster.kube.AppsV1().StatefulSets(ns).Get(ctx, old.Name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) || err != nil || sts.UID == old.UID {
+				return false, nil
+			}
+			np, err := holderPod(ctx)
+			if np != nil && np.Spec.NodeName != "" && np.Labels["controller-revision-hash"] != "" && metav1.IsControlledBy(np, sts) {
+				again = np
+				return true, nil
+			}
+			return false, err
+		})
+		if s.check(err == nil, "the deleted holder StatefulSet was not recreated with a bound pod within 45s") {
+			s.check(again.Spec.NodeName == node, "recreated StatefulSet's pod is on %s, want %s", again.Spec.NodeName, node)
+		}
+		if _, ok := s.finish(ns, run, 90*time.Second); ok {
+			pods := rec.matching(map[string]string{labelPipelineRun: run, labelTaskRun: "*"})
+			logPods(t, pods)
+			s.check(len(pods) == 3, "saw %d TaskRun pods, want 3", len(pods))
+			for _, pr := range pods {
+				s.check(pr.Node == node, "TaskRun pod %s ran on %s, want %s", pr.Name, pr.Node, node)
+			}
+		}
+		if !s.upstream {
+			ev, _ := events(bg(), ns, "PipelineRun", run)
+			recreatedEvent := false
+			for _, e := range ev {
+				if e.Reason == eventCreated && strings.Contains(e.Message, "Recreated") {
+					recreatedEvent = true
+				}
+			}
+			s.check(recreatedEvent, "no %s event saying the placeholder was recreated", eventCreated)
+		}
+	})
+}
+
+// (g) The engine's metrics appear on the controller's metrics endpoint
+// while a run is placed.
+func TestCompareMetrics(t *testing.T) {
+	compare(t, func(s *scenario) {
+		t := s.t
+		setFeatureFlags(t, scenarioFlags(nil))
+		ns := newNamespace(t, "metrics")
+		const run = "metered"
+		// CPU requests make the placeholder reserve and then hand over, so
+		// every metric gets a sample even on a freshly started controller.
+		createRun(t, newRun(ns, run, pipelineSpec(
+			taskDef{name: "t1", cpu: "200m"},
+			taskDef{name: "t2", cpu: "200m", after: []string{"t1"}},
+		), runOpts{duration: "5s"}))
+		if _, ok := s.waitBound(ns, run, 60*time.Second); !ok {
+			return
+		}
+		var body string
+		wanted := []string{"node_wait_seconds", "placements_total", "active_placeholders", "reservation_handovers_total"}
+		seen := map[string]bool{}
+		var missing []string
+		var maxActive float64
+		err := poll(20*time.Second, func(ctx context.Context) (bool, error) {
+			b, err := cluster.scrapeMetrics(ctx)
+			if err != nil {
+				return false, err
+			}
+			body = b
+			missing = nil
+			for _, w := range wanted {
+				if len(metricLines(body, "pod_affinity", w)) > 0 {
+					seen[w] = true
+				}
+				if !seen[w] {
+					missing = append(missing, w)
+				}
+			}
+			if v := metricValue(body, "pod_affinity", "active_placeholders"); v > maxActive {
+				maxActive = v
+			}
+			return len(missing) == 0 && maxActive >= 1, nil
+		})
+		var lines []string
+		for _, l := range metricLines(body, "pod_affinity") {
+			if !strings.Contains(l, "_bucket") && len(lines) < 15 {
+				lines = append(lines, l)
+			}
+		}
+		t.Logf("pod_affinity samples (first %d, no buckets):\n  %s", len(lines), strings.Join(lines, "\n  "))
+		s.check(err == nil, "metrics missing during the run: %v (highest active_placeholders seen: %v)", missing, maxActive)
+		s.finish(ns, run, 60*time.Second)
+	})
+}
+
+// metricLines returns the sample lines (no comments) containing every part.
+func metricLines(body string, parts ...string) []string {
+	var out []string
+	for _, line := range strings.Split(body, "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, _, _ := strings.Cut(line, " ")
+		ok := true
+		for _, p := range parts {
+			if !strings.Contains(name, p) {
+				ok = false
+			}
+		}
+		if ok {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// metricValue sums the values of the samples whose name contains every part.
+func metricValue(body string, parts ...string) float64 {
+	var sum float64
+	for _, line := range metricLines(body, parts...) {
+		fields := strings.Fields(line)
+		if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
