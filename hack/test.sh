@@ -65,6 +65,10 @@ stage_e2e() {
     | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|e2e\.go|_test\.go' || true
   grep -qE '^(--- FAIL|FAIL|panic)' "${PRA_STATE_DIR}/e2e.log" && die "end-to-end tests failed (full log: ${PRA_STATE_DIR}/e2e.log)"
   grep -qE '^ok ' "${PRA_STATE_DIR}/e2e.log" || die "end-to-end tests did not finish (full log: ${PRA_STATE_DIR}/e2e.log)"
+  log "benchmark: PipelineRun created -> first TaskRun pod Running (figures only)"
+  go test -count=1 -tags=e2e -run '^$' -bench FirstTaskRunPodRunning -benchtime 3x -timeout 20m ./test/e2e/... 2>&1 \
+    | tee "${PRA_STATE_DIR}/e2e-bench.log" | grep -E '^(Benchmark|ok|FAIL|PASS)' \
+    || die "the latency benchmark failed (full log: ${PRA_STATE_DIR}/e2e-bench.log)"
   bash "${PRA_HACK}/cluster.sh" down
   trap - EXIT
 }

@@ -277,7 +277,7 @@ func newRun(ns, name string, spec *v1.PipelineSpec, o runOpts) *v1.PipelineRun {
 	return pr
 }
 
-func createRun(t *testing.T, pr *v1.PipelineRun) *v1.PipelineRun {
+func createRun(t testing.TB, pr *v1.PipelineRun) *v1.PipelineRun {
 	t.Helper()
 	created, err := cluster.tekton.TektonV1().PipelineRuns(pr.Namespace).Create(bg(), pr, metav1.CreateOptions{})
 	if err != nil {
