@@ -394,9 +394,18 @@ func TestOptInLabels(t *testing.T) {
 	rec := watchPods(t, nil, ns)
 	handled := func(t *testing.T, run string) {
 		t.Helper()
-		waitPlaceholder(t, ns, run, 30*time.Second)
+		// The runs of a subtest start together and may finish (and release
+		// their placeholders) before this check: judge from the pods the
+		// recorder saw, not from what exists now.
 		waitRunSucceeded(t, ns, run, 60*time.Second)
-		node := placedNode(ns, run)
+		holders := rec.matching(map[string]string{labelComponent: componentHolder, labelPipelineRun: run})
+		if len(holders) == 0 {
+			t.Fatalf("run %s: no placeholder pod was ever created", run)
+		}
+		node := holders[len(holders)-1].Node
+		if !hasEvent(ns, "PipelineRun", run, eventCreated) {
+			t.Errorf("run %s has no %s event", run, eventCreated)
+		}
 		for _, p := range rec.matching(map[string]string{labelPipelineRun: run, labelTaskRun: "*"}) {
 			if p.Node != node || p.Labels[labelMember] == "" {
 				t.Errorf("pod %s on %s (placeholder label %q), want node %s", p.Name, p.Node, p.Labels[labelMember], node)
