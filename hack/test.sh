@@ -48,6 +48,10 @@ stage_tekton() {
   local out
   out="$(bash "${PRA_HACK}/build-tekton.sh" patched)"
   [[ -d "${out}/src" ]] || die "build-tekton.sh did not leave the patched source in ${out}/src"
+  local unformatted
+  unformatted="$(cd "${out}/src" && git diff --name-only base-v1.15.0 HEAD -- '*.go' | xargs -r gofmt -l)"
+  [[ -z "${unformatted}" ]] || die "the series leaves Go files unformatted in Tekton's tree: ${unformatted}"
+  (cd "${out}/src" && go vet ./pkg/podaffinity/... ./pkg/reconciler/pipelinerun/ ./pkg/reconciler/taskrun/ ./pkg/apis/config/)
   log "running the patched Tekton tree's tests: ${TEKTON_TEST_PACKAGES[*]}"
   (cd "${out}/src" && go test -count=1 "${TEKTON_TEST_PACKAGES[@]}")
 }

@@ -54,6 +54,8 @@ mkdir -p "${tree}/pkg/podaffinity"
 cp -r "${PRA_ROOT}/pkg/podaffinity/." "${tree}/pkg/podaffinity/"
 find "${tree}/pkg/podaffinity" -name '*.go' -exec \
   sed -i 's#github.com/tekton-affinity/pipelinerun-affinity/pkg/#github.com/tektoncd/pipeline/pkg/#g' {} +
+# The new import path sorts elsewhere among the imports: format again.
+gofmt -w "${tree}/pkg/podaffinity"
 cp "${PRA_ROOT}/docs/pipelinerun-pod-affinity.md" "${tree}/docs/pipelinerun-pod-affinity.md"
 git -C "${tree}" add pkg/podaffinity docs/pipelinerun-pod-affinity.md
 git_fixed -C "${tree}" commit -q -F "${PRA_HACK}/patches/0001-message.txt"

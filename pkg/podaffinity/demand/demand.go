@@ -216,6 +216,14 @@ func resourceNames(tasks []Task) []corev1.ResourceName {
 // sidecars by name, resource by resource; a task-level computeResources
 // replaces the steps' total.
 func PodRequests(spec *v1.TaskSpec, runSpec v1.PipelineTaskRunSpec) corev1.ResourceList {
+	return PodRequestsInNamespace(spec, runSpec, nil)
+}
+
+// PodRequestsInNamespace is PodRequests for a pod created in a namespace
+// with limitRanges: as Tekton's pod builder does, each step container that
+// requests no CPU, memory or ephemeral storage gets the LimitRanges' default
+// request for it divided by the number of steps, and at least their minimum.
+func PodRequestsInNamespace(spec *v1.TaskSpec, runSpec v1.PipelineTaskRunSpec, limitRanges []*corev1.LimitRange) corev1.ResourceList {
 	total := corev1.ResourceList{}
 	if spec == nil {
 		return total
@@ -232,6 +240,7 @@ func PodRequests(spec *v1.TaskSpec, runSpec v1.PipelineTaskRunSpec) corev1.Resou
 	if runSpec.ComputeResources != nil {
 		add(total, requestsOf(*runSpec.ComputeResources))
 	} else {
+		defaults := stepDefaults(limitRanges, len(spec.Steps))
 		for _, s := range spec.Steps {
 			r := s.ComputeResources
 			if spec.StepTemplate != nil {
@@ -240,7 +249,7 @@ func PodRequests(spec *v1.TaskSpec, runSpec v1.PipelineTaskRunSpec) corev1.Resou
 			if o, ok := stepOverrides[s.Name]; ok {
 				r = overlay(r, o)
 			}
-			add(total, requestsOf(r))
+			add(total, requestsOf(withDefaults(r, defaults)))
 		}
 	}
 	for _, s := range spec.Sidecars {
@@ -251,6 +260,61 @@ func PodRequests(spec *v1.TaskSpec, runSpec v1.PipelineTaskRunSpec) corev1.Resou
 		add(total, requestsOf(r))
 	}
 	return total
+}
+
+// limitRangeResources are the resources Tekton defaults from LimitRanges.
+var limitRangeResources = []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage}
+
+// stepDefaults returns what a step container that requests nothing gets
+// from the namespace's LimitRanges: for each Container item, its
+// defaultRequest divided by the number of steps, and at least its min. Of
+// several items or LimitRanges the largest value counts.
+func stepDefaults(limitRanges []*corev1.LimitRange, steps int) corev1.ResourceList {
+	if steps < 1 {
+		steps = 1
+	}
+	out := corev1.ResourceList{}
+	for _, lr := range limitRanges {
+		if lr == nil {
+			continue
+		}
+		for _, item := range lr.Spec.Limits {
+			if item.Type != corev1.LimitTypeContainer {
+				continue
+			}
+			for _, name := range limitRangeResources {
+				var candidate resource.Quantity
+				if q, ok := item.DefaultRequest[name]; ok {
+					if name == corev1.ResourceCPU {
+						candidate = *resource.NewMilliQuantity(q.MilliValue()/int64(steps), resource.DecimalSI)
+					} else {
+						candidate = *resource.NewQuantity(q.Value()/int64(steps), resource.BinarySI)
+					}
+				}
+				if q, ok := item.Min[name]; ok && q.Cmp(candidate) > 0 {
+					candidate = q.DeepCopy()
+				}
+				if cur, ok := out[name]; (!ok || candidate.Cmp(cur) > 0) && !candidate.IsZero() {
+					out[name] = candidate
+				}
+			}
+		}
+	}
+	return out
+}
+
+// withDefaults fills the requests r does not make explicitly from defaults.
+func withDefaults(r corev1.ResourceRequirements, defaults corev1.ResourceList) corev1.ResourceRequirements {
+	if len(defaults) == 0 {
+		return r
+	}
+	out := corev1.ResourceRequirements{Requests: overlayList(nil, r.Requests), Limits: r.Limits}
+	for name, q := range defaults {
+		if cur, ok := out.Requests[name]; !ok || cur.IsZero() {
+			out.Requests[name] = q.DeepCopy()
+		}
+	}
+	return out
 }
 
 // overlay returns base with every request and limit that over sets replaced

@@ -19,13 +19,17 @@ package demand
 import (
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	"github.com/tektoncd/pipeline/pkg/reconciler/pipelinerun/resources"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // FromFacts turns the PipelineRun reconciler's resolved state into Tasks.
 // Tasks that have already started (they have a TaskRun, CustomRun or child
 // PipelineRun) are left out: what remains is the demand still to come.
 // Custom tasks and child pipelines count as requesting nothing here.
-func FromFacts(run *v1.PipelineRun, facts *resources.PipelineRunFacts) []Task {
+//
+// limitRanges are the LimitRanges of the run's namespace; Tekton applies
+// their defaults to steps that request nothing (see PodRequestsInNamespace).
+func FromFacts(run *v1.PipelineRun, facts *resources.PipelineRunFacts, limitRanges []*corev1.LimitRange) []Task {
 	if facts == nil {
 		return nil
 	}
@@ -56,7 +60,7 @@ func FromFacts(run *v1.PipelineRun, facts *resources.PipelineRunFacts) []Task {
 			t.Count = rpt.PipelineTask.Matrix.CountCombinations()
 		}
 		if rpt.ResolvedTask != nil && !rpt.IsCustomTask() && !rpt.IsChildPipeline() {
-			t.Pod = PodRequests(rpt.ResolvedTask.TaskSpec, run.GetTaskRunSpec(name))
+			t.Pod = PodRequestsInNamespace(rpt.ResolvedTask.TaskSpec, run.GetTaskRunSpec(name), limitRanges)
 		}
 		tasks = append(tasks, t)
 	}

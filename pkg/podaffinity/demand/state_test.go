@@ -156,7 +156,7 @@ func TestFromFacts(t *testing.T) {
 			if tc.mutate != nil {
 				tc.mutate(facts)
 			}
-			got := FromFacts(tc.run, facts)
+			got := FromFacts(tc.run, facts, nil)
 			opts := cmp.Options{quantityEqual, cmpopts.SortSlices(func(a, b string) bool { return a < b }), cmpopts.EquateEmpty()}
 			if d := cmp.Diff(tc.want, got, opts); d != "" {
 				t.Errorf("FromFacts() (-want +got):\n%s", d)
@@ -169,7 +169,7 @@ func TestFromFacts(t *testing.T) {
 }
 
 func TestFromFactsNil(t *testing.T) {
-	if got := FromFacts(&v1.PipelineRun{}, nil); got != nil {
+	if got := FromFacts(&v1.PipelineRun{}, nil, nil); got != nil {
 		t.Errorf("FromFacts(nil facts) = %v, want nil", got)
 	}
 }

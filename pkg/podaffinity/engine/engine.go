@@ -100,8 +100,23 @@ type Engine struct {
 	StatefulSets appslisters.StatefulSetLister
 	Pods         corelisters.PodLister
 	Nodes        corelisters.NodeLister
-	Clock        clock.PassiveClock
-	Metrics      *metrics.Recorder
+	// LimitRanges, when set, lets the demand include the defaults Tekton
+	// applies to steps from the namespace's LimitRanges.
+	LimitRanges corelisters.LimitRangeLister
+	Clock       clock.PassiveClock
+	Metrics     *metrics.Recorder
+}
+
+// LimitRangesIn lists the LimitRanges of namespace; none without a lister.
+func (e *Engine) LimitRangesIn(namespace string) []*corev1.LimitRange {
+	if e.LimitRanges == nil {
+		return nil
+	}
+	list, err := e.LimitRanges.LimitRanges(namespace).List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	return list
 }
 
 // Target says whether and how the engine places a run.

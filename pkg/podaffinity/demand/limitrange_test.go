@@ -1,0 +1,114 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package demand
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+func limitRange(items ...corev1.LimitRangeItem) *corev1.LimitRange {
+	return &corev1.LimitRange{Spec: corev1.LimitRangeSpec{Limits: items}}
+}
+
+func resourceList(kv ...string) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[corev1.ResourceName(kv[i])] = resource.MustParse(kv[i+1])
+	}
+	return out
+}
+
+func TestPodRequestsInNamespace(t *testing.T) {
+	twoSteps := &v1.TaskSpec{Steps: []v1.Step{
+		{Name: "a"},
+		{Name: "b", ComputeResources: corev1.ResourceRequirements{Requests: resourceList("cpu", "1")}},
+	}}
+	for _, tc := range []struct {
+		name        string
+		spec        *v1.TaskSpec
+		runSpec     v1.PipelineTaskRunSpec
+		limitRanges []*corev1.LimitRange
+		want        corev1.ResourceList
+	}{{
+		name: "no LimitRange: only explicit requests",
+		spec: twoSteps,
+		want: resourceList("cpu", "1"),
+	}, {
+		name: "default request divided by the number of steps fills what a step does not request",
+		spec: twoSteps,
+		limitRanges: []*corev1.LimitRange{limitRange(corev1.LimitRangeItem{
+			Type:           corev1.LimitTypeContainer,
+			DefaultRequest: resourceList("cpu", "500m", "memory", "256Mi"),
+		})},
+		// a: 250m + 128Mi; b: 1 (explicit) + 128Mi.
+		want: resourceList("cpu", "1250m", "memory", "256Mi"),
+	}, {
+		name: "the minimum wins over a smaller share of the default",
+		spec: twoSteps,
+		limitRanges: []*corev1.LimitRange{limitRange(corev1.LimitRangeItem{
+			Type:           corev1.LimitTypeContainer,
+			DefaultRequest: resourceList("memory", "100Mi"),
+			Min:            resourceList("memory", "64Mi"),
+		})},
+		want: resourceList("cpu", "1", "memory", "128Mi"),
+	}, {
+		name: "Pod items are not per-container defaults",
+		spec: twoSteps,
+		limitRanges: []*corev1.LimitRange{limitRange(corev1.LimitRangeItem{
+			Type: corev1.LimitTypePod,
+			Min:  resourceList("memory", "1Gi"),
+		})},
+		want: resourceList("cpu", "1"),
+	}, {
+		name: "of two LimitRanges the larger default counts",
+		spec: &v1.TaskSpec{Steps: []v1.Step{{Name: "only"}}},
+		limitRanges: []*corev1.LimitRange{
+			limitRange(corev1.LimitRangeItem{Type: corev1.LimitTypeContainer, DefaultRequest: resourceList("cpu", "100m")}),
+			limitRange(corev1.LimitRangeItem{Type: corev1.LimitTypeContainer, DefaultRequest: resourceList("cpu", "300m")}),
+		},
+		want: resourceList("cpu", "300m"),
+	}, {
+		name:    "a task-level computeResources is explicit: no defaults",
+		spec:    twoSteps,
+		runSpec: v1.PipelineTaskRunSpec{ComputeResources: &corev1.ResourceRequirements{Requests: resourceList("cpu", "2")}},
+		limitRanges: []*corev1.LimitRange{limitRange(corev1.LimitRangeItem{
+			Type: corev1.LimitTypeContainer, DefaultRequest: resourceList("memory", "1Gi"),
+		})},
+		want: resourceList("cpu", "2"),
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := PodRequestsInNamespace(tc.spec, tc.runSpec, tc.limitRanges)
+			if d := cmp.Diff(scaledMap(tc.want), scaledMap(got)); d != "" {
+				t.Errorf("PodRequestsInNamespace() (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// scaledMap compares quantities by value, whatever their format.
+func scaledMap(r corev1.ResourceList) map[corev1.ResourceName]int64 {
+	out := map[corev1.ResourceName]int64{}
+	for name, q := range r {
+		out[name] = scaled(name, q)
+	}
+	return out
+}
