@@ -325,12 +325,29 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		}
 		event(ctx, run, corev1.EventTypeNormal, EventReservationHandedOver, fmt.Sprintf(
 			"Placeholder %s released its reservation (%s) on node %s for the PipelineRun's pods, %s", sts.Name, held, current, how))
-		if !inPlace {
-			return Placement{Node: current, Reason: ReasonWaitingForNode, Message: fmt.Sprintf(
-				"Handing the reservation on node %s over to the PipelineRun's pods", current)}, nil
-		}
+		return Placement{Node: current, Reason: ReasonWaitingForNode, Message: fmt.Sprintf(
+			"Handing the reservation on node %s over to the PipelineRun's pods", current)}, nil
+	}
+	if !resizeApplied(p) {
+		// The kubelet has not applied the shrink yet: until it has, the
+		// scheduler still counts the reservation on the node.
+		return Placement{Node: current, Reason: ReasonWaitingForNode, Message: fmt.Sprintf(
+			"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to apply it", current)}, nil
 	}
 	return Placement{Node: current, Ready: true}, nil
+}
+
+// resizeApplied reports whether the node reports the placeholder container
+// with the resources its spec asks for. A node that reports no container
+// resources (no in-place resize support) has nothing to apply.
+func resizeApplied(p *corev1.Pod) bool {
+	want := placeholder.Requests(&p.Spec)
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name == placeholder.ContainerName && cs.Resources != nil {
+			return sameRequests(cs.Resources.Requests, want)
+		}
+	}
+	return true
 }
 
 // Release deletes the run's own placeholder, if it has one. It is called

@@ -441,13 +441,35 @@ func TestPlace(t *testing.T) {
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
 	}, {
-		name:         "(4) bound with the reservation: pinned, token requests, pod shrunk in place: ready",
+		name:         "(4) bound with the reservation: pinned, token requests, pod shrunk in place: wait for the node to apply it",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("node-1", peak(), ago(2*time.Minute))},
-		want:         Placement{Node: "node-1", Ready: true},
+		want:         Placement{Node: "node-1", Reason: ReasonWaitingForNode},
+		wantMessage:  []string{"Handing the reservation on node node-1 over"},
 		wantActions:  []string{"update statefulsets", "update pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
 		wantEvents:   []string{"Normal Placed", "Normal ReservationHandedOver"},
+	}, {
+		name: "(5) shrunk in place but the node still reports the reservation: wait",
+		objects: []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), func() *corev1.Pod {
+			p := placeholderPod("node-1", token, ago(2*time.Minute))
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: placeholder.ContainerName, Resources: &corev1.ResourceRequirements{Requests: peak(), Limits: peak()}}}
+			return p
+		}()},
+		want:         Placement{Node: "node-1", Reason: ReasonWaitingForNode},
+		wantMessage:  []string{"waiting for the node to apply it"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+	}, {
+		name: "(5) shrunk in place and applied by the node: ready",
+		objects: []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), func() *corev1.Pod {
+			p := placeholderPod("node-1", token, ago(2*time.Minute))
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: placeholder.ContainerName, Resources: &corev1.ResourceRequirements{Requests: token, Limits: token}}}
+			return p
+		}()},
+		want:         Placement{Node: "node-1", Ready: true},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
 	}, {
 		name:         "(4) bound with the reservation, no in-place resize: pinned, token requests, pod replaced",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("node-1", peak(), ago(2*time.Minute))},
@@ -882,9 +904,10 @@ func TestPlaceLifecycle(t *testing.T) {
 	}{{
 		name: "in-place resize",
 		steps: append(append([]step{}, start...), step{
-			name:         "pod bound: pin and shrink in place",
+			name:         "pod bound: pin and shrink in place, ready once the node reports it",
 			before:       scheduler("node-2"),
-			want:         Placement{Node: "node-2", Ready: true},
+			want:         Placement{Node: "node-2", Reason: ReasonWaitingForNode},
+			wantSecond:   &Placement{Node: "node-2", Ready: true},
 			wantActions:  []string{"update statefulsets", "update pods/resize"},
 			wantTemplate: pinned,
 			wantPod:      placeholder.TokenRequests(),
