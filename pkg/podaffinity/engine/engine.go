@@ -519,9 +519,15 @@ func (e *Engine) unusable(nodeName string) string {
 	return ""
 }
 
+// memberPods lists the pods of the run whose placeholder is called name:
+// its TaskRun pods and those of its child PipelineRuns.
+func (e *Engine) memberPods(namespace, name string) ([]*corev1.Pod, error) {
+	return e.Pods.Pods(namespace).List(labels.SelectorFromSet(labels.Set{placeholder.MemberLabelKey: name}))
+}
+
 // activeMemberPods lists the run's pods on node that have not finished.
 func (e *Engine) activeMemberPods(namespace, name, node string) []string {
-	pods, err := e.Pods.Pods(namespace).List(labels.SelectorFromSet(labels.Set{placeholder.MemberLabelKey: name}))
+	pods, err := e.memberPods(namespace, name)
 	if err != nil {
 		return nil
 	}
@@ -537,14 +543,14 @@ func (e *Engine) activeMemberPods(namespace, name, node string) []string {
 
 // started reports whether the run has created any pod under its placeholder.
 func (e *Engine) started(namespace, name string) bool {
-	pods, err := e.Pods.Pods(namespace).List(labels.SelectorFromSet(labels.Set{placeholder.MemberLabelKey: name}))
+	pods, err := e.memberPods(namespace, name)
 	return err == nil && len(pods) > 0
 }
 
 // hasUnboundMemberPods reports whether some pod of the run waits for the
 // scheduler, and so needs the placeholder to land.
 func (e *Engine) hasUnboundMemberPods(namespace, name string) bool {
-	pods, err := e.Pods.Pods(namespace).List(labels.SelectorFromSet(labels.Set{placeholder.MemberLabelKey: name}))
+	pods, err := e.memberPods(namespace, name)
 	if err != nil {
 		return true
 	}
@@ -558,7 +564,7 @@ func (e *Engine) hasUnboundMemberPods(namespace, name string) bool {
 
 // lastMemberNode returns the usable node of the run's most recent pod, or "".
 func (e *Engine) lastMemberNode(namespace, name string) string {
-	pods, err := e.Pods.Pods(namespace).List(labels.SelectorFromSet(labels.Set{placeholder.MemberLabelKey: name}))
+	pods, err := e.memberPods(namespace, name)
 	if err != nil {
 		return ""
 	}
