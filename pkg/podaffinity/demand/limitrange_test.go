@@ -22,25 +22,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 func limitRange(items ...corev1.LimitRangeItem) *corev1.LimitRange {
 	return &corev1.LimitRange{Spec: corev1.LimitRangeSpec{Limits: items}}
 }
 
-func resourceList(kv ...string) corev1.ResourceList {
-	out := corev1.ResourceList{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		out[corev1.ResourceName(kv[i])] = resource.MustParse(kv[i+1])
-	}
-	return out
-}
-
 func TestPodRequestsInNamespace(t *testing.T) {
 	twoSteps := &v1.TaskSpec{Steps: []v1.Step{
 		{Name: "a"},
-		{Name: "b", ComputeResources: corev1.ResourceRequirements{Requests: resourceList("cpu", "1")}},
+		{Name: "b", ComputeResources: corev1.ResourceRequirements{Requests: rl("cpu", "1")}},
 	}}
 	for _, tc := range []struct {
 		name        string
@@ -51,64 +42,55 @@ func TestPodRequestsInNamespace(t *testing.T) {
 	}{{
 		name: "no LimitRange: only explicit requests",
 		spec: twoSteps,
-		want: resourceList("cpu", "1"),
+		want: rl("cpu", "1"),
 	}, {
 		name: "default request divided by the number of steps fills what a step does not request",
 		spec: twoSteps,
 		limitRanges: []*corev1.LimitRange{limitRange(corev1.LimitRangeItem{
 			Type:           corev1.LimitTypeContainer,
-			DefaultRequest: resourceList("cpu", "500m", "memory", "256Mi"),
+			DefaultRequest: rl("cpu", "500m", "memory", "256Mi"),
 		})},
 		// a: 250m + 128Mi; b: 1 (explicit) + 128Mi.
-		want: resourceList("cpu", "1250m", "memory", "256Mi"),
+		want: rl("cpu", "1250m", "memory", "256Mi"),
 	}, {
 		name: "the minimum wins over a smaller share of the default",
 		spec: twoSteps,
 		limitRanges: []*corev1.LimitRange{limitRange(corev1.LimitRangeItem{
 			Type:           corev1.LimitTypeContainer,
-			DefaultRequest: resourceList("memory", "100Mi"),
-			Min:            resourceList("memory", "64Mi"),
+			DefaultRequest: rl("memory", "100Mi"),
+			Min:            rl("memory", "64Mi"),
 		})},
-		want: resourceList("cpu", "1", "memory", "128Mi"),
+		want: rl("cpu", "1", "memory", "128Mi"),
 	}, {
 		name: "Pod items are not per-container defaults",
 		spec: twoSteps,
 		limitRanges: []*corev1.LimitRange{limitRange(corev1.LimitRangeItem{
 			Type: corev1.LimitTypePod,
-			Min:  resourceList("memory", "1Gi"),
+			Min:  rl("memory", "1Gi"),
 		})},
-		want: resourceList("cpu", "1"),
+		want: rl("cpu", "1"),
 	}, {
 		name: "of two LimitRanges the larger default counts",
 		spec: &v1.TaskSpec{Steps: []v1.Step{{Name: "only"}}},
 		limitRanges: []*corev1.LimitRange{
-			limitRange(corev1.LimitRangeItem{Type: corev1.LimitTypeContainer, DefaultRequest: resourceList("cpu", "100m")}),
-			limitRange(corev1.LimitRangeItem{Type: corev1.LimitTypeContainer, DefaultRequest: resourceList("cpu", "300m")}),
+			limitRange(corev1.LimitRangeItem{Type: corev1.LimitTypeContainer, DefaultRequest: rl("cpu", "100m")}),
+			limitRange(corev1.LimitRangeItem{Type: corev1.LimitTypeContainer, DefaultRequest: rl("cpu", "300m")}),
 		},
-		want: resourceList("cpu", "300m"),
+		want: rl("cpu", "300m"),
 	}, {
 		name:    "a task-level computeResources is explicit: no defaults",
 		spec:    twoSteps,
-		runSpec: v1.PipelineTaskRunSpec{ComputeResources: &corev1.ResourceRequirements{Requests: resourceList("cpu", "2")}},
+		runSpec: v1.PipelineTaskRunSpec{ComputeResources: &corev1.ResourceRequirements{Requests: rl("cpu", "2")}},
 		limitRanges: []*corev1.LimitRange{limitRange(corev1.LimitRangeItem{
-			Type: corev1.LimitTypeContainer, DefaultRequest: resourceList("memory", "1Gi"),
+			Type: corev1.LimitTypeContainer, DefaultRequest: rl("memory", "1Gi"),
 		})},
-		want: resourceList("cpu", "2"),
+		want: rl("cpu", "2"),
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := PodRequestsInNamespace(tc.spec, tc.runSpec, tc.limitRanges)
-			if d := cmp.Diff(scaledMap(tc.want), scaledMap(got)); d != "" {
+			if d := cmp.Diff(tc.want, got, quantityEqual); d != "" {
 				t.Errorf("PodRequestsInNamespace() (-want +got):\n%s", d)
 			}
 		})
 	}
-}
-
-// scaledMap compares quantities by value, whatever their format.
-func scaledMap(r corev1.ResourceList) map[corev1.ResourceName]int64 {
-	out := map[corev1.ResourceName]int64{}
-	for name, q := range r {
-		out[name] = scaled(name, q)
-	}
-	return out
 }
