@@ -386,12 +386,17 @@ func waitRunReason(t *testing.T, ns, name, reason string, timeout time.Duration)
 
 // ---------------------------------------------------------- placeholders ----
 
-func placeholderStatefulSets(ctx context.Context, ns, run string) ([]appsv1.StatefulSet, error) {
+// placeholderListOptions selects placeholders, those of run when run != "".
+func placeholderListOptions(run string) metav1.ListOptions {
 	sel := placeholderSelector
 	if run != "" {
 		sel += "," + labelPipelineRun + "=" + run
 	}
-	l, err := cluster.kube.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	return metav1.ListOptions{LabelSelector: sel}
+}
+
+func placeholderStatefulSets(ctx context.Context, ns, run string) ([]appsv1.StatefulSet, error) {
+	l, err := cluster.kube.AppsV1().StatefulSets(ns).List(ctx, placeholderListOptions(run))
 	if err != nil {
 		return nil, err
 	}
@@ -399,11 +404,7 @@ func placeholderStatefulSets(ctx context.Context, ns, run string) ([]appsv1.Stat
 }
 
 func placeholderPods(ctx context.Context, ns, run string) ([]corev1.Pod, error) {
-	sel := placeholderSelector
-	if run != "" {
-		sel += "," + labelPipelineRun + "=" + run
-	}
-	l, err := cluster.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	l, err := cluster.kube.CoreV1().Pods(ns).List(ctx, placeholderListOptions(run))
 	if err != nil {
 		return nil, err
 	}
