@@ -42,6 +42,78 @@ type Task struct {
 	// Finally marks a finally task: finally tasks run after all others, as
 	// their own phase, and may all run at once.
 	Finally bool
+	// State is where the task is in the run.
+	State TaskState
+}
+
+// TaskState is where a task is in its run.
+type TaskState int
+
+const (
+	// Waiting: the task has not started and does not start now.
+	Waiting TaskState = iota
+	// Starting: the reconciler creates the task's runs now.
+	Starting
+	// Running: the task's runs exist and have not finished.
+	Running
+)
+
+// ToPlace returns what a placeholder reserves while it looks for a node:
+// the peak demand of the tasks that have not started.
+func ToPlace(tasks []Task) corev1.ResourceList {
+	var notStarted []Task
+	for _, t := range tasks {
+		if t.State != Running {
+			notStarted = append(notStarted, t)
+		}
+	}
+	return Peak(notStarted)
+}
+
+// Held returns what the placeholder keeps on the run's node for the tasks
+// that have not started while running and starting tasks hold their own
+// share: per resource, the peak demand of the unfinished tasks less what the
+// running and starting tasks request, and never less than zero. Running and
+// starting tasks run at the same time, so they form one of the sets Peak
+// considers, and what they request is never more than the peak.
+//
+// As tasks start, Held falls (the reservation is handed over to their
+// pods); as tasks finish, it rises again to what later tasks still need.
+func Held(tasks []Task) corev1.ResourceList {
+	peak := Peak(tasks)
+	held := corev1.ResourceList{}
+	for name, q := range peak {
+		left := scaled(name, q)
+		for _, t := range tasks {
+			if t.State != Waiting {
+				left -= weight(t, name)
+			}
+		}
+		if left > 0 {
+			held[name] = fromScaled(name, left)
+		}
+	}
+	return held
+}
+
+// AnyStarting reports whether the reconciler creates runs for some task now.
+func AnyStarting(tasks []Task) bool {
+	for _, t := range tasks {
+		if t.State == Starting {
+			return true
+		}
+	}
+	return false
+}
+
+// AllStarted reports whether every unfinished task has its runs already.
+func AllStarted(tasks []Task) bool {
+	for _, t := range tasks {
+		if t.State != Running {
+			return false
+		}
+	}
+	return true
 }
 
 // searchBudget bounds the exact search for the largest concurrent set. Past
@@ -223,7 +295,20 @@ func PodRequests(spec *v1.TaskSpec, runSpec v1.PipelineTaskRunSpec) corev1.Resou
 // with limitRanges: as Tekton's pod builder does, each step container that
 // requests no CPU, memory or ephemeral storage gets the LimitRanges' default
 // request for it divided by the number of steps, and at least their minimum.
+// Sidecars and Tekton's init containers (which request nothing) get the
+// whole default request from the API server's LimitRanger, and a pod
+// requests, per resource, the larger of its containers' sum and its largest
+// init container.
 func PodRequestsInNamespace(spec *v1.TaskSpec, runSpec v1.PipelineTaskRunSpec, limitRanges []*corev1.LimitRange) corev1.ResourceList {
+	total := containerRequests(spec, runSpec, limitRanges)
+	if spec == nil {
+		return total
+	}
+	// Tekton's "prepare" init container always exists and requests nothing.
+	return WithFloor(total, containerDefaults(limitRanges))
+}
+
+func containerRequests(spec *v1.TaskSpec, runSpec v1.PipelineTaskRunSpec, limitRanges []*corev1.LimitRange) corev1.ResourceList {
 	total := corev1.ResourceList{}
 	if spec == nil {
 		return total
@@ -252,14 +337,40 @@ func PodRequestsInNamespace(spec *v1.TaskSpec, runSpec v1.PipelineTaskRunSpec, l
 			add(total, requestsOf(withDefaults(r, defaults)))
 		}
 	}
+	sidecarDefaults := containerDefaults(limitRanges)
 	for _, s := range spec.Sidecars {
 		r := s.ComputeResources
 		if o, ok := sidecarOverrides[s.Name]; ok {
 			r = overlay(r, o)
 		}
-		add(total, requestsOf(r))
+		// The API server defaults a request from its limit before the
+		// LimitRanger fills what is still missing.
+		add(total, requestsOf(withDefaults(corev1.ResourceRequirements{Requests: requestsOf(r)}, sidecarDefaults)))
 	}
 	return total
+}
+
+// containerDefaults returns the request the API server's LimitRanger gives a
+// container that requests nothing: the Container items' defaultRequest; of
+// several, the largest counts.
+func containerDefaults(limitRanges []*corev1.LimitRange) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for _, lr := range limitRanges {
+		if lr == nil {
+			continue
+		}
+		for _, item := range lr.Spec.Limits {
+			if item.Type != corev1.LimitTypeContainer {
+				continue
+			}
+			for name, q := range item.DefaultRequest {
+				if cur, ok := out[name]; (!ok || q.Cmp(cur) > 0) && !q.IsZero() {
+					out[name] = q.DeepCopy()
+				}
+			}
+		}
+	}
+	return out
 }
 
 // limitRangeResources are the resources Tekton defaults from LimitRanges.

@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -411,6 +412,54 @@ func TestWithFloor(t *testing.T) {
 			}
 			if d := cmp.Diff(floorBefore, floor); d != "" {
 				t.Errorf("WithFloor() modified floor (-before +after):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestHeldAndToPlace(t *testing.T) {
+	// a and b run at once, then c needs 3 CPU, then finally f. A finished
+	// task is not in the list at all.
+	a := Task{Name: "a", Pod: rl("cpu", "1")}
+	b := Task{Name: "b", Pod: rl("cpu", "1", "memory", "1Gi")}
+	c := Task{Name: "c", After: []string{"a", "b"}, Pod: rl("cpu", "3")}
+	f := Task{Name: "f", Finally: true, Pod: rl("memory", "2Gi")}
+	in := func(task Task, state TaskState) Task {
+		task.State = state
+		return task
+	}
+	for _, tc := range []struct {
+		name        string
+		tasks       []Task
+		wantHeld    corev1.ResourceList
+		wantToPlace corev1.ResourceList
+	}{{
+		name:        "a and b start: they take 2 of the 3 CPU",
+		tasks:       []Task{in(a, Starting), in(b, Starting), c, f},
+		wantHeld:    rl("cpu", "1", "memory", "1Gi"),
+		wantToPlace: rl("cpu", "3", "memory", "2Gi"),
+	}, {
+		name:        "a finished, b runs: the CPU a gave back is held again for c",
+		tasks:       []Task{in(b, Running), c, f},
+		wantHeld:    rl("cpu", "2", "memory", "1Gi"),
+		wantToPlace: rl("cpu", "3", "memory", "2Gi"),
+	}, {
+		name:        "c starts: nothing left to hold but finally's memory",
+		tasks:       []Task{in(c, Starting), f},
+		wantHeld:    rl("memory", "2Gi"),
+		wantToPlace: rl("cpu", "3", "memory", "2Gi"),
+	}, {
+		name:        "finally starts",
+		tasks:       []Task{in(f, Starting)},
+		wantHeld:    corev1.ResourceList{},
+		wantToPlace: rl("memory", "2Gi"),
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := cmp.Diff(tc.wantHeld, Held(tc.tasks), quantityEqual, cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("Held() (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.wantToPlace, ToPlace(tc.tasks), quantityEqual, cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("ToPlace() (-want +got):\n%s", d)
 			}
 		})
 	}

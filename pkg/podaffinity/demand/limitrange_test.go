@@ -78,13 +78,44 @@ func TestPodRequestsInNamespace(t *testing.T) {
 		},
 		want: rl("cpu", "300m"),
 	}, {
-		name:    "a task-level computeResources is explicit: no defaults",
+		name:    "a task-level computeResources is explicit: no step defaults, but the init container's",
 		spec:    twoSteps,
 		runSpec: v1.PipelineTaskRunSpec{ComputeResources: &corev1.ResourceRequirements{Requests: rl("cpu", "2")}},
 		limitRanges: []*corev1.LimitRange{limitRange(corev1.LimitRangeItem{
 			Type: corev1.LimitTypeContainer, DefaultRequest: rl("memory", "1Gi"),
 		})},
-		want: rl("cpu", "2"),
+		want: rl("cpu", "2", "memory", "1Gi"),
+	}, {
+		name: "Tekton's init containers get the whole default: it wins over smaller steps",
+		spec: &v1.TaskSpec{Steps: []v1.Step{
+			{Name: "a", ComputeResources: corev1.ResourceRequirements{Requests: rl("cpu", "100m")}},
+			{Name: "b", ComputeResources: corev1.ResourceRequirements{Requests: rl("cpu", "100m")}},
+		}},
+		limitRanges: []*corev1.LimitRange{limitRange(corev1.LimitRangeItem{
+			Type: corev1.LimitTypeContainer, DefaultRequest: rl("cpu", "1"),
+		})},
+		want: rl("cpu", "1"),
+	}, {
+		name: "a sidecar gets the whole default, not a share",
+		spec: &v1.TaskSpec{
+			Steps:    []v1.Step{{Name: "a", ComputeResources: corev1.ResourceRequirements{Requests: rl("cpu", "1")}}},
+			Sidecars: []v1.Sidecar{{Name: "db"}},
+		},
+		limitRanges: []*corev1.LimitRange{limitRange(corev1.LimitRangeItem{
+			Type: corev1.LimitTypeContainer, DefaultRequest: rl("cpu", "500m", "memory", "128Mi"),
+		})},
+		// a: 1 + 128Mi (its share); db: 500m + 128Mi.
+		want: rl("cpu", "1500m", "memory", "256Mi"),
+	}, {
+		name: "a sidecar with a limit requests its limit, not the default",
+		spec: &v1.TaskSpec{
+			Steps:    []v1.Step{{Name: "a", ComputeResources: corev1.ResourceRequirements{Requests: rl("cpu", "1", "memory", "1Gi")}}},
+			Sidecars: []v1.Sidecar{{Name: "db", ComputeResources: corev1.ResourceRequirements{Limits: rl("cpu", "2")}}},
+		},
+		limitRanges: []*corev1.LimitRange{limitRange(corev1.LimitRangeItem{
+			Type: corev1.LimitTypeContainer, DefaultRequest: rl("cpu", "500m", "memory", "128Mi"),
+		})},
+		want: rl("cpu", "3", "memory", "1152Mi"),
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := PodRequestsInNamespace(tc.spec, tc.runSpec, tc.limitRanges)

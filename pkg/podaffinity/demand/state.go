@@ -22,13 +22,24 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// FromFacts turns the PipelineRun reconciler's resolved state into Tasks.
-// Tasks that have already started (they have a TaskRun, CustomRun or child
-// PipelineRun) are left out: what remains is the demand still to come.
-// Custom tasks and child pipelines count as requesting nothing here.
+// maxChildPipelineDepth bounds how deep FromFacts follows embedded child
+// pipelines (pipelines in pipelines) when it sums their demand.
+const maxChildPipelineDepth = 5
+
+// FromFacts turns the PipelineRun reconciler's resolved state into Tasks:
+// every task that has not finished and is not skipped, with its state. A
+// task whose runs exist and have not finished is Running; a task that the
+// reconciler creates now (Tekton's DAG execution queue, or the finally
+// tasks once the DAG is done) is Starting; the rest are Waiting.
 //
-// limitRanges are the LimitRanges of the run's namespace; Tekton applies
-// their defaults to steps that request nothing (see PodRequestsInNamespace).
+// A child pipeline counts as the peak of its embedded pipeline spec (its
+// pods share the parent's node); of that spec, tasks given by taskRef and
+// custom tasks count as requesting nothing, since they are resolved only
+// when the child runs.
+//
+// limitRanges are the LimitRanges of the run's namespace; Tekton and the API
+// server apply their defaults to the pod's containers (see
+// PodRequestsInNamespace).
 func FromFacts(run *v1.PipelineRun, facts *resources.PipelineRunFacts, limitRanges []*corev1.LimitRange) []Task {
 	if facts == nil {
 		return nil
@@ -39,16 +50,26 @@ func FromFacts(run *v1.PipelineRun, facts *resources.PipelineRunFacts, limitRang
 			finals[name] = true
 		}
 	}
+	starting := startingNow(facts)
 	var tasks []Task
 	for _, rpt := range facts.State {
 		if rpt == nil || rpt.PipelineTask == nil {
 			continue
 		}
 		name := rpt.PipelineTask.Name
-		if len(rpt.TaskRuns) > 0 || len(rpt.CustomRuns) > 0 || len(rpt.ChildPipelineRuns) > 0 {
+		state := Waiting
+		switch {
+		case len(rpt.TaskRuns) > 0 || len(rpt.CustomRuns) > 0 || len(rpt.ChildPipelineRuns) > 0:
+			if !rpt.IsRunning() {
+				continue
+			}
+			state = Running
+		case starting[name]:
+			state = Starting
+		case skipped(rpt, facts, finals[name]):
 			continue
 		}
-		t := Task{Name: name, Finally: finals[name], Count: 1}
+		t := Task{Name: name, Finally: finals[name], Count: 1, State: state}
 		if facts.TasksGraph != nil {
 			if node, ok := facts.TasksGraph.Nodes[name]; ok {
 				for _, prev := range node.Prev {
@@ -59,10 +80,85 @@ func FromFacts(run *v1.PipelineRun, facts *resources.PipelineRunFacts, limitRang
 		if rpt.PipelineTask.IsMatrixed() {
 			t.Count = rpt.PipelineTask.Matrix.CountCombinations()
 		}
-		if rpt.ResolvedTask != nil && !rpt.IsCustomTask() && !rpt.IsChildPipeline() {
+		switch {
+		case rpt.IsCustomTask():
+		case rpt.IsChildPipeline():
+			t.Pod = PipelinePeak(rpt.ResolvedPipeline.PipelineSpec, limitRanges)
+		case rpt.ResolvedTask != nil:
 			t.Pod = PodRequestsInNamespace(rpt.ResolvedTask.TaskSpec, run.GetTaskRunSpec(name), limitRanges)
 		}
 		tasks = append(tasks, t)
 	}
 	return tasks
+}
+
+// startingNow returns the names of the tasks that Tekton's
+// runNextSchedulableTask creates in this reconcile. It asks the same
+// questions of facts that runNextSchedulableTask asks next.
+func startingNow(facts *resources.PipelineRunFacts) map[string]bool {
+	names := map[string]bool{}
+	if facts.TasksGraph == nil {
+		return names
+	}
+	if next, err := facts.DAGExecutionQueue(); err == nil {
+		for _, rpt := range next {
+			names[rpt.PipelineTask.Name] = true
+		}
+	}
+	if facts.FinalTasksGraph != nil {
+		for _, rpt := range facts.GetFinalTasks() {
+			names[rpt.PipelineTask.Name] = true
+		}
+	}
+	return names
+}
+
+// skipped reports whether Tekton already knows that a task that has not
+// started never will.
+func skipped(rpt *resources.ResolvedPipelineTask, facts *resources.PipelineRunFacts, final bool) bool {
+	if facts.TasksGraph == nil {
+		return false
+	}
+	if final {
+		return facts.FinalTasksGraph != nil && rpt.IsFinallySkipped(facts).IsSkipped
+	}
+	return rpt.Skip(facts).IsSkipped
+}
+
+// PipelinePeak returns the peak demand of an embedded pipeline spec: its
+// tasks with embedded task specs, its child pipelines with embedded specs,
+// and its finally tasks. Tasks given by reference count as requesting nothing.
+func PipelinePeak(spec *v1.PipelineSpec, limitRanges []*corev1.LimitRange) corev1.ResourceList {
+	return pipelinePeak(spec, limitRanges, 0)
+}
+
+func pipelinePeak(spec *v1.PipelineSpec, limitRanges []*corev1.LimitRange, depth int) corev1.ResourceList {
+	if spec == nil || depth >= maxChildPipelineDepth {
+		return corev1.ResourceList{}
+	}
+	deps := v1.PipelineTaskList(spec.Tasks).Deps()
+	var tasks []Task
+	add := func(pt v1.PipelineTask, finally bool) {
+		t := Task{Name: pt.Name, Finally: finally, Count: 1}
+		if !finally {
+			t.After = deps[pt.Name]
+		}
+		if pt.IsMatrixed() {
+			t.Count = pt.Matrix.CountCombinations()
+		}
+		switch {
+		case pt.PipelineSpec != nil:
+			t.Pod = pipelinePeak(pt.PipelineSpec, limitRanges, depth+1)
+		case pt.TaskSpec != nil:
+			t.Pod = PodRequestsInNamespace(&pt.TaskSpec.TaskSpec, v1.PipelineTaskRunSpec{}, limitRanges)
+		}
+		tasks = append(tasks, t)
+	}
+	for _, pt := range spec.Tasks {
+		add(pt, false)
+	}
+	for _, pt := range spec.Finally {
+		add(pt, true)
+	}
+	return Peak(tasks)
 }

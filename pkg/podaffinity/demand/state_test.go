@@ -27,7 +27,9 @@ import (
 	"github.com/tektoncd/pipeline/pkg/reconciler/pipelinerun/resources"
 	taskresources "github.com/tektoncd/pipeline/pkg/reconciler/taskrun/resources"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/selection"
+	"knative.dev/pkg/apis"
+	duckv1 "knative.dev/pkg/apis/duck/v1"
 )
 
 func cpuTask(cpu string) *v1.TaskSpec {
@@ -38,14 +40,30 @@ func arrayParam(name string, values ...string) v1.Param {
 	return v1.Param{Name: name, Value: v1.ParamValue{Type: v1.ParamTypeArray, ArrayVal: values}}
 }
 
+func succeeded() duckv1.Status {
+	return duckv1.Status{Conditions: duckv1.Conditions{{Type: apis.ConditionSucceeded, Status: corev1.ConditionTrue}}}
+}
+
+func taskRun(done bool) *v1.TaskRun {
+	tr := &v1.TaskRun{}
+	if done {
+		tr.Status.Status = succeeded()
+	}
+	return tr
+}
+
 // pipelineFacts builds the facts of a pipeline:
 //
-//	clone (started) -> build -------> push
-//	               \-> test (x6) -/
-//	custom (custom task), child (child pipeline)
+//	clone -> build -------> push
+//	     \-> test (x6) -/
+//	custom (custom task), child (child pipeline: x 2 CPU and y 1 CPU at once)
 //	finally: notify
 func pipelineFacts(t *testing.T) *resources.PipelineRunFacts {
 	t.Helper()
+	childSpec := &v1.PipelineSpec{Tasks: []v1.PipelineTask{
+		{Name: "x", TaskSpec: &v1.EmbeddedTask{TaskSpec: *cpuTask("2")}},
+		{Name: "y", TaskSpec: &v1.EmbeddedTask{TaskSpec: *cpuTask("1")}},
+	}}
 	tasks := []v1.PipelineTask{
 		{Name: "clone", TaskSpec: &v1.EmbeddedTask{TaskSpec: *cpuTask("1")}},
 		{Name: "build", RunAfter: []string{"clone"}},
@@ -55,7 +73,7 @@ func pipelineFacts(t *testing.T) *resources.PipelineRunFacts {
 		}}},
 		{Name: "push", RunAfter: []string{"build", "test"}},
 		{Name: "custom", TaskRef: &v1.TaskRef{APIVersion: "example.dev/v1", Kind: "Wait"}},
-		{Name: "child", PipelineSpec: &v1.PipelineSpec{}},
+		{Name: "child", PipelineSpec: childSpec},
 	}
 	finally := []v1.PipelineTask{{Name: "notify"}}
 
@@ -70,15 +88,11 @@ func pipelineFacts(t *testing.T) *resources.PipelineRunFacts {
 	resolved := func(pt *v1.PipelineTask, spec *v1.TaskSpec) *resources.ResolvedPipelineTask {
 		return &resources.ResolvedPipelineTask{PipelineTask: pt, ResolvedTask: &taskresources.ResolvedTask{TaskSpec: spec}}
 	}
-	clone := resolved(&tasks[0], cpuTask("1"))
-	clone.TaskRunNames = []string{"run-clone"}
-	clone.TaskRuns = []*v1.TaskRun{{ObjectMeta: metav1.ObjectMeta{Name: "run-clone"}}}
 	custom := &resources.ResolvedPipelineTask{PipelineTask: &tasks[4], CustomTask: true}
-	// A child pipeline's own pods are counted by its own placement, not here.
-	child := resolved(&tasks[5], cpuTask("9"))
+	child := &resources.ResolvedPipelineTask{PipelineTask: &tasks[5], ResolvedPipeline: resources.ResolvedPipeline{PipelineSpec: childSpec}}
 	return &resources.PipelineRunFacts{
 		State: resources.PipelineRunState{
-			clone,
+			resolved(&tasks[0], cpuTask("1")),
 			resolved(&tasks[1], cpuTask("2")),
 			resolved(&tasks[2], cpuTask("500m")),
 			resolved(&tasks[3], cpuTask("1")),
@@ -92,25 +106,32 @@ func pipelineFacts(t *testing.T) *resources.PipelineRunFacts {
 }
 
 func TestFromFacts(t *testing.T) {
+	clone := Task{Name: "clone", Pod: rl("cpu", "1"), Count: 1}
+	build := Task{Name: "build", After: []string{"clone"}, Pod: rl("cpu", "2"), Count: 1}
+	test := Task{Name: "test", After: []string{"clone"}, Pod: rl("cpu", "500m"), Count: 6}
+	push := Task{Name: "push", After: []string{"build", "test"}, Pod: rl("cpu", "1"), Count: 1}
+	custom := Task{Name: "custom", Count: 1}
+	child := Task{Name: "child", Pod: rl("cpu", "3"), Count: 1}
+	notify := Task{Name: "notify", Finally: true, Pod: rl("cpu", "300m"), Count: 1}
+	in := func(task Task, state TaskState) Task {
+		task.State = state
+		return task
+	}
 	for _, tc := range []struct {
 		name     string
 		run      *v1.PipelineRun
 		mutate   func(*resources.PipelineRunFacts)
 		want     []Task
 		wantPeak corev1.ResourceList
+		wantHeld corev1.ResourceList
 	}{{
-		name: "not started yet, except clone",
+		name: "nothing started: the roots start now",
 		run:  &v1.PipelineRun{},
-		want: []Task{
-			{Name: "build", After: []string{"clone"}, Pod: rl("cpu", "2"), Count: 1},
-			{Name: "test", After: []string{"clone"}, Pod: rl("cpu", "500m"), Count: 6},
-			{Name: "push", After: []string{"build", "test"}, Pod: rl("cpu", "1"), Count: 1},
-			{Name: "custom", Count: 1},
-			{Name: "child", Count: 1},
-			{Name: "notify", Finally: true, Pod: rl("cpu", "300m"), Count: 1},
-		},
-		// build and test (6 x 500m) run at once.
-		wantPeak: rl("cpu", "5"),
+		want: []Task{in(clone, Starting), build, test, push, in(custom, Starting), in(child, Starting), notify},
+		// build, test (6 x 500m) and child (2 + 1) run at once.
+		wantPeak: rl("cpu", "8"),
+		// clone, custom and child start now: 8 - 1 - 3.
+		wantHeld: rl("cpu", "4"),
 	}, {
 		name: "taskRunSpecs of the run apply",
 		run: &v1.PipelineRun{Spec: v1.PipelineRunSpec{TaskRunSpecs: []v1.PipelineTaskRunSpec{{
@@ -118,38 +139,49 @@ func TestFromFacts(t *testing.T) {
 			StepSpecs:        []v1.TaskRunStepSpec{{Name: "run", ComputeResources: corev1.ResourceRequirements{Requests: rl("cpu", "4")}}},
 		}}}},
 		want: []Task{
+			in(clone, Starting),
 			{Name: "build", After: []string{"clone"}, Pod: rl("cpu", "4"), Count: 1},
-			{Name: "test", After: []string{"clone"}, Pod: rl("cpu", "500m"), Count: 6},
-			{Name: "push", After: []string{"build", "test"}, Pod: rl("cpu", "1"), Count: 1},
-			{Name: "custom", Count: 1},
-			{Name: "child", Count: 1},
-			{Name: "notify", Finally: true, Pod: rl("cpu", "300m"), Count: 1},
+			test, push, in(custom, Starting), in(child, Starting), notify,
 		},
-		wantPeak: rl("cpu", "7"),
+		wantPeak: rl("cpu", "10"),
+		wantHeld: rl("cpu", "6"),
 	}, {
-		name: "started tasks of every kind are left out",
+		name: "clone finished: build and test start, the rest runs",
 		run:  &v1.PipelineRun{},
 		mutate: func(f *resources.PipelineRunFacts) {
-			f.State[1].TaskRuns = []*v1.TaskRun{{}}              // build
-			f.State[2].TaskRuns = []*v1.TaskRun{{}}              // test: one of six started
-			f.State[4].CustomRuns = []*v1beta1.CustomRun{{}}     // custom
-			f.State[5].ChildPipelineRuns = []*v1.PipelineRun{{}} // child
+			f.State[0].TaskRuns = []*v1.TaskRun{taskRun(true)}
+			f.State[4].CustomRuns = []*v1beta1.CustomRun{{}}
+			f.State[5].ChildPipelineRuns = []*v1.PipelineRun{{}}
 		},
-		want: []Task{
-			{Name: "push", After: []string{"build", "test"}, Pod: rl("cpu", "1"), Count: 1},
-			{Name: "notify", Finally: true, Pod: rl("cpu", "300m"), Count: 1},
-		},
-		wantPeak: rl("cpu", "1"),
+		want:     []Task{in(build, Starting), in(test, Starting), push, in(custom, Running), in(child, Running), notify},
+		wantPeak: rl("cpu", "8"),
+		wantHeld: corev1.ResourceList{},
 	}, {
-		name: "only finally left",
+		name: "build finished, test running: the placeholder holds what push needs beyond test",
 		run:  &v1.PipelineRun{},
 		mutate: func(f *resources.PipelineRunFacts) {
-			for _, rpt := range f.State[:6] {
-				rpt.TaskRuns = []*v1.TaskRun{{}}
+			f.State[0].TaskRuns = []*v1.TaskRun{taskRun(true)}
+			f.State[1].TaskRuns = []*v1.TaskRun{taskRun(true)}
+			f.State[2].TaskRuns = []*v1.TaskRun{taskRun(false)}
+			f.State[4].CustomRuns = []*v1beta1.CustomRun{{Status: v1beta1.CustomRunStatus{Status: succeeded()}}}
+			f.State[5].ChildPipelineRuns = []*v1.PipelineRun{{Status: v1.PipelineRunStatus{Status: succeeded()}}}
+		},
+		want:     []Task{in(test, Running), push, notify},
+		wantPeak: rl("cpu", "3"),
+		wantHeld: corev1.ResourceList{},
+	}, {
+		name: "the DAG is done: finally starts",
+		run:  &v1.PipelineRun{},
+		mutate: func(f *resources.PipelineRunFacts) {
+			for _, rpt := range f.State[:4] {
+				rpt.TaskRuns = []*v1.TaskRun{taskRun(true)}
 			}
+			f.State[4].CustomRuns = []*v1beta1.CustomRun{{Status: v1beta1.CustomRunStatus{Status: succeeded()}}}
+			f.State[5].ChildPipelineRuns = []*v1.PipelineRun{{Status: v1.PipelineRunStatus{Status: succeeded()}}}
 		},
-		want:     []Task{{Name: "notify", Finally: true, Pod: rl("cpu", "300m"), Count: 1}},
+		want:     []Task{in(notify, Starting)},
 		wantPeak: rl("cpu", "300m"),
+		wantHeld: corev1.ResourceList{},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			facts := pipelineFacts(t)
@@ -164,12 +196,73 @@ func TestFromFacts(t *testing.T) {
 			if d := cmp.Diff(tc.wantPeak, Peak(got), quantityEqual); d != "" {
 				t.Errorf("Peak(FromFacts()) (-want +got):\n%s", d)
 			}
+			if d := cmp.Diff(tc.wantHeld, Held(got), quantityEqual, cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("Held(FromFacts()) (-want +got):\n%s", d)
+			}
 		})
+	}
+}
+
+func TestFromFactsLeavesSkippedTasksOut(t *testing.T) {
+	facts := pipelineFacts(t)
+	facts.State[1].PipelineTask.When = v1.WhenExpressions{{Input: "a", Operator: selection.In, Values: []string{"b"}}}
+	facts.State[0].TaskRuns = []*v1.TaskRun{taskRun(true)}
+	var names []string
+	for _, task := range FromFacts(&v1.PipelineRun{}, facts, nil) {
+		names = append(names, task.Name)
+	}
+	want := []string{"test", "push", "custom", "child", "notify"}
+	if d := cmp.Diff(want, names); d != "" {
+		t.Errorf("tasks of FromFacts() (-want +got):\n%s", d)
 	}
 }
 
 func TestFromFactsNil(t *testing.T) {
 	if got := FromFacts(&v1.PipelineRun{}, nil, nil); got != nil {
 		t.Errorf("FromFacts(nil facts) = %v, want nil", got)
+	}
+}
+
+func TestPipelinePeak(t *testing.T) {
+	embedded := func(name, cpu string, after ...string) v1.PipelineTask {
+		return v1.PipelineTask{Name: name, RunAfter: after, TaskSpec: &v1.EmbeddedTask{TaskSpec: *cpuTask(cpu)}}
+	}
+	for _, tc := range []struct {
+		name string
+		spec *v1.PipelineSpec
+		want corev1.ResourceList
+	}{{
+		name: "nil spec",
+		want: corev1.ResourceList{},
+	}, {
+		name: "a chain needs its largest task",
+		spec: &v1.PipelineSpec{Tasks: []v1.PipelineTask{embedded("a", "1"), embedded("b", "2", "a")}},
+		want: rl("cpu", "2"),
+	}, {
+		name: "parallel tasks add up; a referenced task counts as nothing",
+		spec: &v1.PipelineSpec{Tasks: []v1.PipelineTask{
+			embedded("a", "1"), embedded("b", "2"), {Name: "ref", TaskRef: &v1.TaskRef{Name: "elsewhere"}},
+		}},
+		want: rl("cpu", "3"),
+	}, {
+		name: "finally is its own phase",
+		spec: &v1.PipelineSpec{
+			Tasks:   []v1.PipelineTask{embedded("a", "1")},
+			Finally: []v1.PipelineTask{embedded("f1", "2"), embedded("f2", "2")},
+		},
+		want: rl("cpu", "4"),
+	}, {
+		name: "a nested child pipeline counts with its own peak",
+		spec: &v1.PipelineSpec{Tasks: []v1.PipelineTask{
+			embedded("a", "1"),
+			{Name: "inner", PipelineSpec: &v1.PipelineSpec{Tasks: []v1.PipelineTask{embedded("x", "2"), embedded("y", "2")}}},
+		}},
+		want: rl("cpu", "5"),
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := cmp.Diff(tc.want, PipelinePeak(tc.spec, nil), quantityEqual, cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("PipelinePeak() (-want +got):\n%s", d)
+			}
+		})
 	}
 }
