@@ -26,6 +26,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -44,6 +45,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -62,6 +64,9 @@ const (
 	// ReasonWaitingToMove: the run's node became unusable while some of its
 	// pods still run there; the run moves once they finish.
 	ReasonWaitingToMove = "WaitingToMove"
+	// ReasonHandingOver: the placeholder shrinks to make room for tasks that
+	// start now; they are created once the node has applied it.
+	ReasonHandingOver = "HandingOverReservation"
 	// ReasonNodeWaitTimeout: the run failed because it waited longer than
 	// the configured bound for a node.
 	ReasonNodeWaitTimeout = "NodeWaitTimeout"
@@ -73,8 +78,15 @@ const (
 	EventPlaceholderCreated = "PlaceholderCreated"
 	// EventPlaced is recorded when a run gets its node.
 	EventPlaced = "Placed"
-	// EventReservationHandedOver is recorded when the reservation is released for the TaskRun pods.
+	// EventReservationHandedOver is recorded when the placeholder shrinks to
+	// make room for the run's TaskRun pods.
 	EventReservationHandedOver = "ReservationHandedOver"
+	// EventReservationRestored is recorded when the placeholder grows back,
+	// after tasks finished, to what later tasks need.
+	EventReservationRestored = "ReservationRestored"
+	// EventWaitingToMove is recorded once when the run's node becomes
+	// unusable while some of its pods still run there.
+	EventWaitingToMove = "WaitingToMove"
 	// EventMoving is recorded when a run leaves an unusable node.
 	EventMoving = "Moving"
 	// EventInvalidLabel is recorded when a run's opt-in label is invalid.
@@ -173,9 +185,11 @@ func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) Ta
 
 // Place takes one step towards the run being on a usable node with its
 // placeholder holding it, and reports whether the run may start tasks.
-// remaining describes the tasks that have not started yet; the placeholder
-// reserves their peak demand while it looks for a node.
-func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t Target, remaining []demand.Task) (Placement, error) {
+// tasks are the run's unfinished tasks (demand.FromFacts): while it looks
+// for a node, the placeholder reserves the peak demand of those that have
+// not started; once bound, it holds what they need beyond what running and
+// starting tasks hold themselves.
+func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t Target, tasks []demand.Task) (Placement, error) {
 	if t.Joined {
 		return e.placeJoined(run, t)
 	}
@@ -195,12 +209,12 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		if s.Config.Reservation() != paconfig.ReservationReserve {
 			return placeholder.TokenRequests()
 		}
-		return demand.WithFloor(demand.Peak(remaining), placeholder.TokenRequests())
+		return demand.WithFloor(demand.ToPlace(tasks), placeholder.TokenRequests())
 	}
 
 	sts, err := e.StatefulSets.StatefulSets(run.Namespace).Get(t.Placeholder)
 	if apierrors.IsNotFound(err) {
-		if len(remaining) == 0 && e.started(run.Namespace, t.Placeholder) && !e.hasUnboundMemberPods(run.Namespace, t.Placeholder) {
+		if demand.AllStarted(tasks) && e.started(run.Namespace, t.Placeholder) && !e.hasUnboundMemberPods(run.Namespace, t.Placeholder) {
 			// Every task has started and every pod is on its node: nothing
 			// is left to place. This is also what a reconcile sees when it
 			// reads a finishing run from a stale cache after the placeholder
@@ -247,9 +261,17 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		if why := e.unusable(target); why != "" {
 			active := e.activeMemberPods(run.Namespace, t.Placeholder, target)
 			if len(active) > 0 && why != nodeGone {
-				return Placement{Node: target, Reason: ReasonWaitingToMove, Message: fmt.Sprintf(
-					"Node %s is %s; waiting for %s to finish there before the PipelineRun moves to another node",
-					target, why, strings.Join(active, ", "))}, nil
+				msg := fmt.Sprintf("Node %s is %s; waiting for %s to finish there before the PipelineRun moves to another node",
+					target, why, strings.Join(active, ", "))
+				if sts.Annotations[placeholder.WaitingToMoveAnnotation] != target {
+					// Say it once per node, not on every reconcile.
+					if err := e.annotate(ctx, sts, placeholder.WaitingToMoveAnnotation, target); err != nil {
+						return Placement{}, err
+					}
+					logger.Infof("PipelineRun %s/%s: %s", run.Namespace, run.Name, msg)
+					event(ctx, run, corev1.EventTypeWarning, EventWaitingToMove, msg)
+				}
+				return Placement{Node: target, Reason: ReasonWaitingToMove, Message: msg}, nil
 			}
 			spec.PinnedNode = ""
 			spec.Requests = reservation()
@@ -293,8 +315,9 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		return e.unscheduled(s, p, e.waitStart(run, t.Placeholder, p))
 	}
 
-	// Bound to a usable node. Pin the StatefulSet there and hand the
-	// reservation over to the TaskRun pods.
+	// Bound to a usable node. Pin the StatefulSet there (a pod it recreates
+	// comes back token-sized on the same node) and size the pod to what the
+	// run's later tasks still need.
 	spec.PinnedNode = current
 	spec.Requests = placeholder.TokenRequests()
 	if pinned != current || !sameRequests(placeholder.Requests(&sts.Spec.Template.Spec), spec.Requests) {
@@ -309,32 +332,72 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 				"All pods of this PipelineRun run on node %s (placeholder %s waited %s for it)", current, sts.Name, wait.Round(time.Millisecond)))
 		}
 	}
-	if !sameRequests(placeholder.Requests(&p.Spec), spec.Requests) {
-		// The pod still holds the reservation: shrink it in place so the node
-		// stays held, or, where in-place resize is not available, replace it
-		// by a token pod pinned to the same node.
-		held := formatResources(placeholder.Requests(&p.Spec))
-		inPlace, err := e.shrink(ctx, p, spec.Requests)
+	return e.follow(ctx, s, run, sts.Name, p, tasks)
+}
+
+// follow sizes a bound placeholder pod to what the run's unfinished tasks
+// still need beyond what its running and starting tasks hold (demand.Held).
+// Before tasks start it shrinks, and they start only once the node reports
+// the smaller size; as tasks finish it grows back, where the node resizes
+// pods in place. It never grows while tasks start, nor past what the node
+// has allocated to it then, so a grow the node defers cannot hold up the
+// run's own pods.
+func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, name string, p *corev1.Pod, tasks []demand.Task) (Placement, error) {
+	node := p.Spec.NodeName
+	starting := demand.AnyStarting(tasks)
+	have := placeholder.Requests(&p.Spec)
+	want := placeholder.TokenRequests()
+	if s.Config.Reservation() == paconfig.ReservationReserve {
+		want = demand.WithFloor(demand.Held(tasks), want)
+	}
+	if starting {
+		want = atMost(want, allocated(p))
+	}
+	handingOver := ReasonWaitingForNode
+	if e.started(run.Namespace, name) {
+		handingOver = ReasonHandingOver
+	}
+
+	if !sameRequests(want, have) {
+		grows := exceeds(want, have)
+		if grows && !reportsResources(p) {
+			// The node does not resize pods in place: growing would mean a new,
+			// larger pod that might not fit any more. Keep what is held.
+			return Placement{Node: node, Ready: true}, nil
+		}
+		inPlace, err := e.resize(ctx, p, want, !grows)
 		if err != nil {
 			return Placement{}, err
 		}
-		e.Metrics.Handover(ctx)
-		how := "in place"
-		if !inPlace {
-			how = "by replacing its pod with a token pod pinned to the node"
+		switch {
+		case grows && inPlace:
+			e.Metrics.Restore(ctx)
+			event(ctx, run, corev1.EventTypeNormal, EventReservationRestored, fmt.Sprintf(
+				"Placeholder %s holds %s on node %s again for the PipelineRun's later tasks (was %s)", name, formatResources(want), node, formatResources(have)))
+		case !grows:
+			e.Metrics.Handover(ctx)
+			how := "in place"
+			if !inPlace {
+				how = "by replacing its pod with a token pod pinned to the node"
+			}
+			event(ctx, run, corev1.EventTypeNormal, EventReservationHandedOver, fmt.Sprintf(
+				"Placeholder %s handed %s of its reservation on node %s over to the PipelineRun's pods (%s), %s",
+				name, formatResources(subtract(have, want)), node, startingNames(tasks), how))
 		}
-		event(ctx, run, corev1.EventTypeNormal, EventReservationHandedOver, fmt.Sprintf(
-			"Placeholder %s released its reservation (%s) on node %s for the PipelineRun's pods, %s", sts.Name, held, current, how))
-		return Placement{Node: current, Reason: ReasonWaitingForNode, Message: fmt.Sprintf(
-			"Handing the reservation on node %s over to the PipelineRun's pods", current)}, nil
+		if !starting {
+			return Placement{Node: node, Ready: true}, nil
+		}
+		// Tasks start once the node has applied the new size.
+		return Placement{Node: node, Reason: handingOver, Message: fmt.Sprintf(
+			"Handing the reservation on node %s over to the PipelineRun's pods", node)}, nil
 	}
-	if !resizeApplied(p) {
+	if starting && !resizeApplied(p) {
 		// The kubelet has not applied the shrink yet: until it has, the
 		// scheduler still counts the reservation on the node.
-		return Placement{Node: current, Reason: ReasonWaitingForNode, Message: fmt.Sprintf(
-			"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to apply it", current)}, nil
+		return Placement{Node: node, Reason: handingOver, Message: fmt.Sprintf(
+			"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to apply it", node)}, nil
 	}
-	return Placement{Node: current, Ready: true}, nil
+	return Placement{Node: node, Ready: true}, nil
 }
 
 // resizeApplied reports whether the node reports the placeholder container
@@ -483,7 +546,10 @@ func (e *Engine) placeJoined(run *v1.PipelineRun, t Target) (Placement, error) {
 	if err != nil && !apierrors.IsNotFound(err) {
 		return Placement{}, fmt.Errorf("getting parent placeholder pod: %w", err)
 	}
-	if p == nil || p.DeletionTimestamp != nil || p.Spec.NodeName == "" || !sameRequests(placeholder.Requests(&p.Spec), placeholder.TokenRequests()) {
+	// The parent counts the child pipeline's peak as held by the child
+	// while it runs; the child starts once the parent's placeholder has
+	// made room for it on the node.
+	if p == nil || p.DeletionTimestamp != nil || p.Spec.NodeName == "" || !resizeApplied(p) {
 		return waiting(ReasonWaitingForNode, fmt.Sprintf("Waiting for the parent PipelineRun's placeholder %s to be placed", t.Placeholder), 0), nil
 	}
 	if why := e.unusable(p.Spec.NodeName); why != "" {
@@ -605,12 +671,12 @@ func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, sp
 	return nil
 }
 
-// shrink hands a placeholder pod's reservation over by resizing it in place
-// to requests (the pods/resize subresource). It reports false when the
-// cluster does not allow that, after deleting the pod instead: the
-// StatefulSet then recreates it from its template, already pinned and
+// resize sets a placeholder pod's requests (and limits) in place through
+// the pods/resize subresource and reports true. When the cluster refuses
+// that, it reports false and, if replace is set, deletes the pod instead:
+// the StatefulSet then recreates it from its template, already pinned and
 // token-sized.
-func (e *Engine) shrink(ctx context.Context, p *corev1.Pod, requests corev1.ResourceList) (bool, error) {
+func (e *Engine) resize(ctx context.Context, p *corev1.Pod, requests corev1.ResourceList, replace bool) (bool, error) {
 	resized := p.DeepCopy()
 	for i := range resized.Spec.Containers {
 		if resized.Spec.Containers[i].Name == placeholder.ContainerName {
@@ -625,9 +691,98 @@ func (e *Engine) shrink(ctx context.Context, p *corev1.Pod, requests corev1.Reso
 	case apierrors.IsConflict(err):
 		// Stale copy: the next reconcile sees the current pod.
 		return false, fmt.Errorf("resizing placeholder pod %s/%s: %w", p.Namespace, p.Name, err)
+	case !replace:
+		logging.FromContext(ctx).Infof("In-place resize of placeholder pod %s/%s not possible (%v); keeping its size", p.Namespace, p.Name, err)
+		return false, nil
 	}
 	logging.FromContext(ctx).Infof("In-place resize of placeholder pod %s/%s not possible (%v); replacing the pod", p.Namespace, p.Name, err)
 	return false, e.deletePod(ctx, p)
+}
+
+// reportsResources reports whether the node reports the placeholder
+// container's resources, as kubelets that resize pods in place do.
+func reportsResources(p *corev1.Pod) bool {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name == placeholder.ContainerName && cs.Resources != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// allocated returns what the node has given the placeholder container: the
+// resources it reports, or the spec's requests when it reports none.
+func allocated(p *corev1.Pod) corev1.ResourceList {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name == placeholder.ContainerName && cs.Resources != nil && cs.Resources.Requests != nil {
+			return cs.Resources.Requests
+		}
+	}
+	return placeholder.Requests(&p.Spec)
+}
+
+// atMost returns a with every resource capped at b's amount, where b has it.
+func atMost(a, b corev1.ResourceList) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for name, q := range a {
+		if limit, ok := b[name]; ok && limit.Cmp(q) < 0 {
+			q = limit
+		}
+		out[name] = q.DeepCopy()
+	}
+	return out
+}
+
+// exceeds reports whether a asks more than b of some resource.
+func exceeds(a, b corev1.ResourceList) bool {
+	for name, q := range a {
+		if have, ok := b[name]; !ok || q.Cmp(have) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// subtract returns what a has beyond b, per resource.
+func subtract(a, b corev1.ResourceList) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for name, q := range a {
+		d := q.DeepCopy()
+		if other, ok := b[name]; ok {
+			d.Sub(other)
+		}
+		if d.Sign() > 0 {
+			out[name] = d
+		}
+	}
+	return out
+}
+
+// startingNames lists the tasks that start now, or says "running tasks".
+func startingNames(tasks []demand.Task) string {
+	var names []string
+	for _, t := range tasks {
+		if t.State == demand.Starting {
+			names = append(names, t.Name)
+		}
+	}
+	if len(names) == 0 {
+		return "running tasks"
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// annotate sets one annotation of a placeholder StatefulSet.
+func (e *Engine) annotate(ctx context.Context, sts *appsv1.StatefulSet, key, value string) error {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: value}}})
+	if err != nil {
+		return fmt.Errorf("encoding annotation patch: %w", err)
+	}
+	if _, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("annotating placeholder StatefulSet %s/%s: %w", sts.Namespace, sts.Name, err)
+	}
+	return nil
 }
 
 func (e *Engine) deletePod(ctx context.Context, p *corev1.Pod) error {

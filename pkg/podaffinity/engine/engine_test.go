@@ -68,12 +68,13 @@ func rl(cpu, memory string) corev1.ResourceList {
 	return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(memory)}
 }
 
-// remaining is the demand of the tasks that have not started: a and b run
-// at once, so the peak is cpu=3, memory=3Gi.
+// remaining is the demand of a run that has not started: a and b start now
+// and run at once, so the peak is cpu=3, memory=3Gi, and all of it goes to
+// them when they start.
 func remaining() []demand.Task {
 	return []demand.Task{
-		{Name: "a", Pod: rl("2", "1Gi")},
-		{Name: "b", Pod: rl("1", "2Gi")},
+		{Name: "a", Pod: rl("2", "1Gi"), State: demand.Starting},
+		{Name: "b", Pod: rl("1", "2Gi"), State: demand.Starting},
 		{Name: "c", After: []string{"a", "b"}, Pod: rl("1", "1Gi")},
 	}
 }
@@ -143,6 +144,38 @@ func placeholderPod(node string, requests corev1.ResourceList, created metav1.Ti
 		},
 		Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: conditions},
 	}
+}
+
+// reporting makes the node report the placeholder container with the
+// resources its spec asks for, as a kubelet with in-place resize does.
+func reporting(p *corev1.Pod) *corev1.Pod {
+	return reportingRequests(p, placeholder.Requests(&p.Spec))
+}
+
+// reportingRequests makes the node report the placeholder container with requests.
+func reportingRequests(p *corev1.Pod, requests corev1.ResourceList) *corev1.Pod {
+	p.Status.Phase = corev1.PodRunning
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+		Name:      placeholder.ContainerName,
+		Resources: &corev1.ResourceRequirements{Requests: requests.DeepCopy(), Limits: requests.DeepCopy()},
+	}}
+	return p
+}
+
+func waitingToMove(sts *appsv1.StatefulSet, node string) *appsv1.StatefulSet {
+	sts.Annotations = map[string]string{placeholder.WaitingToMoveAnnotation: node}
+	return sts
+}
+
+// growBack is a run in which a finished, b (1 CPU) runs or has finished
+// (state -1), and c needs 3 CPU after b: once a has finished, the
+// placeholder holds 2 CPU for c beside b.
+func growBack(b, c demand.TaskState) []demand.Task {
+	tasks := []demand.Task{{Name: "c", After: []string{"a", "b"}, Pod: rl("3", "1Mi"), State: c}}
+	if b >= 0 {
+		tasks = append(tasks, demand.Task{Name: "b", Pod: rl("1", "1Mi"), State: b})
+	}
+	return tasks
 }
 
 func unschedulableCondition(message string) corev1.PodCondition {
@@ -522,6 +555,19 @@ func TestPlace(t *testing.T) {
 		},
 		want:         Placement{Node: "node-1", Reason: ReasonWaitingToMove},
 		wantMessage:  []string{"Node node-1 is cordoned", "build-compile-pod"},
+		wantActions:  []string{"patch statefulsets"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+		wantEvents:   []string{"Warning WaitingToMove"},
+	}, {
+		name: "(6) still waiting to move: said once already, so no event and no write",
+		objects: []runtime.Object{
+			cordonedNode("node-1"), readyNode("node-2"),
+			waitingToMove(ownSTS("node-1", token), "node-1"), placeholderPod("node-1", token, ago(time.Hour)),
+			memberPod("build-compile-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
+		},
+		want:         Placement{Node: "node-1", Reason: ReasonWaitingToMove},
+		wantMessage:  []string{"Node node-1 is cordoned", "build-compile-pod"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
 	}, {
@@ -533,8 +579,10 @@ func TestPlace(t *testing.T) {
 		},
 		want:         Placement{Node: "node-1", Reason: ReasonWaitingToMove},
 		wantMessage:  []string{"not ready (node.kubernetes.io/not-ready)"},
+		wantActions:  []string{"patch statefulsets"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
+		wantEvents:   []string{"Warning WaitingToMove"},
 	}, {
 		name: "(7) node cordoned, no active pod there: unpinned with the reservation, pod replaced",
 		objects: []runtime.Object{
@@ -688,6 +736,88 @@ func TestPlace(t *testing.T) {
 		want:         Placement{Failed: true, Reason: ReasonPlaceholderConflict},
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
+	}, {
+		name: "(9) a task finished: the placeholder grows back in place to what the next task needs",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token), reporting(placeholderPod("node-1", token, ago(time.Hour))),
+			memberPod("build-b-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
+		},
+		remaining:    growBack(demand.Running, demand.Waiting),
+		want:         Placement{Node: "node-1", Ready: true},
+		wantActions:  []string{"update pods/resize"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      rl("2", "16Mi"),
+		wantEvents:   []string{"Normal ReservationRestored"},
+	}, {
+		name: "(9) grown back already: nothing to do",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token), reporting(placeholderPod("node-1", rl("2", "16Mi"), ago(time.Hour))),
+			memberPod("build-b-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
+		},
+		remaining:    growBack(demand.Running, demand.Waiting),
+		want:         Placement{Node: "node-1", Ready: true},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      rl("2", "16Mi"),
+	}, {
+		name: "(9) the node does not resize in place: never grows by replacing the pod",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
+			memberPod("build-b-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
+		},
+		remaining:    growBack(demand.Running, demand.Waiting),
+		want:         Placement{Node: "node-1", Ready: true},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+	}, {
+		name: "(9) the API refuses the grow: the pod is kept, no event",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token), reporting(placeholderPod("node-1", token, ago(time.Hour))),
+			memberPod("build-b-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
+		},
+		remaining:    growBack(demand.Running, demand.Waiting),
+		resizeErr:    resizeUnsupported,
+		want:         Placement{Node: "node-1", Ready: true},
+		wantActions:  []string{"update pods/resize"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+	}, {
+		name: "(9) the next task starts: the placeholder hands its share over and the task waits for the node",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token), reporting(placeholderPod("node-1", rl("2", "16Mi"), ago(time.Hour))),
+			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
+		},
+		remaining:    growBack(-1, demand.Starting),
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		wantMessage:  []string{"Handing the reservation on node node-1 over"},
+		wantActions:  []string{"update pods/resize"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+		wantEvents:   []string{"Normal ReservationHandedOver"},
+	}, {
+		name: "(9) a grow the node deferred is not waited for when tasks start: shrink below what the node allocated",
+		objects: []runtime.Object{
+			// The spec asks 2 CPU, the node still gives the token amount.
+			readyNode("node-1"), ownSTS("node-1", token), reportingRequests(placeholderPod("node-1", rl("2", "16Mi"), ago(time.Hour)), token),
+			memberPod("build-b-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
+		},
+		remaining: append(growBack(demand.Running, demand.Waiting),
+			demand.Task{Name: "d", Pod: rl("100m", "1Mi"), State: demand.Starting}),
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		wantActions:  []string{"update pods/resize"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+		wantEvents:   []string{"Normal ReservationHandedOver"},
+	}, {
+		name:   "(9) reservation none: the placeholder keeps token requests while tasks finish",
+		config: map[string]string{paconfig.ReservationKey: paconfig.ReservationNone},
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token), reporting(placeholderPod("node-1", token, ago(time.Hour))),
+			memberPod("build-b-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
+		},
+		remaining:    growBack(demand.Running, demand.Waiting),
+		want:         Placement{Node: "node-1", Ready: true},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, tc.objects...)
@@ -1000,9 +1130,13 @@ func TestPlaceJoined(t *testing.T) {
 		objects: []runtime.Object{readyNode("node-1"), parentPod("", peak())},
 		want:    waitForNode,
 	}, {
-		name:    "parent placeholder still holds its reservation",
-		objects: []runtime.Object{readyNode("node-1"), parentPod("node-1", peak())},
+		name:    "parent placeholder shrinking to make room: the node has not applied it yet",
+		objects: []runtime.Object{readyNode("node-1"), reportingRequests(parentPod("node-1", placeholder.TokenRequests()), peak())},
 		want:    waitForNode,
+	}, {
+		name:    "parent placeholder shrunk and applied: ready",
+		objects: []runtime.Object{readyNode("node-1"), reporting(parentPod("node-1", placeholder.TokenRequests()))},
+		want:    Placement{Node: "node-1", Ready: true},
 	}, {
 		name: "parent placeholder pod being deleted",
 		objects: []runtime.Object{readyNode("node-1"), func() *corev1.Pod {

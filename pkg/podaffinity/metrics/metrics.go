@@ -40,6 +40,8 @@ const (
 	ActivePlaceholdersName = "tekton_pipelines_controller_pipelinerun_pod_affinity_active_placeholders"
 	// ReservationHandoversName counts reservations handed over to TaskRun pods.
 	ReservationHandoversName = "tekton_pipelines_controller_pipelinerun_pod_affinity_reservation_handovers_total"
+	// ReservationRestoresName counts reservations grown back as tasks finished.
+	ReservationRestoresName = "tekton_pipelines_controller_pipelinerun_pod_affinity_reservation_restores_total"
 )
 
 // Outcome is the value of the "outcome" attribute of PlacementsName.
@@ -62,6 +64,7 @@ type Recorder struct {
 	nodeWait   metric.Float64Histogram
 	placements metric.Int64Counter
 	handovers  metric.Int64Counter
+	restores   metric.Int64Counter
 }
 
 // NewRecorder creates the instruments on the global meter provider.
@@ -85,6 +88,11 @@ func NewRecorder(countActive func() (int64, error)) (*Recorder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", ReservationHandoversName, err)
 	}
+	restores, err := meter.Int64Counter(ReservationRestoresName,
+		metric.WithDescription("Placeholder reservations grown back for later tasks after tasks of a PipelineRun finished"))
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", ReservationRestoresName, err)
+	}
 	active, err := meter.Int64ObservableGauge(ActivePlaceholdersName,
 		metric.WithDescription("Placeholder StatefulSets that currently exist"))
 	if err != nil {
@@ -100,7 +108,7 @@ func NewRecorder(countActive func() (int64, error)) (*Recorder, error) {
 	}, active); err != nil {
 		return nil, fmt.Errorf("registering %s: %w", ActivePlaceholdersName, err)
 	}
-	return &Recorder{nodeWait: nodeWait, placements: placements, handovers: handovers}, nil
+	return &Recorder{nodeWait: nodeWait, placements: placements, handovers: handovers, restores: restores}, nil
 }
 
 // NodeWait records how long a placeholder waited for its node.
@@ -127,4 +135,12 @@ func (r *Recorder) Handover(ctx context.Context) {
 		return
 	}
 	r.handovers.Add(ctx, 1)
+}
+
+// Restore counts one reservation grown back.
+func (r *Recorder) Restore(ctx context.Context) {
+	if r == nil || r.restores == nil {
+		return
+	}
+	r.restores.Add(ctx, 1)
 }

@@ -43,6 +43,8 @@ func TestRecorder(t *testing.T) {
 	r.Placement(ctx, OutcomePlaced)
 	r.Placement(ctx, OutcomeMoved)
 	r.Handover(ctx)
+	r.Handover(ctx)
+	r.Restore(ctx)
 
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(ctx, &rm); err != nil {
@@ -75,7 +77,8 @@ func TestRecorder(t *testing.T) {
 	want := map[string]float64{
 		PlacementsName + "{outcome=placed}": 2,
 		PlacementsName + "{outcome=moved}":  1,
-		ReservationHandoversName:            1,
+		ReservationHandoversName:            2,
+		ReservationRestoresName:             1,
 		ActivePlaceholdersName:              3,
 		NodeWaitName + "_count":             1,
 		NodeWaitName + "_sum":               1.5,
@@ -92,4 +95,5 @@ func TestNilRecorderRecordsNothing(t *testing.T) {
 	r.NodeWait(ctx, time.Second)
 	r.Placement(ctx, OutcomePlaced)
 	r.Handover(ctx)
+	r.Restore(ctx)
 }

@@ -40,6 +40,9 @@ const (
 	// of a handled run (and so on their pods) to the placeholder name. The pod
 	// builder reads it to add the required pod affinity.
 	MemberLabelKey = "tekton.dev/pod-affinity-placeholder"
+	// WaitingToMoveAnnotation on a placeholder StatefulSet names the node
+	// that its run waits to leave, so that the engine reports the wait once.
+	WaitingToMoveAnnotation = "tekton.dev/pod-affinity-waiting-to-move"
 	// HostnameTopologyKey is the topology of "same node".
 	HostnameTopologyKey = "kubernetes.io/hostname"
 )
