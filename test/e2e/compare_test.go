@@ -197,12 +197,29 @@ func TestCompareCordonMove(t *testing.T) {
 		ns := newNamespace(t, "cordon")
 		rec := watchPods(t, nil, ns)
 		const run = "mover"
-		createRun(t, newRun(ns, run, chain(3), runOpts{duration: "4s"}))
+		createRun(t, newRun(ns, run, chain(3), runOpts{duration: "6s"}))
 		first, ok := s.waitBound(ns, run, 60*time.Second)
 		if !ok {
 			return
 		}
+		// Cordon while t1 runs there.
+		waitFor(t, "the pod of t1 to be bound", 60*time.Second, func(context.Context) (bool, error) {
+			for _, p := range rec.matching(map[string]string{labelPipelineRun: run, labelPipelineTask: "t1"}) {
+				if p.Node != "" {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
 		cordon(t, first)
+		if !s.upstream {
+			// The wait for t1 is visible: once as an event, and in the run's
+			// condition while it lasts.
+			ev := waitEvent(t, ns, "PipelineRun", run, eventWaitingToMove, 30*time.Second)
+			s.check(strings.Contains(ev.Message, "Node "+first+" is cordoned"), "%s event %q does not name the cordoned node %s", eventWaitingToMove, ev.Message, first)
+			pr := waitRunReason(t, ns, run, reasonWaitingToMove, 30*time.Second)
+			t.Logf("while t1 finishes on the cordoned node: %s", describeCondition(pr))
+		}
 		_, ok = s.finish(ns, run, 90*time.Second)
 		pods := rec.matching(map[string]string{labelPipelineRun: run, labelTaskRun: "*"})
 		logPods(t, pods)

@@ -59,6 +59,9 @@ const (
 	eventCreated        = "PlaceholderCreated"
 	eventPlaced         = "Placed"
 	eventHandedOver     = "ReservationHandedOver"
+	eventRestored       = "ReservationRestored"
+	eventWaitingToMove  = "WaitingToMove"
+	reasonWaitingToMove = "WaitingToMove"
 	eventMoving         = "Moving"
 	eventInvalidLabel   = "InvalidPodAffinityLabel"
 	placeholderSelector = labelComponent + "=" + componentHolder
