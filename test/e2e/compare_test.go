@@ -21,6 +21,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"knative.dev/pkg/apis"
 )
 
 // holderComponent is the label value of the run-level placeholder of the
@@ -532,4 +533,98 @@ func keys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// (g) The reservation follows the run: a and b (1 CPU each) run at once,
+// then c needs 3 CPU. The placeholder reserves the peak (3 CPU), hands 2
+// over to a and b, and when a finishes grows back to 2 CPU, so that c still
+// fits beside b. A pod that would take the CPU a gave back stays Pending
+// until the run is done; without the grow-back (upstream, or the engine
+// before it) that pod is bound and c pends instead.
+func TestCompareReservationGrowsBack(t *testing.T) {
+	compare(t, func(s *scenario) {
+		t := s.t
+		setFeatureFlags(t, scenarioFlags(nil))
+		ns := newNamespace(t, "growback")
+		rec := watchPods(t, nil, ns)
+		const run = "growback"
+		createRun(t, newRun(ns, run, pipelineSpec(
+			taskDef{name: "a", cpu: "1", duration: "1s"},
+			taskDef{name: "b", cpu: "1", duration: "20s"},
+			taskDef{name: "c", cpu: "3", duration: "1s", after: []string{"a", "b"}},
+		), runOpts{}))
+
+		var node string
+		waitFor(t, "task a to finish", 60*time.Second, func(ctx context.Context) (bool, error) {
+			trs, err := taskRuns(ctx, ns, run)
+			for _, tr := range trs {
+				if c := tr.Status.GetCondition(apis.ConditionSucceeded); tr.Labels[labelPipelineTask] == "a" && c != nil && c.IsTrue() {
+					for _, p := range rec.matching(map[string]string{labelPipelineRun: run, labelPipelineTask: "a"}) {
+						node = p.Node
+					}
+					return true, nil
+				}
+			}
+			return false, err
+		})
+		if !s.upstream {
+			restored := waitEvent(t, ns, "PipelineRun", run, eventRestored, 30*time.Second)
+			s.check(strings.Contains(restored.Message, "cpu=2"), "%s event %q: want the placeholder to hold cpu=2 again", eventRestored, restored.Message)
+		}
+		if !s.require(node != "", "no node recorded for the pod of task a") {
+			return
+		}
+		// The node holds b (1 CPU) and, patched, the placeholder (2 CPU).
+		thief := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "thief", Namespace: ns},
+			Spec: corev1.PodSpec{
+				NodeSelector: map[string]string{"kubernetes.io/hostname": node},
+				Containers: []corev1.Container{{Name: "c", Image: "busybox", Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1500m")},
+				}}},
+			},
+		}
+		if _, err := cluster.kube.CoreV1().Pods(ns).Create(bg(), thief, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("creating pod thief: %v", err)
+		}
+		var thiefNode, thiefMessage string
+		_ = poll(30*time.Second, func(ctx context.Context) (bool, error) {
+			p, err := cluster.kube.CoreV1().Pods(ns).Get(ctx, "thief", metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			thiefNode = p.Spec.NodeName
+			msg, unschedulable := podScheduledFalse(p)
+			thiefMessage = msg
+			return thiefNode != "" || (unschedulable && strings.Contains(msg, "Insufficient cpu")), nil
+		})
+		s.check(thiefNode == "", "pod thief (1500m) was bound to %s: nothing held the CPU task a gave back for c", thiefNode)
+		s.check(strings.Contains(thiefMessage, "Insufficient cpu"), "pod thief was not found unschedulable for CPU (message %q)", thiefMessage)
+
+		_, ok := s.finish(ns, run, 90*time.Second)
+		pods := rec.matching(map[string]string{labelPipelineRun: run, labelTaskRun: "*"})
+		logPods(t, pods)
+		for _, p := range pods {
+			s.check(len(p.Unschedulable) == 0, "TaskRun pod %s (task %s) was Pending unschedulable on %q: %v",
+				p.Name, p.Labels[labelPipelineTask], p.Node, p.Unschedulable)
+		}
+		if !ok || s.upstream {
+			return
+		}
+		for _, p := range pods {
+			s.check(p.Node == node, "TaskRun pod %s ran on %s, want %s", p.Name, p.Node, node)
+		}
+		s.check(len(pods) == 3, "saw %d TaskRun pods, want 3", len(pods))
+		handovers := findEvents(ns, run, eventHandedOver, "")
+		s.check(len(handovers) >= 2, "%d %s events, want one per wave (a and b, then c): %v", len(handovers), eventHandedOver, eventMessages(handovers))
+		// Once the run is done nothing holds the node any more.
+		waitFor(t, "pod thief to be bound once the run is done", 60*time.Second, func(ctx context.Context) (bool, error) {
+			p, err := cluster.kube.CoreV1().Pods(ns).Get(ctx, "thief", metav1.GetOptions{})
+			return err == nil && p.Spec.NodeName == node, err
+		})
+		if t.Failed() {
+			evs, _ := events(bg(), ns, "PipelineRun", run)
+			t.Logf("events of PipelineRun %s: %v", run, eventMessages(evs))
+		}
+	})
 }

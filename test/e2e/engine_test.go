@@ -12,7 +12,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -451,80 +450,4 @@ func TestOptInLabels(t *testing.T) {
 		createRun(t, newRun(ns, "opt-out", chain(2), runOpts{labels: map[string]string{labelOptIn: "false"}}))
 		notHandled(t, "opt-out")
 	})
-}
-
-// The reservation follows the run: a and b (1 CPU each) run at once, then c
-// needs 3 CPU. The placeholder reserves the peak (3 CPU), hands 2 over to a
-// and b, and when a finishes grows back to 2 CPU so that c still fits beside
-// b. A pod that would take the CPU a gave back stays Pending until the run
-// is done; without the grow-back it would be bound and c would pend instead.
-func TestReservationGrowsBackAsTasksFinish(t *testing.T) {
-	setFeatureFlags(t, patchedFlags(nil))
-	ns := newNamespace(t, "growback")
-	rec := watchPods(t, nil, ns)
-	const run = "growback"
-	createRun(t, newRun(ns, run, pipelineSpec(
-		taskDef{name: "a", cpu: "1", duration: "1s"},
-		taskDef{name: "b", cpu: "1", duration: "20s"},
-		taskDef{name: "c", cpu: "3", duration: "1s", after: []string{"a", "b"}},
-	), runOpts{}))
-
-	restored := waitEvent(t, ns, "PipelineRun", run, eventRestored, 60*time.Second)
-	if !strings.Contains(restored.Message, "cpu=2") {
-		t.Errorf("%s event %q: want the placeholder to hold cpu=2 again", eventRestored, restored.Message)
-	}
-	node := placedNode(ns, run)
-	if node == "" {
-		t.Fatalf("no %s event naming the node", eventPlaced)
-	}
-	// The node now holds b (1 CPU) and the placeholder (2 CPU): 1 CPU is free.
-	thief := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "thief", Namespace: ns},
-		Spec: corev1.PodSpec{
-			NodeSelector: map[string]string{"kubernetes.io/hostname": node},
-			Containers: []corev1.Container{{Name: "c", Image: "busybox", Resources: corev1.ResourceRequirements{
-				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1500m")},
-			}}},
-		},
-	}
-	if _, err := cluster.kube.CoreV1().Pods(ns).Create(bg(), thief, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating pod thief: %v", err)
-	}
-	waitFor(t, "pod thief to be found unschedulable", 30*time.Second, func(ctx context.Context) (bool, error) {
-		p, err := cluster.kube.CoreV1().Pods(ns).Get(ctx, "thief", metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		if p.Spec.NodeName != "" {
-			return false, fmt.Errorf("pod thief was bound to %s: the CPU task a gave back was not held for c", p.Spec.NodeName)
-		}
-		msg, unschedulable := podScheduledFalse(p)
-		return unschedulable && strings.Contains(msg, "Insufficient cpu"), nil
-	})
-
-	waitRunSucceeded(t, ns, run, 90*time.Second)
-	pods := rec.matching(map[string]string{labelPipelineRun: run, labelTaskRun: "*"})
-	for _, p := range pods {
-		if len(p.Unschedulable) > 0 {
-			t.Errorf("TaskRun pod %s (task %s) was Pending unschedulable: %v", p.Name, p.Labels[labelPipelineTask], p.Unschedulable)
-		}
-		if p.Node != node {
-			t.Errorf("TaskRun pod %s ran on %s, want %s", p.Name, p.Node, node)
-		}
-	}
-	if len(pods) != 3 {
-		t.Errorf("saw %d TaskRun pods, want 3", len(pods))
-	}
-	if n := len(findEvents(ns, run, eventHandedOver, "")); n < 2 {
-		t.Errorf("%d %s events, want one per wave (a and b, then c)", n, eventHandedOver)
-	}
-	// Once the run is done nothing holds the node any more.
-	waitFor(t, "pod thief to be bound once the run is done", 60*time.Second, func(ctx context.Context) (bool, error) {
-		p, err := cluster.kube.CoreV1().Pods(ns).Get(ctx, "thief", metav1.GetOptions{})
-		return err == nil && p.Spec.NodeName == node, err
-	})
-	if t.Failed() {
-		evs, _ := events(bg(), ns, "PipelineRun", run)
-		t.Logf("events of PipelineRun %s: %v", run, eventMessages(evs))
-	}
 }
