@@ -15,7 +15,7 @@
 #   hack/cluster.sh env       print 'export KUBECONFIG=...'
 #
 # Environment: PRA_STATE_DIR (default ~/.cache/pipelinerun-affinity),
-#              PRA_PORT_BASE (default 46300; ports BASE..BASE+9 are used;
+#              PRA_PORT_BASE (default 28300; ports BASE..BASE+9 are used;
 #              the Tekton controller also needs *:8080),
 #              PRA_KEEP_CRD_CONVERSION=1 (keep the Tekton CRDs' webhook
 #              conversion; by default it is set to None, see hack/README.md).

@@ -19,8 +19,11 @@ PRA_STATE_DIR="${PRA_STATE_DIR:-${HOME}/.cache/pipelinerun-affinity}"
 PRA_BIN_DIR="${PRA_STATE_DIR}/bin"
 PRA_CLUSTER_DIR="${PRA_STATE_DIR}/cluster"
 
-# Ports (all on 127.0.0.1). PRA_PORT_BASE moves the whole block.
-PRA_PORT_BASE="${PRA_PORT_BASE:-46300}"
+# Ports (all on 127.0.0.1). PRA_PORT_BASE moves the whole block. The default
+# block lies below Linux's ephemeral port range (32768-60999): inside it, an
+# outgoing connection of any process (the API server's own clients, say) can
+# take one of these ports just before the component that needs it binds.
+PRA_PORT_BASE="${PRA_PORT_BASE:-28300}"
 readonly PORT_ETCD_CLIENT=$((PRA_PORT_BASE + 0))
 readonly PORT_ETCD_PEER=$((PRA_PORT_BASE + 1))
 readonly PORT_APISERVER=$((PRA_PORT_BASE + 2))

@@ -97,7 +97,7 @@ func setUp() error {
 	}
 	env.metricsURL = os.Getenv("E2E_METRICS_URL")
 	if env.metricsURL == "" {
-		base := 46300
+		base := 28300
 		if v := os.Getenv("PRA_PORT_BASE"); v != "" {
 			if base, err = strconv.Atoi(v); err != nil {
 				return fmt.Errorf("PRA_PORT_BASE=%q: %w", v, err)
