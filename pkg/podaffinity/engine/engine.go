@@ -239,7 +239,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		return waiting(ReasonWaitingForNode, fmt.Sprintf("placeholder StatefulSet %s is being deleted; it is recreated once gone", sts.Name), time.Second), nil
 	}
 
-	pinned := placeholder.PinnedNode(&sts.Spec.Template.Spec)
+	pinned := placeholder.PinnedNode(&sts.Spec.Template.Spec, run)
 	p, err := e.Pods.Pods(run.Namespace).Get(placeholder.PodName(sts.Name))
 	if err != nil && !apierrors.IsNotFound(err) {
 		return Placement{}, fmt.Errorf("getting placeholder pod: %w", err)
@@ -655,7 +655,7 @@ func (e *Engine) lastMemberNode(namespace, name string) string {
 func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, spec placeholder.Spec) error {
 	desired := placeholder.StatefulSet(spec).Spec.Template.Spec
 	current := &sts.Spec.Template.Spec
-	if placeholder.PinnedNode(current) == spec.PinnedNode && sameRequests(placeholder.Requests(current), placeholder.Requests(&desired)) {
+	if placeholder.PinnedNode(current, spec.Run) == spec.PinnedNode && sameRequests(placeholder.Requests(current), placeholder.Requests(&desired)) {
 		return nil
 	}
 	updated := sts.DeepCopy()

@@ -356,7 +356,7 @@ type template struct {
 }
 
 func templateOf(sts *appsv1.StatefulSet) template {
-	return template{Pinned: placeholder.PinnedNode(&sts.Spec.Template.Spec), Requests: placeholder.Requests(&sts.Spec.Template.Spec)}
+	return template{Pinned: placeholder.PinnedNode(&sts.Spec.Template.Spec, testRun()), Requests: placeholder.Requests(&sts.Spec.Template.Spec)}
 }
 
 var (

@@ -203,19 +203,54 @@ func pinToNode(affinity *corev1.Affinity, nodeName string) {
 	}
 }
 
-// PinnedNode returns the node a placeholder pod template is pinned to, or "".
-func PinnedNode(spec *corev1.PodSpec) string {
+// PinnedNode returns the node that the placeholder pod spec of run is
+// pinned to, or "". The pin is the requirement that pinToNode appends to
+// every required node selector term after those of the run's pod template,
+// so a user's own "metadata.name In (one node)" rule is never read as a pin.
+func PinnedNode(spec *corev1.PodSpec, run *v1.PipelineRun) string {
 	if spec.Affinity == nil || spec.Affinity.NodeAffinity == nil || spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
 		return ""
 	}
-	for _, term := range spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
-		for _, f := range term.MatchFields {
-			if f.Key == "metadata.name" && f.Operator == corev1.NodeSelectorOpIn && len(f.Values) == 1 {
-				return f.Values[0]
-			}
-		}
+	terms := spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+	userTerms := requiredNodeTerms(run)
+	switch {
+	case len(userTerms) == 0 && len(terms) != 1:
+		return ""
+	case len(userTerms) > 0 && len(terms) != len(userTerms):
+		return ""
 	}
-	return ""
+	node := ""
+	for i, term := range terms {
+		own := 0
+		if i < len(userTerms) {
+			own = len(userTerms[i].MatchFields)
+		}
+		if len(term.MatchFields) != own+1 {
+			return ""
+		}
+		pin := term.MatchFields[own]
+		if pin.Key != "metadata.name" || pin.Operator != corev1.NodeSelectorOpIn || len(pin.Values) != 1 {
+			return ""
+		}
+		if node != "" && pin.Values[0] != node {
+			return ""
+		}
+		node = pin.Values[0]
+	}
+	return node
+}
+
+// requiredNodeTerms returns the required node selector terms of the run's
+// pod template.
+func requiredNodeTerms(run *v1.PipelineRun) []corev1.NodeSelectorTerm {
+	if run == nil {
+		return nil
+	}
+	pt := run.Spec.TaskRunTemplate.PodTemplate
+	if pt == nil || pt.Affinity == nil || pt.Affinity.NodeAffinity == nil || pt.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return nil
+	}
+	return pt.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
 }
 
 // Requests returns what a placeholder pod spec requests.

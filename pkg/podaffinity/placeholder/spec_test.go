@@ -193,7 +193,7 @@ func TestStatefulSet(t *testing.T) {
 	if !metav1.IsControlledBy(got, run) {
 		t.Errorf("StatefulSet() is not controlled by the run: %v", got.OwnerReferences)
 	}
-	if d := cmp.Diff("node-1", PinnedNode(&got.Spec.Template.Spec)); d != "" {
+	if d := cmp.Diff("node-1", PinnedNode(&got.Spec.Template.Spec, run)); d != "" {
 		t.Errorf("PinnedNode() (-want +got):\n%s", d)
 	}
 	if d := cmp.Diff(resources("2", "1Gi"), Requests(&got.Spec.Template.Spec)); d != "" {
@@ -238,10 +238,12 @@ func TestTokenRequests(t *testing.T) {
 	}
 }
 
+// userNodeAffinity is a pod template's required node affinity.
+func userNodeAffinity(terms ...corev1.NodeSelectorTerm) *corev1.NodeAffinity {
+	return &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: terms}}
+}
+
 func TestAffinity(t *testing.T) {
-	userNodeAffinity := func(terms ...corev1.NodeSelectorTerm) *corev1.NodeAffinity {
-		return &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: terms}}
-	}
 	preferredNodeAffinity := &corev1.NodeAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.PreferredSchedulingTerm{{Weight: 1, Preference: diskTerm("ssd")}}}
 	for _, tc := range []struct {
 		name            string
@@ -334,7 +336,7 @@ func TestAffinity(t *testing.T) {
 			if d := cmp.Diff(tc.want, spec.Affinity); d != "" {
 				t.Errorf("StatefulSet() affinity (-want +got):\n%s", d)
 			}
-			if d := cmp.Diff(tc.pinnedNode, PinnedNode(&spec)); d != "" {
+			if d := cmp.Diff(tc.pinnedNode, PinnedNode(&spec, run)); d != "" {
 				t.Errorf("PinnedNode() (-want +got):\n%s", d)
 			}
 		})
@@ -618,22 +620,34 @@ func TestPinnedNode(t *testing.T) {
 			RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: terms},
 		}}}
 	}
+	fields := func(reqs ...corev1.NodeSelectorRequirement) corev1.NodeSelectorTerm {
+		return corev1.NodeSelectorTerm{MatchFields: reqs}
+	}
+	userRule := corev1.NodeSelectorRequirement{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"node-9"}}
+	plainRun := &v1.PipelineRun{}
+	userRun := &v1.PipelineRun{Spec: v1.PipelineRunSpec{TaskRunTemplate: v1.PipelineTaskRunTemplate{PodTemplate: &pod.Template{
+		Affinity: &corev1.Affinity{NodeAffinity: userNodeAffinity(fields(userRule))},
+	}}}}
 	for _, tc := range []struct {
 		name string
 		spec *corev1.PodSpec
+		run  *v1.PipelineRun
 		want string
 	}{
-		{name: "no affinity", spec: &corev1.PodSpec{}, want: ""},
-		{name: "no node affinity", spec: &corev1.PodSpec{Affinity: &corev1.Affinity{}}, want: ""},
-		{name: "only preferred", spec: &corev1.PodSpec{Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{}}}, want: ""},
-		{name: "match expression on hostname is not a pin", spec: withRequired(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"node-1"}}}}), want: ""},
-		{name: "NotIn is not a pin", spec: withRequired(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpNotIn, Values: []string{"node-1"}}}}), want: ""},
-		{name: "several nodes is not a pin", spec: withRequired(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"node-1", "node-2"}}}}), want: ""},
-		{name: "pin", spec: withRequired(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{pinField("node-1")}}), want: "node-1"},
-		{name: "pin after user's expressions", spec: withRequired(corev1.NodeSelectorTerm{MatchExpressions: diskTerm("ssd").MatchExpressions, MatchFields: []corev1.NodeSelectorRequirement{pinField("node-3")}}), want: "node-3"},
+		{name: "no affinity", spec: &corev1.PodSpec{}, run: plainRun, want: ""},
+		{name: "no node affinity", spec: &corev1.PodSpec{Affinity: &corev1.Affinity{}}, run: plainRun, want: ""},
+		{name: "only preferred", spec: &corev1.PodSpec{Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{}}}, run: plainRun, want: ""},
+		{name: "match expression on hostname is not a pin", spec: withRequired(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"node-1"}}}}), run: plainRun, want: ""},
+		{name: "NotIn is not a pin", spec: withRequired(fields(corev1.NodeSelectorRequirement{Key: "metadata.name", Operator: corev1.NodeSelectorOpNotIn, Values: []string{"node-1"}})), run: plainRun, want: ""},
+		{name: "several nodes is not a pin", spec: withRequired(fields(corev1.NodeSelectorRequirement{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"node-1", "node-2"}})), run: plainRun, want: ""},
+		{name: "pin", spec: withRequired(fields(pinField("node-1"))), run: plainRun, want: "node-1"},
+		{name: "pin after user's expressions", spec: withRequired(corev1.NodeSelectorTerm{MatchExpressions: diskTerm("ssd").MatchExpressions, MatchFields: []corev1.NodeSelectorRequirement{pinField("node-3")}}), run: plainRun, want: "node-3"},
+		{name: "the user's own single-node rule is not a pin", spec: withRequired(fields(userRule)), run: userRun, want: ""},
+		{name: "pin after the user's own single-node rule", spec: withRequired(fields(userRule, pinField("node-2"))), run: userRun, want: "node-2"},
+		{name: "terms pinned to different nodes are no pin", spec: withRequired(fields(pinField("node-1")), fields(pinField("node-2"))), run: plainRun, want: ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if d := cmp.Diff(tc.want, PinnedNode(tc.spec)); d != "" {
+			if d := cmp.Diff(tc.want, PinnedNode(tc.spec, tc.run)); d != "" {
 				t.Errorf("PinnedNode() (-want +got):\n%s", d)
 			}
 		})
