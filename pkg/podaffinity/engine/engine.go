@@ -214,14 +214,15 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 
 	sts, err := e.StatefulSets.StatefulSets(run.Namespace).Get(t.Placeholder)
 	if apierrors.IsNotFound(err) {
-		if demand.AllStarted(tasks) && e.started(run.Namespace, t.Placeholder) && !e.hasUnboundMemberPods(run.Namespace, t.Placeholder) {
+		members := e.members(run.Namespace, t.Placeholder)
+		if demand.AllStarted(tasks) && members.started && !members.unbound {
 			// Every task has started and every pod is on its node: nothing
 			// is left to place. This is also what a reconcile sees when it
 			// reads a finishing run from a stale cache after the placeholder
 			// was released; recreating it then would only churn.
 			return Placement{Ready: true}, nil
 		}
-		if !run.CreationTimestamp.IsZero() && !e.started(run.Namespace, t.Placeholder) {
+		if !run.CreationTimestamp.IsZero() && !members.started {
 			if failed, ok := e.waitedTooLong(s, run.CreationTimestamp.Time, "the placeholder does not exist"); ok {
 				return failed, nil
 			}
@@ -609,23 +610,31 @@ func (e *Engine) activeMemberPods(namespace, name, node string) []string {
 
 // started reports whether the run has created any pod under its placeholder.
 func (e *Engine) started(namespace, name string) bool {
-	pods, err := e.memberPods(namespace, name)
-	return err == nil && len(pods) > 0
+	return e.members(namespace, name).started
 }
 
-// hasUnboundMemberPods reports whether some pod of the run waits for the
-// scheduler, and so needs the placeholder to land.
-func (e *Engine) hasUnboundMemberPods(namespace, name string) bool {
+// memberState is what the engine needs to know of a run's pods at once.
+type memberState struct {
+	// started: the run has created some pod under its placeholder.
+	started bool
+	// unbound: some pod of the run waits for the scheduler, and so needs
+	// the placeholder to land. Also true when the pods cannot be listed.
+	unbound bool
+}
+
+// members reads the run's pods once from the cache.
+func (e *Engine) members(namespace, name string) memberState {
 	pods, err := e.memberPods(namespace, name)
 	if err != nil {
-		return true
+		return memberState{unbound: true}
 	}
+	state := memberState{started: len(pods) > 0}
 	for _, p := range pods {
 		if p.Spec.NodeName == "" && p.DeletionTimestamp == nil {
-			return true
+			state.unbound = true
 		}
 	}
-	return false
+	return state
 }
 
 // lastMemberNode returns the usable node of the run's most recent pod, or "".
