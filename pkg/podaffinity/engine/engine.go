@@ -668,6 +668,10 @@ func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, sp
 		return nil
 	}
 	updated := sts.DeepCopy()
+	if spec.PinnedNode == "" {
+		// Leaving the node: a later wait to leave another one is news again.
+		delete(updated.Annotations, placeholder.WaitingToMoveAnnotation)
+	}
 	updated.Spec.Template.Spec.Affinity = desired.Affinity
 	for i := range updated.Spec.Template.Spec.Containers {
 		if updated.Spec.Template.Spec.Containers[i].Name == placeholder.ContainerName {

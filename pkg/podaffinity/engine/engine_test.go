@@ -388,6 +388,8 @@ func TestPlace(t *testing.T) {
 		// wantPod is what the placeholder pod requests afterwards; nil: no pod.
 		wantPod    corev1.ResourceList
 		wantEvents []string
+		// wantWaitingToMove is the placeholder's WaitingToMoveAnnotation afterwards.
+		wantWaitingToMove string
 	}{{
 		name:         "(1) no StatefulSet: created with the peak demand",
 		objects:      []runtime.Object{readyNode("node-1")},
@@ -553,12 +555,13 @@ func TestPlace(t *testing.T) {
 			memberPod("build-compile-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
 			memberPod("build-clone-pod", "node-1", corev1.PodSucceeded, ago(time.Hour)),
 		},
-		want:         Placement{Node: "node-1", Reason: ReasonWaitingToMove},
-		wantMessage:  []string{"Node node-1 is cordoned", "build-compile-pod"},
-		wantActions:  []string{"patch statefulsets"},
-		wantTemplate: tokenTemplate("node-1"),
-		wantPod:      token,
-		wantEvents:   []string{"Warning WaitingToMove"},
+		want:              Placement{Node: "node-1", Reason: ReasonWaitingToMove},
+		wantMessage:       []string{"Node node-1 is cordoned", "build-compile-pod"},
+		wantActions:       []string{"patch statefulsets"},
+		wantTemplate:      tokenTemplate("node-1"),
+		wantPod:           token,
+		wantEvents:        []string{"Warning WaitingToMove"},
+		wantWaitingToMove: "node-1",
 	}, {
 		name: "(6) still waiting to move: said once already, so no event and no write",
 		objects: []runtime.Object{
@@ -566,10 +569,11 @@ func TestPlace(t *testing.T) {
 			waitingToMove(ownSTS("node-1", token), "node-1"), placeholderPod("node-1", token, ago(time.Hour)),
 			memberPod("build-compile-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
 		},
-		want:         Placement{Node: "node-1", Reason: ReasonWaitingToMove},
-		wantMessage:  []string{"Node node-1 is cordoned", "build-compile-pod"},
-		wantTemplate: tokenTemplate("node-1"),
-		wantPod:      token,
+		want:              Placement{Node: "node-1", Reason: ReasonWaitingToMove},
+		wantMessage:       []string{"Node node-1 is cordoned", "build-compile-pod"},
+		wantTemplate:      tokenTemplate("node-1"),
+		wantPod:           token,
+		wantWaitingToMove: "node-1",
 	}, {
 		name: "(6) node not ready (NoExecute taint) with an active TaskRun pod: wait to move",
 		objects: []runtime.Object{
@@ -577,17 +581,18 @@ func TestPlace(t *testing.T) {
 			ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
 			memberPod("build-compile-pod", "node-1", corev1.PodPending, ago(time.Minute)),
 		},
-		want:         Placement{Node: "node-1", Reason: ReasonWaitingToMove},
-		wantMessage:  []string{"not ready (node.kubernetes.io/not-ready)"},
-		wantActions:  []string{"patch statefulsets"},
-		wantTemplate: tokenTemplate("node-1"),
-		wantPod:      token,
-		wantEvents:   []string{"Warning WaitingToMove"},
+		want:              Placement{Node: "node-1", Reason: ReasonWaitingToMove},
+		wantMessage:       []string{"not ready (node.kubernetes.io/not-ready)"},
+		wantActions:       []string{"patch statefulsets"},
+		wantTemplate:      tokenTemplate("node-1"),
+		wantPod:           token,
+		wantEvents:        []string{"Warning WaitingToMove"},
+		wantWaitingToMove: "node-1",
 	}, {
 		name: "(7) node cordoned, no active pod there: unpinned with the reservation, pod replaced",
 		objects: []runtime.Object{
 			cordonedNode("node-1"), readyNode("node-2"),
-			ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
+			waitingToMove(ownSTS("node-1", token), "node-1"), placeholderPod("node-1", token, ago(time.Hour)),
 			memberPod("build-clone-pod", "node-1", corev1.PodSucceeded, ago(time.Hour)),
 			memberPod("build-lint-pod", "node-1", corev1.PodFailed, ago(time.Hour)),
 			memberPod("build-other-pod", "node-2", corev1.PodRunning, ago(time.Hour)),
@@ -865,6 +870,9 @@ func TestPlace(t *testing.T) {
 			case sts != nil:
 				if d := cmp.Diff(*tc.wantTemplate, templateOf(sts), quantityEqual); d != "" {
 					t.Errorf("placeholder template (-want +got):\n%s", d)
+				}
+				if d := cmp.Diff(tc.wantWaitingToMove, sts.Annotations[placeholder.WaitingToMoveAnnotation]); d != "" {
+					t.Errorf("annotation %s (-want +got):\n%s", placeholder.WaitingToMoveAnnotation, d)
 				}
 			}
 			if d := cmp.Diff(tc.wantPod, h.podRequests(t), quantityEqual); d != "" {
