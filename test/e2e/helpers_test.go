@@ -60,6 +60,7 @@ const (
 	eventPlaced         = "Placed"
 	eventHandedOver     = "ReservationHandedOver"
 	eventRestored       = "ReservationRestored"
+	eventWaitingForNode = "WaitingForNode"
 	eventWaitingToMove  = "WaitingToMove"
 	reasonWaitingToMove = "WaitingToMove"
 	eventMoving         = "Moving"

@@ -28,6 +28,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"strings"
 	"time"
@@ -84,6 +85,9 @@ const (
 	// EventReservationRestored is recorded when the placeholder grows back,
 	// after tasks finished, to what later tasks need.
 	EventReservationRestored = "ReservationRestored"
+	// EventWaitingForNode is recorded when the scheduler says why the
+	// run's placeholder has no node, once per distinct message.
+	EventWaitingForNode = "WaitingForNode"
 	// EventWaitingToMove is recorded once when the run's node becomes
 	// unusable while some of its pods still run there.
 	EventWaitingToMove = "WaitingToMove"
@@ -264,13 +268,10 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			if len(active) > 0 && why != nodeGone {
 				msg := fmt.Sprintf("Node %s is %s; waiting for %s to finish there before the PipelineRun moves to another node",
 					target, why, strings.Join(active, ", "))
-				if sts.Annotations[placeholder.WaitingToMoveAnnotation] != target {
-					// Say it once per node, not on every reconcile.
-					if err := e.annotate(ctx, sts, placeholder.WaitingToMoveAnnotation, target); err != nil {
-						return Placement{}, err
-					}
-					logger.Infof("PipelineRun %s/%s: %s", run.Namespace, run.Name, msg)
-					event(ctx, run, corev1.EventTypeWarning, EventWaitingToMove, msg)
+				// Said once per node, not on every reconcile.
+				if err := e.reportOnce(ctx, run, sts, placeholder.WaitingToMoveAnnotation, target,
+					corev1.EventTypeWarning, EventWaitingToMove, msg); err != nil {
+					return Placement{}, err
 				}
 				return Placement{Node: target, Reason: ReasonWaitingToMove, Message: msg}, nil
 			}
@@ -312,6 +313,14 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			event(ctx, run, corev1.EventTypeWarning, EventMoving, msg)
 			e.Metrics.Placement(ctx, metrics.OutcomeMoved)
 			return waiting(ReasonWaitingForNode, msg, 0), nil
+		}
+		if m := schedulingMessage(p); m != "" {
+			// Why the run waits, as an event on the run, once per distinct
+			// scheduler message (the condition always has the latest).
+			if err := e.reportOnce(ctx, run, sts, placeholder.WaitingReportedAnnotation, messageHash(m),
+				corev1.EventTypeNormal, EventWaitingForNode, fmt.Sprintf("Waiting for a node: %s", m)); err != nil {
+				return Placement{}, err
+			}
 		}
 		return e.unscheduled(s, p, e.waitStart(run, t.Placeholder, p))
 	}
@@ -669,8 +678,9 @@ func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, sp
 	}
 	updated := sts.DeepCopy()
 	if spec.PinnedNode == "" {
-		// Leaving the node: a later wait to leave another one is news again.
+		// Leaving the node: later waits are news again.
 		delete(updated.Annotations, placeholder.WaitingToMoveAnnotation)
+		delete(updated.Annotations, placeholder.WaitingReportedAnnotation)
 	}
 	updated.Spec.Template.Spec.Affinity = desired.Affinity
 	for i := range updated.Spec.Template.Spec.Containers {
@@ -784,6 +794,29 @@ func startingNames(tasks []demand.Task) string {
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
+}
+
+// reportOnce records an event on the run unless the placeholder
+// StatefulSet's annotation key already holds value, and then sets it: the
+// annotation remembers what was reported, so that a wait is reported when
+// it begins or changes, not on every reconcile.
+func (e *Engine) reportOnce(ctx context.Context, run *v1.PipelineRun, sts *appsv1.StatefulSet, key, value, eventType, reason, message string) error {
+	if sts.Annotations[key] == value {
+		return nil
+	}
+	if err := e.annotate(ctx, sts, key, value); err != nil {
+		return err
+	}
+	logging.FromContext(ctx).Infof("PipelineRun %s/%s: %s", run.Namespace, run.Name, message)
+	event(ctx, run, eventType, reason, message)
+	return nil
+}
+
+// messageHash is a short, stable digest of a message for an annotation.
+func messageHash(message string) string {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(message))
+	return fmt.Sprintf("%016x", h.Sum64())
 }
 
 // annotate sets one annotation of a placeholder StatefulSet.

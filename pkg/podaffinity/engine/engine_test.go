@@ -162,6 +162,13 @@ func reportingRequests(p *corev1.Pod, requests corev1.ResourceList) *corev1.Pod 
 	return p
 }
 
+// reported is a placeholder StatefulSet whose run has had a WaitingForNode
+// event with the scheduler message already.
+func reported(sts *appsv1.StatefulSet, message string) *appsv1.StatefulSet {
+	sts.Annotations = map[string]string{placeholder.WaitingReportedAnnotation: messageHash(message)}
+	return sts
+}
+
 func waitingToMove(sts *appsv1.StatefulSet, node string) *appsv1.StatefulSet {
 	sts.Annotations = map[string]string{placeholder.WaitingToMoveAnnotation: node}
 	return sts
@@ -445,6 +452,28 @@ func TestPlace(t *testing.T) {
 		wantMessage:  []string{schedulerMessage},
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
+		wantActions:  []string{"patch statefulsets"},
+		wantEvents:   []string{"Normal WaitingForNode"},
+	}, {
+		name: "(2) the same scheduler message was reported already: no event, no write",
+		objects: []runtime.Object{readyNode("node-1"),
+			reported(ownSTS("", peak()), schedulerMessage),
+			placeholderPod("", peak(), ago(10*time.Minute), unschedulableCondition(schedulerMessage))},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 50 * time.Minute},
+		wantMessage:  []string{schedulerMessage},
+		wantTemplate: reservationFor(),
+		wantPod:      peak(),
+	}, {
+		name: "(2) a new scheduler message is reported again",
+		objects: []runtime.Object{readyNode("node-1"),
+			reported(ownSTS("", peak()), "0/4 nodes are available: 4 Insufficient cpu"),
+			placeholderPod("", peak(), ago(10*time.Minute), unschedulableCondition(schedulerMessage))},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 50 * time.Minute},
+		wantMessage:  []string{schedulerMessage},
+		wantActions:  []string{"patch statefulsets"},
+		wantTemplate: reservationFor(),
+		wantPod:      peak(),
+		wantEvents:   []string{"Normal WaitingForNode"},
 	}, {
 		name:         "(2) pending pod without a scheduler verdict",
 		config:       map[string]string{paconfig.MaxNodeWaitKey: "15m"},
@@ -461,12 +490,16 @@ func TestPlace(t *testing.T) {
 		wantMessage:  []string{"waited 31m0s", paconfig.MaxNodeWaitKey + "=30m0s", schedulerMessage},
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
+		wantActions:  []string{"patch statefulsets"},
+		wantEvents:   []string{"Normal WaitingForNode"},
 	}, {
 		name:         "(3) waited exactly max-node-wait (default 1h): failed",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("", peak(), ago(time.Hour), unschedulableCondition(schedulerMessage))},
 		want:         Placement{Failed: true, Reason: ReasonNodeWaitTimeout},
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
+		wantActions:  []string{"patch statefulsets"},
+		wantEvents:   []string{"Normal WaitingForNode"},
 	}, {
 		name:         "(3) max-node-wait 0 never fails",
 		config:       map[string]string{paconfig.MaxNodeWaitKey: "0"},
@@ -475,6 +508,8 @@ func TestPlace(t *testing.T) {
 		wantMessage:  []string{schedulerMessage},
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
+		wantActions:  []string{"patch statefulsets"},
+		wantEvents:   []string{"Normal WaitingForNode"},
 	}, {
 		name:         "(4) bound with the reservation: pinned, token requests, pod shrunk in place: wait for the node to apply it",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("node-1", peak(), ago(2*time.Minute))},
@@ -653,6 +688,8 @@ func TestPlace(t *testing.T) {
 		wantMessage:  []string{"Insufficient cpu"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
+		wantActions:  []string{"patch statefulsets"},
+		wantEvents:   []string{"Normal WaitingForNode"},
 	}, {
 		name: "(8) StatefulSet gone mid-run: recreated on the node of the latest member pod",
 		objects: []runtime.Object{
@@ -674,6 +711,8 @@ func TestPlace(t *testing.T) {
 		wantMessage:  []string{"waited 2h0m0s", "0/1 nodes are available"},
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
+		wantActions:  []string{"patch statefulsets"},
+		wantEvents:   []string{"Normal WaitingForNode"},
 	}, {
 		name:        "(3) no StatefulSet and the run has waited too long (released, read from a stale cache): failed, nothing created",
 		objects:     []runtime.Object{readyNode("node-1")},
@@ -1029,6 +1068,7 @@ func TestPlaceLifecycle(t *testing.T) {
 		name:         "pod pending",
 		before:       statefulSetController("", unschedulableCondition(schedulerMessage)),
 		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 59 * time.Minute},
+		wantActions:  []string{"patch statefulsets"},
 		wantTemplate: template{Requests: peak()},
 		wantPod:      peak(),
 	}}
@@ -1050,7 +1090,7 @@ func TestPlaceLifecycle(t *testing.T) {
 			wantTemplate: pinned,
 			wantPod:      placeholder.TokenRequests(),
 		}),
-		wantEvents: []string{"Normal PlaceholderCreated", "Normal Placed", "Normal ReservationHandedOver"},
+		wantEvents: []string{"Normal PlaceholderCreated", "Normal WaitingForNode", "Normal Placed", "Normal ReservationHandedOver"},
 	}, {
 		name:      "pod replaced",
 		resizeErr: resizeUnsupported,
@@ -1069,7 +1109,7 @@ func TestPlaceLifecycle(t *testing.T) {
 			wantTemplate: pinned,
 			wantPod:      placeholder.TokenRequests(),
 		}),
-		wantEvents: []string{"Normal PlaceholderCreated", "Normal Placed", "Normal ReservationHandedOver"},
+		wantEvents: []string{"Normal PlaceholderCreated", "Normal WaitingForNode", "Normal Placed", "Normal ReservationHandedOver"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, readyNode("node-1"), readyNode("node-2"))
