@@ -401,7 +401,7 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, na
 		return Placement{Node: node, Reason: handingOver, Message: fmt.Sprintf(
 			"Handing the reservation on node %s over to the PipelineRun's pods", node)}, nil
 	}
-	if starting && !resizeApplied(p) {
+	if starting && shrinking(p) {
 		// The kubelet has not applied the shrink yet: until it has, the
 		// scheduler still counts the reservation on the node.
 		return Placement{Node: node, Reason: handingOver, Message: fmt.Sprintf(
@@ -410,17 +410,13 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, na
 	return Placement{Node: node, Ready: true}, nil
 }
 
-// resizeApplied reports whether the node reports the placeholder container
-// with the resources its spec asks for. A node that reports no container
+// shrinking reports whether the node still gives the placeholder container
+// more than its spec asks for: a shrink it has not applied yet, during which
+// the scheduler still counts the larger size. A grow the node has deferred
+// is not shrinking: nothing waits for it. A node that reports no container
 // resources (no in-place resize support) has nothing to apply.
-func resizeApplied(p *corev1.Pod) bool {
-	want := placeholder.Requests(&p.Spec)
-	for _, cs := range p.Status.ContainerStatuses {
-		if cs.Name == placeholder.ContainerName && cs.Resources != nil {
-			return sameRequests(cs.Resources.Requests, want)
-		}
-	}
-	return true
+func shrinking(p *corev1.Pod) bool {
+	return exceeds(allocated(p), placeholder.Requests(&p.Spec))
 }
 
 // Release deletes the run's own placeholder, if it has one. It is called
@@ -559,7 +555,7 @@ func (e *Engine) placeJoined(run *v1.PipelineRun, t Target) (Placement, error) {
 	// The parent counts the child pipeline's peak as held by the child
 	// while it runs; the child starts once the parent's placeholder has
 	// made room for it on the node.
-	if p == nil || p.DeletionTimestamp != nil || p.Spec.NodeName == "" || !resizeApplied(p) {
+	if p == nil || p.DeletionTimestamp != nil || p.Spec.NodeName == "" || shrinking(p) {
 		return waiting(ReasonWaitingForNode, fmt.Sprintf("Waiting for the parent PipelineRun's placeholder %s to be placed", t.Placeholder), 0), nil
 	}
 	if why := e.unusable(p.Spec.NodeName); why != "" {
@@ -756,10 +752,11 @@ func atMost(a, b corev1.ResourceList) corev1.ResourceList {
 	return out
 }
 
-// exceeds reports whether a asks more than b of some resource.
+// exceeds reports whether a asks more than b of some resource; a resource
+// b lacks counts as zero.
 func exceeds(a, b corev1.ResourceList) bool {
 	for name, q := range a {
-		if have, ok := b[name]; !ok || q.Cmp(have) > 0 {
+		if q.Cmp(b[name]) > 0 {
 			return true
 		}
 	}

@@ -1182,6 +1182,10 @@ func TestPlaceJoined(t *testing.T) {
 		objects: []runtime.Object{readyNode("node-1"), reportingRequests(parentPod("node-1", placeholder.TokenRequests()), peak())},
 		want:    waitForNode,
 	}, {
+		name:    "parent placeholder grows back but the node deferred it: ready, nothing waits for a grow",
+		objects: []runtime.Object{readyNode("node-1"), reportingRequests(parentPod("node-1", peak()), placeholder.TokenRequests())},
+		want:    Placement{Node: "node-1", Ready: true},
+	}, {
 		name:    "parent placeholder shrunk and applied: ready",
 		objects: []runtime.Object{readyNode("node-1"), reporting(parentPod("node-1", placeholder.TokenRequests()))},
 		want:    Placement{Node: "node-1", Ready: true},
@@ -1418,6 +1422,35 @@ func TestLabel(t *testing.T) {
 			Label(meta, tc.target)
 			if d := cmp.Diff(tc.want, meta.Labels); d != "" {
 				t.Errorf("labels (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestShrinking(t *testing.T) {
+	withStatus := func(spec, status corev1.ResourceList) *corev1.Pod {
+		p := placeholderPod("node-1", spec, ago(time.Minute))
+		if status != nil {
+			reportingRequests(p, status)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name string
+		pod  *corev1.Pod
+		want bool
+	}{
+		{name: "no container resources reported: nothing to apply", pod: withStatus(peak(), nil), want: false},
+		{name: "applied", pod: withStatus(peak(), peak()), want: false},
+		{name: "shrink not applied yet", pod: withStatus(rl("1", "1Gi"), peak()), want: true},
+		{name: "grow deferred by the node", pod: withStatus(peak(), rl("1", "1Gi")), want: false},
+		{name: "a resource the node does not report is not waited for", pod: withStatus(corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceEphemeralStorage: resource.MustParse("1Gi"),
+		}, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}), want: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := shrinking(tc.pod); got != tc.want {
+				t.Errorf("shrinking() = %t, want %t", got, tc.want)
 			}
 		})
 	}
