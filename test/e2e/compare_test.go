@@ -74,6 +74,24 @@ func (s *scenario) waitBound(ns, run string, timeout time.Duration) (string, boo
 	return node, s.require(err == nil, "PipelineRun %s has no bound TaskRun pod after %s", run, timeout)
 }
 
+// createPodOnNode creates a pod that is not Tekton's, requesting cpu, that
+// only node may run.
+func createPodOnNode(t *testing.T, ns, name, node, cpu string) {
+	t.Helper()
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: corev1.PodSpec{
+			NodeSelector: map[string]string{"kubernetes.io/hostname": node},
+			Containers: []corev1.Container{{Name: "c", Image: "busybox", Resources: corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)},
+			}}},
+		},
+	}
+	if _, err := cluster.kube.CoreV1().Pods(ns).Create(bg(), p, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating pod %s: %v", name, err)
+	}
+}
+
 func logPods(t *testing.T, recs []podRecord) {
 	t.Helper()
 	for _, r := range recs {
@@ -112,18 +130,7 @@ func TestCompareCapacityReservation(t *testing.T) {
 		if free == "" {
 			t.Fatalf("test premise broken: blockers occupy every node: %v", occupied)
 		}
-		busy := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "background", Namespace: ns},
-			Spec: corev1.PodSpec{
-				NodeSelector: map[string]string{"kubernetes.io/hostname": free},
-				Containers: []corev1.Container{{Name: "c", Image: "busybox", Resources: corev1.ResourceRequirements{
-					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3500m")},
-				}}},
-			},
-		}
-		if _, err := cluster.kube.CoreV1().Pods(ns).Create(bg(), busy, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("creating the background pod: %v", err)
-		}
+		createPodOnNode(t, ns, "background", free, "3500m")
 		waitFor(t, "the background pod to be bound on "+free, 30*time.Second, func(ctx context.Context) (bool, error) {
 			p, err := cluster.kube.CoreV1().Pods(ns).Get(ctx, "background", metav1.GetOptions{})
 			return err == nil && p.Spec.NodeName == free, err
@@ -576,18 +583,7 @@ func TestCompareReservationGrowsBack(t *testing.T) {
 			return
 		}
 		// The node holds b (1 CPU) and, patched, the placeholder (2 CPU).
-		thief := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "thief", Namespace: ns},
-			Spec: corev1.PodSpec{
-				NodeSelector: map[string]string{"kubernetes.io/hostname": node},
-				Containers: []corev1.Container{{Name: "c", Image: "busybox", Resources: corev1.ResourceRequirements{
-					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1500m")},
-				}}},
-			},
-		}
-		if _, err := cluster.kube.CoreV1().Pods(ns).Create(bg(), thief, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("creating pod thief: %v", err)
-		}
+		createPodOnNode(t, ns, "thief", node, "1500m")
 		var thiefNode, thiefMessage string
 		_ = poll(30*time.Second, func(ctx context.Context) (bool, error) {
 			p, err := cluster.kube.CoreV1().Pods(ns).Get(ctx, "thief", metav1.GetOptions{})

@@ -355,22 +355,30 @@ func containerRequests(spec *v1.TaskSpec, runSpec v1.PipelineTaskRunSpec, limitR
 // several, the largest counts.
 func containerDefaults(limitRanges []*corev1.LimitRange) corev1.ResourceList {
 	out := corev1.ResourceList{}
+	for _, item := range containerItems(limitRanges) {
+		for name, q := range item.DefaultRequest {
+			if cur, ok := out[name]; (!ok || q.Cmp(cur) > 0) && !q.IsZero() {
+				out[name] = q.DeepCopy()
+			}
+		}
+	}
+	return out
+}
+
+// containerItems returns the per-container items of limitRanges.
+func containerItems(limitRanges []*corev1.LimitRange) []corev1.LimitRangeItem {
+	var items []corev1.LimitRangeItem
 	for _, lr := range limitRanges {
 		if lr == nil {
 			continue
 		}
 		for _, item := range lr.Spec.Limits {
-			if item.Type != corev1.LimitTypeContainer {
-				continue
-			}
-			for name, q := range item.DefaultRequest {
-				if cur, ok := out[name]; (!ok || q.Cmp(cur) > 0) && !q.IsZero() {
-					out[name] = q.DeepCopy()
-				}
+			if item.Type == corev1.LimitTypeContainer {
+				items = append(items, item)
 			}
 		}
 	}
-	return out
+	return items
 }
 
 // limitRangeResources are the resources Tekton defaults from LimitRanges.
@@ -385,29 +393,21 @@ func stepDefaults(limitRanges []*corev1.LimitRange, steps int) corev1.ResourceLi
 		steps = 1
 	}
 	out := corev1.ResourceList{}
-	for _, lr := range limitRanges {
-		if lr == nil {
-			continue
-		}
-		for _, item := range lr.Spec.Limits {
-			if item.Type != corev1.LimitTypeContainer {
-				continue
+	for _, item := range containerItems(limitRanges) {
+		for _, name := range limitRangeResources {
+			var candidate resource.Quantity
+			if q, ok := item.DefaultRequest[name]; ok {
+				if name == corev1.ResourceCPU {
+					candidate = *resource.NewMilliQuantity(q.MilliValue()/int64(steps), resource.DecimalSI)
+				} else {
+					candidate = *resource.NewQuantity(q.Value()/int64(steps), resource.BinarySI)
+				}
 			}
-			for _, name := range limitRangeResources {
-				var candidate resource.Quantity
-				if q, ok := item.DefaultRequest[name]; ok {
-					if name == corev1.ResourceCPU {
-						candidate = *resource.NewMilliQuantity(q.MilliValue()/int64(steps), resource.DecimalSI)
-					} else {
-						candidate = *resource.NewQuantity(q.Value()/int64(steps), resource.BinarySI)
-					}
-				}
-				if q, ok := item.Min[name]; ok && q.Cmp(candidate) > 0 {
-					candidate = q.DeepCopy()
-				}
-				if cur, ok := out[name]; (!ok || candidate.Cmp(cur) > 0) && !candidate.IsZero() {
-					out[name] = candidate
-				}
+			if q, ok := item.Min[name]; ok && q.Cmp(candidate) > 0 {
+				candidate = q.DeepCopy()
+			}
+			if cur, ok := out[name]; (!ok || candidate.Cmp(cur) > 0) && !candidate.IsZero() {
+				out[name] = candidate
 			}
 		}
 	}
