@@ -672,22 +672,58 @@ func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, sp
 	if placeholder.PinnedNode(current, spec.Run) == spec.PinnedNode && sameRequests(placeholder.Requests(current), placeholder.Requests(&desired)) {
 		return nil
 	}
-	updated := sts.DeepCopy()
+	// A JSON patch of exactly these fields, without a resourceVersion: the
+	// StatefulSet controller updates the object's status all the time, and an
+	// Update of a cached copy would conflict with it. The "test" makes sure
+	// the container index still names the placeholder container.
+	i := containerIndex(current)
+	if i < 0 {
+		return fmt.Errorf("placeholder StatefulSet %s/%s has no container %q", sts.Namespace, sts.Name, placeholder.ContainerName)
+	}
+	container := fmt.Sprintf("/spec/template/spec/containers/%d", i)
+	ops := []jsonPatchOp{
+		{Op: "test", Path: container + "/name", Value: placeholder.ContainerName},
+		{Op: "add", Path: "/spec/template/spec/affinity", Value: desired.Affinity},
+		{Op: "add", Path: container + "/resources", Value: desired.Containers[0].Resources},
+	}
 	if spec.PinnedNode == "" {
 		// Leaving the node: later waits are news again.
-		delete(updated.Annotations, placeholder.WaitingToMoveAnnotation)
-		delete(updated.Annotations, placeholder.WaitingReportedAnnotation)
-	}
-	updated.Spec.Template.Spec.Affinity = desired.Affinity
-	for i := range updated.Spec.Template.Spec.Containers {
-		if updated.Spec.Template.Spec.Containers[i].Name == placeholder.ContainerName {
-			updated.Spec.Template.Spec.Containers[i].Resources = desired.Containers[0].Resources
+		for _, key := range []string{placeholder.WaitingToMoveAnnotation, placeholder.WaitingReportedAnnotation} {
+			if _, ok := sts.Annotations[key]; ok {
+				ops = append(ops, jsonPatchOp{Op: "remove", Path: "/metadata/annotations/" + escapeJSONPointer(key)})
+			}
 		}
 	}
-	if _, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
+	patch, err := json.Marshal(ops)
+	if err != nil {
+		return fmt.Errorf("encoding placeholder StatefulSet patch: %w", err)
+	}
+	if _, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.JSONPatchType, patch, metav1.PatchOptions{}); err != nil {
 		return fmt.Errorf("updating placeholder StatefulSet %s/%s: %w", sts.Namespace, sts.Name, err)
 	}
 	return nil
+}
+
+// jsonPatchOp is one operation of an RFC 6902 JSON patch.
+type jsonPatchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value,omitempty"`
+}
+
+// escapeJSONPointer escapes a map key for a JSON pointer (RFC 6901).
+func escapeJSONPointer(key string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
+}
+
+// containerIndex returns the index of the placeholder container, or -1.
+func containerIndex(spec *corev1.PodSpec) int {
+	for i := range spec.Containers {
+		if spec.Containers[i].Name == placeholder.ContainerName {
+			return i
+		}
+	}
+	return -1
 }
 
 // resize sets a placeholder pod's requests (and limits) in place through
@@ -696,14 +732,21 @@ func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, sp
 // the StatefulSet then recreates it from its template, already pinned and
 // token-sized.
 func (e *Engine) resize(ctx context.Context, p *corev1.Pod, requests corev1.ResourceList, replace bool) (bool, error) {
-	resized := p.DeepCopy()
-	for i := range resized.Spec.Containers {
-		if resized.Spec.Containers[i].Name == placeholder.ContainerName {
-			resized.Spec.Containers[i].Resources.Requests = requests.DeepCopy()
-			resized.Spec.Containers[i].Resources.Limits = requests.DeepCopy()
-		}
+	i := containerIndex(&p.Spec)
+	if i < 0 {
+		return false, fmt.Errorf("placeholder pod %s/%s has no container %q", p.Namespace, p.Name, placeholder.ContainerName)
 	}
-	_, err := e.KubeClient.CoreV1().Pods(p.Namespace).UpdateResize(ctx, p.Name, resized, metav1.UpdateOptions{})
+	// A patch rather than an Update of the cached copy: the kubelet updates
+	// the pod's status as it runs it, and an Update would conflict with that.
+	container := fmt.Sprintf("/spec/containers/%d", i)
+	patch, err := json.Marshal([]jsonPatchOp{
+		{Op: "test", Path: container + "/name", Value: placeholder.ContainerName},
+		{Op: "add", Path: container + "/resources", Value: corev1.ResourceRequirements{Requests: requests, Limits: requests}},
+	})
+	if err != nil {
+		return false, fmt.Errorf("encoding placeholder pod resize: %w", err)
+	}
+	_, err = e.KubeClient.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.JSONPatchType, patch, metav1.PatchOptions{}, "resize")
 	switch {
 	case err == nil:
 		return true, nil

@@ -305,7 +305,7 @@ func (h *harness) actions() []string {
 // failResize makes the pods/resize subresource answer err, as on a cluster
 // without in-place pod resize.
 func (h *harness) failResize(err error) {
-	h.client.PrependReactor("update", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+	h.client.PrependReactor("patch", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if a.GetSubresource() != "resize" {
 			return false, nil, nil
 		}
@@ -515,7 +515,7 @@ func TestPlace(t *testing.T) {
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("node-1", peak(), ago(2*time.Minute))},
 		want:         Placement{Node: "node-1", Reason: ReasonWaitingForNode},
 		wantMessage:  []string{"Handing the reservation on node node-1 over"},
-		wantActions:  []string{"update statefulsets", "update pods/resize"},
+		wantActions:  []string{"patch statefulsets", "patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
 		wantEvents:   []string{"Normal Placed", "Normal ReservationHandedOver"},
@@ -546,7 +546,7 @@ func TestPlace(t *testing.T) {
 		resizeErr:    resizeUnsupported,
 		want:         Placement{Node: "node-1", Reason: ReasonWaitingForNode},
 		wantMessage:  []string{"Handing the reservation on node node-1 over"},
-		wantActions:  []string{"update statefulsets", "update pods/resize", "delete pods"},
+		wantActions:  []string{"patch statefulsets", "patch pods/resize", "delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      nil,
 		wantEvents:   []string{"Normal Placed", "Normal ReservationHandedOver"},
@@ -555,7 +555,7 @@ func TestPlace(t *testing.T) {
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), placeholderPod("node-1", peak(), ago(2*time.Minute))},
 		resizeErr:    resizeUnsupported,
 		want:         Placement{Node: "node-1", Reason: ReasonWaitingForNode},
-		wantActions:  []string{"update pods/resize", "delete pods"},
+		wantActions:  []string{"patch pods/resize", "delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      nil,
 		wantEvents:   []string{"Normal ReservationHandedOver"},
@@ -564,7 +564,7 @@ func TestPlace(t *testing.T) {
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), placeholderPod("node-1", peak(), ago(2*time.Minute))},
 		resizeErr:    apierrors.NewConflict(schema.GroupResource{Resource: "pods"}, "p", nil),
 		wantErr:      true,
-		wantActions:  []string{"update pods/resize"},
+		wantActions:  []string{"patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      peak(),
 	}, {
@@ -578,7 +578,7 @@ func TestPlace(t *testing.T) {
 		config:       map[string]string{paconfig.ReservationKey: paconfig.ReservationNone},
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", token), placeholderPod("node-1", token, ago(time.Minute))},
 		want:         Placement{Node: "node-1", Ready: true},
-		wantActions:  []string{"update statefulsets"},
+		wantActions:  []string{"patch statefulsets"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
 		wantEvents:   []string{"Normal Placed"},
@@ -634,7 +634,7 @@ func TestPlace(t *testing.T) {
 		},
 		want:         waitForNode,
 		wantMessage:  []string{"Node node-1 is cordoned; moving the PipelineRun to another node"},
-		wantActions:  []string{"update statefulsets", "delete pods"},
+		wantActions:  []string{"patch statefulsets", "delete pods"},
 		wantTemplate: reservationFor(),
 		wantEvents:   []string{"Warning Moving"},
 	}, {
@@ -646,14 +646,14 @@ func TestPlace(t *testing.T) {
 		},
 		want:         waitForNode,
 		wantMessage:  []string{"Node node-1 is gone"},
-		wantActions:  []string{"update statefulsets", "delete pods"},
+		wantActions:  []string{"patch statefulsets", "delete pods"},
 		wantTemplate: reservationFor(),
 		wantEvents:   []string{"Warning Moving"},
 	}, {
 		name:         "(7) pinned node cordoned before the pod came back: unpinned",
 		objects:      []runtime.Object{cordonedNode("node-1"), readyNode("node-2"), ownSTS("node-1", token)},
 		want:         waitForNode,
-		wantActions:  []string{"update statefulsets"},
+		wantActions:  []string{"patch statefulsets"},
 		wantTemplate: reservationFor(),
 		wantEvents:   []string{"Warning Moving"},
 	}, {
@@ -674,7 +674,7 @@ func TestPlace(t *testing.T) {
 		},
 		want:         waitForNode,
 		wantMessage:  []string{"cannot return to node node-1", "Insufficient cpu"},
-		wantActions:  []string{"update statefulsets", "delete pods"},
+		wantActions:  []string{"patch statefulsets", "delete pods"},
 		wantTemplate: reservationFor(),
 		wantEvents:   []string{"Warning Moving"},
 	}, {
@@ -788,7 +788,7 @@ func TestPlace(t *testing.T) {
 		},
 		remaining:    growBack(demand.Running, demand.Waiting),
 		want:         Placement{Node: "node-1", Ready: true},
-		wantActions:  []string{"update pods/resize"},
+		wantActions:  []string{"patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      rl("2", "16Mi"),
 		wantEvents:   []string{"Normal ReservationRestored"},
@@ -821,7 +821,7 @@ func TestPlace(t *testing.T) {
 		remaining:    growBack(demand.Running, demand.Waiting),
 		resizeErr:    resizeUnsupported,
 		want:         Placement{Node: "node-1", Ready: true},
-		wantActions:  []string{"update pods/resize"},
+		wantActions:  []string{"patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
 	}, {
@@ -833,7 +833,7 @@ func TestPlace(t *testing.T) {
 		remaining:    growBack(-1, demand.Starting),
 		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
 		wantMessage:  []string{"Handing the reservation on node node-1 over"},
-		wantActions:  []string{"update pods/resize"},
+		wantActions:  []string{"patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
 		wantEvents:   []string{"Normal ReservationHandedOver"},
@@ -847,7 +847,7 @@ func TestPlace(t *testing.T) {
 		remaining: append(growBack(demand.Running, demand.Waiting),
 			demand.Task{Name: "d", Pod: rl("100m", "1Mi"), State: demand.Starting}),
 		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
-		wantActions:  []string{"update pods/resize"},
+		wantActions:  []string{"patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
 		wantEvents:   []string{"Normal ReservationHandedOver"},
@@ -1086,7 +1086,7 @@ func TestPlaceLifecycle(t *testing.T) {
 			before:       scheduler("node-2"),
 			want:         Placement{Node: "node-2", Reason: ReasonWaitingForNode},
 			wantSecond:   &Placement{Node: "node-2", Ready: true},
-			wantActions:  []string{"update statefulsets", "update pods/resize"},
+			wantActions:  []string{"patch statefulsets", "patch pods/resize"},
 			wantTemplate: pinned,
 			wantPod:      placeholder.TokenRequests(),
 		}),
@@ -1100,7 +1100,7 @@ func TestPlaceLifecycle(t *testing.T) {
 			want:   Placement{Node: "node-2", Reason: ReasonWaitingForNode},
 			// The pod is gone: wait for the StatefulSet controller.
 			wantSecond:   &waitForNode,
-			wantActions:  []string{"update statefulsets", "update pods/resize", "delete pods"},
+			wantActions:  []string{"patch statefulsets", "patch pods/resize", "delete pods"},
 			wantTemplate: pinned,
 		}, step{
 			name:         "token pod bound: ready",
