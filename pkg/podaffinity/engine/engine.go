@@ -28,7 +28,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"sort"
 	"strings"
 	"time"
@@ -85,12 +84,6 @@ const (
 	// EventReservationRestored is recorded when the placeholder grows back,
 	// after tasks finished, to what later tasks need.
 	EventReservationRestored = "ReservationRestored"
-	// EventWaitingForNode is recorded when the scheduler says why the
-	// run's placeholder has no node, once per distinct message.
-	EventWaitingForNode = "WaitingForNode"
-	// EventWaitingToMove is recorded once when the run's node becomes
-	// unusable while some of its pods still run there.
-	EventWaitingToMove = "WaitingToMove"
 	// EventMoving is recorded when a run leaves an unusable node.
 	EventMoving = "Moving"
 	// EventInvalidLabel is recorded when a run's opt-in label is invalid.
@@ -268,11 +261,6 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			if len(active) > 0 && why != nodeGone {
 				msg := fmt.Sprintf("Node %s is %s; waiting for %s to finish there before the PipelineRun moves to another node",
 					target, why, strings.Join(active, ", "))
-				// Said once per node, not on every reconcile.
-				if err := e.reportOnce(ctx, run, sts, placeholder.WaitingToMoveAnnotation, target,
-					corev1.EventTypeWarning, EventWaitingToMove, msg); err != nil {
-					return Placement{}, err
-				}
 				return Placement{Node: target, Reason: ReasonWaitingToMove, Message: msg}, nil
 			}
 			spec.PinnedNode = ""
@@ -313,14 +301,6 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			event(ctx, run, corev1.EventTypeWarning, EventMoving, msg)
 			e.Metrics.Placement(ctx, metrics.OutcomeMoved)
 			return waiting(ReasonWaitingForNode, msg, 0), nil
-		}
-		if m := schedulingMessage(p); m != "" {
-			// Why the run waits, as an event on the run, once per distinct
-			// scheduler message (the condition always has the latest).
-			if err := e.reportOnce(ctx, run, sts, placeholder.WaitingReportedAnnotation, messageHash(m),
-				corev1.EventTypeNormal, EventWaitingForNode, fmt.Sprintf("Waiting for a node: %s", m)); err != nil {
-				return Placement{}, err
-			}
 		}
 		return e.unscheduled(s, p, e.waitStart(run, t.Placeholder, p))
 	}
@@ -686,14 +666,6 @@ func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, sp
 		{Op: "add", Path: "/spec/template/spec/affinity", Value: desired.Affinity},
 		{Op: "add", Path: container + "/resources", Value: desired.Containers[0].Resources},
 	}
-	if spec.PinnedNode == "" {
-		// Leaving the node: later waits are news again.
-		for _, key := range []string{placeholder.WaitingToMoveAnnotation, placeholder.WaitingReportedAnnotation} {
-			if _, ok := sts.Annotations[key]; ok {
-				ops = append(ops, jsonPatchOp{Op: "remove", Path: "/metadata/annotations/" + escapeJSONPointer(key)})
-			}
-		}
-	}
 	patch, err := json.Marshal(ops)
 	if err != nil {
 		return fmt.Errorf("encoding placeholder StatefulSet patch: %w", err)
@@ -709,11 +681,6 @@ type jsonPatchOp struct {
 	Op    string `json:"op"`
 	Path  string `json:"path"`
 	Value any    `json:"value,omitempty"`
-}
-
-// escapeJSONPointer escapes a map key for a JSON pointer (RFC 6901).
-func escapeJSONPointer(key string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
 }
 
 // containerIndex returns the index of the placeholder container, or -1.
@@ -834,41 +801,6 @@ func startingNames(tasks []demand.Task) string {
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
-}
-
-// reportOnce records an event on the run unless the placeholder
-// StatefulSet's annotation key already holds value, and then sets it: the
-// annotation remembers what was reported, so that a wait is reported when
-// it begins or changes, not on every reconcile.
-func (e *Engine) reportOnce(ctx context.Context, run *v1.PipelineRun, sts *appsv1.StatefulSet, key, value, eventType, reason, message string) error {
-	if sts.Annotations[key] == value {
-		return nil
-	}
-	if err := e.annotate(ctx, sts, key, value); err != nil {
-		return err
-	}
-	logging.FromContext(ctx).Infof("PipelineRun %s/%s: %s", run.Namespace, run.Name, message)
-	event(ctx, run, eventType, reason, message)
-	return nil
-}
-
-// messageHash is a short, stable digest of a message for an annotation.
-func messageHash(message string) string {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(message))
-	return fmt.Sprintf("%016x", h.Sum64())
-}
-
-// annotate sets one annotation of a placeholder StatefulSet.
-func (e *Engine) annotate(ctx context.Context, sts *appsv1.StatefulSet, key, value string) error {
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: value}}})
-	if err != nil {
-		return fmt.Errorf("encoding annotation patch: %w", err)
-	}
-	if _, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-		return fmt.Errorf("annotating placeholder StatefulSet %s/%s: %w", sts.Namespace, sts.Name, err)
-	}
-	return nil
 }
 
 func (e *Engine) deletePod(ctx context.Context, p *corev1.Pod) error {

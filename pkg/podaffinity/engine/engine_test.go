@@ -162,18 +162,6 @@ func reportingRequests(p *corev1.Pod, requests corev1.ResourceList) *corev1.Pod 
 	return p
 }
 
-// reported is a placeholder StatefulSet whose run has had a WaitingForNode
-// event with the scheduler message already.
-func reported(sts *appsv1.StatefulSet, message string) *appsv1.StatefulSet {
-	sts.Annotations = map[string]string{placeholder.WaitingReportedAnnotation: messageHash(message)}
-	return sts
-}
-
-func waitingToMove(sts *appsv1.StatefulSet, node string) *appsv1.StatefulSet {
-	sts.Annotations = map[string]string{placeholder.WaitingToMoveAnnotation: node}
-	return sts
-}
-
 // growBack is a run in which a finished, b (1 CPU) runs or has finished
 // (state -1), and c needs 3 CPU after b: once a has finished, the
 // placeholder holds 2 CPU for c beside b.
@@ -395,8 +383,6 @@ func TestPlace(t *testing.T) {
 		// wantPod is what the placeholder pod requests afterwards; nil: no pod.
 		wantPod    corev1.ResourceList
 		wantEvents []string
-		// wantWaitingToMove is the placeholder's WaitingToMoveAnnotation afterwards.
-		wantWaitingToMove string
 	}{{
 		name:         "(1) no StatefulSet: created with the peak demand",
 		objects:      []runtime.Object{readyNode("node-1")},
@@ -452,28 +438,6 @@ func TestPlace(t *testing.T) {
 		wantMessage:  []string{schedulerMessage},
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
-		wantActions:  []string{"patch statefulsets"},
-		wantEvents:   []string{"Normal WaitingForNode"},
-	}, {
-		name: "(2) the same scheduler message was reported already: no event, no write",
-		objects: []runtime.Object{readyNode("node-1"),
-			reported(ownSTS("", peak()), schedulerMessage),
-			placeholderPod("", peak(), ago(10*time.Minute), unschedulableCondition(schedulerMessage))},
-		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 50 * time.Minute},
-		wantMessage:  []string{schedulerMessage},
-		wantTemplate: reservationFor(),
-		wantPod:      peak(),
-	}, {
-		name: "(2) a new scheduler message is reported again",
-		objects: []runtime.Object{readyNode("node-1"),
-			reported(ownSTS("", peak()), "0/4 nodes are available: 4 Insufficient cpu"),
-			placeholderPod("", peak(), ago(10*time.Minute), unschedulableCondition(schedulerMessage))},
-		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 50 * time.Minute},
-		wantMessage:  []string{schedulerMessage},
-		wantActions:  []string{"patch statefulsets"},
-		wantTemplate: reservationFor(),
-		wantPod:      peak(),
-		wantEvents:   []string{"Normal WaitingForNode"},
 	}, {
 		name:         "(2) pending pod without a scheduler verdict",
 		config:       map[string]string{paconfig.MaxNodeWaitKey: "15m"},
@@ -490,16 +454,12 @@ func TestPlace(t *testing.T) {
 		wantMessage:  []string{"waited 31m0s", paconfig.MaxNodeWaitKey + "=30m0s", schedulerMessage},
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
-		wantActions:  []string{"patch statefulsets"},
-		wantEvents:   []string{"Normal WaitingForNode"},
 	}, {
 		name:         "(3) waited exactly max-node-wait (default 1h): failed",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("", peak(), ago(time.Hour), unschedulableCondition(schedulerMessage))},
 		want:         Placement{Failed: true, Reason: ReasonNodeWaitTimeout},
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
-		wantActions:  []string{"patch statefulsets"},
-		wantEvents:   []string{"Normal WaitingForNode"},
 	}, {
 		name:         "(3) max-node-wait 0 never fails",
 		config:       map[string]string{paconfig.MaxNodeWaitKey: "0"},
@@ -508,8 +468,6 @@ func TestPlace(t *testing.T) {
 		wantMessage:  []string{schedulerMessage},
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
-		wantActions:  []string{"patch statefulsets"},
-		wantEvents:   []string{"Normal WaitingForNode"},
 	}, {
 		name:         "(4) bound with the reservation: pinned, token requests, pod shrunk in place: wait for the node to apply it",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("node-1", peak(), ago(2*time.Minute))},
@@ -590,25 +548,10 @@ func TestPlace(t *testing.T) {
 			memberPod("build-compile-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
 			memberPod("build-clone-pod", "node-1", corev1.PodSucceeded, ago(time.Hour)),
 		},
-		want:              Placement{Node: "node-1", Reason: ReasonWaitingToMove},
-		wantMessage:       []string{"Node node-1 is cordoned", "build-compile-pod"},
-		wantActions:       []string{"patch statefulsets"},
-		wantTemplate:      tokenTemplate("node-1"),
-		wantPod:           token,
-		wantEvents:        []string{"Warning WaitingToMove"},
-		wantWaitingToMove: "node-1",
-	}, {
-		name: "(6) still waiting to move: said once already, so no event and no write",
-		objects: []runtime.Object{
-			cordonedNode("node-1"), readyNode("node-2"),
-			waitingToMove(ownSTS("node-1", token), "node-1"), placeholderPod("node-1", token, ago(time.Hour)),
-			memberPod("build-compile-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
-		},
-		want:              Placement{Node: "node-1", Reason: ReasonWaitingToMove},
-		wantMessage:       []string{"Node node-1 is cordoned", "build-compile-pod"},
-		wantTemplate:      tokenTemplate("node-1"),
-		wantPod:           token,
-		wantWaitingToMove: "node-1",
+		want:         Placement{Node: "node-1", Reason: ReasonWaitingToMove},
+		wantMessage:  []string{"Node node-1 is cordoned", "build-compile-pod"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
 	}, {
 		name: "(6) node not ready (NoExecute taint) with an active TaskRun pod: wait to move",
 		objects: []runtime.Object{
@@ -616,18 +559,15 @@ func TestPlace(t *testing.T) {
 			ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
 			memberPod("build-compile-pod", "node-1", corev1.PodPending, ago(time.Minute)),
 		},
-		want:              Placement{Node: "node-1", Reason: ReasonWaitingToMove},
-		wantMessage:       []string{"not ready (node.kubernetes.io/not-ready)"},
-		wantActions:       []string{"patch statefulsets"},
-		wantTemplate:      tokenTemplate("node-1"),
-		wantPod:           token,
-		wantEvents:        []string{"Warning WaitingToMove"},
-		wantWaitingToMove: "node-1",
+		want:         Placement{Node: "node-1", Reason: ReasonWaitingToMove},
+		wantMessage:  []string{"not ready (node.kubernetes.io/not-ready)"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
 	}, {
 		name: "(7) node cordoned, no active pod there: unpinned with the reservation, pod replaced",
 		objects: []runtime.Object{
 			cordonedNode("node-1"), readyNode("node-2"),
-			waitingToMove(ownSTS("node-1", token), "node-1"), placeholderPod("node-1", token, ago(time.Hour)),
+			ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
 			memberPod("build-clone-pod", "node-1", corev1.PodSucceeded, ago(time.Hour)),
 			memberPod("build-lint-pod", "node-1", corev1.PodFailed, ago(time.Hour)),
 			memberPod("build-other-pod", "node-2", corev1.PodRunning, ago(time.Hour)),
@@ -688,8 +628,6 @@ func TestPlace(t *testing.T) {
 		wantMessage:  []string{"Insufficient cpu"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
-		wantActions:  []string{"patch statefulsets"},
-		wantEvents:   []string{"Normal WaitingForNode"},
 	}, {
 		name: "(8) StatefulSet gone mid-run: recreated on the node of the latest member pod",
 		objects: []runtime.Object{
@@ -711,8 +649,6 @@ func TestPlace(t *testing.T) {
 		wantMessage:  []string{"waited 2h0m0s", "0/1 nodes are available"},
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
-		wantActions:  []string{"patch statefulsets"},
-		wantEvents:   []string{"Normal WaitingForNode"},
 	}, {
 		name:        "(3) no StatefulSet and the run has waited too long (released, read from a stale cache): failed, nothing created",
 		objects:     []runtime.Object{readyNode("node-1")},
@@ -910,9 +846,6 @@ func TestPlace(t *testing.T) {
 				if d := cmp.Diff(*tc.wantTemplate, templateOf(sts), quantityEqual); d != "" {
 					t.Errorf("placeholder template (-want +got):\n%s", d)
 				}
-				if d := cmp.Diff(tc.wantWaitingToMove, sts.Annotations[placeholder.WaitingToMoveAnnotation]); d != "" {
-					t.Errorf("annotation %s (-want +got):\n%s", placeholder.WaitingToMoveAnnotation, d)
-				}
 			}
 			if d := cmp.Diff(tc.wantPod, h.podRequests(t), quantityEqual); d != "" {
 				t.Errorf("placeholder pod requests, nil when deleted (-want +got):\n%s", d)
@@ -1068,7 +1001,6 @@ func TestPlaceLifecycle(t *testing.T) {
 		name:         "pod pending",
 		before:       statefulSetController("", unschedulableCondition(schedulerMessage)),
 		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 59 * time.Minute},
-		wantActions:  []string{"patch statefulsets"},
 		wantTemplate: template{Requests: peak()},
 		wantPod:      peak(),
 	}}
@@ -1090,7 +1022,7 @@ func TestPlaceLifecycle(t *testing.T) {
 			wantTemplate: pinned,
 			wantPod:      placeholder.TokenRequests(),
 		}),
-		wantEvents: []string{"Normal PlaceholderCreated", "Normal WaitingForNode", "Normal Placed", "Normal ReservationHandedOver"},
+		wantEvents: []string{"Normal PlaceholderCreated", "Normal Placed", "Normal ReservationHandedOver"},
 	}, {
 		name:      "pod replaced",
 		resizeErr: resizeUnsupported,
@@ -1109,7 +1041,7 @@ func TestPlaceLifecycle(t *testing.T) {
 			wantTemplate: pinned,
 			wantPod:      placeholder.TokenRequests(),
 		}),
-		wantEvents: []string{"Normal PlaceholderCreated", "Normal WaitingForNode", "Normal Placed", "Normal ReservationHandedOver"},
+		wantEvents: []string{"Normal PlaceholderCreated", "Normal Placed", "Normal ReservationHandedOver"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, readyNode("node-1"), readyNode("node-2"))

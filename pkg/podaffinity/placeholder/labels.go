@@ -40,13 +40,6 @@ const (
 	// of a handled run (and so on their pods) to the placeholder name. The pod
 	// builder reads it to add the required pod affinity.
 	MemberLabelKey = "tekton.dev/pod-affinity-placeholder"
-	// WaitingToMoveAnnotation on a placeholder StatefulSet names the node
-	// that its run waits to leave, so that the engine reports the wait once.
-	WaitingToMoveAnnotation = "tekton.dev/pod-affinity-waiting-to-move"
-	// WaitingReportedAnnotation on a placeholder StatefulSet holds a hash of
-	// the last scheduler message reported in a WaitingForNode event, so that
-	// each distinct message is reported once.
-	WaitingReportedAnnotation = "tekton.dev/pod-affinity-waiting-reported"
 	// HostnameTopologyKey is the topology of "same node".
 	HostnameTopologyKey = "kubernetes.io/hostname"
 )
