@@ -962,7 +962,7 @@ func compareUpstream() bool { return os.Getenv("E2E_COMPARE_UPSTREAM") == "1" }
 
 // switchController runs hack/tekton-controller.sh FLAVOR and waits until
 // the new controller serves metrics.
-func switchController(t *testing.T, flavor string) {
+func switchController(t testing.TB, flavor string) {
 	t.Helper()
 	if cluster.controllerFlavor() == flavor {
 		return

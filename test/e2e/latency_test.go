@@ -34,8 +34,10 @@ import (
 // the price of placing the run first. It reports ms/run (lower is better)
 // for the engine off (upstream behaviour, coschedule disabled), the engine
 // with a reservation (placeholder scheduled, reservation handed over, then
-// the TaskRun), and the engine without reservation. Figures only: nothing
-// is asserted about time. Run with
+// the TaskRun), and the engine without reservation; with
+// E2E_COMPARE_UPSTREAM=1 also for the unpatched controller with
+// coschedule disabled and isolate-pipelinerun (its Affinity Assistant), on
+// the same cluster. Figures only: nothing is asserted about time. Run with
 //
 //	go test -tags=e2e -run '^$' -bench FirstTaskRunPodRunning -benchtime 5x ./test/e2e/...
 func BenchmarkFirstTaskRunPodRunning(b *testing.B) {
@@ -50,15 +52,25 @@ func BenchmarkFirstTaskRunPodRunning(b *testing.B) {
 		}
 	})
 
-	for _, tc := range []struct {
-		name  string
-		flags map[string]string
-	}{
-		{"engine-off", map[string]string{flagEnable: "false", flagCoschedule: "disabled"}},
-		{"engine-reserve", patchedFlags(map[string]string{flagReservation: "reserve"})},
-		{"engine-no-reservation", patchedFlags(map[string]string{flagReservation: "none"})},
-	} {
+	type config struct {
+		name       string
+		controller string
+		flags      map[string]string
+	}
+	configs := []config{
+		{"engine-off", "patched", map[string]string{flagEnable: "false", flagCoschedule: "disabled"}},
+		{"engine-reserve", "patched", patchedFlags(map[string]string{flagReservation: "reserve"})},
+		{"engine-no-reservation", "patched", patchedFlags(map[string]string{flagReservation: "none"})},
+	}
+	if compareUpstream() {
+		b.Cleanup(func() { switchController(b, "patched") })
+		configs = append(configs,
+			config{"upstream-coschedule-disabled", "upstream", map[string]string{flagCoschedule: "disabled"}},
+			config{"upstream-isolate-pipelinerun", "upstream", map[string]string{flagCoschedule: "isolate-pipelinerun"}})
+	}
+	for _, tc := range configs {
 		b.Run(tc.name, func(b *testing.B) {
+			switchController(b, tc.controller)
 			if err := updateFeatureFlags(ctx, func(data map[string]string) {
 				for k, v := range tc.flags {
 					if v == "" {
