@@ -353,7 +353,7 @@ EOF
 tekton_controller_args() {
   grep -E '^[[:space:]]*"-[a-z-]+",[[:space:]]*"[^"]+"' "$1" \
     | sed -E 's/^[[:space:]]*"(-[a-z-]+)",[[:space:]]*"([^"]+)".*$/\1\n\2/' \
-    | sed -E "s#^ko://github.com/tektoncd/pipeline/cmd/([a-z-]+)\$#ghcr.io/tektoncd/pipeline/\\1:${TEKTON_VERSION}#"
+    | sed -E "s#^ko://github.com/tektoncd/pipeline/cmd/([a-z-]+)\$#images.invalid/tektoncd/pipeline/\\1:${TEKTON_VERSION}#"
 }
 
 # tekton_controller_env CONTROLLER_YAML : print NAME=VALUE for every literal
@@ -387,6 +387,15 @@ install_tekton() {
     || die "applying the Tekton namespace and ConfigMaps failed"
   kubectl_ wait --for=condition=Established --timeout=60s -f "${src}/config/300-crds" >/dev/null \
     || die "the Tekton CRDs did not become Established"
+  # The controller's ServiceAccount and RBAC, as a release installs them:
+  # the controller runs with that identity (see controller_kubeconfig), so a
+  # permission the tree's ClusterRole lacks fails here as it would in a
+  # real cluster.
+  kubectl_ apply --server-side --force-conflicts \
+    -f "${src}/config/200-serviceaccount.yaml" -f "${src}/config/200-clusterrole.yaml" \
+    -f "${src}/config/200-role.yaml" -f "${src}/config/201-clusterrolebinding.yaml" \
+    -f "${src}/config/201-rolebinding.yaml" >/dev/null \
+    || die "applying the Tekton ServiceAccounts and RBAC failed"
   # The CRDs name Tekton's webhook as conversion webhook, but no webhook runs.
   # v1 objects (the storage version) need no conversion, yet the apiserver's
   # watch cache of every other served version (v1beta1) fails to list them
@@ -406,6 +415,38 @@ install_tekton() {
   fi
 }
 
+# controller_kubeconfig : write a kubeconfig that authenticates as the
+# tekton-pipelines-controller ServiceAccount (a bound token from the
+# TokenRequest API) and print its path.
+controller_kubeconfig() {
+  local file="${PRA_CLUSTER_DIR}/tekton-controller.kubeconfig" token
+  token="$(kubectl_ -n "${TEKTON_NS}" create token tekton-pipelines-controller --duration=48h)" \
+    || die "creating a token for the tekton-pipelines-controller ServiceAccount failed"
+  (
+    umask 077
+    cat >"${file}" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: pra
+  cluster:
+    server: https://127.0.0.1:${PORT_APISERVER}
+    certificate-authority: ${PKI}/ca.crt
+users:
+- name: tekton-pipelines-controller
+  user:
+    token: ${token}
+contexts:
+- name: pra
+  context:
+    cluster: pra
+    user: tekton-pipelines-controller
+current-context: pra
+EOF
+  )
+  printf '%s\n' "${file}"
+}
+
 start_tekton() {
   local flavor="$1" bindir src controller_yaml
   bindir="$(bash "${PRA_HACK}/build-tekton.sh" "${flavor}")" || die "building Tekton (${flavor}) failed"
@@ -413,6 +454,8 @@ start_tekton() {
   controller_yaml="${src}/config/controller.yaml"
   [[ -f "${controller_yaml}" ]] || die "${controller_yaml} not found"
   install_tekton "${src}"
+  local kubeconfig
+  kubeconfig="$(controller_kubeconfig)"
 
   local -a env_args args
   mapfile -t env_args < <(tekton_controller_env "${controller_yaml}")
@@ -424,10 +467,10 @@ start_tekton() {
     "METRICS_PROMETHEUS_PORT=${PORT_TEKTON_METRICS}"
     "PROBES_PORT=${PORT_TEKTON_PROBES}"
     "PROFILING_PORT=${PORT_TEKTON_PROFILING}"
-    "KUBECONFIG=${KUBECONFIG_FILE}"
+    "KUBECONFIG=${kubeconfig}"
   )
   start_bg tekton-controller /usr/bin/env "${env_args[@]}" "${bindir}/controller" \
-    -kubeconfig="${KUBECONFIG_FILE}" \
+    -kubeconfig="${kubeconfig}" \
     -disable-ha \
     "${args[@]}"
   wait_component 60 tekton-controller "the Tekton controller (http://127.0.0.1:${PORT_TEKTON_KNATIVE_PROBES}/readiness)" \

@@ -714,17 +714,27 @@ func (e *Engine) resize(ctx context.Context, p *corev1.Pod, requests corev1.Reso
 		return false, fmt.Errorf("encoding placeholder pod resize: %w", err)
 	}
 	_, err = e.KubeClient.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.JSONPatchType, patch, metav1.PatchOptions{}, "resize")
+	next := "keeping its size"
+	if replace {
+		next = "replacing the pod"
+	}
 	switch {
 	case err == nil:
 		return true, nil
 	case apierrors.IsConflict(err):
 		// Stale copy: the next reconcile sees the current pod.
 		return false, fmt.Errorf("resizing placeholder pod %s/%s: %w", p.Namespace, p.Name, err)
-	case !replace:
-		logging.FromContext(ctx).Infof("In-place resize of placeholder pod %s/%s not possible (%v); keeping its size", p.Namespace, p.Name, err)
+	case apierrors.IsForbidden(err):
+		// Handled as on a cluster without in-place resize, but this is the
+		// controller's configuration, not the cluster's: say so.
+		logging.FromContext(ctx).Warnf("Resizing placeholder pod %s/%s is forbidden (%v): grant the controller patch on pods/resize (config/200-clusterrole.yaml); %s",
+			p.Namespace, p.Name, err, next)
+	default:
+		logging.FromContext(ctx).Infof("In-place resize of placeholder pod %s/%s not possible (%v); %s", p.Namespace, p.Name, err, next)
+	}
+	if !replace {
 		return false, nil
 	}
-	logging.FromContext(ctx).Infof("In-place resize of placeholder pod %s/%s not possible (%v); replacing the pod", p.Namespace, p.Name, err)
 	return false, e.deletePod(ctx, p)
 }
 

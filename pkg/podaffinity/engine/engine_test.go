@@ -18,6 +18,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -54,7 +55,7 @@ import (
 
 const (
 	ns    = "team-a"
-	image = "ghcr.io/tektoncd/nop:v1"
+	image = "images.invalid/tektoncd/nop:v1"
 	// schedulerMessage is what the scheduler says when isolation keeps the
 	// placeholder off every node.
 	schedulerMessage = "0/4 nodes are available: 4 node(s) didn't match pod anti-affinity rules"
@@ -508,6 +509,15 @@ func TestPlace(t *testing.T) {
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      nil,
 		wantEvents:   []string{"Normal Placed", "Normal ReservationHandedOver"},
+	}, {
+		name:         "(4) resize forbidden by RBAC: handled as without in-place resize (and logged as a warning)",
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), placeholderPod("node-1", peak(), ago(2*time.Minute))},
+		resizeErr:    apierrors.NewForbidden(schema.GroupResource{Resource: "pods/resize"}, "p", errors.New("RBAC: access denied")),
+		want:         Placement{Node: "node-1", Reason: ReasonWaitingForNode},
+		wantActions:  []string{"patch pods/resize", "delete pods"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      nil,
+		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
 		name:         "(4) already pinned but the pod still holds the reservation: only the pod is handed over",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), placeholderPod("node-1", peak(), ago(2*time.Minute))},

@@ -99,7 +99,7 @@ func TestStatefulSet(t *testing.T) {
 		Name:       testName,
 		Run:        run,
 		Isolation:  selection.IsolationRequired,
-		Image:      "ghcr.io/tektoncd/nop:v1",
+		Image:      "images.invalid/tektoncd/nop:v1",
 		Requests:   resources("2", "1Gi"),
 		PinnedNode: "node-1",
 		ClaimNames: []string{"src-pvc", "cache"},
@@ -139,7 +139,7 @@ func TestStatefulSet(t *testing.T) {
 				Spec: corev1.PodSpec{
 					Containers: []corev1.Container{{
 						Name:  "placeholder",
-						Image: "ghcr.io/tektoncd/nop:v1",
+						Image: "images.invalid/tektoncd/nop:v1",
 						Args:  []string{"tekton_run_indefinitely"},
 						Resources: corev1.ResourceRequirements{
 							Requests: resources("2", "1Gi"),
