@@ -343,14 +343,19 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, na
 	if starting {
 		want = atMost(want, allocated(p))
 	}
-	handingOver := ReasonWaitingForNode
-	if e.started(run.Namespace, name) {
-		handingOver = ReasonHandingOver
+	// The reason a run gives while it waits for the node to apply a shrink:
+	// before its first pod that is part of waiting for a node. Only read on
+	// the waiting paths, not on every reconcile of a placed run.
+	handingOver := func() string {
+		if e.started(run.Namespace, name) {
+			return ReasonHandingOver
+		}
+		return ReasonWaitingForNode
 	}
 
 	if !sameRequests(want, have) {
 		grows := exceeds(want, have)
-		if grows && !reportsResources(p) {
+		if grows && reportedResources(p) == nil {
 			// The node does not resize pods in place: growing would mean a new,
 			// larger pod that might not fit any more. Keep what is held.
 			return Placement{Node: node, Ready: true}, nil
@@ -378,13 +383,13 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, na
 			return Placement{Node: node, Ready: true}, nil
 		}
 		// Tasks start once the node has applied the new size.
-		return Placement{Node: node, Reason: handingOver, Message: fmt.Sprintf(
+		return Placement{Node: node, Reason: handingOver(), Message: fmt.Sprintf(
 			"Handing the reservation on node %s over to the PipelineRun's pods", node)}, nil
 	}
 	if starting && shrinking(p) {
 		// The kubelet has not applied the shrink yet: until it has, the
 		// scheduler still counts the reservation on the node.
-		return Placement{Node: node, Reason: handingOver, Message: fmt.Sprintf(
+		return Placement{Node: node, Reason: handingOver(), Message: fmt.Sprintf(
 			"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to apply it", node)}, nil
 	}
 	return Placement{Node: node, Ready: true}, nil
@@ -738,24 +743,22 @@ func (e *Engine) resize(ctx context.Context, p *corev1.Pod, requests corev1.Reso
 	return false, e.deletePod(ctx, p)
 }
 
-// reportsResources reports whether the node reports the placeholder
-// container's resources, as kubelets that resize pods in place do.
-func reportsResources(p *corev1.Pod) bool {
+// reportedResources returns the placeholder container's resources as the
+// node reports them, as kubelets that resize pods in place do, or nil.
+func reportedResources(p *corev1.Pod) *corev1.ResourceRequirements {
 	for _, cs := range p.Status.ContainerStatuses {
-		if cs.Name == placeholder.ContainerName && cs.Resources != nil {
-			return true
+		if cs.Name == placeholder.ContainerName {
+			return cs.Resources
 		}
 	}
-	return false
+	return nil
 }
 
 // allocated returns what the node has given the placeholder container: the
-// resources it reports, or the spec's requests when it reports none.
+// requests it reports, or the spec's requests when it reports none.
 func allocated(p *corev1.Pod) corev1.ResourceList {
-	for _, cs := range p.Status.ContainerStatuses {
-		if cs.Name == placeholder.ContainerName && cs.Resources != nil && cs.Resources.Requests != nil {
-			return cs.Resources.Requests
-		}
+	if r := reportedResources(p); r != nil && r.Requests != nil {
+		return r.Requests
 	}
 	return placeholder.Requests(&p.Spec)
 }
