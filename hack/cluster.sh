@@ -191,8 +191,16 @@ extendedKeyUsage=clientAuth"
   touch "${PKI}/.complete"
 }
 
-write_kubeconfig() {
-  cat >"${KUBECONFIG_FILE}" <<EOF
+# kubeconfig_file FILE USER CREDENTIAL... : write a kubeconfig (mode 0600)
+# for the local API server whose user USER authenticates with the given
+# "key: value" credential lines.
+kubeconfig_file() {
+  local file="$1" user="$2" line
+  shift 2
+  (
+    umask 077
+    {
+      cat <<EOF
 apiVersion: v1
 kind: Config
 clusters:
@@ -200,18 +208,26 @@ clusters:
   cluster:
     server: https://127.0.0.1:${PORT_APISERVER}
     certificate-authority: ${PKI}/ca.crt
-users:
-- name: pra-admin
-  user:
-    client-certificate: ${PKI}/admin.crt
-    client-key: ${PKI}/admin.key
 contexts:
 - name: pra
   context:
     cluster: pra
-    user: pra-admin
+    user: ${user}
 current-context: pra
+users:
+- name: ${user}
+  user:
 EOF
+      for line in "$@"; do
+        printf '    %s\n' "${line}"
+      done
+    } >"${file}"
+  )
+}
+
+write_kubeconfig() {
+  kubeconfig_file "${KUBECONFIG_FILE}" pra-admin \
+    "client-certificate: ${PKI}/admin.crt" "client-key: ${PKI}/admin.key"
 }
 
 # ------------------------------------------------------------ components ----
@@ -422,28 +438,7 @@ controller_kubeconfig() {
   local file="${PRA_CLUSTER_DIR}/tekton-controller.kubeconfig" token
   token="$(kubectl_ -n "${TEKTON_NS}" create token tekton-pipelines-controller --duration=48h)" \
     || die "creating a token for the tekton-pipelines-controller ServiceAccount failed"
-  (
-    umask 077
-    cat >"${file}" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: pra
-  cluster:
-    server: https://127.0.0.1:${PORT_APISERVER}
-    certificate-authority: ${PKI}/ca.crt
-users:
-- name: tekton-pipelines-controller
-  user:
-    token: ${token}
-contexts:
-- name: pra
-  context:
-    cluster: pra
-    user: tekton-pipelines-controller
-current-context: pra
-EOF
-  )
+  kubeconfig_file "${file}" tekton-pipelines-controller "token: ${token}"
   printf '%s\n' "${file}"
 }
 
