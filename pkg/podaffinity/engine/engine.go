@@ -36,7 +36,6 @@ import (
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
-	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/pod"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	"github.com/tektoncd/pipeline/pkg/reconciler/volumeclaim"
@@ -128,19 +127,6 @@ func (e *Engine) LimitRangesIn(namespace string) []*corev1.LimitRange {
 	return list
 }
 
-// Target says whether and how the engine places a run.
-type Target struct {
-	// Placeholder is the name of the run's placeholder; "" when not handled.
-	Placeholder string
-	// Isolation is how the placeholder repels others (top-level runs only).
-	Isolation selection.Isolation
-	// Joined is true for a child PipelineRun that shares its parent's placeholder.
-	Joined bool
-}
-
-// Handled reports whether the engine places the run.
-func (t Target) Handled() bool { return t.Placeholder != "" }
-
 // Placement is what Place tells the PipelineRun reconciler.
 type Placement struct {
 	// Node is the run's node, when known.
@@ -153,31 +139,6 @@ type Placement struct {
 	Failed bool
 	// RequeueAfter, when positive, asks for another reconcile after it.
 	RequeueAfter time.Duration
-}
-
-// Target decides whether the engine places run. A child PipelineRun created
-// by a handled parent carries placeholder.MemberLabelKey and joins the
-// parent's placeholder. An invalid opt-in label is reported as a Warning event
-// on the run, which is then left to Tekton's usual scheduling.
-func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) Target {
-	if !s.Config.Enabled || run.IsDone() {
-		return Target{}
-	}
-	if name := run.Labels[placeholder.MemberLabelKey]; name != "" && ownedByPipelineRun(run) {
-		return Target{Placeholder: name, Joined: true}
-	}
-	decision, err := selection.Select(s.Config.Enabled, s.Coschedule, &run.ObjectMeta)
-	if err != nil {
-		logging.FromContext(ctx).Warnf("PipelineRun %s/%s: %v", run.Namespace, run.Name, err)
-		if r := recorder(ctx); r != nil {
-			r.Event(run, corev1.EventTypeWarning, EventInvalidLabel, err.Error())
-		}
-		return Target{}
-	}
-	if !decision.Handled() {
-		return Target{}
-	}
-	return Target{Placeholder: placeholder.Name(&run.ObjectMeta), Isolation: decision.Isolation}
 }
 
 // Place takes one step towards the run being on a usable node with its
@@ -195,7 +156,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		Name:            t.Placeholder,
 		Run:             run,
 		Isolation:       t.Isolation,
-		NamespaceScoped: s.Config.IsolationScope() == paconfig.IsolationScopeNamespace,
+		NamespaceScoped: t.NamespaceScoped,
 		Image:           s.Image,
 		DefaultTemplate: s.DefaultTemplate,
 		ClaimNames:      placeholder.ClaimNames(run, claimNameForTemplate(run)),
@@ -432,18 +393,6 @@ func (e *Engine) Release(ctx context.Context, run *v1.PipelineRun) error {
 	}
 	logging.FromContext(ctx).Infof("Deleted placeholder StatefulSet %s/%s of PipelineRun %s", run.Namespace, sts.Name, run.Name)
 	return nil
-}
-
-// Label marks a TaskRun, CustomRun or child PipelineRun of a handled run as
-// a member of its placeholder, so that its pods are tied to it.
-func Label(obj *metav1.ObjectMeta, t Target) {
-	if !t.Handled() {
-		return
-	}
-	if obj.Labels == nil {
-		obj.Labels = map[string]string{}
-	}
-	obj.Labels[placeholder.MemberLabelKey] = t.Placeholder
 }
 
 func (e *Engine) create(ctx context.Context, run *v1.PipelineRun, spec placeholder.Spec, reservation corev1.ResourceList) (Placement, error) {
@@ -831,11 +780,6 @@ func claimNameForTemplate(run *v1.PipelineRun) func(v1.WorkspaceBinding) string 
 	return func(w v1.WorkspaceBinding) string {
 		return volumeclaim.GeneratePVCNameFromWorkspaceBinding(w.VolumeClaimTemplate.Name, w, owner)
 	}
-}
-
-func ownedByPipelineRun(run *v1.PipelineRun) bool {
-	ref := metav1.GetControllerOf(run)
-	return ref != nil && ref.Kind == "PipelineRun"
 }
 
 func sameRequests(a, b corev1.ResourceList) bool {

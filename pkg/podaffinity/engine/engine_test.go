@@ -918,8 +918,10 @@ func TestPlaceCreate(t *testing.T) {
 			if tc.run != nil {
 				tc.run(run)
 			}
-			target := Target{Placeholder: phName(), Isolation: tc.isolation}
-			if _, err := h.engine(t).Place(h.ctx, settings(t, tc.config), run, target, remaining()); err != nil {
+			s := settings(t, tc.config)
+			// The scope is decided with the run (Target) and then sticks to it.
+			target := Target{Placeholder: phName(), Isolation: tc.isolation, NamespaceScoped: s.Config.IsolationScope() == paconfig.IsolationScopeNamespace}
+			if _, err := h.engine(t).Place(h.ctx, s, run, target, remaining()); err != nil {
 				t.Fatalf("Place() = %v", err)
 			}
 			sts := h.placeholderSTS(t, phName())
@@ -1296,10 +1298,45 @@ func TestTarget(t *testing.T) {
 		run:        childRun(map[string]string{placeholder.MemberLabelKey: parentPlaceholder}),
 		want:       Target{Placeholder: parentPlaceholder, Joined: true},
 	}, {
-		name:    "child PipelineRun with the feature disabled",
+		name:    "child PipelineRun joins after the feature was turned off: the parent's decision holds",
 		enabled: false,
 		run:     childRun(map[string]string{placeholder.MemberLabelKey: parentPlaceholder}),
-		want:    Target{},
+		want:    Target{Placeholder: parentPlaceholder, Joined: true},
+	}, {
+		name:    "feature turned off mid-run: the run's record holds",
+		enabled: false,
+		run:     reconciled(recorded(testRun(), "required/cluster"), false),
+		want:    Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+	}, {
+		name:       "coschedule and scope changed mid-run: the run's record holds",
+		enabled:    true,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        reconciled(recorded(withLabels(testRun(), nil), "preferred/namespace"), true),
+		want:       Target{Placeholder: phName(), Isolation: selection.IsolationPreferred, NamespaceScoped: true},
+	}, {
+		name:       "recorded as not handled: the feature turned on later leaves it alone",
+		enabled:    true,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        reconciled(recorded(withLabels(testRun(), nil), "none"), true),
+		want:       Target{},
+	}, {
+		name:       "feature turned on while a run without a record is between tasks: it finishes under the Affinity Assistant",
+		enabled:    true,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        reconciled(withLabels(testRun(), nil), true),
+		want:       Target{},
+	}, {
+		name:       "a record on a run the controller never reconciled is its creator's, not the engine's",
+		enabled:    false,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        recorded(testRun(), "required/cluster"),
+		want:       Target{},
+	}, {
+		name:       "an invalid record is ignored; a run with children finishes as it began",
+		enabled:    true,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        reconciled(recorded(withLabels(testRun(), nil), "always"), true),
+		want:       Target{},
 	}, {
 		name:    "member label on a run not owned by a PipelineRun is ignored",
 		enabled: true,
@@ -1310,6 +1347,12 @@ func TestTarget(t *testing.T) {
 		enabled: true,
 		run:     childRun(map[string]string{selection.LabelKey: "true"}),
 		want:    Target{Placeholder: placeholder.Name(&childRun(nil).ObjectMeta), Isolation: selection.IsolationRequired},
+	}, {
+		name:       "invalid label on a run reconciled before: not handled, no second warning",
+		enabled:    true,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        reconciled(withLabels(testRun(), map[string]string{selection.LabelKey: "yes"}), false),
+		want:       Target{},
 	}, {
 		name:       "invalid label: not handled, warning event",
 		enabled:    true,
@@ -1396,4 +1439,87 @@ func TestShrinking(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestTargetOwnedPlaceholderWithoutRecord(t *testing.T) {
+	// A handled run whose record was lost (written by a controller before
+	// the record existed, say) still owns its placeholder: it stays handled.
+	run := testRun()
+	run.Labels = nil
+	run.Status.StartTime = ptr.To(ago(time.Minute))
+	run.Status.ChildReferences = []v1.ChildStatusReference{{Name: "build-a", PipelineTaskName: "a"}}
+	h := newHarness(t, ownSTS("node-1", placeholder.TokenRequests()))
+	s := settings(t, nil)
+	s.Coschedule = tektonconfig.CoscheduleIsolatePipelineRun
+	want := Target{Placeholder: phName(), Isolation: selection.IsolationRequired}
+	if d := cmp.Diff(want, h.engine(t).Target(h.ctx, s, run)); d != "" {
+		t.Errorf("Target() (-want +got):\n%s", d)
+	}
+}
+
+func TestRecord(t *testing.T) {
+	pending := func(r *v1.PipelineRun) *v1.PipelineRun {
+		r.Spec.Status = v1.PipelineRunSpecStatusPending
+		return r
+	}
+	withRecord := func(r *v1.PipelineRun, value string) *v1.PipelineRun {
+		r.Annotations = map[string]string{selection.RecordAnnotationKey: value, "keep": "me"}
+		return r
+	}
+	for _, tc := range []struct {
+		name   string
+		run    *v1.PipelineRun
+		target Target
+		want   map[string]string
+	}{{
+		name:   "handled: recorded",
+		run:    testRun(),
+		target: Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+		want:   map[string]string{selection.RecordAnnotationKey: "required/cluster"},
+	}, {
+		name:   "handled, namespace scope",
+		run:    testRun(),
+		target: Target{Placeholder: phName(), Isolation: selection.IsolationPreferred, NamespaceScoped: true},
+		want:   map[string]string{selection.RecordAnnotationKey: "preferred/namespace"},
+	}, {
+		name:   "not handled: nothing written",
+		run:    testRun(),
+		target: Target{},
+	}, {
+		name:   "not handled, with a record its creator wrote: overwritten",
+		run:    withRecord(testRun(), "required/cluster"),
+		target: Target{},
+		want:   map[string]string{selection.RecordAnnotationKey: "none", "keep": "me"},
+	}, {
+		name:   "pending: decided again when released, not recorded",
+		run:    pending(testRun()),
+		target: Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+	}, {
+		name:   "joined child: its member label is its record",
+		run:    testRun(),
+		target: Target{Placeholder: "placeholder-parent-0123456789", Joined: true},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			Record(tc.run, tc.target)
+			if d := cmp.Diff(tc.want, tc.run.Annotations); d != "" {
+				t.Errorf("annotations (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// recorded gives run the engine's record value.
+func recorded(r *v1.PipelineRun, value string) *v1.PipelineRun {
+	r.Annotations = map[string]string{selection.RecordAnnotationKey: value}
+	return r
+}
+
+// reconciled is run as the controller left it: started, and with a TaskRun
+// when withChildren.
+func reconciled(r *v1.PipelineRun, withChildren bool) *v1.PipelineRun {
+	r.Status.StartTime = ptr.To(ago(time.Minute))
+	if withChildren {
+		r.Status.ChildReferences = []v1.ChildStatusReference{{Name: "build-a", PipelineTaskName: "a"}}
+	}
+	return r
 }

@@ -1,0 +1,145 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"context"
+
+	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"knative.dev/pkg/logging"
+)
+
+// Target says whether and how the engine places a run.
+type Target struct {
+	// Placeholder is the name of the run's placeholder; "" when not handled.
+	Placeholder string
+	// Isolation is how the placeholder repels others (top-level runs only).
+	Isolation selection.Isolation
+	// NamespaceScoped limits isolation to the run's namespace.
+	NamespaceScoped bool
+	// Joined is true for a child PipelineRun that shares its parent's placeholder.
+	Joined bool
+}
+
+// Handled reports whether the engine places the run.
+func (t Target) Handled() bool { return t.Placeholder != "" }
+
+// Target decides whether the engine places run, and how.
+//
+// The decision sticks to the run (selection.Sticky): once the controller
+// has reconciled a run, the decision recorded on it (see Record) holds
+// whatever the configuration says now, so turning the feature off or on, or
+// changing "coschedule" or the isolation scope, never strands or splits a
+// run in flight. A child PipelineRun created by a handled parent carries
+// placeholder.MemberLabelKey and joins the parent's placeholder, whatever
+// the configuration. An invalid opt-in label is reported once, as a Warning
+// event on the run's first reconcile; the run is then left to Tekton's usual
+// scheduling.
+func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) Target {
+	if run.IsDone() {
+		return Target{}
+	}
+	if name := run.Labels[placeholder.MemberLabelKey]; name != "" && ownedByPipelineRun(run) {
+		return Target{Placeholder: name, Joined: true}
+	}
+	value, hasRecord := run.Annotations[selection.RecordAnnotationKey]
+	history := selection.History{
+		Recorded:    value,
+		HasRecord:   hasRecord,
+		Reconciled:  run.HasStarted(),
+		HasChildren: len(run.Status.ChildReferences) > 0,
+	}
+	if history.Reconciled && history.HasChildren && !hasRecord {
+		history.OwnsPlaceholder = e.ownsPlaceholder(run)
+	}
+	record, _, err := selection.Sticky(history, func() selection.Record { return e.fresh(ctx, s, run) })
+	if err != nil {
+		logging.FromContext(ctx).Warnf("PipelineRun %s/%s: %v; ignored", run.Namespace, run.Name, err)
+	}
+	if !record.Handled() {
+		return Target{}
+	}
+	return Target{Placeholder: placeholder.Name(&run.ObjectMeta), Isolation: record.Isolation, NamespaceScoped: record.NamespaceScoped}
+}
+
+// fresh decides from the current configuration.
+func (e *Engine) fresh(ctx context.Context, s Settings, run *v1.PipelineRun) selection.Record {
+	decision, err := selection.Select(s.Config.Enabled, s.Coschedule, &run.ObjectMeta)
+	if err != nil {
+		// Said once, when the run is first reconciled, not on every reconcile.
+		if !run.HasStarted() {
+			logging.FromContext(ctx).Warnf("PipelineRun %s/%s: %v", run.Namespace, run.Name, err)
+			event(ctx, run, corev1.EventTypeWarning, EventInvalidLabel, err.Error())
+		}
+		return selection.Record{}
+	}
+	return selection.Record{
+		Isolation:       decision.Isolation,
+		NamespaceScoped: s.Config.IsolationScope() == paconfig.IsolationScopeNamespace,
+	}
+}
+
+// ownsPlaceholder reports whether run controls a placeholder StatefulSet.
+func (e *Engine) ownsPlaceholder(run *v1.PipelineRun) bool {
+	sts, err := e.StatefulSets.StatefulSets(run.Namespace).Get(placeholder.Name(&run.ObjectMeta))
+	return err == nil && metav1.IsControlledBy(sts, run)
+}
+
+// Record writes the decision t onto run, so that it sticks (see Target).
+// Nothing is written for a run the engine does not handle, unless the run
+// carries a record already (one its creator wrote, say): it is then
+// overwritten with "none". A pending run is not recorded: it has not
+// started, and is decided again when it is released. A child PipelineRun
+// needs no record: its member label is one.
+func Record(run *v1.PipelineRun, t Target) {
+	if run.IsPending() || run.IsDone() || t.Joined {
+		return
+	}
+	r := selection.Record{Isolation: t.Isolation, NamespaceScoped: t.NamespaceScoped}
+	if !t.Handled() {
+		r = selection.Record{}
+		if _, ok := run.Annotations[selection.RecordAnnotationKey]; !ok {
+			return
+		}
+	}
+	if run.Annotations == nil {
+		run.Annotations = map[string]string{}
+	}
+	run.Annotations[selection.RecordAnnotationKey] = r.String()
+}
+
+// Label marks a TaskRun, CustomRun or child PipelineRun of a handled run as
+// a member of its placeholder, so that its pods are tied to it.
+func Label(obj *metav1.ObjectMeta, t Target) {
+	if !t.Handled() {
+		return
+	}
+	if obj.Labels == nil {
+		obj.Labels = map[string]string{}
+	}
+	obj.Labels[placeholder.MemberLabelKey] = t.Placeholder
+}
+
+func ownedByPipelineRun(run *v1.PipelineRun) bool {
+	ref := metav1.GetControllerOf(run)
+	return ref != nil && ref.Kind == "PipelineRun"
+}

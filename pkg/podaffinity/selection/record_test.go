@@ -1,0 +1,137 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package selection
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestRecordRoundTrip(t *testing.T) {
+	for _, r := range []Record{
+		{},
+		{Isolation: IsolationRequired},
+		{Isolation: IsolationRequired, NamespaceScoped: true},
+		{Isolation: IsolationPreferred},
+		{Isolation: IsolationPreferred, NamespaceScoped: true},
+	} {
+		got, err := ParseRecord(r.String())
+		if err != nil {
+			t.Fatalf("ParseRecord(%q): %v", r.String(), err)
+		}
+		if diff := cmp.Diff(r, got); diff != "" {
+			t.Errorf("ParseRecord(%q) (-want +got):\n%s", r.String(), diff)
+		}
+	}
+}
+
+func TestParseRecordInvalid(t *testing.T) {
+	for _, v := range []string{"", "required", "required/zone", "strict/cluster", "None", "/cluster"} {
+		if r, err := ParseRecord(v); err == nil {
+			t.Errorf("ParseRecord(%q) = %+v, want an error", v, r)
+		}
+	}
+}
+
+func TestSticky(t *testing.T) {
+	isolate := Record{Isolation: IsolationRequired}
+	prefer := Record{Isolation: IsolationPreferred, NamespaceScoped: true}
+	for _, tc := range []struct {
+		name       string
+		history    History
+		fresh      Record
+		want       Record
+		wantSource Source
+		wantErr    bool
+	}{{
+		name:       "first reconcile: decided from the configuration",
+		history:    History{},
+		fresh:      isolate,
+		want:       isolate,
+		wantSource: Fresh,
+	}, {
+		name:       "a record the user set at creation is not trusted before the controller reconciled the run",
+		history:    History{HasRecord: true, Recorded: "required/cluster"},
+		fresh:      Record{},
+		want:       Record{},
+		wantSource: Fresh,
+	}, {
+		name:       "feature turned off mid-run: the record holds",
+		history:    History{HasRecord: true, Recorded: "required/cluster", Reconciled: true, HasChildren: true, OwnsPlaceholder: true},
+		fresh:      Record{},
+		want:       isolate,
+		wantSource: Recorded,
+	}, {
+		name:       "coschedule changed mid-run: the record holds",
+		history:    History{HasRecord: true, Recorded: "preferred/namespace", Reconciled: true},
+		fresh:      isolate,
+		want:       prefer,
+		wantSource: Recorded,
+	}, {
+		name:       "recorded as not handled: stays so when the feature is turned on",
+		history:    History{HasRecord: true, Recorded: "none", Reconciled: true},
+		fresh:      isolate,
+		want:       Record{},
+		wantSource: Recorded,
+	}, {
+		name:       "feature turned on while a run without a record is between tasks: it finishes without the engine",
+		history:    History{Reconciled: true, HasChildren: true},
+		fresh:      isolate,
+		want:       Record{},
+		wantSource: Began,
+	}, {
+		name:       "a run without a record that owns a placeholder (record lost) is decided again",
+		history:    History{Reconciled: true, HasChildren: true, OwnsPlaceholder: true},
+		fresh:      isolate,
+		want:       isolate,
+		wantSource: Fresh,
+	}, {
+		name:       "started but no children yet: nothing ran, decided from the configuration",
+		history:    History{Reconciled: true},
+		fresh:      isolate,
+		want:       isolate,
+		wantSource: Fresh,
+	}, {
+		name:       "invalid record on a run with children: ignored, the run finishes as it began",
+		history:    History{HasRecord: true, Recorded: "bogus", Reconciled: true, HasChildren: true},
+		fresh:      isolate,
+		want:       Record{},
+		wantSource: Began,
+		wantErr:    true,
+	}, {
+		name:       "invalid record on a run without children: ignored, decided afresh",
+		history:    History{HasRecord: true, Recorded: "bogus", Reconciled: true},
+		fresh:      isolate,
+		want:       isolate,
+		wantSource: Fresh,
+		wantErr:    true,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, source, err := Sticky(tc.history, func() Record { return tc.fresh })
+			if (err != nil) != tc.wantErr {
+				t.Errorf("error = %v, want error %v", err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("decision (-want +got):\n%s", diff)
+			}
+			if source != tc.wantSource {
+				t.Errorf("source = %v, want %v", source, tc.wantSource)
+			}
+		})
+	}
+}
