@@ -17,7 +17,9 @@ limitations under the License.
 // Package demand computes the peak resource demand of a PipelineRun: the
 // most that the pods of tasks allowed to run at the same time request
 // together. The placeholder reserves it, so that the node it lands on can run
-// the whole pipeline.
+// the whole pipeline. The peak is exact for every shape of DAG: it is the
+// heaviest antichain of the DAG, found with a maximum flow (Dilworth's
+// theorem) in polynomial time.
 package demand
 
 import (
@@ -116,15 +118,11 @@ func AllStarted(tasks []Task) bool {
 	return true
 }
 
-// searchBudget bounds the exact search for the largest concurrent set. Past
-// it, Peak falls back to the sum over all tasks: an over-estimate, never an
-// under-estimate.
-const searchBudget = 1 << 18
-
 // Peak returns, for every resource, the most that tasks which may run at the
 // same time request together: the heaviest antichain of the DAG (tasks of
 // which none must wait for another), computed per resource, and the finally
-// phase as a separate candidate.
+// phase as a separate candidate. The result is exact for every DAG shape
+// (see heaviestAntichain).
 func Peak(tasks []Task) corev1.ResourceList {
 	var dagTasks, finallyTasks []Task
 	for _, t := range tasks {
@@ -134,9 +132,14 @@ func Peak(tasks []Task) corev1.ResourceList {
 			dagTasks = append(dagTasks, t)
 		}
 	}
+	before := precedence(dagTasks)
+	w := make([]int64, len(dagTasks))
 	peak := corev1.ResourceList{}
 	for _, name := range resourceNames(tasks) {
-		dag := heaviestAntichain(dagTasks, name)
+		for i, t := range dagTasks {
+			w[i] = weight(t, name)
+		}
+		dag := heaviestAntichain(w, before)
 		fin := int64(0)
 		for _, t := range finallyTasks {
 			fin += weight(t, name)
@@ -149,93 +152,41 @@ func Peak(tasks []Task) corev1.ResourceList {
 	return peak
 }
 
-// heaviestAntichain returns the largest total of resource name over sets of
-// tasks in which no task depends, directly or transitively, on another.
-func heaviestAntichain(tasks []Task, name corev1.ResourceName) int64 {
+// precedence returns the transitive closure of the DAG: before[i][j]
+// reports whether task i must finish before task j starts. Dependencies on
+// tasks that are not listed (they have started already) are ignored.
+func precedence(tasks []Task) [][]bool {
 	index := map[string]int{}
 	for i, t := range tasks {
 		index[t.Name] = i
 	}
-	n := len(tasks)
-	// comparable[i][j]: i and j can never run at the same time.
-	comparable := make([][]bool, n)
-	for i := range comparable {
-		comparable[i] = make([]bool, n)
-	}
-	for i := range tasks {
-		for _, j := range ancestors(tasks, index, i) {
-			comparable[i][j], comparable[j][i] = true, true
-		}
-	}
-
-	order := make([]int, 0, n)
-	for i := range tasks {
-		if weight(tasks[i], name) > 0 {
-			order = append(order, i)
-		}
-	}
-	sort.SliceStable(order, func(a, b int) bool { return weight(tasks[order[a]], name) > weight(tasks[order[b]], name) })
-	suffix := make([]int64, len(order)+1)
-	for k := len(order) - 1; k >= 0; k-- {
-		suffix[k] = suffix[k+1] + weight(tasks[order[k]], name)
-	}
-
-	best, steps := int64(0), 0
-	chosen := make([]int, 0, len(order))
-	var search func(k int, total int64) bool
-	search = func(k int, total int64) bool {
-		if steps++; steps > searchBudget {
-			return false
-		}
-		if total > best {
-			best = total
-		}
-		if k == len(order) || total+suffix[k] <= best {
-			return true
-		}
-		i := order[k]
-		fits := true
-		for _, c := range chosen {
-			if comparable[i][c] {
-				fits = false
-				break
+	deps := make([][]int, len(tasks))
+	for j, t := range tasks {
+		for _, name := range t.After {
+			if i, ok := index[name]; ok {
+				deps[j] = append(deps[j], i)
 			}
 		}
-		if fits {
-			chosen = append(chosen, i)
-			ok := search(k+1, total+weight(tasks[i], name))
-			chosen = chosen[:len(chosen)-1]
-			if !ok {
-				return false
+	}
+	before := make([][]bool, len(tasks))
+	for i := range before {
+		before[i] = make([]bool, len(tasks))
+	}
+	for j := range tasks {
+		// Walk back from j through every task it waits for.
+		stack := []int{j}
+		for len(stack) > 0 {
+			cur := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for _, i := range deps[cur] {
+				if !before[i][j] {
+					before[i][j] = true
+					stack = append(stack, i)
+				}
 			}
 		}
-		return search(k+1, total)
 	}
-	if !search(0, 0) {
-		return suffix[0]
-	}
-	return best
-}
-
-// ancestors returns the indexes of every task that task i transitively waits for.
-func ancestors(tasks []Task, index map[string]int, i int) []int {
-	seen := map[int]bool{}
-	stack := []int{i}
-	var out []int
-	for len(stack) > 0 {
-		cur := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		for _, dep := range tasks[cur].After {
-			j, ok := index[dep]
-			if !ok || seen[j] {
-				continue
-			}
-			seen[j] = true
-			out = append(out, j)
-			stack = append(stack, j)
-		}
-	}
-	return out
+	return before
 }
 
 func weight(t Task, name corev1.ResourceName) int64 {

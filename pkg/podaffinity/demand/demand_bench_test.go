@@ -52,9 +52,10 @@ func benchPipeline(stages, width int) []Task {
 }
 
 // BenchmarkPeak measures the demand computation the reconciler runs while a
-// run waits for its node. Run with: go test -bench Peak -benchmem ./pkg/podaffinity/demand/
+// run waits for its node, up to 200 tasks in the fan-out/fan-in shape. Run
+// with: go test -bench Peak -benchmem ./pkg/podaffinity/demand/
 func BenchmarkPeak(b *testing.B) {
-	for _, shape := range []struct{ stages, width int }{{4, 1}, {4, 4}, {8, 8}, {3, 20}} {
+	for _, shape := range []struct{ stages, width int }{{4, 1}, {4, 4}, {8, 8}, {3, 20}, {2, 100}, {10, 20}, {20, 10}} {
 		tasks := benchPipeline(shape.stages, shape.width)
 		b.Run(fmt.Sprintf("stages=%d/width=%d/tasks=%d", shape.stages, shape.width, len(tasks)), func(b *testing.B) {
 			b.ReportAllocs()

@@ -17,6 +17,7 @@ limitations under the License.
 package demand
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -178,26 +179,62 @@ func TestPeakIsExactInMillicores(t *testing.T) {
 	}
 }
 
-func TestPeakFallsBackToSumPastBudget(t *testing.T) {
-	// Two layers of 24 tasks each, every task of the second layer after
-	// every task of the first: the exact search needs far more than the
-	// budget. The fallback is the sum over all tasks, an over-estimate.
+// stages builds width parallel tasks per stage, named prefix-s<stage>-t<i>,
+// each requesting cpu and waiting for every task of the previous stage (or
+// for after, for the first stage).
+func stages(prefix string, n, width int, cpu string, after []string) ([]Task, []string) {
 	var tasks []Task
-	var first []string
-	for i := 0; i < 24; i++ {
-		name := "first-" + string(rune('a'+i))
-		first = append(first, name)
-		tasks = append(tasks, Task{Name: name, Pod: rl("cpu", "1")})
+	previous := after
+	for s := 0; s < n; s++ {
+		var current []string
+		for w := 0; w < width; w++ {
+			name := fmt.Sprintf("%s-s%d-t%d", prefix, s, w)
+			tasks = append(tasks, Task{Name: name, After: previous, Pod: rl("cpu", cpu)})
+			current = append(current, name)
+		}
+		previous = current
 	}
-	for i := 0; i < 24; i++ {
-		tasks = append(tasks, Task{Name: "second-" + string(rune('a'+i)), After: first, Pod: rl("cpu", "1")})
+	return tasks, previous
+}
+
+func TestPeakFanOutFanIn(t *testing.T) {
+	joined := func() []Task {
+		first, last := stages("first", 1, 15, "200m", nil)
+		mid := Task{Name: "mid", After: last, Pod: rl("cpu", "100m")}
+		second, _ := stages("second", 1, 15, "200m", []string{"mid"})
+		return append(append(first, mid), second...)
 	}
-	got := Peak(tasks)
-	// The true peak is 24; anything from 24 (exact) to 48 (fallback) is safe,
-	// less would under-reserve.
-	cpu := got[corev1.ResourceCPU]
-	if cpu.Cmp(resource.MustParse("24")) < 0 || cpu.Cmp(resource.MustParse("48")) > 0 {
-		t.Errorf("Peak() cpu = %s, want between 24 and 48", cpu.String())
+	staged := func(n, width int, cpu string) []Task {
+		tasks, _ := stages("stage", n, width, cpu, nil)
+		return tasks
+	}
+	for _, tc := range []struct {
+		name  string
+		tasks []Task
+		want  corev1.ResourceList
+	}{{
+		name:  "15 tasks, a join task, 15 tasks",
+		tasks: joined(),
+		want:  rl("cpu", "3"),
+	}, {
+		name:  "2 stages of 15, fully connected",
+		tasks: staged(2, 15, "500m"),
+		want:  rl("cpu", "7500m"),
+	}, {
+		name:  "20 stages of 10, fully connected",
+		tasks: staged(20, 10, "500m"),
+		want:  rl("cpu", "5"),
+	}, {
+		name:  "2 stages of 24, fully connected",
+		tasks: staged(2, 24, "1"),
+		want:  rl("cpu", "24"),
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Peak(tc.tasks)
+			if d := cmp.Diff(tc.want, got, quantityEqual); d != "" {
+				t.Errorf("Peak() (-want +got):\n%s", d)
+			}
+		})
 	}
 }
 

@@ -50,6 +50,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	"knative.dev/pkg/controller"
 	"knative.dev/pkg/kmeta"
 	"knative.dev/pkg/logging"
@@ -72,6 +73,10 @@ const (
 	// ReasonPlaceholderConflict: an object with the placeholder's name exists
 	// and belongs to someone else.
 	ReasonPlaceholderConflict = "PlaceholderConflict"
+	// ReasonPlaceholderRejected: the API server rejects the placeholder for
+	// good (invalid, or forbidden by a LimitRange, Pod Security or an
+	// admission policy); the run fails with its message.
+	ReasonPlaceholderRejected = "PlaceholderRejected"
 
 	// EventPlaceholderCreated is recorded when a placeholder is created.
 	EventPlaceholderCreated = "PlaceholderCreated"
@@ -163,11 +168,15 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 	}
 	// What the placeholder asks for while it looks for a node. Computed only
 	// when needed: most reconciles find the run placed.
+	limitRanges := e.LimitRangesIn(run.Namespace)
 	reservation := func() corev1.ResourceList {
 		if s.Config.Reservation() != paconfig.ReservationReserve {
-			return placeholder.TokenRequests()
+			return placeholder.WithinLimitRanges(placeholder.TokenRequests(), limitRanges)
 		}
-		return demand.WithFloor(demand.ToPlace(tasks), placeholder.TokenRequests())
+		return placeholder.WithinLimitRanges(demand.WithFloor(demand.ToPlace(tasks), placeholder.TokenRequests()), limitRanges)
+	}
+	token := func() corev1.ResourceList {
+		return placeholder.WithinLimitRanges(placeholder.TokenRequests(), limitRanges)
 	}
 
 	sts, err := e.StatefulSets.StatefulSets(run.Namespace).Get(t.Placeholder)
@@ -180,12 +189,9 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			// was released; recreating it then would only churn.
 			return Placement{Ready: true}, nil
 		}
-		if !run.CreationTimestamp.IsZero() && !members.started {
-			if failed, ok := e.waitedTooLong(s, run.CreationTimestamp.Time, "the placeholder does not exist"); ok {
-				return failed, nil
-			}
-		}
-		return e.create(ctx, run, spec, reservation())
+		// Creating the placeholder starts the run's wait for a node: the time
+		// a run spent Pending, or before the engine saw it, never counts.
+		return e.create(ctx, run, spec, reservation(), token())
 	}
 	if err != nil {
 		return Placement{}, fmt.Errorf("getting placeholder StatefulSet %s/%s: %w", run.Namespace, t.Placeholder, err)
@@ -199,12 +205,14 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 	}
 
 	pinned := placeholder.PinnedNode(&sts.Spec.Template.Spec, run)
+	tolerations := sts.Spec.Template.Spec.Tolerations
 	p, err := e.Pods.Pods(run.Namespace).Get(placeholder.PodName(sts.Name))
 	if err != nil && !apierrors.IsNotFound(err) {
 		return Placement{}, fmt.Errorf("getting placeholder pod: %w", err)
 	}
+	var terminating *corev1.Pod
 	if p != nil && p.DeletionTimestamp != nil {
-		p = nil
+		terminating, p = p, nil
 	}
 	current := ""
 	if p != nil {
@@ -217,8 +225,15 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 
 	// The run's node is unusable: move, unless some of its pods still run there.
 	if target != "" {
-		if why := e.unusable(target); why != "" {
-			active := e.activeMemberPods(run.Namespace, t.Placeholder, target)
+		why, err := e.unusable(target, tolerations)
+		if err != nil {
+			return Placement{}, err
+		}
+		if why != "" {
+			active, err := e.activeMemberPods(run.Namespace, t.Placeholder, target)
+			if err != nil {
+				return Placement{}, err
+			}
 			if len(active) > 0 && why != nodeGone {
 				msg := fmt.Sprintf("Node %s is %s; waiting for %s to finish there before the PipelineRun moves to another node",
 					target, why, strings.Join(active, ", "))
@@ -226,11 +241,14 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			}
 			spec.PinnedNode = ""
 			spec.Requests = reservation()
-			if err := e.updateTemplate(ctx, sts, spec); err != nil {
+			if err := e.updateTemplate(ctx, sts, spec, ptr.To(e.Clock.Now())); err != nil {
 				return Placement{}, err
 			}
 			if p != nil {
-				if err := e.deletePod(ctx, p); err != nil {
+				// At once: a pod on a node that stopped working may never
+				// finish terminating, and the StatefulSet recreates it only
+				// once it is gone. The placeholder holds no state.
+				if err := e.deletePod(ctx, p, true); err != nil {
 					return Placement{}, err
 				}
 			}
@@ -243,36 +261,46 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 	}
 
 	if p == nil {
-		return waiting(ReasonWaitingForNode, fmt.Sprintf("Waiting for StatefulSet %s to create placeholder pod %s", sts.Name, placeholder.PodName(sts.Name)), 0), nil
+		if terminating != nil {
+			return e.awaitTermination(ctx, s, sts, pinned, terminating)
+		}
+		return e.noPod(ctx, s, sts, pinned)
 	}
 	if current == "" {
-		if pinned != "" && unschedulable(p) && len(e.activeMemberPods(run.Namespace, t.Placeholder, pinned)) == 0 {
-			// Pinned to a node that no longer fits it (another run took the
-			// node during a hand-over, say) and none of the run's pods hold
-			// it there: choose again rather than wait forever.
-			spec.PinnedNode = ""
-			spec.Requests = reservation()
-			if err := e.updateTemplate(ctx, sts, spec); err != nil {
+		if pinned != "" && unschedulable(p) {
+			active, err := e.activeMemberPods(run.Namespace, t.Placeholder, pinned)
+			if err != nil {
 				return Placement{}, err
 			}
-			if err := e.deletePod(ctx, p); err != nil {
-				return Placement{}, err
+			if len(active) == 0 {
+				// Pinned to a node that no longer fits it (another run took the
+				// node during a hand-over, say) and none of the run's pods hold
+				// it there: choose again rather than wait forever.
+				spec.PinnedNode = ""
+				spec.Requests = reservation()
+				if err := e.updateTemplate(ctx, sts, spec, ptr.To(e.Clock.Now())); err != nil {
+					return Placement{}, err
+				}
+				if err := e.deletePod(ctx, p, false); err != nil {
+					return Placement{}, err
+				}
+				msg := fmt.Sprintf("Placeholder pod %s cannot return to node %s (%s); choosing another node", p.Name, pinned, schedulingMessage(p))
+				event(ctx, run, corev1.EventTypeWarning, EventMoving, msg)
+				e.Metrics.Placement(ctx, metrics.OutcomeMoved)
+				return waiting(ReasonWaitingForNode, msg, 0), nil
 			}
-			msg := fmt.Sprintf("Placeholder pod %s cannot return to node %s (%s); choosing another node", p.Name, pinned, schedulingMessage(p))
-			event(ctx, run, corev1.EventTypeWarning, EventMoving, msg)
-			e.Metrics.Placement(ctx, metrics.OutcomeMoved)
-			return waiting(ReasonWaitingForNode, msg, 0), nil
 		}
-		return e.unscheduled(s, p, e.waitStart(run, t.Placeholder, p))
+		since, _ := waitStart(sts, pinned, p)
+		return e.unscheduled(s, p, since), nil
 	}
 
 	// Bound to a usable node. Pin the StatefulSet there (a pod it recreates
 	// comes back token-sized on the same node) and size the pod to what the
 	// run's later tasks still need.
 	spec.PinnedNode = current
-	spec.Requests = placeholder.TokenRequests()
-	if pinned != current || !sameRequests(placeholder.Requests(&sts.Spec.Template.Spec), spec.Requests) {
-		if err := e.updateTemplate(ctx, sts, spec); err != nil {
+	spec.Requests = token()
+	if _, waited := sts.Annotations[placeholder.WaitingSinceAnnotation]; waited || pinned != current || !sameRequests(placeholder.Requests(&sts.Spec.Template.Spec), spec.Requests) {
+		if err := e.updateTemplate(ctx, sts, spec, nil); err != nil {
 			return Placement{}, err
 		}
 		if pinned != current {
@@ -283,7 +311,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 				"All pods of this PipelineRun run on node %s (placeholder %s waited %s for it)", current, sts.Name, wait.Round(time.Millisecond)))
 		}
 	}
-	return e.follow(ctx, s, run, sts.Name, p, tasks)
+	return e.follow(ctx, s, run, sts.Name, p, tasks, limitRanges)
 }
 
 // follow sizes a bound placeholder pod to what the run's unfinished tasks
@@ -293,14 +321,16 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 // pods in place. It never grows while tasks start, nor past what the node
 // has allocated to it then, so a grow the node defers cannot hold up the
 // run's own pods.
-func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, name string, p *corev1.Pod, tasks []demand.Task) (Placement, error) {
+func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, name string, p *corev1.Pod, tasks []demand.Task, limitRanges []*corev1.LimitRange) (Placement, error) {
 	node := p.Spec.NodeName
 	starting := demand.AnyStarting(tasks)
 	have := placeholder.Requests(&p.Spec)
-	want := placeholder.TokenRequests()
+	want := placeholder.WithinLimitRanges(placeholder.TokenRequests(), limitRanges)
 	if s.Config.Reservation() == paconfig.ReservationReserve {
-		want = demand.WithFloor(demand.Held(tasks), want)
+		want = placeholder.WithinLimitRanges(demand.WithFloor(demand.Held(tasks), want), limitRanges)
 	}
+	// Only CPU and memory are resized in place; the rest stays as it is.
+	want = resizable(want, have)
 	if starting {
 		want = atMost(want, allocated(p))
 	}
@@ -348,6 +378,16 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, na
 			"Handing the reservation on node %s over to the PipelineRun's pods", node)}, nil
 	}
 	if starting && shrinking(p) {
+		if why := resizeInfeasible(p); why != "" {
+			// The node will never apply it (a static CPU or memory manager
+			// keeps Guaranteed pods at their size, say): hand over by
+			// replacing the pod with a token pod pinned to the node.
+			if err := e.deletePod(ctx, p, false); err != nil {
+				return Placement{}, err
+			}
+			return Placement{Node: node, Reason: handingOver(), Message: fmt.Sprintf(
+				"Handing the reservation on node %s over to the PipelineRun's pods: the node cannot resize placeholder pod %s in place (%s); replacing it with a token pod", node, p.Name, why)}, nil
+		}
 		// The kubelet has not applied the shrink yet: until it has, the
 		// scheduler still counts the reservation on the node.
 		return Placement{Node: node, Reason: handingOver(), Message: fmt.Sprintf(
@@ -395,17 +435,28 @@ func (e *Engine) Release(ctx context.Context, run *v1.PipelineRun) error {
 	return nil
 }
 
-func (e *Engine) create(ctx context.Context, run *v1.PipelineRun, spec placeholder.Spec, reservation corev1.ResourceList) (Placement, error) {
+func (e *Engine) create(ctx context.Context, run *v1.PipelineRun, spec placeholder.Spec, reservation, token corev1.ResourceList) (Placement, error) {
 	// A placeholder that disappeared mid-run comes back on the node where the
 	// run's pods are, if that node is still usable.
-	spec.PinnedNode = e.lastMemberNode(run.Namespace, spec.Name)
+	node, err := e.lastMemberNode(run.Namespace, spec.Name, spec)
+	if err != nil {
+		return Placement{}, err
+	}
+	spec.PinnedNode = node
 	spec.Requests = reservation
 	if spec.PinnedNode != "" {
-		spec.Requests = placeholder.TokenRequests()
+		spec.Requests = token
 	}
 	sts := placeholder.StatefulSet(spec)
-	_, err := e.KubeClient.AppsV1().StatefulSets(run.Namespace).Create(ctx, sts, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
+	_, err = e.KubeClient.AppsV1().StatefulSets(run.Namespace).Create(ctx, sts, metav1.CreateOptions{})
+	switch {
+	case err == nil, apierrors.IsAlreadyExists(err):
+	case rejection(err) == rejectedForGood:
+		return Placement{Failed: true, Reason: ReasonPlaceholderRejected, Message: fmt.Sprintf(
+			"The API server rejects placeholder StatefulSet %s: %v", spec.Name, err)}, nil
+	case quotaExceeded(err):
+		return waiting(ReasonWaitingForNode, fmt.Sprintf("Placeholder StatefulSet %s cannot be created yet: %v", spec.Name, err), diagnoseEvery), nil
+	default:
 		return Placement{}, fmt.Errorf("creating placeholder StatefulSet %s/%s: %w", run.Namespace, spec.Name, err)
 	}
 	msg := fmt.Sprintf("Created placeholder StatefulSet %s requesting %s", spec.Name, formatResources(spec.Requests))
@@ -438,48 +489,6 @@ func schedulingMessage(p *corev1.Pod) string {
 	return ""
 }
 
-// unscheduled reports a placeholder pod that is not bound yet, with the
-// scheduler's message, and fails the run once it has waited too long.
-func (e *Engine) unscheduled(s Settings, p *corev1.Pod, since time.Time) (Placement, error) {
-	msg := fmt.Sprintf("Waiting for a node: placeholder pod %s is not scheduled yet", p.Name)
-	if m := schedulingMessage(p); m != "" {
-		msg = fmt.Sprintf("Waiting for a node: placeholder pod %s is unschedulable: %s", p.Name, m)
-	}
-	if failed, ok := e.waitedTooLong(s, since, msg); ok {
-		return failed, nil
-	}
-	if bound := s.Config.MaxNodeWait(); bound > 0 {
-		return waiting(ReasonWaitingForNode, msg, bound-e.Clock.Since(since)), nil
-	}
-	return waiting(ReasonWaitingForNode, msg, 0), nil
-}
-
-// waitedTooLong returns the failure of a run that has waited for a node
-// since `since` for longer than the configured bound.
-func (e *Engine) waitedTooLong(s Settings, since time.Time, lastMessage string) (Placement, bool) {
-	bound := s.Config.MaxNodeWait()
-	waited := e.Clock.Since(since)
-	if bound <= 0 || waited < bound {
-		return Placement{}, false
-	}
-	e.Metrics.Placement(context.Background(), metrics.OutcomeWaitTimeout)
-	return Placement{Failed: true, Reason: ReasonNodeWaitTimeout, Message: fmt.Sprintf(
-		"PipelineRun waited %s for a node, longer than %s=%s. Last scheduler message: %s",
-		waited.Round(time.Second), paconfig.MaxNodeWaitKey, bound, lastMessage)}, true
-}
-
-// waitStart is when the run's current wait for a node began. Before the run
-// has any pod, that is the run's creation: immutable, so every reconcile,
-// even one that reads the run from a stale cache after its placeholder was
-// released, reaches the same verdict. Once the run has pods (a move), it is
-// when the current placeholder pod was created.
-func (e *Engine) waitStart(run *v1.PipelineRun, name string, p *corev1.Pod) time.Time {
-	if p == nil || (!run.CreationTimestamp.IsZero() && !e.started(run.Namespace, name)) {
-		return run.CreationTimestamp.Time
-	}
-	return p.CreationTimestamp.Time
-}
-
 // placeJoined checks the parent's placeholder for a child PipelineRun.
 func (e *Engine) placeJoined(run *v1.PipelineRun, t Target) (Placement, error) {
 	p, err := e.Pods.Pods(run.Namespace).Get(placeholder.PodName(t.Placeholder))
@@ -492,37 +501,15 @@ func (e *Engine) placeJoined(run *v1.PipelineRun, t Target) (Placement, error) {
 	if p == nil || p.DeletionTimestamp != nil || p.Spec.NodeName == "" || shrinking(p) {
 		return waiting(ReasonWaitingForNode, fmt.Sprintf("Waiting for the parent PipelineRun's placeholder %s to be placed", t.Placeholder), 0), nil
 	}
-	if why := e.unusable(p.Spec.NodeName); why != "" {
+	why, err := e.unusable(p.Spec.NodeName, p.Spec.Tolerations)
+	if err != nil {
+		return Placement{}, err
+	}
+	if why != "" {
 		return Placement{Node: p.Spec.NodeName, Reason: ReasonWaitingToMove, Message: fmt.Sprintf(
 			"Node %s is %s; waiting for the parent PipelineRun to move", p.Spec.NodeName, why)}, nil
 	}
 	return Placement{Node: p.Spec.NodeName, Ready: true}, nil
-}
-
-const nodeGone = "gone"
-
-// unusable returns why no new pod can start on node, or "".
-func (e *Engine) unusable(nodeName string) string {
-	node, err := e.Nodes.Get(nodeName)
-	if apierrors.IsNotFound(err) {
-		return nodeGone
-	}
-	if err != nil {
-		return ""
-	}
-	if node.Spec.Unschedulable {
-		return "cordoned"
-	}
-	for _, taint := range node.Spec.Taints {
-		if taint.Effect != corev1.TaintEffectNoSchedule && taint.Effect != corev1.TaintEffectNoExecute {
-			continue
-		}
-		switch taint.Key {
-		case corev1.TaintNodeNotReady, corev1.TaintNodeUnreachable, corev1.TaintNodeUnschedulable:
-			return "not ready (" + taint.Key + ")"
-		}
-	}
-	return ""
 }
 
 // memberPods lists the pods of the run whose placeholder is called name:
@@ -532,10 +519,10 @@ func (e *Engine) memberPods(namespace, name string) ([]*corev1.Pod, error) {
 }
 
 // activeMemberPods lists the run's pods on node that have not finished.
-func (e *Engine) activeMemberPods(namespace, name, node string) []string {
+func (e *Engine) activeMemberPods(namespace, name, node string) ([]string, error) {
 	pods, err := e.memberPods(namespace, name)
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("listing the pods of placeholder %s/%s: %w", namespace, name, err)
 	}
 	var active []string
 	for _, p := range pods {
@@ -544,7 +531,7 @@ func (e *Engine) activeMemberPods(namespace, name, node string) []string {
 		}
 	}
 	sort.Strings(active)
-	return active
+	return active, nil
 }
 
 // started reports whether the run has created any pod under its placeholder.
@@ -577,10 +564,10 @@ func (e *Engine) members(namespace, name string) memberState {
 }
 
 // lastMemberNode returns the usable node of the run's most recent pod, or "".
-func (e *Engine) lastMemberNode(namespace, name string) string {
+func (e *Engine) lastMemberNode(namespace, name string, spec placeholder.Spec) (string, error) {
 	pods, err := e.memberPods(namespace, name)
 	if err != nil {
-		return ""
+		return "", fmt.Errorf("listing the pods of placeholder %s/%s: %w", namespace, name, err)
 	}
 	var latest *corev1.Pod
 	for _, p := range pods {
@@ -591,20 +578,39 @@ func (e *Engine) lastMemberNode(namespace, name string) string {
 			latest = p
 		}
 	}
-	if latest == nil || e.unusable(latest.Spec.NodeName) != "" {
-		return ""
+	if latest == nil {
+		return "", nil
 	}
-	return latest.Spec.NodeName
+	why, err := e.unusable(latest.Spec.NodeName, placeholder.StatefulSet(spec).Spec.Template.Spec.Tolerations)
+	if err != nil || why != "" {
+		return "", err
+	}
+	return latest.Spec.NodeName, nil
 }
 
 // updateTemplate writes the placement fields (pin and requests) of spec into
 // the StatefulSet's pod template, leaving every other field as the API
 // server stored it. It does nothing when they already match.
-func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, spec placeholder.Spec) error {
+//
+// waitingSince, when set, records on the StatefulSet that the run's wait
+// for a node starts then (a move); when nil the record is removed (placed).
+// Both go into the same patch as the pin, so that a crash between two
+// writes never leaves a move without the start of its wait.
+func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, spec placeholder.Spec, waitingSince *time.Time) error {
 	desired := placeholder.StatefulSet(spec).Spec.Template.Spec
 	current := &sts.Spec.Template.Spec
-	if placeholder.PinnedNode(current, spec.Run) == spec.PinnedNode && sameRequests(placeholder.Requests(current), placeholder.Requests(&desired)) {
+	_, waiting := sts.Annotations[placeholder.WaitingSinceAnnotation]
+	if placeholder.PinnedNode(current, spec.Run) == spec.PinnedNode && sameRequests(placeholder.Requests(current), placeholder.Requests(&desired)) &&
+		waiting == (waitingSince != nil) {
 		return nil
+	}
+	annotations := map[string]string{}
+	for k, v := range sts.Annotations {
+		annotations[k] = v
+	}
+	delete(annotations, placeholder.WaitingSinceAnnotation)
+	if waitingSince != nil {
+		annotations[placeholder.WaitingSinceAnnotation] = waitingSince.UTC().Format(time.RFC3339)
 	}
 	// A JSON patch of exactly these fields, without a resourceVersion: the
 	// StatefulSet controller updates the object's status all the time, and an
@@ -619,6 +625,7 @@ func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, sp
 		{Op: "test", Path: container + "/name", Value: placeholder.ContainerName},
 		{Op: "add", Path: "/spec/template/spec/affinity", Value: desired.Affinity},
 		{Op: "add", Path: container + "/resources", Value: desired.Containers[0].Resources},
+		{Op: "add", Path: "/metadata/annotations", Value: annotations},
 	}
 	patch, err := json.Marshal(ops)
 	if err != nil {
@@ -689,7 +696,7 @@ func (e *Engine) resize(ctx context.Context, p *corev1.Pod, requests corev1.Reso
 	if !replace {
 		return false, nil
 	}
-	return false, e.deletePod(ctx, p)
+	return false, e.deletePod(ctx, p, false)
 }
 
 // reportedResources returns the placeholder container's resources as the
@@ -765,10 +772,14 @@ func startingNames(tasks []demand.Task) string {
 	return strings.Join(names, ", ")
 }
 
-func (e *Engine) deletePod(ctx context.Context, p *corev1.Pod) error {
-	err := e.KubeClient.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{
-		Preconditions: &metav1.Preconditions{UID: &p.UID},
-	})
+// deletePod deletes a placeholder pod; at once, without waiting for the
+// kubelet to confirm, when now is set.
+func (e *Engine) deletePod(ctx context.Context, p *corev1.Pod, now bool) error {
+	opts := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}}
+	if now {
+		opts.GracePeriodSeconds = ptr.To[int64](0)
+	}
+	err := e.KubeClient.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, opts)
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("deleting placeholder pod %s/%s: %w", p.Namespace, p.Name, err)
 	}

@@ -115,7 +115,40 @@ func ownSTS(pinned string, requests corev1.ResourceList) *appsv1.StatefulSet {
 		PinnedNode: pinned,
 	})
 	sts.UID = "sts-uid"
+	sts.CreationTimestamp = ago(time.Minute)
 	return sts
+}
+
+// createdAgo sets when sts was created.
+func createdAgo(sts *appsv1.StatefulSet, d time.Duration) *appsv1.StatefulSet {
+	sts.CreationTimestamp = ago(d)
+	return sts
+}
+
+// waitingSince records on sts that the run's wait for a node began d ago.
+func waitingSince(sts *appsv1.StatefulSet, d time.Duration) *appsv1.StatefulSet {
+	sts.Annotations = map[string]string{placeholder.WaitingSinceAnnotation: now.Add(-d).Format(time.RFC3339)}
+	return sts
+}
+
+// tolerating adds to sts a toleration of the taint key, as the run's
+// podTemplate would.
+func tolerating(sts *appsv1.StatefulSet, key string) *appsv1.StatefulSet {
+	sts.Spec.Template.Spec.Tolerations = append(sts.Spec.Template.Spec.Tolerations, corev1.Toleration{Key: key, Operator: corev1.TolerationOpExists})
+	return sts
+}
+
+func notReadyNode(name string) *corev1.Node {
+	n := readyNode(name)
+	n.Status.Conditions[0].Status = corev1.ConditionUnknown
+	n.Spec.Taints = []corev1.Taint{{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute}}
+	return n
+}
+
+func terminating(p *corev1.Pod, since time.Duration) *corev1.Pod {
+	p.DeletionTimestamp = ptr.To(ago(since))
+	p.Finalizers = []string{"test"}
+	return p
 }
 
 func beingDeleted(sts *appsv1.StatefulSet) *appsv1.StatefulSet {
@@ -218,15 +251,33 @@ type harness struct {
 	client   *fake.Clientset
 	recorder *record.FakeRecorder
 	ctx      context.Context
+	// dryRunErr, when set, is what a dry-run create answers.
+	dryRunErr error
 }
 
 func newHarness(t *testing.T, objs ...runtime.Object) *harness {
 	recorder := record.NewFakeRecorder(100)
-	return &harness{
+	h := &harness{
 		client:   fake.NewClientset(objs...),
 		recorder: recorder,
 		ctx:      controller.WithEventRecorder(logtesting.TestContextWithLogger(t), recorder),
 	}
+	// As the API server does: a dry run stores nothing, and what is
+	// created gets its creation time.
+	h.client.PrependReactor("create", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		create, ok := a.(k8stesting.CreateActionImpl)
+		if !ok {
+			return false, nil, nil
+		}
+		if len(create.CreateOptions.DryRun) > 0 {
+			return true, create.GetObject(), h.dryRunErr
+		}
+		if o, ok := create.GetObject().(metav1.Object); ok && o.GetCreationTimestamp().Time.IsZero() {
+			o.SetCreationTimestamp(metav1.NewTime(now))
+		}
+		return false, nil, nil
+	})
+	return h
 }
 
 // engine returns an Engine whose listers hold what the fake API server holds
@@ -264,12 +315,23 @@ func (h *harness) engine(t *testing.T) *Engine {
 			t.Fatal(err)
 		}
 	}
+	limitRangeIndexer := newIndexer()
+	limitRanges, err := h.client.CoreV1().LimitRanges("").List(h.ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range limitRanges.Items {
+		if err := limitRangeIndexer.Add(&limitRanges.Items[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
 	h.client.ClearActions()
 	return &Engine{
 		KubeClient:   h.client,
 		StatefulSets: appslisters.NewStatefulSetLister(stsIndexer),
 		Pods:         corelisters.NewPodLister(podIndexer),
 		Nodes:        corelisters.NewNodeLister(nodeIndexer),
+		LimitRanges:  corelisters.NewLimitRangeLister(limitRangeIndexer),
 		Clock:        clocktesting.NewFakePassiveClock(now),
 	}
 }
@@ -285,6 +347,12 @@ func (h *harness) actions() []string {
 		what := a.GetVerb() + " " + a.GetResource().Resource
 		if sub := a.GetSubresource(); sub != "" {
 			what += "/" + sub
+		}
+		if c, ok := a.(k8stesting.CreateActionImpl); ok && len(c.CreateOptions.DryRun) > 0 {
+			what += " (dry run)"
+		}
+		if d, ok := a.(k8stesting.DeleteAction); ok && d.GetDeleteOptions().GracePeriodSeconds != nil && *d.GetDeleteOptions().GracePeriodSeconds == 0 {
+			what += " (at once)"
 		}
 		out = append(out, what)
 	}
@@ -349,10 +417,16 @@ func (h *harness) placeholderSTS(t *testing.T, name string) *appsv1.StatefulSet 
 type template struct {
 	Pinned   string
 	Requests corev1.ResourceList
+	// WaitingSince is the StatefulSet's record of when the wait for a node began.
+	WaitingSince string
 }
 
 func templateOf(sts *appsv1.StatefulSet) template {
-	return template{Pinned: placeholder.PinnedNode(&sts.Spec.Template.Spec, testRun()), Requests: placeholder.Requests(&sts.Spec.Template.Spec)}
+	return template{
+		Pinned:       placeholder.PinnedNode(&sts.Spec.Template.Spec, testRun()),
+		Requests:     placeholder.Requests(&sts.Spec.Template.Spec),
+		WaitingSince: sts.Annotations[placeholder.WaitingSinceAnnotation],
+	}
 }
 
 var (
@@ -361,6 +435,16 @@ var (
 	waitForNode    = Placement{Reason: ReasonWaitingForNode}
 	tokenTemplate  = func(node string) *template { return &template{Pinned: node, Requests: placeholder.TokenRequests()} }
 	reservationFor = func() *template { return &template{Requests: peak()} }
+	// waitingToken is the template of a placeholder pinned to node whose
+	// pod is gone since d ago.
+	waitingToken = func(node string, d time.Duration) *template {
+		return &template{Pinned: node, Requests: placeholder.TokenRequests(), WaitingSince: now.Add(-d).Format(time.RFC3339)}
+	}
+	// waitingReservation is the template of a placeholder looking for a
+	// node since d ago, after a move.
+	waitingReservation = func(d time.Duration) *template {
+		return &template{Requests: peak(), WaitingSince: now.Add(-d).Format(time.RFC3339)}
+	}
 )
 
 func TestPlace(t *testing.T) {
@@ -372,6 +456,10 @@ func TestPlace(t *testing.T) {
 		remaining []demand.Task
 		// resizeErr, when set, is what the pods/resize subresource answers.
 		resizeErr error
+		// dryRunErr, when set, is what a dry-run create answers.
+		dryRunErr error
+		// createErr, when set, is what creating a StatefulSet answers.
+		createErr error
 		// runCreated, when set, is the run's creation time.
 		runCreated *metav1.Time
 		want       Placement
@@ -409,23 +497,87 @@ func TestPlace(t *testing.T) {
 		wantTemplate: tokenTemplate(""),
 		wantEvents:   []string{"Normal PlaceholderCreated"},
 	}, {
-		name:         "StatefulSet without its pod yet",
-		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak())},
-		want:         waitForNode,
+		name:         "StatefulSet without its pod yet: the StatefulSet controller is given a moment",
+		objects:      []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("", peak()), 2*time.Second)},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 3 * time.Second},
 		wantMessage:  []string{"Waiting for StatefulSet " + phName() + " to create placeholder pod " + phName() + "-0"},
 		wantTemplate: reservationFor(),
 	}, {
-		name: "placeholder pod being deleted counts as absent",
-		objects: []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), func() *corev1.Pod {
-			p := placeholderPod("node-1", token, ago(time.Hour))
-			p.DeletionTimestamp = ptr.To(ago(time.Second))
-			p.Finalizers = []string{"test"}
-			return p
-		}()},
-		want:         waitForNode,
-		wantMessage:  []string{"Waiting for StatefulSet"},
+		name:         "StatefulSet without its pod past the moment, the pod would be admitted: wait, asked again",
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak())},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 30 * time.Second},
+		wantMessage:  []string{"Waiting for StatefulSet " + phName() + " to create placeholder pod " + phName() + "-0"},
+		wantActions:  []string{"create pods (dry run)"},
+		wantTemplate: reservationFor(),
+	}, {
+		name:         "placeholder pod refused by a ResourceQuota: the quota's message, a bounded wait",
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak())},
+		dryRunErr:    apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, phName()+"-0", errors.New("exceeded quota: compute, requested: requests.cpu=3, used: requests.cpu=0, limited: requests.cpu=500m")),
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 30 * time.Second},
+		wantMessage:  []string{"cannot be created yet", "exceeded quota: compute", "limited: requests.cpu=500m"},
+		wantActions:  []string{"create pods (dry run)"},
+		wantTemplate: reservationFor(),
+	}, {
+		name:         "placeholder pod refused by a ResourceQuota for longer than max-node-wait: failed with the quota's message",
+		config:       map[string]string{paconfig.MaxNodeWaitKey: "30s"},
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak())},
+		dryRunErr:    apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, phName()+"-0", errors.New("exceeded quota: compute")),
+		want:         Placement{Failed: true, Reason: ReasonNodeWaitTimeout},
+		wantMessage:  []string{"waited 1m0s", "exceeded quota: compute"},
+		wantActions:  []string{"create pods (dry run)"},
+		wantTemplate: reservationFor(),
+	}, {
+		name:         "placeholder pod forbidden by admission (a policy no retry satisfies): failed at once with the API's message",
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak())},
+		dryRunErr:    apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, phName()+"-0", errors.New(`admission webhook "deny.example" denied the request`)),
+		want:         Placement{Failed: true, Reason: ReasonPlaceholderRejected},
+		wantMessage:  []string{"rejects placeholder pod " + phName() + "-0", `denied the request`},
+		wantActions:  []string{"create pods (dry run)"},
+		wantTemplate: reservationFor(),
+	}, {
+		name:         "placeholder pod invalid: failed at once",
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak())},
+		dryRunErr:    apierrors.NewInvalid(schema.GroupKind{Kind: "Pod"}, phName()+"-0", nil),
+		want:         Placement{Failed: true, Reason: ReasonPlaceholderRejected},
+		wantActions:  []string{"create pods (dry run)"},
+		wantTemplate: reservationFor(),
+	}, {
+		name:         "pinned StatefulSet whose pod is gone (evicted, say), first seen: the wait starts now",
+		objects:      []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("node-1", token), 3*time.Hour)},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: createGrace},
+		wantActions:  []string{"patch statefulsets"},
+		wantTemplate: waitingToken("node-1", 0),
+	}, {
+		name:         "pinned StatefulSet whose pod cannot come back: the wait counts from when it was first seen gone",
+		objects:      []runtime.Object{readyNode("node-1"), waitingSince(createdAgo(ownSTS("node-1", token), 3*time.Hour), 10*time.Minute)},
+		dryRunErr:    apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, phName()+"-0", errors.New("exceeded quota: compute")),
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 30 * time.Second},
+		wantMessage:  []string{"exceeded quota"},
+		wantActions:  []string{"create pods (dry run)"},
+		wantTemplate: waitingToken("node-1", 10*time.Minute),
+	}, {
+		name:         "placeholder pod terminating on a ready node: wait for it",
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), terminating(placeholderPod("node-1", token, ago(time.Hour)), time.Second)},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: time.Second},
+		wantMessage:  []string{"Waiting for placeholder pod " + phName() + "-0 to terminate on node node-1"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
+	}, {
+		name: "placeholder pod terminating on a node that stopped working (it never finishes there): deleted at once",
+		objects: []runtime.Object{
+			notReadyNode("node-1"), readyNode("node-2"),
+			waitingSince(ownSTS("", peak()), time.Minute), terminating(placeholderPod("node-1", token, ago(time.Hour)), time.Second),
+		},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: terminationSlack},
+		wantMessage:  []string{"did not terminate on node node-1"},
+		wantActions:  []string{"delete pods (at once)"},
+		wantTemplate: waitingReservation(time.Minute),
+	}, {
+		name:         "placeholder pod terminating long past its deadline: deleted at once",
+		objects:      []runtime.Object{readyNode("node-1"), waitingSince(ownSTS("", peak()), time.Minute), terminating(placeholderPod("node-1", token, ago(time.Hour)), time.Minute)},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: terminationSlack},
+		wantActions:  []string{"delete pods (at once)"},
+		wantTemplate: waitingReservation(time.Minute),
 	}, {
 		name:         "StatefulSet being deleted: wait for it to go",
 		objects:      []runtime.Object{readyNode("node-1"), beingDeleted(ownSTS("", peak()))},
@@ -434,7 +586,7 @@ func TestPlace(t *testing.T) {
 		wantTemplate: reservationFor(),
 	}, {
 		name:         "(2) unschedulable pod: scheduler message, requeue after the remaining wait",
-		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("", peak(), ago(10*time.Minute), unschedulableCondition(schedulerMessage))},
+		objects:      []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("", peak()), 10*time.Minute), placeholderPod("", peak(), ago(10*time.Minute), unschedulableCondition(schedulerMessage))},
 		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 50 * time.Minute},
 		wantMessage:  []string{schedulerMessage},
 		wantTemplate: reservationFor(),
@@ -442,7 +594,7 @@ func TestPlace(t *testing.T) {
 	}, {
 		name:         "(2) pending pod without a scheduler verdict",
 		config:       map[string]string{paconfig.MaxNodeWaitKey: "15m"},
-		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("", peak(), ago(10*time.Minute))},
+		objects:      []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("", peak()), 10*time.Minute), placeholderPod("", peak(), ago(10*time.Minute))},
 		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 5 * time.Minute},
 		wantMessage:  []string{"is not scheduled yet"},
 		wantTemplate: reservationFor(),
@@ -450,14 +602,14 @@ func TestPlace(t *testing.T) {
 	}, {
 		name:         "(3) waited longer than max-node-wait: failed",
 		config:       map[string]string{paconfig.MaxNodeWaitKey: "30m"},
-		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("", peak(), ago(31*time.Minute), unschedulableCondition(schedulerMessage))},
+		objects:      []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("", peak()), 31*time.Minute), placeholderPod("", peak(), ago(31*time.Minute), unschedulableCondition(schedulerMessage))},
 		want:         Placement{Failed: true, Reason: ReasonNodeWaitTimeout},
 		wantMessage:  []string{"waited 31m0s", paconfig.MaxNodeWaitKey + "=30m0s", schedulerMessage},
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
 	}, {
 		name:         "(3) waited exactly max-node-wait (default 1h): failed",
-		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("", peak(), ago(time.Hour), unschedulableCondition(schedulerMessage))},
+		objects:      []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("", peak()), time.Hour), placeholderPod("", peak(), ago(time.Hour), unschedulableCondition(schedulerMessage))},
 		want:         Placement{Failed: true, Reason: ReasonNodeWaitTimeout},
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
@@ -584,8 +736,8 @@ func TestPlace(t *testing.T) {
 		},
 		want:         waitForNode,
 		wantMessage:  []string{"Node node-1 is cordoned; moving the PipelineRun to another node"},
-		wantActions:  []string{"patch statefulsets", "delete pods"},
-		wantTemplate: reservationFor(),
+		wantActions:  []string{"patch statefulsets", "delete pods (at once)"},
+		wantTemplate: waitingReservation(0),
 		wantEvents:   []string{"Warning Moving"},
 	}, {
 		name: "(7) node gone: moves even with pods that were running there",
@@ -596,20 +748,51 @@ func TestPlace(t *testing.T) {
 		},
 		want:         waitForNode,
 		wantMessage:  []string{"Node node-1 is gone"},
-		wantActions:  []string{"patch statefulsets", "delete pods"},
-		wantTemplate: reservationFor(),
+		wantActions:  []string{"patch statefulsets", "delete pods (at once)"},
+		wantTemplate: waitingReservation(0),
 		wantEvents:   []string{"Warning Moving"},
 	}, {
 		name:         "(7) pinned node cordoned before the pod came back: unpinned",
 		objects:      []runtime.Object{cordonedNode("node-1"), readyNode("node-2"), ownSTS("node-1", token)},
 		want:         waitForNode,
 		wantActions:  []string{"patch statefulsets"},
-		wantTemplate: reservationFor(),
+		wantTemplate: waitingReservation(0),
 		wantEvents:   []string{"Warning Moving"},
 	}, {
-		name: "(7) node tainted with another key: not a reason to move",
+		name: "(7) node tainted NoSchedule with a taint the run's pods do not tolerate (disk pressure): move",
+		objects: []runtime.Object{
+			taintedNode("node-1", "node.kubernetes.io/disk-pressure", corev1.TaintEffectNoSchedule), readyNode("node-2"),
+			ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
+		},
+		want:         waitForNode,
+		wantMessage:  []string{"tainted node.kubernetes.io/disk-pressure:NoSchedule"},
+		wantActions:  []string{"patch statefulsets", "delete pods (at once)"},
+		wantTemplate: waitingReservation(0),
+		wantEvents:   []string{"Warning Moving"},
+	}, {
+		name: "(7) node being drained by an autoscaler while a task runs there: wait to move",
+		objects: []runtime.Object{
+			taintedNode("node-1", "karpenter.sh/disrupted", corev1.TaintEffectNoSchedule),
+			ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
+			memberPod("build-compile-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
+		},
+		want:         Placement{Node: "node-1", Reason: ReasonWaitingToMove},
+		wantMessage:  []string{"tainted karpenter.sh/disrupted:NoSchedule", "build-compile-pod"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+	}, {
+		name: "(7) node tainted with a taint the run's pods tolerate: not a reason to move",
 		objects: []runtime.Object{
 			taintedNode("node-1", "dedicated", corev1.TaintEffectNoSchedule),
+			tolerating(ownSTS("node-1", token), "dedicated"), placeholderPod("node-1", token, ago(time.Hour)),
+		},
+		want:         Placement{Node: "node-1", Ready: true},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+	}, {
+		name: "(7) node tainted PreferNoSchedule: not a reason to move",
+		objects: []runtime.Object{
+			taintedNode("node-1", "dedicated", corev1.TaintEffectPreferNoSchedule),
 			ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
 		},
 		want:         Placement{Node: "node-1", Ready: true},
@@ -625,7 +808,7 @@ func TestPlace(t *testing.T) {
 		want:         waitForNode,
 		wantMessage:  []string{"cannot return to node node-1", "Insufficient cpu"},
 		wantActions:  []string{"patch statefulsets", "delete pods"},
-		wantTemplate: reservationFor(),
+		wantTemplate: waitingReservation(0),
 		wantEvents:   []string{"Warning Moving"},
 	}, {
 		name: "(7) pinned pod cannot return to its node while a TaskRun pod runs there: keep waiting",
@@ -652,19 +835,42 @@ func TestPlace(t *testing.T) {
 		wantTemplate: tokenTemplate("node-2"),
 		wantEvents:   []string{"Normal PlaceholderCreated"},
 	}, {
-		name:         "(3) the wait counts from the run's creation: a recreated placeholder pod does not reset it",
-		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("", peak(), ago(time.Minute), unschedulableCondition("0/1 nodes are available"))},
-		runCreated:   &metav1.Time{Time: now.Add(-2 * time.Hour)},
+		name:         "(3) the wait counts from the StatefulSet's creation: a recreated placeholder pod does not reset it",
+		objects:      []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("", peak()), 2*time.Hour), placeholderPod("", peak(), ago(time.Minute), unschedulableCondition("0/1 nodes are available"))},
+		runCreated:   &metav1.Time{Time: now.Add(-3 * time.Hour)},
 		want:         Placement{Failed: true, Reason: ReasonNodeWaitTimeout},
 		wantMessage:  []string{"waited 2h0m0s", "0/1 nodes are available"},
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
 	}, {
-		name:        "(3) no StatefulSet and the run has waited too long (released, read from a stale cache): failed, nothing created",
+		name:         "(3) after a move the wait counts from the move, not from the StatefulSet's creation",
+		objects:      []runtime.Object{readyNode("node-1"), waitingSince(createdAgo(ownSTS("", peak()), 3*time.Hour), 10*time.Minute), placeholderPod("", peak(), ago(time.Minute), unschedulableCondition(schedulerMessage))},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 50 * time.Minute},
+		wantMessage:  []string{schedulerMessage},
+		wantTemplate: waitingReservation(10 * time.Minute),
+		wantPod:      peak(),
+	}, {
+		name:         "(1) no StatefulSet, run created two hours ago and held Pending until now: created, its wait starts now",
+		objects:      []runtime.Object{readyNode("node-1")},
+		runCreated:   &metav1.Time{Time: now.Add(-2 * time.Hour)},
+		want:         waitForNode,
+		wantActions:  []string{"create statefulsets"},
+		wantTemplate: reservationFor(),
+		wantEvents:   []string{"Normal PlaceholderCreated"},
+	}, {
+		name:        "(1) no StatefulSet, the API server finds it invalid (a run name too long for a label): failed at once",
 		objects:     []runtime.Object{readyNode("node-1")},
-		runCreated:  &metav1.Time{Time: now.Add(-2 * time.Hour)},
-		want:        Placement{Failed: true, Reason: ReasonNodeWaitTimeout},
-		wantMessage: []string{"the placeholder does not exist"},
+		createErr:   apierrors.NewInvalid(schema.GroupKind{Group: "apps", Kind: "StatefulSet"}, phName(), nil),
+		want:        Placement{Failed: true, Reason: ReasonPlaceholderRejected},
+		wantMessage: []string{"rejects placeholder StatefulSet " + phName()},
+		wantActions: []string{"create statefulsets"},
+	}, {
+		name:        "(1) no StatefulSet, a quota on StatefulSets refuses it: wait with the quota's message",
+		objects:     []runtime.Object{readyNode("node-1")},
+		createErr:   apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "statefulsets"}, phName(), errors.New("exceeded quota: objects, requested: count/statefulsets.apps=1")),
+		want:        Placement{Reason: ReasonWaitingForNode, RequeueAfter: 30 * time.Second},
+		wantMessage: []string{"exceeded quota: objects"},
+		wantActions: []string{"create statefulsets"},
 	}, {
 		name:         "(1) no StatefulSet, run created a minute ago: created",
 		objects:      []runtime.Object{readyNode("node-1")},
@@ -784,6 +990,55 @@ func TestPlace(t *testing.T) {
 		wantPod:      token,
 		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
+		name: "(9) the node reports the shrink Infeasible (static CPU manager): hand over by replacing the pod, not wait forever",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token),
+			func() *corev1.Pod {
+				p := reportingRequests(placeholderPod("node-1", token, ago(time.Hour)), rl("2", "16Mi"))
+				p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{
+					Type: corev1.PodResizePending, Status: corev1.ConditionTrue, Reason: corev1.PodReasonInfeasible,
+					Message: "Resize is infeasible for Guaranteed Pods alongside CPU Manager static policy",
+				})
+				return p
+			}(),
+			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
+		},
+		remaining:    growBack(-1, demand.Starting),
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		wantMessage:  []string{"cannot resize placeholder pod", "Infeasible: Resize is infeasible"},
+		wantActions:  []string{"delete pods"},
+		wantTemplate: tokenTemplate("node-1"),
+	}, {
+		name: "(9) resources that cannot be resized in place (ephemeral storage) stay as they are: CPU and memory are handed over",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token),
+			reporting(placeholderPod("node-1", withEphemeral(rl("2", "16Mi"), "1Gi"), ago(time.Hour))),
+			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
+		},
+		remaining: []demand.Task{
+			{Name: "c", After: []string{"a", "b"}, Pod: withEphemeral(rl("3", "1Mi"), "2Gi"), State: demand.Starting},
+		},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		wantActions:  []string{"patch pods/resize"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      withEphemeral(token, "1Gi"),
+		wantEvents:   []string{"Normal ReservationHandedOver"},
+	}, {
+		name: "(9) a LimitRange's max caps the reservation the placeholder grows back to",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token), reporting(placeholderPod("node-1", token, ago(time.Hour))),
+			memberPod("build-b-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
+			&corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Name: "limits", Namespace: ns}, Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
+				Type: corev1.LimitTypeContainer, Max: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1500m")},
+			}}}},
+		},
+		remaining:    growBack(demand.Running, demand.Waiting),
+		want:         Placement{Node: "node-1", Ready: true},
+		wantActions:  []string{"patch pods/resize"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      rl("1500m", "16Mi"),
+		wantEvents:   []string{"Normal ReservationRestored"},
+	}, {
 		name: "(9) a grow the node deferred is not waited for when tasks start: shrink below what the node allocated",
 		objects: []runtime.Object{
 			// The spec asks 2 CPU, the node still gives the token amount.
@@ -813,6 +1068,12 @@ func TestPlace(t *testing.T) {
 			h := newHarness(t, tc.objects...)
 			if tc.resizeErr != nil {
 				h.failResize(tc.resizeErr)
+			}
+			h.dryRunErr = tc.dryRunErr
+			if tc.createErr != nil {
+				h.client.PrependReactor("create", "statefulsets", func(k8stesting.Action) (bool, runtime.Object, error) {
+					return true, nil, tc.createErr
+				})
 			}
 			run := testRun()
 			if tc.runCreated != nil {
@@ -968,10 +1229,15 @@ func TestPlaceLifecycle(t *testing.T) {
 		want   Placement
 		// wantSecond is what the second call returns, when it differs from want.
 		wantSecond *Placement
-		// wantActions are the writes of the first call; the second writes nothing.
-		wantActions  []string
-		wantTemplate template
-		wantPod      corev1.ResourceList
+		// wantActions are the writes of the first call; the second writes
+		// wantSecondActions.
+		wantActions       []string
+		wantSecondActions []string
+		wantTemplate      template
+		// wantSecondTemplate is the template after the second call, when it
+		// differs from wantTemplate.
+		wantSecondTemplate *template
+		wantPod            corev1.ResourceList
 	}
 	podName := placeholder.PodName(phName())
 	// statefulSetController creates the pod from the current template.
@@ -1005,14 +1271,16 @@ func TestPlaceLifecycle(t *testing.T) {
 		}
 	}
 	start := []step{{
-		name:         "create",
-		want:         waitForNode,
+		name: "create",
+		want: waitForNode,
+		// The StatefulSet controller is given a moment to create the pod.
+		wantSecond:   &Placement{Reason: ReasonWaitingForNode, RequeueAfter: createGrace},
 		wantActions:  []string{"create statefulsets"},
 		wantTemplate: template{Requests: peak()},
 	}, {
 		name:         "pod pending",
 		before:       statefulSetController("", unschedulableCondition(schedulerMessage)),
-		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 59 * time.Minute},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: time.Hour},
 		wantTemplate: template{Requests: peak()},
 		wantPod:      peak(),
 	}}
@@ -1042,14 +1310,19 @@ func TestPlaceLifecycle(t *testing.T) {
 			name:   "pod bound: pin and replace the pod",
 			before: scheduler("node-2"),
 			want:   Placement{Node: "node-2", Reason: ReasonWaitingForNode},
-			// The pod is gone: wait for the StatefulSet controller.
-			wantSecond:   &waitForNode,
-			wantActions:  []string{"patch statefulsets", "patch pods/resize", "delete pods"},
-			wantTemplate: pinned,
+			// The pod is gone: its wait starts, the StatefulSet controller
+			// is given a moment.
+			wantSecond:         &Placement{Reason: ReasonWaitingForNode, RequeueAfter: createGrace},
+			wantActions:        []string{"patch statefulsets", "patch pods/resize", "delete pods"},
+			wantSecondActions:  []string{"patch statefulsets"},
+			wantTemplate:       pinned,
+			wantSecondTemplate: &template{Pinned: "node-2", Requests: placeholder.TokenRequests(), WaitingSince: now.Format(time.RFC3339)},
 		}, step{
-			name:         "token pod bound: ready",
-			before:       statefulSetController("node-2"),
-			want:         Placement{Node: "node-2", Ready: true},
+			name:   "token pod bound: ready",
+			before: statefulSetController("node-2"),
+			want:   Placement{Node: "node-2", Ready: true},
+			// Placed again: the record of the wait goes.
+			wantActions:  []string{"patch statefulsets"},
 			wantTemplate: pinned,
 			wantPod:      placeholder.TokenRequests(),
 		}),
@@ -1067,7 +1340,7 @@ func TestPlaceLifecycle(t *testing.T) {
 				if st.before != nil {
 					st.before(t, h)
 				}
-				for call, wantActions := range [][]string{st.wantActions, nil} {
+				for call, wantActions := range [][]string{st.wantActions, st.wantSecondActions} {
 					got, err := h.engine(t).Place(h.ctx, s, run, target, remaining())
 					if err != nil {
 						t.Fatalf("%s, call %d: Place() = %v", st.name, call+1, err)
@@ -1082,7 +1355,11 @@ func TestPlaceLifecycle(t *testing.T) {
 					if d := cmp.Diff(wantActions, h.actions()); d != "" {
 						t.Errorf("%s, call %d: API writes (-want +got):\n%s", st.name, call+1, d)
 					}
-					if d := cmp.Diff(st.wantTemplate, templateOf(h.placeholderSTS(t, phName())), quantityEqual); d != "" {
+					wantTemplate := st.wantTemplate
+					if call > 0 && st.wantSecondTemplate != nil {
+						wantTemplate = *st.wantSecondTemplate
+					}
+					if d := cmp.Diff(wantTemplate, templateOf(h.placeholderSTS(t, phName())), quantityEqual); d != "" {
 						t.Errorf("%s, call %d: placeholder template (-want +got):\n%s", st.name, call+1, d)
 					}
 					if d := cmp.Diff(st.wantPod, h.podRequests(t), quantityEqual); d != "" {
@@ -1522,4 +1799,11 @@ func reconciled(r *v1.PipelineRun, withChildren bool) *v1.PipelineRun {
 		r.Status.ChildReferences = []v1.ChildStatusReference{{Name: "build-a", PipelineTaskName: "a"}}
 	}
 	return r
+}
+
+// withEphemeral adds ephemeral storage to r.
+func withEphemeral(r corev1.ResourceList, q string) corev1.ResourceList {
+	out := r.DeepCopy()
+	out[corev1.ResourceEphemeralStorage] = resource.MustParse(q)
+	return out
 }

@@ -40,6 +40,10 @@ const (
 	// of a handled run (and so on their pods) to the placeholder name. The pod
 	// builder reads it to add the required pod affinity.
 	MemberLabelKey = "tekton.dev/pod-affinity-placeholder"
+	// WaitingSinceAnnotation on a placeholder StatefulSet records, in RFC
+	// 3339, when the run's current wait for a node began after a move, so
+	// that the wait's bound counts from then. It is removed once placed.
+	WaitingSinceAnnotation = "tekton.dev/pod-affinity-waiting-since"
 	// HostnameTopologyKey is the topology of "same node".
 	HostnameTopologyKey = "kubernetes.io/hostname"
 )

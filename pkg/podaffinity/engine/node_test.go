@@ -1,0 +1,52 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+func TestNodeUnusable(t *testing.T) {
+	tolerateAll := []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
+	for _, tc := range []struct {
+		name        string
+		node        *corev1.Node
+		tolerations []corev1.Toleration
+		want        string // substring; "" means usable
+	}{
+		{name: "ready", node: readyNode("n")},
+		{name: "cordoned", node: cordonedNode("n"), want: "cordoned"},
+		{name: "cordoned, whatever the pods tolerate", node: cordonedNode("n"), tolerations: tolerateAll, want: "cordoned"},
+		{name: "unreachable, whatever the pods tolerate", node: notReadyNode("n"), tolerations: tolerateAll, want: "not ready (node.kubernetes.io/unreachable)"},
+		{name: "memory pressure", node: taintedNode("n", "node.kubernetes.io/memory-pressure", corev1.TaintEffectNoSchedule), want: "tainted node.kubernetes.io/memory-pressure:NoSchedule"},
+		{name: "cluster autoscaler scale-down", node: taintedNode("n", "ToBeDeletedByClusterAutoscaler", corev1.TaintEffectNoSchedule), want: "ToBeDeletedByClusterAutoscaler"},
+		{name: "out of service", node: taintedNode("n", "node.kubernetes.io/out-of-service", corev1.TaintEffectNoExecute), want: "out-of-service"},
+		{name: "tolerated taint", node: taintedNode("n", "dedicated", corev1.TaintEffectNoSchedule), tolerations: []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}}},
+		{name: "toleration of another key", node: taintedNode("n", "dedicated", corev1.TaintEffectNoSchedule), tolerations: []corev1.Toleration{{Key: "gpu", Operator: corev1.TolerationOpExists}}, want: "dedicated"},
+		{name: "PreferNoSchedule", node: taintedNode("n", "dedicated", corev1.TaintEffectPreferNoSchedule)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := nodeUnusable(tc.node, tc.tolerations)
+			if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+				t.Errorf("nodeUnusable() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

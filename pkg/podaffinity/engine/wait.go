@@ -1,0 +1,244 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// createGrace is how long the engine lets the StatefulSet controller create
+// the placeholder pod before it asks the API server why there is none.
+const createGrace = 5 * time.Second
+
+// diagnoseEvery is how often a run whose placeholder pod cannot be created
+// asks the API server again, so that its condition follows the cause (a
+// quota that frees up, say) between the events that re-queue it.
+const diagnoseEvery = 30 * time.Second
+
+// waitStart is when the run's current wait for a node began, so that the
+// bound counts only that wait: never the time a run spent Pending or
+// before the engine first saw it, nor the time it ran on a node it left.
+//
+//   - A move or a new choice of node records its time on the StatefulSet
+//     (placeholder.WaitingSinceAnnotation), removed again once placed.
+//   - Otherwise, an unpinned StatefulSet waits since it was created.
+//   - A pinned one waits since its pod was created (the pod came back
+//     after an eviction, say); ok is false when there is no pod either,
+//     and the caller records the start of that wait.
+func waitStart(sts *appsv1.StatefulSet, pinned string, p *corev1.Pod) (since time.Time, ok bool) {
+	if v, found := sts.Annotations[placeholder.WaitingSinceAnnotation]; found {
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			return t, true
+		}
+	}
+	switch {
+	case pinned == "":
+		return sts.CreationTimestamp.Time, true
+	case p != nil:
+		return p.CreationTimestamp.Time, true
+	}
+	return time.Time{}, false
+}
+
+// waitedTooLong returns the failure of a run that has waited for a node
+// since `since` for longer than the configured bound.
+func (e *Engine) waitedTooLong(s Settings, since time.Time, lastMessage string) (Placement, bool) {
+	bound := s.Config.MaxNodeWait()
+	waited := e.Clock.Since(since)
+	if bound <= 0 || waited < bound {
+		return Placement{}, false
+	}
+	e.Metrics.Placement(context.Background(), metrics.OutcomeWaitTimeout)
+	return Placement{Failed: true, Reason: ReasonNodeWaitTimeout, Message: fmt.Sprintf(
+		"PipelineRun waited %s for a node, longer than %s=%s. Last cause: %s",
+		waited.Round(time.Second), paconfig.MaxNodeWaitKey, bound, lastMessage)}, true
+}
+
+// waitBounded reports a wait that began at since with msg, or the run's
+// failure once it has waited longer than the bound. It asks to be called
+// again when the bound runs out, or after every, if that comes first.
+func (e *Engine) waitBounded(s Settings, since time.Time, msg string, every time.Duration) Placement {
+	if failed, ok := e.waitedTooLong(s, since, msg); ok {
+		return failed
+	}
+	after := every
+	if bound := s.Config.MaxNodeWait(); bound > 0 {
+		if left := bound - e.Clock.Since(since); after <= 0 || left < after {
+			after = left
+		}
+	}
+	return waiting(ReasonWaitingForNode, msg, after)
+}
+
+// unscheduled reports a placeholder pod that is not bound yet, with the
+// scheduler's message, and fails the run once it has waited too long.
+func (e *Engine) unscheduled(s Settings, p *corev1.Pod, since time.Time) Placement {
+	msg := fmt.Sprintf("Waiting for a node: placeholder pod %s is not scheduled yet", p.Name)
+	if m := schedulingMessage(p); m != "" {
+		msg = fmt.Sprintf("Waiting for a node: placeholder pod %s is unschedulable: %s", p.Name, m)
+	}
+	return e.waitBounded(s, since, msg, 0)
+}
+
+// noPod handles a placeholder StatefulSet that has no pod. For a moment
+// that is the StatefulSet controller at work; past createGrace the engine
+// asks the API server, with a dry run of the pod, why it cannot be created,
+// and says so on the run. A rejection no retry can cure (the pod is
+// invalid, or forbidden by admission other than a quota) fails the run at
+// once; anything else is a wait, bounded like every wait for a node.
+func (e *Engine) noPod(ctx context.Context, s Settings, sts *appsv1.StatefulSet, pinned string) (Placement, error) {
+	podName := placeholder.PodName(sts.Name)
+	since, ok := waitStart(sts, pinned, nil)
+	if !ok {
+		// The pinned pod is gone and the engine has not seen that before:
+		// the wait starts now.
+		if err := e.markWaiting(ctx, sts, e.Clock.Now()); err != nil {
+			return Placement{}, err
+		}
+		return waiting(ReasonWaitingForNode, fmt.Sprintf("Waiting for StatefulSet %s to create placeholder pod %s", sts.Name, podName), createGrace), nil
+	}
+	if waited := e.Clock.Since(since); waited < createGrace {
+		return waiting(ReasonWaitingForNode, fmt.Sprintf("Waiting for StatefulSet %s to create placeholder pod %s", sts.Name, podName), createGrace-waited), nil
+	}
+	err := e.dryRunPod(ctx, sts)
+	cause := rejection(err)
+	switch {
+	case err == nil:
+		return e.waitBounded(s, since, fmt.Sprintf("Waiting for StatefulSet %s to create placeholder pod %s", sts.Name, podName), diagnoseEvery), nil
+	case cause == rejectedForGood:
+		return Placement{Failed: true, Reason: ReasonPlaceholderRejected, Message: fmt.Sprintf(
+			"The API server rejects placeholder pod %s: %v", podName, err)}, nil
+	}
+	return e.waitBounded(s, since, fmt.Sprintf("Placeholder pod %s cannot be created yet: %v", podName, err), diagnoseEvery), nil
+}
+
+// dryRunPod asks the API server to admit the pod sts would create, without
+// creating it: its answer carries the quota, LimitRange or admission
+// message that the StatefulSet controller only records as an event.
+func (e *Engine) dryRunPod(ctx context.Context, sts *appsv1.StatefulSet) error {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      placeholder.PodName(sts.Name),
+			Namespace: sts.Namespace,
+			Labels:    sts.Spec.Template.Labels,
+		},
+		Spec: *sts.Spec.Template.Spec.DeepCopy(),
+	}
+	_, err := e.KubeClient.CoreV1().Pods(sts.Namespace).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if apierrors.IsAlreadyExists(err) {
+		// Created since the cache was read: the informer will say so.
+		return nil
+	}
+	return err
+}
+
+// rejectionKind says whether retrying a rejected create can succeed.
+type rejectionKind int
+
+const (
+	// rejectedForNow: a quota, a webhook that timed out, a conflict; it may
+	// pass later.
+	rejectedForNow rejectionKind = iota
+	// rejectedForGood: invalid, or forbidden by a policy (LimitRange, Pod
+	// Security, an admission webhook or policy) that no retry satisfies.
+	rejectedForGood
+)
+
+// rejection classifies an API error from creating a placeholder object.
+func rejection(err error) rejectionKind {
+	switch {
+	case err == nil:
+		return rejectedForNow
+	case apierrors.IsInvalid(err):
+		return rejectedForGood
+	case apierrors.IsForbidden(err) && !quotaExceeded(err):
+		return rejectedForGood
+	}
+	return rejectedForNow
+}
+
+// quotaExceeded reports whether err is a ResourceQuota's rejection, which
+// passes once other pods of the namespace finish. The quota admission
+// plugin gives it no cause of its own: only its message tells it apart.
+func quotaExceeded(err error) bool {
+	return apierrors.IsForbidden(err) && strings.Contains(err.Error(), "exceeded quota")
+}
+
+// markWaiting records on the StatefulSet when the run's wait for a node
+// began (see waitStart).
+func (e *Engine) markWaiting(ctx context.Context, sts *appsv1.StatefulSet, since time.Time) error {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+		placeholder.WaitingSinceAnnotation: since.UTC().Format(time.RFC3339),
+	}}})
+	if err != nil {
+		return fmt.Errorf("encoding placeholder StatefulSet annotation: %w", err)
+	}
+	if _, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("recording the wait of placeholder StatefulSet %s/%s: %w", sts.Namespace, sts.Name, err)
+	}
+	return nil
+}
+
+// terminationSlack is how long past its deletion deadline a placeholder
+// pod may take to terminate before the engine deletes it at once.
+const terminationSlack = 10 * time.Second
+
+// awaitTermination handles a placeholder pod that is terminating, which the
+// StatefulSet replaces only once it is gone. On a node that stopped working
+// (cordoned is not enough: the kubelet still runs there) or well past its
+// deadline it is deleted at once: the kubelet that should confirm it may
+// never come back, and the placeholder holds no state. Otherwise the run
+// waits for it, within the bound of its wait for a node.
+func (e *Engine) awaitTermination(ctx context.Context, s Settings, sts *appsv1.StatefulSet, pinned string, old *corev1.Pod) (Placement, error) {
+	stuck := old.DeletionTimestamp != nil && e.Clock.Since(old.DeletionTimestamp.Time) > terminationSlack
+	if old.Spec.NodeName != "" && !stuck {
+		node, err := e.Nodes.Get(old.Spec.NodeName)
+		switch {
+		case apierrors.IsNotFound(err):
+			stuck = true
+		case err != nil:
+			return Placement{}, fmt.Errorf("getting node %s: %w", old.Spec.NodeName, err)
+		default:
+			stuck = !nodeReady(node)
+		}
+	}
+	msg := fmt.Sprintf("Waiting for placeholder pod %s to terminate on node %s", old.Name, old.Spec.NodeName)
+	if stuck {
+		if err := e.deletePod(ctx, old, true); err != nil {
+			return Placement{}, err
+		}
+		msg = fmt.Sprintf("Placeholder pod %s did not terminate on node %s; deleted it at once", old.Name, old.Spec.NodeName)
+	}
+	since, ok := waitStart(sts, pinned, nil)
+	if !ok {
+		return waiting(ReasonWaitingForNode, msg, time.Second), nil
+	}
+	return e.waitBounded(s, since, msg, terminationSlack), nil
+}
