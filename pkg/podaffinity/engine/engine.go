@@ -73,6 +73,9 @@ const (
 	// ReasonPlaceholderConflict: an object with the placeholder's name exists
 	// and belongs to someone else.
 	ReasonPlaceholderConflict = "PlaceholderConflict"
+	// ReasonConflictingNodeConstraints: the pod templates of the run's tasks
+	// ask for nodes that no single node can be.
+	ReasonConflictingNodeConstraints = "ConflictingNodeConstraints"
 	// ReasonPlaceholderRejected: the API server rejects the placeholder for
 	// good (invalid, or forbidden by a LimitRange, Pod Security or an
 	// admission policy); the run fails with its message.
@@ -188,6 +191,9 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			// reads a finishing run from a stale cache after the placeholder
 			// was released; recreating it then would only churn.
 			return Placement{Ready: true}, nil
+		}
+		if err := placeholder.CheckConstraints(run); err != nil {
+			return Placement{Failed: true, Reason: ReasonConflictingNodeConstraints, Message: err.Error()}, nil
 		}
 		// Creating the placeholder starts the run's wait for a node: the time
 		// a run spent Pending, or before the engine saw it, never counts.

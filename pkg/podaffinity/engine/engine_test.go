@@ -31,6 +31,7 @@ import (
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
 	tektonconfig "github.com/tektoncd/pipeline/pkg/apis/config"
+	"github.com/tektoncd/pipeline/pkg/apis/pipeline/pod"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -1806,4 +1807,28 @@ func withEphemeral(r corev1.ResourceList, q string) corev1.ResourceList {
 	out := r.DeepCopy()
 	out[corev1.ResourceEphemeralStorage] = resource.MustParse(q)
 	return out
+}
+
+func TestPlaceConflictingNodeConstraints(t *testing.T) {
+	// Two tasks whose pod templates select different values of one node
+	// label: no node can run both, so the run fails before any placeholder.
+	run := testRun()
+	run.Spec.TaskRunSpecs = []v1.PipelineTaskRunSpec{
+		{PipelineTaskName: "a", PodTemplate: &pod.PodTemplate{NodeSelector: map[string]string{"pool": "x"}}},
+		{PipelineTaskName: "b", PodTemplate: &pod.PodTemplate{NodeSelector: map[string]string{"pool": "y"}}},
+	}
+	h := newHarness(t, readyNode("node-1"))
+	got, err := h.engine(t).Place(h.ctx, settings(t, nil), run, Target{Placeholder: phName(), Isolation: selection.IsolationRequired}, remaining())
+	if err != nil {
+		t.Fatalf("Place() = %v", err)
+	}
+	if d := cmp.Diff(Placement{Failed: true, Reason: ReasonConflictingNodeConstraints}, got, ignoreMessage); d != "" {
+		t.Errorf("Place() (-want +got):\n%s", d)
+	}
+	if !strings.Contains(got.Message, "taskRunSpecs[b].podTemplate selects pool=y") {
+		t.Errorf("message %q does not name the tasks in conflict", got.Message)
+	}
+	if d := cmp.Diff([]string(nil), h.actions()); d != "" {
+		t.Errorf("API writes (-want +got):\n%s", d)
+	}
 }

@@ -77,6 +77,9 @@ type Spec struct {
 // StatefulSet builds the placeholder StatefulSet.
 func StatefulSet(s Spec) *appsv1.StatefulSet {
 	tpl := schedulingTemplate(s.Run, s.DefaultTemplate)
+	// Conflicts are reported by CheckConstraints before a placeholder is
+	// made; here the constraints are folded in as far as they go.
+	nodes, _ := runConstraints(s.Run, tpl)
 	requests := s.Requests
 	if len(requests) == 0 {
 		requests = TokenRequests()
@@ -118,8 +121,8 @@ func StatefulSet(s Spec) *appsv1.StatefulSet {
 					TerminationGracePeriodSeconds: ptr.To[int64](1),
 					ServiceAccountName:            serviceAccountName(tpl, s.Run),
 					SecurityContext:               restrictedPodSecurityContext(tpl.SecurityContext),
-					NodeSelector:                  tpl.NodeSelector,
-					Tolerations:                   tpl.Tolerations,
+					NodeSelector:                  nodes.selector,
+					Tolerations:                   nodes.tolerations,
 					ImagePullSecrets:              tpl.ImagePullSecrets,
 					PriorityClassName:             ptr.Deref(tpl.PriorityClassName, ""),
 					Affinity:                      Affinity(s),
@@ -151,6 +154,13 @@ func Affinity(s Spec) *corev1.Affinity {
 	affinity := &corev1.Affinity{}
 	if pt := s.Run.Spec.TaskRunTemplate.PodTemplate; pt != nil && pt.Affinity != nil {
 		affinity = pt.Affinity.DeepCopy()
+	}
+	// The required node affinity of every pod template of the run's tasks.
+	if terms := requiredNodeTerms(s.Run); len(terms) > 0 {
+		if affinity.NodeAffinity == nil {
+			affinity.NodeAffinity = &corev1.NodeAffinity{}
+		}
+		affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution = &corev1.NodeSelector{NodeSelectorTerms: terms}
 	}
 
 	repel := corev1.PodAffinityTerm{
@@ -240,17 +250,18 @@ func PinnedNode(spec *corev1.PodSpec, run *v1.PipelineRun) string {
 	return node
 }
 
-// requiredNodeTerms returns the required node selector terms of the run's
-// pod template.
+// requiredNodeTerms returns the required node selector terms that every
+// pod template of the run's tasks asks for (runConstraints), deep-copied.
 func requiredNodeTerms(run *v1.PipelineRun) []corev1.NodeSelectorTerm {
 	if run == nil {
 		return nil
 	}
-	pt := run.Spec.TaskRunTemplate.PodTemplate
-	if pt == nil || pt.Affinity == nil || pt.Affinity.NodeAffinity == nil || pt.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
-		return nil
+	c, _ := runConstraints(run, nil)
+	out := make([]corev1.NodeSelectorTerm, 0, len(c.terms))
+	for i := range c.terms {
+		out = append(out, *c.terms[i].DeepCopy())
 	}
-	return pt.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+	return out
 }
 
 // Requests returns what a placeholder pod spec requests.

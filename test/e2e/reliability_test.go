@@ -1,0 +1,340 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tektoncd/pipeline/pkg/apis/pipeline/pod"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// The fault matrix of issue 8: what real clusters do to a handled run
+// (quotas, LimitRanges, bad names, flag flips, Pending runs, wide DAGs,
+// tainted nodes). Each case asserts the run's terminal outcome within a
+// bound, and the reason and message its condition shows on the way.
+
+const (
+	reasonRejected = "PlaceholderRejected"
+	recordKey      = "tekton.dev/pod-affinity"
+)
+
+// waitRunMessage waits until the run's condition has reason and a message
+// containing every part.
+func waitRunMessage(t *testing.T, ns, name, reason string, timeout time.Duration, parts ...string) *v1.PipelineRun {
+	t.Helper()
+	var last *v1.PipelineRun
+	err := poll(timeout, func(ctx context.Context) (bool, error) {
+		pr, err := cluster.tekton.TektonV1().PipelineRuns(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		last = pr
+		c := succeeded(pr)
+		if c == nil || c.Reason != reason {
+			return false, nil
+		}
+		for _, p := range parts {
+			if !strings.Contains(c.Message, p) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		cond := "<not found>"
+		if last != nil {
+			cond = describeCondition(last)
+		}
+		t.Fatalf("PipelineRun %s/%s: no condition %s mentioning %q after %s; last: %s", ns, name, reason, parts, timeout, cond)
+	}
+	return last
+}
+
+// parallel is a pipeline of n tasks that run at once, each requesting cpu.
+func parallel(n int, cpu string) *v1.PipelineSpec {
+	var tasks []taskDef
+	for i := 1; i <= n; i++ {
+		tasks = append(tasks, taskDef{name: fmt.Sprintf("p%d", i), cpu: cpu})
+	}
+	return pipelineSpec(tasks...)
+}
+
+// placeholderCPU returns what the run's placeholder StatefulSet asks for.
+func placeholderCPU(t *testing.T, ns, run string) resource.Quantity {
+	t.Helper()
+	l, err := placeholderStatefulSets(bg(), ns, run)
+	if err != nil || len(l) != 1 {
+		t.Fatalf("placeholder StatefulSets of %s/%s: %v, %d found", ns, run, err, len(l))
+	}
+	return l[0].Spec.Template.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU]
+}
+
+// A namespace quota below the run's peak: the run says so, with the quota's
+// message, and fails when max-node-wait runs out.
+func TestReliabilityResourceQuota(t *testing.T) {
+	setFeatureFlags(t, patchedFlags(map[string]string{flagMaxNodeWait: "20s"}))
+	ns := newNamespace(t, "quota")
+	quota := &corev1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Name: "compute", Namespace: ns},
+		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourceRequestsCPU: resource.MustParse("500m")}},
+	}
+	if _, err := cluster.kube.CoreV1().ResourceQuotas(ns).Create(bg(), quota, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating the quota: %v", err)
+	}
+	const run = "over-quota"
+	start := time.Now()
+	createRun(t, newRun(ns, run, parallel(2, "400m"), runOpts{duration: "1s"}))
+	pr := waitRunMessage(t, ns, run, reasonWaiting, 30*time.Second, "exceeded quota", "compute")
+	t.Logf("while waiting: %s", describeCondition(pr))
+	pr = waitRunMessage(t, ns, run, reasonNodeWait, 60*time.Second, "exceeded quota")
+	if c := succeeded(pr); !c.IsFalse() {
+		t.Errorf("%s: %s, want Succeeded=False", run, describeCondition(pr))
+	}
+	if elapsed := time.Since(start); elapsed < 19*time.Second {
+		t.Errorf("failed after %s, before max-node-wait 20s", elapsed.Round(time.Second))
+	}
+	if trs, _ := taskRuns(bg(), ns, run); len(trs) != 0 {
+		t.Errorf("%s created %d TaskRuns", run, len(trs))
+	}
+	waitNoPlaceholder(t, ns, run, 30*time.Second)
+}
+
+// A LimitRange whose max is below the run's peak (but above each task):
+// the placeholder reserves up to the max and the run succeeds.
+func TestReliabilityLimitRangeMax(t *testing.T) {
+	setFeatureFlags(t, patchedFlags(map[string]string{flagMaxNodeWait: "30s"}))
+	ns := newNamespace(t, "limits")
+	lr := &corev1.LimitRange{
+		ObjectMeta: metav1.ObjectMeta{Name: "max", Namespace: ns},
+		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
+			Type: corev1.LimitTypeContainer, Max: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")},
+		}}},
+	}
+	if _, err := cluster.kube.CoreV1().LimitRanges(ns).Create(bg(), lr, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating the LimitRange: %v", err)
+	}
+	const run = "capped"
+	createRun(t, newRun(ns, run, parallel(2, "800m"), runOpts{duration: "2s"}))
+	waitPlaceholder(t, ns, run, 30*time.Second)
+	if got := placeholderCPU(t, ns, run); got.Cmp(resource.MustParse("1")) != 0 {
+		t.Errorf("placeholder requests cpu %s, want the LimitRange's max 1", got.String())
+	}
+	waitRunSucceeded(t, ns, run, 90*time.Second)
+}
+
+// A run whose name is too long for a label value: the placeholder is
+// invalid, and the run fails at once with the API server's message.
+func TestReliabilityNameTooLongForALabel(t *testing.T) {
+	setFeatureFlags(t, patchedFlags(nil))
+	ns := newNamespace(t, "longname")
+	run := "r" + strings.Repeat("x", 204)
+	start := time.Now()
+	createRun(t, newRun(ns, run, oneTask(), runOpts{duration: "1s"}))
+	pr := waitRunMessage(t, ns, run, reasonRejected, 30*time.Second, "must be no more than 63 characters")
+	if c := succeeded(pr); !c.IsFalse() {
+		t.Errorf("%s", describeCondition(pr))
+	}
+	t.Logf("failed after %s: %s", time.Since(start).Round(time.Second), describeCondition(pr))
+}
+
+// Flipping enable-pipelinerun-pod-affinity between two tasks of a run
+// changes nothing for that run: it finishes the way it began, on one node.
+func TestReliabilityFeatureFlagFlippedMidRun(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		before, after  string
+		wantRecord     string
+		wantHolderKind string
+	}{
+		{name: "turned off", before: "true", after: "false", wantRecord: "required/cluster", wantHolderKind: componentHolder},
+		{name: "turned on", before: "false", after: "true", wantRecord: "", wantHolderKind: componentAssistant},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			setFeatureFlags(t, patchedFlags(map[string]string{flagEnable: tc.before}))
+			ns := newNamespace(t, "flip")
+			rec := watchPods(t, nil, ns)
+			const run = "flipped"
+			spec := pipelineSpec(taskDef{name: "t1", duration: "8s"}, taskDef{name: "t2", after: []string{"t1"}, duration: "2s"})
+			createRun(t, newRun(ns, run, spec, runOpts{}))
+			waitPlaced(t, ns, run, 60*time.Second)
+			setFeatureFlags(t, map[string]string{flagEnable: tc.after})
+			pr := waitRunSucceeded(t, ns, run, 120*time.Second)
+			if got := pr.Annotations[recordKey]; got != tc.wantRecord {
+				t.Errorf("annotation %s = %q, want %q", recordKey, got, tc.wantRecord)
+			}
+			pods := rec.matching(map[string]string{labelPipelineRun: run, labelTaskRun: "*"})
+			if nodes := nodesOf(pods); len(pods) != 2 || len(nodes) != 1 {
+				t.Errorf("TaskRun pods %d on nodes %v, want 2 pods on one node", len(pods), nodes)
+			}
+			if holders := rec.matching(map[string]string{labelComponent: tc.wantHolderKind}); len(holders) == 0 {
+				t.Errorf("no %s pod: the run did not stay with what placed it", tc.wantHolderKind)
+			}
+		})
+	}
+}
+
+// A run held Pending for longer than max-node-wait (as queueing front ends
+// do) is placed when released: the time it was Pending does not count.
+func TestReliabilityPendingRunReleased(t *testing.T) {
+	setFeatureFlags(t, patchedFlags(map[string]string{flagMaxNodeWait: "10s"}))
+	ns := newNamespace(t, "pending")
+	const run = "held"
+	pr := newRun(ns, run, oneTask(), runOpts{duration: "1s"})
+	pr.Spec.Status = v1.PipelineRunSpecStatusPending
+	createRun(t, pr)
+	time.Sleep(15 * time.Second)
+	assertNoPlaceholder(t, ns, run)
+	if _, err := cluster.tekton.TektonV1().PipelineRuns(ns).Patch(bg(), run, types.MergePatchType,
+		[]byte(`{"spec":{"status":null}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatalf("releasing the run: %v", err)
+	}
+	waitRunSucceeded(t, ns, run, 60*time.Second)
+}
+
+// A fan-out, fan-in, fan-out pipeline (15 tasks, a join, 15 tasks, 200m
+// each) reserves its true peak, 3 CPU, and runs on a 4-CPU node.
+func TestReliabilityFanOutFanInPeak(t *testing.T) {
+	setFeatureFlags(t, patchedFlags(map[string]string{flagMaxNodeWait: "60s"}))
+	ns := newNamespace(t, "fanout")
+	var first []string
+	var defs []taskDef
+	for i := 1; i <= 15; i++ {
+		name := fmt.Sprintf("a%d", i)
+		first = append(first, name)
+		defs = append(defs, taskDef{name: name, cpu: "200m"})
+	}
+	defs = append(defs, taskDef{name: "join", cpu: "100m", after: first})
+	for i := 1; i <= 15; i++ {
+		defs = append(defs, taskDef{name: fmt.Sprintf("b%d", i), cpu: "200m", after: []string{"join"}})
+	}
+	const run = "wide"
+	createRun(t, newRun(ns, run, pipelineSpec(defs...), runOpts{duration: "1s"}))
+	waitPlaceholder(t, ns, run, 30*time.Second)
+	if got := placeholderCPU(t, ns, run); got.Cmp(resource.MustParse("3")) != 0 {
+		t.Errorf("placeholder requests cpu %s, want the peak 3 (15 x 200m)", got.String())
+	}
+	waitRunSucceeded(t, ns, run, 180*time.Second)
+	pods := mustTaskRunPods(t, ns, run)
+	if nodes := podNodes(pods); len(pods) != 31 || len(distinct(nodes)) != 1 {
+		t.Errorf("%d TaskRun pods on nodes %v, want 31 on one node", len(pods), distinct(nodes))
+	}
+}
+
+// A node tainted mid-run with a taint the run's pods do not tolerate (disk
+// pressure) is left between tasks, as a cordoned one is.
+func TestReliabilityTaintedNodeMidRun(t *testing.T) {
+	setFeatureFlags(t, patchedFlags(nil))
+	ns := newNamespace(t, "taint")
+	const run = "tainted"
+	spec := pipelineSpec(taskDef{name: "t1", duration: "6s"}, taskDef{name: "t2", after: []string{"t1"}, duration: "1s"})
+	createRun(t, newRun(ns, run, spec, runOpts{}))
+	node := waitPlaced(t, ns, run, 60*time.Second)
+	taint(t, node, corev1.Taint{Key: "node.kubernetes.io/disk-pressure", Effect: corev1.TaintEffectNoSchedule})
+	waitRunMessage(t, ns, run, reasonWaitingToMove, 20*time.Second, "tainted node.kubernetes.io/disk-pressure:NoSchedule")
+	waitEvent(t, ns, "PipelineRun", run, eventMoving, 30*time.Second)
+	waitRunSucceeded(t, ns, run, 90*time.Second)
+	for _, p := range mustTaskRunPods(t, ns, run) {
+		if p.Labels[labelPipelineTask] == "t2" && p.Spec.NodeName == node {
+			t.Errorf("t2 ran on the tainted node %s", node)
+		}
+	}
+}
+
+// taint adds a taint to node and registers its removal.
+func taint(t *testing.T, node string, tn corev1.Taint) {
+	t.Helper()
+	update := func(add bool) error {
+		n, err := cluster.kube.CoreV1().Nodes().Get(bg(), node, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		var taints []corev1.Taint
+		for _, x := range n.Spec.Taints {
+			if x.Key != tn.Key {
+				taints = append(taints, x)
+			}
+		}
+		if add {
+			taints = append(taints, tn)
+		}
+		n.Spec.Taints = taints
+		_, err = cluster.kube.CoreV1().Nodes().Update(bg(), n, metav1.UpdateOptions{})
+		return err
+	}
+	t.Cleanup(func() {
+		if err := update(false); err != nil {
+			t.Errorf("removing taint %s from %s: %v", tn.Key, node, err)
+		}
+	})
+	if err := update(true); err != nil {
+		t.Fatalf("tainting %s: %v", node, err)
+	}
+	t.Logf("tainted %s with %s", node, tn.ToString())
+}
+
+func distinct(m map[string]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range m {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// A taskRunSpecs podTemplate whose nodeSelector only one node satisfies:
+// the placeholder has the same constraint, so the run lands there and every
+// task runs (before, the placeholder landed anywhere and the task stayed
+// Pending for ever).
+func TestReliabilityTaskRunSpecsNodeSelector(t *testing.T) {
+	setFeatureFlags(t, patchedFlags(map[string]string{flagMaxNodeWait: "60s"}))
+	ns := newNamespace(t, "selector")
+	special := cluster.nodes[len(cluster.nodes)-1]
+	const poolLabel = "e2e.pipelinerun-affinity.dev/pool"
+	labelNode(t, special, poolLabel, "special")
+	const run = "selective"
+	pr := newRun(ns, run, chain(2), runOpts{duration: "1s"})
+	pr.Spec.TaskRunSpecs = []v1.PipelineTaskRunSpec{{
+		PipelineTaskName: "t2",
+		PodTemplate:      &pod.PodTemplate{NodeSelector: map[string]string{poolLabel: "special"}},
+	}}
+	createRun(t, pr)
+	waitRunSucceeded(t, ns, run, 90*time.Second)
+	pods := mustTaskRunPods(t, ns, run)
+	if nodes := distinct(podNodes(pods)); len(pods) != 2 || len(nodes) != 1 || nodes[0] != special {
+		t.Errorf("%d TaskRun pods on %v, want 2 on %s", len(pods), nodes, special)
+	}
+}
+
+// labelNode sets a label on node and registers its removal.
+func labelNode(t *testing.T, node, key, value string) {
+	t.Helper()
+	patch := func(v string) error {
+		val := `null`
+		if v != "" {
+			val = `"` + v + `"`
+		}
+		_, err := cluster.kube.CoreV1().Nodes().Patch(bg(), node, types.MergePatchType,
+			[]byte(fmt.Sprintf(`{"metadata":{"labels":{%q:%s}}}`, key, val)), metav1.PatchOptions{})
+		return err
+	}
+	t.Cleanup(func() {
+		if err := patch(""); err != nil {
+			t.Errorf("removing label %s from %s: %v", key, node, err)
+		}
+	})
+	if err := patch(value); err != nil {
+		t.Fatalf("labelling %s: %v", node, err)
+	}
+}
