@@ -68,14 +68,25 @@ func parallel(n int, cpu string) *v1.PipelineSpec {
 	return pipelineSpec(tasks...)
 }
 
-// placeholderCPU returns what the run's placeholder StatefulSet asks for.
-func placeholderCPU(t *testing.T, ns, run string) resource.Quantity {
+// createdCPU returns the CPU the run's placeholder asked for when it was
+// created, from its PlaceholderCreated event ("... requesting cpu=3,
+// memory=..."): by the time a test reads the StatefulSet it may be placed
+// and token-sized already.
+func createdCPU(t *testing.T, ns, run string) resource.Quantity {
 	t.Helper()
-	l, err := placeholderStatefulSets(bg(), ns, run)
-	if err != nil || len(l) != 1 {
-		t.Fatalf("placeholder StatefulSets of %s/%s: %v, %d found", ns, run, err, len(l))
+	ev := waitEvent(t, ns, "PipelineRun", run, eventCreated, 30*time.Second)
+	_, requests, _ := strings.Cut(ev.Message, "requesting ")
+	for _, part := range strings.Split(requests, ", ") {
+		if v, ok := strings.CutPrefix(part, "cpu="); ok {
+			q, err := resource.ParseQuantity(v)
+			if err != nil {
+				t.Fatalf("event %q: %v", ev.Message, err)
+			}
+			return q
+		}
 	}
-	return l[0].Spec.Template.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU]
+	t.Fatalf("event %q names no cpu request", ev.Message)
+	return resource.Quantity{}
 }
 
 // A namespace quota below the run's peak: the run says so, with the quota's
@@ -124,8 +135,7 @@ func TestReliabilityLimitRangeMax(t *testing.T) {
 	}
 	const run = "capped"
 	createRun(t, newRun(ns, run, parallel(2, "800m"), runOpts{duration: "2s"}))
-	waitPlaceholder(t, ns, run, 30*time.Second)
-	if got := placeholderCPU(t, ns, run); got.Cmp(resource.MustParse("1")) != 0 {
+	if got := createdCPU(t, ns, run); got.Cmp(resource.MustParse("1")) != 0 {
 		t.Errorf("placeholder requests cpu %s, want the LimitRange's max 1", got.String())
 	}
 	waitRunSucceeded(t, ns, run, 90*time.Second)
@@ -139,7 +149,7 @@ func TestReliabilityNameTooLongForALabel(t *testing.T) {
 	run := "r" + strings.Repeat("x", 204)
 	start := time.Now()
 	createRun(t, newRun(ns, run, oneTask(), runOpts{duration: "1s"}))
-	pr := waitRunMessage(t, ns, run, reasonRejected, 30*time.Second, "must be no more than 63 characters")
+	pr := waitRunMessage(t, ns, run, reasonRejected, 30*time.Second, "placeholder StatefulSet", "must be no more than 63")
 	if c := succeeded(pr); !c.IsFalse() {
 		t.Errorf("%s", describeCondition(pr))
 	}
@@ -218,8 +228,7 @@ func TestReliabilityFanOutFanInPeak(t *testing.T) {
 	}
 	const run = "wide"
 	createRun(t, newRun(ns, run, pipelineSpec(defs...), runOpts{duration: "1s"}))
-	waitPlaceholder(t, ns, run, 30*time.Second)
-	if got := placeholderCPU(t, ns, run); got.Cmp(resource.MustParse("3")) != 0 {
+	if got := createdCPU(t, ns, run); got.Cmp(resource.MustParse("3")) != 0 {
 		t.Errorf("placeholder requests cpu %s, want the peak 3 (15 x 200m)", got.String())
 	}
 	waitRunSucceeded(t, ns, run, 180*time.Second)
@@ -229,8 +238,10 @@ func TestReliabilityFanOutFanInPeak(t *testing.T) {
 	}
 }
 
-// A node tainted mid-run with a taint the run's pods do not tolerate (disk
-// pressure) is left between tasks, as a cordoned one is.
+// A node tainted mid-run with a taint the run's pods do not tolerate (an
+// autoscaler about to remove it) is left between tasks, as a cordoned one
+// is. (Not a pressure taint: the node lifecycle controller removes those
+// from a node whose conditions report no pressure.)
 func TestReliabilityTaintedNodeMidRun(t *testing.T) {
 	setFeatureFlags(t, patchedFlags(nil))
 	ns := newNamespace(t, "taint")
@@ -238,8 +249,8 @@ func TestReliabilityTaintedNodeMidRun(t *testing.T) {
 	spec := pipelineSpec(taskDef{name: "t1", duration: "6s"}, taskDef{name: "t2", after: []string{"t1"}, duration: "1s"})
 	createRun(t, newRun(ns, run, spec, runOpts{}))
 	node := waitPlaced(t, ns, run, 60*time.Second)
-	taint(t, node, corev1.Taint{Key: "node.kubernetes.io/disk-pressure", Effect: corev1.TaintEffectNoSchedule})
-	waitRunMessage(t, ns, run, reasonWaitingToMove, 20*time.Second, "tainted node.kubernetes.io/disk-pressure:NoSchedule")
+	taint(t, node, corev1.Taint{Key: "karpenter.sh/disrupted", Effect: corev1.TaintEffectNoSchedule})
+	waitRunMessage(t, ns, run, reasonWaitingToMove, 20*time.Second, "tainted karpenter.sh/disrupted:NoSchedule")
 	waitEvent(t, ns, "PipelineRun", run, eventMoving, 30*time.Second)
 	waitRunSucceeded(t, ns, run, 90*time.Second)
 	for _, p := range mustTaskRunPods(t, ns, run) {
