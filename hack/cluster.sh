@@ -298,6 +298,7 @@ start_controller_manager() {
     --secure-port="${PORT_CONTROLLER_MANAGER}" \
     --leader-elect=false \
     --controllers='*' \
+    --use-service-account-credentials=true \
     --service-account-private-key-file="${PKI}/sa.key" \
     --root-ca-file="${PKI}/ca.crt" \
     --cluster-signing-cert-file="${PKI}/ca.crt" \
@@ -412,6 +413,10 @@ install_tekton() {
     -f "${src}/config/200-role.yaml" -f "${src}/config/201-clusterrolebinding.yaml" \
     -f "${src}/config/201-rolebinding.yaml" >/dev/null \
     || die "applying the Tekton ServiceAccounts and RBAC failed"
+  # Only the Tekton controller and the StatefulSet controller may make pods
+  # with the placeholders' label (config/placeholder-label-policy.yaml).
+  kubectl_ apply --server-side --force-conflicts -f "${PRA_ROOT}/config/placeholder-label-policy.yaml" >/dev/null \
+    || die "applying the placeholder label policy failed"
   # The CRDs name Tekton's webhook as conversion webhook, but no webhook runs.
   # v1 objects (the storage version) need no conversion, yet the apiserver's
   # watch cache of every other served version (v1beta1) fails to list them

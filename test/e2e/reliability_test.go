@@ -11,6 +11,7 @@ import (
 
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/pod"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -347,5 +348,45 @@ func labelNode(t *testing.T, node, key, value string) {
 	})
 	if err := patch(value); err != nil {
 		t.Fatalf("labelling %s: %v", node, err)
+	}
+}
+
+// Isolation nobody else can abuse: a tenant's DaemonSet (or bare pod) that
+// carries the placeholders' label would keep every isolated run of the
+// cluster off its nodes. The policy in config/placeholder-label-policy.yaml
+// denies it, and isolated runs are placed as usual.
+func TestReliabilityPlaceholderLabelReserved(t *testing.T) {
+	setFeatureFlags(t, patchedFlags(map[string]string{flagMaxNodeWait: "60s"}))
+	tenant := newNamespace(t, "tenant")
+	labels := map[string]string{labelComponent: componentHolder, "app": "squatter"}
+	squatter := corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}
+
+	_, err := cluster.kube.CoreV1().Pods(tenant).Create(bg(), &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "squatter", Namespace: tenant, Labels: labels},
+		Spec:       squatter,
+	}, metav1.CreateOptions{})
+	if err == nil || !strings.Contains(err.Error(), "is reserved for the placeholders of PipelineRuns") {
+		t.Fatalf("creating a pod with the placeholders' label = %v, want the policy's denial", err)
+	}
+	t.Logf("bare pod denied: %v", err)
+
+	ds := &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "squatter", Namespace: tenant},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "squatter"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: squatter},
+		},
+	}
+	if _, err := cluster.kube.AppsV1().DaemonSets(tenant).Create(bg(), ds, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating the DaemonSet: %v", err)
+	}
+	waitEvent(t, tenant, "DaemonSet", "squatter", "FailedCreate", 30*time.Second)
+
+	ns := newNamespace(t, "isolated")
+	const run = "isolated"
+	createRun(t, newRun(ns, run, oneTask(), runOpts{duration: "1s"}))
+	waitRunSucceeded(t, ns, run, 60*time.Second)
+	if pods, err := cluster.kube.CoreV1().Pods(tenant).List(bg(), metav1.ListOptions{LabelSelector: "app=squatter"}); err != nil || len(pods.Items) != 0 {
+		t.Errorf("the tenant's DaemonSet has %d pods (err %v), want none", len(pods.Items), err)
 	}
 }

@@ -1006,9 +1006,45 @@ func TestPlace(t *testing.T) {
 		},
 		remaining:    growBack(-1, demand.Starting),
 		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
-		wantMessage:  []string{"cannot resize placeholder pod", "Infeasible: Resize is infeasible"},
+		wantMessage:  []string{"cannot resize placeholder pod", "PodResizePending (Infeasible): Resize is infeasible"},
 		wantActions:  []string{"delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
+	}, {
+		name: "(9) the node has kept the shrink in progress for longer than the limit: hand over by replacing the pod",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token),
+			func() *corev1.Pod {
+				p := reportingRequests(placeholderPod("node-1", token, ago(time.Hour)), rl("2", "16Mi"))
+				p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{
+					Type: corev1.PodResizeInProgress, Status: corev1.ConditionTrue, LastTransitionTime: ago(2 * time.Minute),
+				})
+				return p
+			}(),
+			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
+		},
+		remaining:    growBack(-1, demand.Starting),
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		wantMessage:  []string{"PodResizeInProgress, for 2m0s"},
+		wantActions:  []string{"delete pods"},
+		wantTemplate: tokenTemplate("node-1"),
+	}, {
+		name: "(9) a shrink in progress for a moment: the tasks wait for it",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token),
+			func() *corev1.Pod {
+				p := reportingRequests(placeholderPod("node-1", token, ago(time.Hour)), rl("2", "16Mi"))
+				p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{
+					Type: corev1.PodResizeInProgress, Status: corev1.ConditionTrue, LastTransitionTime: ago(5 * time.Second),
+				})
+				return p
+			}(),
+			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
+		},
+		remaining:    growBack(-1, demand.Starting),
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		wantMessage:  []string{"waiting for the node to apply it"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
 	}, {
 		name: "(9) resources that cannot be resized in place (ephemeral storage) stay as they are: CPU and memory are handed over",
 		objects: []runtime.Object{

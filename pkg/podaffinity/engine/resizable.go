@@ -17,6 +17,9 @@ limitations under the License.
 package engine
 
 import (
+	"fmt"
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -40,15 +43,31 @@ func resizable(want, have corev1.ResourceList) corev1.ResourceList {
 	return out
 }
 
-// resizeInfeasible returns the node's reason for never applying the pod's
-// pending resize ("Infeasible" and its message), or "".
-func resizeInfeasible(p *corev1.Pod) string {
+// resizeLimit bounds how long a placeholder's shrink may stay pending or in
+// progress on the node before the engine hands over by replacing the pod:
+// the tasks that start wait for it.
+const resizeLimit = time.Minute
+
+// resizeStuck returns why the node will not apply the pod's pending resize
+// in time, or "": it reports the resize Infeasible, or has kept it pending
+// or in progress for longer than resizeLimit (as of now).
+func resizeStuck(p *corev1.Pod, now time.Time) string {
 	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodResizePending && c.Status == corev1.ConditionTrue && c.Reason == corev1.PodReasonInfeasible {
-			if c.Message != "" {
-				return c.Reason + ": " + c.Message
-			}
-			return c.Reason
+		if c.Status != corev1.ConditionTrue || (c.Type != corev1.PodResizePending && c.Type != corev1.PodResizeInProgress) {
+			continue
+		}
+		what := string(c.Type)
+		if c.Reason != "" {
+			what += " (" + c.Reason + ")"
+		}
+		if c.Message != "" {
+			what += ": " + c.Message
+		}
+		switch {
+		case c.Type == corev1.PodResizePending && c.Reason == corev1.PodReasonInfeasible:
+			return what
+		case !c.LastTransitionTime.IsZero() && now.Sub(c.LastTransitionTime.Time) > resizeLimit:
+			return fmt.Sprintf("%s, for %s", what, now.Sub(c.LastTransitionTime.Time).Round(time.Second))
 		}
 	}
 	return ""

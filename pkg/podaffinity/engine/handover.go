@@ -1,0 +1,196 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// follow sizes a bound placeholder pod to what the run's unfinished tasks
+// still need beyond what its running and starting tasks hold (demand.Held).
+// Before tasks start it shrinks, and they start only once the node reports
+// the smaller size; as tasks finish it grows back, where the node resizes
+// pods in place. It never grows while tasks start, nor past what the node
+// has allocated to it then, so a grow the node defers cannot hold up the
+// run's own pods.
+func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, name string, p *corev1.Pod, tasks []demand.Task, limitRanges []*corev1.LimitRange) (Placement, error) {
+	node := p.Spec.NodeName
+	starting := demand.AnyStarting(tasks)
+	have := placeholder.Requests(&p.Spec)
+	want := placeholder.WithinLimitRanges(placeholder.TokenRequests(), limitRanges)
+	if s.Config.Reservation() == paconfig.ReservationReserve {
+		want = placeholder.WithinLimitRanges(demand.WithFloor(demand.Held(tasks), want), limitRanges)
+	}
+	// Only CPU and memory are resized in place; the rest stays as it is.
+	want = resizable(want, have)
+	if starting {
+		want = atMost(want, allocated(p))
+	}
+	// The reason a run gives while it waits for the node to apply a shrink:
+	// before its first pod that is part of waiting for a node. Only read on
+	// the waiting paths, not on every reconcile of a placed run.
+	handingOver := func() string {
+		// Only the wording depends on it: a read error says "for a node".
+		if members, err := e.members(run.Namespace, name); err == nil && members.started {
+			return ReasonHandingOver
+		}
+		return ReasonWaitingForNode
+	}
+
+	if !sameRequests(want, have) {
+		grows := exceeds(want, have)
+		if grows && reportedResources(p) == nil {
+			// The node does not resize pods in place: growing would mean a new,
+			// larger pod that might not fit any more. Keep what is held.
+			return Placement{Node: node, Ready: true}, nil
+		}
+		inPlace, err := e.resize(ctx, p, want, !grows)
+		if err != nil {
+			return Placement{}, err
+		}
+		switch {
+		case grows && inPlace:
+			e.Metrics.Restore(ctx)
+			event(ctx, run, corev1.EventTypeNormal, EventReservationRestored, fmt.Sprintf(
+				"Placeholder %s holds %s on node %s again for the PipelineRun's later tasks (was %s)", name, formatResources(want), node, formatResources(have)))
+		case !grows:
+			e.Metrics.Handover(ctx)
+			how := "in place"
+			if !inPlace {
+				how = "by replacing its pod with a token pod pinned to the node"
+			}
+			event(ctx, run, corev1.EventTypeNormal, EventReservationHandedOver, fmt.Sprintf(
+				"Placeholder %s handed %s of its reservation on node %s over to the PipelineRun's pods (%s), %s",
+				name, formatResources(subtract(have, want)), node, startingNames(tasks), how))
+		}
+		if !starting {
+			return Placement{Node: node, Ready: true}, nil
+		}
+		// Tasks start once the node has applied the new size.
+		return Placement{Node: node, Reason: handingOver(), Message: fmt.Sprintf(
+			"Handing the reservation on node %s over to the PipelineRun's pods", node)}, nil
+	}
+	if starting && shrinking(p) {
+		if why := resizeStuck(p, e.Clock.Now()); why != "" {
+			// The node will never apply it (a static CPU or memory manager
+			// keeps Guaranteed pods at their size, say), or not in time:
+			// hand over by replacing the pod with a token pod pinned to the
+			// node.
+			if err := e.deletePod(ctx, p, false); err != nil {
+				return Placement{}, err
+			}
+			return Placement{Node: node, Reason: handingOver(), Message: fmt.Sprintf(
+				"Handing the reservation on node %s over to the PipelineRun's pods: the node cannot resize placeholder pod %s in place (%s); replacing it with a token pod", node, p.Name, why)}, nil
+		}
+		// The kubelet has not applied the shrink yet: until it has, the
+		// scheduler still counts the reservation on the node.
+		return Placement{Node: node, Reason: handingOver(), Message: fmt.Sprintf(
+			"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to apply it", node)}, nil
+	}
+	return Placement{Node: node, Ready: true}, nil
+}
+
+// shrinking reports whether the node still gives the placeholder container
+// more than its spec asks for: a shrink it has not applied yet, during which
+// the scheduler still counts the larger size. A grow the node has deferred
+// is not shrinking: nothing waits for it. A node that reports no container
+// resources (no in-place resize support) has nothing to apply.
+func shrinking(p *corev1.Pod) bool {
+	return exceeds(allocated(p), placeholder.Requests(&p.Spec))
+}
+
+// reportedResources returns the placeholder container's resources as the
+// node reports them, as kubelets that resize pods in place do, or nil.
+func reportedResources(p *corev1.Pod) *corev1.ResourceRequirements {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name == placeholder.ContainerName {
+			return cs.Resources
+		}
+	}
+	return nil
+}
+
+// allocated returns what the node has given the placeholder container: the
+// requests it reports, or the spec's requests when it reports none.
+func allocated(p *corev1.Pod) corev1.ResourceList {
+	if r := reportedResources(p); r != nil && r.Requests != nil {
+		return r.Requests
+	}
+	return placeholder.Requests(&p.Spec)
+}
+
+// atMost returns a with every resource capped at b's amount, where b has it.
+func atMost(a, b corev1.ResourceList) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for name, q := range a {
+		if limit, ok := b[name]; ok && limit.Cmp(q) < 0 {
+			q = limit
+		}
+		out[name] = q.DeepCopy()
+	}
+	return out
+}
+
+// exceeds reports whether a asks more than b of some resource; a resource
+// b lacks counts as zero.
+func exceeds(a, b corev1.ResourceList) bool {
+	for name, q := range a {
+		if q.Cmp(b[name]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// subtract returns what a has beyond b, per resource.
+func subtract(a, b corev1.ResourceList) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for name, q := range a {
+		d := q.DeepCopy()
+		if other, ok := b[name]; ok {
+			d.Sub(other)
+		}
+		if d.Sign() > 0 {
+			out[name] = d
+		}
+	}
+	return out
+}
+
+// startingNames lists the tasks that start now, or says "running tasks".
+func startingNames(tasks []demand.Task) string {
+	var names []string
+	for _, t := range tasks {
+		if t.State == demand.Starting {
+			names = append(names, t.Name)
+		}
+	}
+	if len(names) == 0 {
+		return "running tasks"
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}

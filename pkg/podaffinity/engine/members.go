@@ -1,0 +1,97 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// memberPods lists the pods of the run whose placeholder is called name:
+// its TaskRun pods and those of its child PipelineRuns.
+func (e *Engine) memberPods(namespace, name string) ([]*corev1.Pod, error) {
+	return e.Pods.Pods(namespace).List(labels.SelectorFromSet(labels.Set{placeholder.MemberLabelKey: name}))
+}
+
+// activeMemberPods lists the run's pods on node that have not finished.
+func (e *Engine) activeMemberPods(namespace, name, node string) ([]string, error) {
+	pods, err := e.memberPods(namespace, name)
+	if err != nil {
+		return nil, fmt.Errorf("listing the pods of placeholder %s/%s: %w", namespace, name, err)
+	}
+	var active []string
+	for _, p := range pods {
+		if p.Spec.NodeName == node && p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			active = append(active, p.Name)
+		}
+	}
+	sort.Strings(active)
+	return active, nil
+}
+
+// memberState is what the engine needs to know of a run's pods at once.
+type memberState struct {
+	// started: the run has created some pod under its placeholder.
+	started bool
+	// unbound: some pod of the run waits for the scheduler, and so needs
+	// the placeholder to land.
+	unbound bool
+}
+
+// members reads the run's pods once from the cache.
+func (e *Engine) members(namespace, name string) (memberState, error) {
+	pods, err := e.memberPods(namespace, name)
+	if err != nil {
+		return memberState{}, fmt.Errorf("listing the pods of placeholder %s/%s: %w", namespace, name, err)
+	}
+	state := memberState{started: len(pods) > 0}
+	for _, p := range pods {
+		if p.Spec.NodeName == "" && p.DeletionTimestamp == nil {
+			state.unbound = true
+		}
+	}
+	return state, nil
+}
+
+// lastMemberNode returns the usable node of the run's most recent pod, or "".
+func (e *Engine) lastMemberNode(namespace, name string, spec placeholder.Spec) (string, error) {
+	pods, err := e.memberPods(namespace, name)
+	if err != nil {
+		return "", fmt.Errorf("listing the pods of placeholder %s/%s: %w", namespace, name, err)
+	}
+	var latest *corev1.Pod
+	for _, p := range pods {
+		if p.Spec.NodeName == "" {
+			continue
+		}
+		if latest == nil || p.CreationTimestamp.After(latest.CreationTimestamp.Time) {
+			latest = p
+		}
+	}
+	if latest == nil {
+		return "", nil
+	}
+	why, err := e.unusable(latest.Spec.NodeName, placeholder.StatefulSet(spec).Spec.Template.Spec.Tolerations)
+	if err != nil || why != "" {
+		return "", err
+	}
+	return latest.Spec.NodeName, nil
+}

@@ -1,0 +1,228 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"knative.dev/pkg/logging"
+)
+
+// create makes the run's placeholder StatefulSet, with the reservation, or
+// token-sized and pinned to the node of the run's pods when it comes back
+// mid-run. An invalid or forbidden StatefulSet fails the run at once; a
+// quota that refuses it is a wait with the quota's message.
+func (e *Engine) create(ctx context.Context, run *v1.PipelineRun, spec placeholder.Spec, reservation, token corev1.ResourceList) (Placement, error) {
+	// A placeholder that disappeared mid-run comes back on the node where the
+	// run's pods are, if that node is still usable.
+	node, err := e.lastMemberNode(run.Namespace, spec.Name, spec)
+	if err != nil {
+		return Placement{}, err
+	}
+	spec.PinnedNode = node
+	spec.Requests = reservation
+	if spec.PinnedNode != "" {
+		spec.Requests = token
+	}
+	sts := placeholder.StatefulSet(spec)
+	_, err = e.KubeClient.AppsV1().StatefulSets(run.Namespace).Create(ctx, sts, metav1.CreateOptions{})
+	switch {
+	case err == nil, apierrors.IsAlreadyExists(err):
+	case rejection(err) == rejectedForGood:
+		return Placement{Failed: true, Reason: ReasonPlaceholderRejected, Message: fmt.Sprintf(
+			"The API server rejects placeholder StatefulSet %s: %v", spec.Name, err)}, nil
+	case quotaExceeded(err):
+		return waiting(ReasonWaitingForNode, fmt.Sprintf("Placeholder StatefulSet %s cannot be created yet: %v", spec.Name, err), diagnoseEvery), nil
+	default:
+		return Placement{}, fmt.Errorf("creating placeholder StatefulSet %s/%s: %w", run.Namespace, spec.Name, err)
+	}
+	msg := fmt.Sprintf("Created placeholder StatefulSet %s requesting %s", spec.Name, formatResources(spec.Requests))
+	if spec.PinnedNode != "" {
+		msg = fmt.Sprintf("Recreated placeholder StatefulSet %s on node %s, where the PipelineRun's pods are", spec.Name, spec.PinnedNode)
+		e.Metrics.Placement(ctx, metrics.OutcomeRecreated)
+	}
+	logging.FromContext(ctx).Infof("PipelineRun %s/%s: %s", run.Namespace, run.Name, msg)
+	event(ctx, run, corev1.EventTypeNormal, EventPlaceholderCreated, msg)
+	return waiting(ReasonWaitingForNode, msg+"; waiting for the scheduler to bind it to a node", 0), nil
+}
+
+// Release deletes the run's own placeholder, if it has one. It is called
+// when the run is done (succeeded, failed, cancelled or timed out) whatever
+// the current configuration, so that turning the feature off never strands a
+// placeholder; owner references cover the deletion of the run itself. A
+// child PipelineRun never deletes the placeholder it shares: it does not
+// control it.
+func (e *Engine) Release(ctx context.Context, run *v1.PipelineRun) error {
+	name := placeholder.Name(&run.ObjectMeta)
+	sts, err := e.StatefulSets.StatefulSets(run.Namespace).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("getting placeholder StatefulSet %s/%s: %w", run.Namespace, name, err)
+	}
+	if !metav1.IsControlledBy(sts, run) || sts.DeletionTimestamp != nil {
+		return nil
+	}
+	policy := metav1.DeletePropagationBackground
+	err = e.KubeClient.AppsV1().StatefulSets(run.Namespace).Delete(ctx, sts.Name, metav1.DeleteOptions{
+		PropagationPolicy: &policy,
+		Preconditions:     &metav1.Preconditions{UID: &sts.UID},
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting placeholder StatefulSet %s/%s: %w", run.Namespace, sts.Name, err)
+	}
+	logging.FromContext(ctx).Infof("Deleted placeholder StatefulSet %s/%s of PipelineRun %s", run.Namespace, sts.Name, run.Name)
+	return nil
+}
+
+// updateTemplate writes the placement fields (pin and requests) of spec into
+// the StatefulSet's pod template, leaving every other field as the API
+// server stored it. It does nothing when they already match.
+//
+// waitingSince, when set, records on the StatefulSet that the run's wait
+// for a node starts then (a move); when nil the record is removed (placed).
+// Both go into the same patch as the pin, so that a crash between two
+// writes never leaves a move without the start of its wait.
+func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, spec placeholder.Spec, waitingSince *time.Time) error {
+	desired := placeholder.StatefulSet(spec).Spec.Template.Spec
+	current := &sts.Spec.Template.Spec
+	_, waiting := sts.Annotations[placeholder.WaitingSinceAnnotation]
+	if placeholder.PinnedNode(current, spec.Run) == spec.PinnedNode && sameRequests(placeholder.Requests(current), placeholder.Requests(&desired)) &&
+		waiting == (waitingSince != nil) {
+		return nil
+	}
+	annotations := map[string]string{}
+	for k, v := range sts.Annotations {
+		annotations[k] = v
+	}
+	delete(annotations, placeholder.WaitingSinceAnnotation)
+	if waitingSince != nil {
+		annotations[placeholder.WaitingSinceAnnotation] = waitingSince.UTC().Format(time.RFC3339)
+	}
+	// A JSON patch of exactly these fields, without a resourceVersion: the
+	// StatefulSet controller updates the object's status all the time, and an
+	// Update of a cached copy would conflict with it. The "test" makes sure
+	// the container index still names the placeholder container.
+	i := containerIndex(current)
+	if i < 0 {
+		return fmt.Errorf("placeholder StatefulSet %s/%s has no container %q", sts.Namespace, sts.Name, placeholder.ContainerName)
+	}
+	container := fmt.Sprintf("/spec/template/spec/containers/%d", i)
+	ops := []jsonPatchOp{
+		{Op: "test", Path: container + "/name", Value: placeholder.ContainerName},
+		{Op: "add", Path: "/spec/template/spec/affinity", Value: desired.Affinity},
+		{Op: "add", Path: container + "/resources", Value: desired.Containers[0].Resources},
+		{Op: "add", Path: "/metadata/annotations", Value: annotations},
+	}
+	patch, err := json.Marshal(ops)
+	if err != nil {
+		return fmt.Errorf("encoding placeholder StatefulSet patch: %w", err)
+	}
+	if _, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.JSONPatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("updating placeholder StatefulSet %s/%s: %w", sts.Namespace, sts.Name, err)
+	}
+	return nil
+}
+
+// jsonPatchOp is one operation of an RFC 6902 JSON patch.
+type jsonPatchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value,omitempty"`
+}
+
+// containerIndex returns the index of the placeholder container, or -1.
+func containerIndex(spec *corev1.PodSpec) int {
+	for i := range spec.Containers {
+		if spec.Containers[i].Name == placeholder.ContainerName {
+			return i
+		}
+	}
+	return -1
+}
+
+// resize sets a placeholder pod's requests (and limits) in place through
+// the pods/resize subresource and reports true. When the cluster refuses
+// that, it reports false and, if replace is set, deletes the pod instead:
+// the StatefulSet then recreates it from its template, already pinned and
+// token-sized.
+func (e *Engine) resize(ctx context.Context, p *corev1.Pod, requests corev1.ResourceList, replace bool) (bool, error) {
+	i := containerIndex(&p.Spec)
+	if i < 0 {
+		return false, fmt.Errorf("placeholder pod %s/%s has no container %q", p.Namespace, p.Name, placeholder.ContainerName)
+	}
+	// A patch rather than an Update of the cached copy: the kubelet updates
+	// the pod's status as it runs it, and an Update would conflict with that.
+	container := fmt.Sprintf("/spec/containers/%d", i)
+	patch, err := json.Marshal([]jsonPatchOp{
+		{Op: "test", Path: container + "/name", Value: placeholder.ContainerName},
+		{Op: "add", Path: container + "/resources", Value: corev1.ResourceRequirements{Requests: requests, Limits: requests}},
+	})
+	if err != nil {
+		return false, fmt.Errorf("encoding placeholder pod resize: %w", err)
+	}
+	_, err = e.KubeClient.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.JSONPatchType, patch, metav1.PatchOptions{}, "resize")
+	next := "keeping its size"
+	if replace {
+		next = "replacing the pod"
+	}
+	switch {
+	case err == nil:
+		return true, nil
+	case apierrors.IsConflict(err):
+		// Stale copy: the next reconcile sees the current pod.
+		return false, fmt.Errorf("resizing placeholder pod %s/%s: %w", p.Namespace, p.Name, err)
+	case apierrors.IsForbidden(err):
+		// Handled as on a cluster without in-place resize, but this is the
+		// controller's configuration, not the cluster's: say so.
+		logging.FromContext(ctx).Warnf("Resizing placeholder pod %s/%s is forbidden (%v): grant the controller patch on pods/resize (config/200-clusterrole.yaml); %s",
+			p.Namespace, p.Name, err, next)
+	default:
+		logging.FromContext(ctx).Infof("In-place resize of placeholder pod %s/%s not possible (%v); %s", p.Namespace, p.Name, err, next)
+	}
+	if !replace {
+		return false, nil
+	}
+	return false, e.deletePod(ctx, p, false)
+}
+
+// deletePod deletes a placeholder pod; at once, without waiting for the
+// kubelet to confirm, when now is set.
+func (e *Engine) deletePod(ctx context.Context, p *corev1.Pod, now bool) error {
+	opts := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}}
+	if now {
+		opts.GracePeriodSeconds = ptr.To[int64](0)
+	}
+	err := e.KubeClient.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, opts)
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("deleting placeholder pod %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	return nil
+}
