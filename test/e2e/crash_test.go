@@ -1,0 +1,249 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The controller may crash between any two writes of a placement and of a
+// hand-over; the next controller must finish the job from what it finds,
+// without a second placeholder, a second placement, or a split run.
+//
+// A crash right after write k is made deterministic with real parts: a
+// ValidatingAdmissionPolicy refuses write k+1 in the test's namespace, so
+// the controller stops exactly there (it retries, and is refused); the
+// test then SIGKILLs it, lifts the refusal and starts a new controller.
+func TestReliabilityControllerKilledBetweenWrites(t *testing.T) {
+	// a (100m) then b (500m): the placeholder reserves 500m, hands 100m over
+	// to a, keeps 400m for b while a runs, and hands it over when b starts.
+	type state = func(pinned bool, cpu string, taskRuns, done int) bool
+	// A hand-over is a resize in place or, where that is refused, the
+	// replacement of the pod: refuse both. (Refusing the creation of a
+	// TaskRun makes no crash point: Tekton fails the run with
+	// CreateRunFailed, as upstream does.)
+	handOver := rules(rule("", "pods/resize", admissionv1.Update), rule("", "pods", admissionv1.Delete))
+	for _, tc := range []struct {
+		name string
+		// refuse are the writes that never happen before the crash.
+		refuse []admissionv1.NamedRuleWithOperations
+		// armAt, when set, is the state in which the refusal is put in
+		// place; otherwise before the run is created.
+		armAt state
+		// reached is the state right before that write.
+		reached state
+	}{{
+		name:    "after the placeholder is created, before it is pinned to its node",
+		refuse:  rules(rule("apps", "statefulsets", admissionv1.Update)),
+		reached: func(pinned bool, cpu string, taskRuns, done int) bool { return !pinned && taskRuns == 0 },
+	}, {
+		name:   "after the placeholder is pinned, before it is shrunk for the first task",
+		refuse: handOver,
+		reached: func(pinned bool, cpu string, taskRuns, done int) bool {
+			return pinned && cpu == "500m" && taskRuns == 0
+		},
+	}, {
+		name:   "after the first task, before the placeholder hands the rest over to the second",
+		refuse: handOver,
+		armAt:  func(pinned bool, cpu string, taskRuns, done int) bool { return taskRuns == 1 && done == 0 },
+		reached: func(pinned bool, cpu string, taskRuns, done int) bool {
+			return cpu == "400m" && taskRuns == 1 && done == 1
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			setFeatureFlags(t, patchedFlags(nil))
+			ns := newNamespace(t, "crash")
+			rec := watchPods(t, nil, ns)
+			const run = "crashed"
+			spec := pipelineSpec(taskDef{name: "a", cpu: "100m", duration: "4s"}, taskDef{name: "b", cpu: "500m", after: []string{"a"}, duration: "1s"})
+			var lift func()
+			if tc.armAt == nil {
+				lift = refuseInNamespace(t, ns, tc.refuse)
+			}
+			createRun(t, newRun(ns, run, spec, runOpts{}))
+			if tc.armAt != nil {
+				waitFor(t, "the run to reach the state where the refusal starts", 60*time.Second, func(ctx context.Context) (bool, error) {
+					return placeholderState(ctx, ns, run, tc.armAt)
+				})
+				lift = refuseInNamespace(t, ns, tc.refuse)
+			}
+			last := ""
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("last state seen: %s", last)
+				}
+			})
+			waitFor(t, "the run to stand right before the refused write", 60*time.Second, func(ctx context.Context) (bool, error) {
+				return placeholderState(ctx, ns, run, func(pinned bool, cpu string, taskRuns, done int) bool {
+					last = fmt.Sprintf("pinned=%t cpu=%s taskRuns=%d done=%d", pinned, cpu, taskRuns, done)
+					return tc.reached(pinned, cpu, taskRuns, done)
+				})
+			})
+			t.Logf("stands right before the refused write: %s", last)
+			// Let the controller try the refused write at least once.
+			time.Sleep(2 * time.Second)
+			killAndRestartController(t, lift)
+
+			pr := waitRunSucceeded(t, ns, run, 90*time.Second)
+			t.Logf("%s: %s", run, describeCondition(pr))
+			if evs := findEvents(ns, run, eventCreated, ""); len(evs) != 1 || evs[0].Count > 1 {
+				t.Errorf("placeholder created more than once: %v", eventMessages(evs))
+			}
+			if evs := findEvents(ns, run, eventPlaced, ""); len(evs) != 1 || evs[0].Count > 1 {
+				t.Errorf("placed more than once: %v", eventMessages(evs))
+			}
+			pods := rec.matching(map[string]string{labelPipelineRun: run, labelTaskRun: "*"})
+			if nodes := nodesOf(pods); len(pods) != 2 || len(nodes) != 1 {
+				t.Errorf("TaskRun pods %d on nodes %v, want 2 on one node", len(pods), nodes)
+			}
+			waitNoPlaceholder(t, ns, run, 30*time.Second)
+		})
+	}
+}
+
+func rules(r ...admissionv1.NamedRuleWithOperations) []admissionv1.NamedRuleWithOperations { return r }
+
+func rule(group, resource string, op admissionv1.OperationType) admissionv1.NamedRuleWithOperations {
+	return admissionv1.NamedRuleWithOperations{RuleWithOperations: admissionv1.RuleWithOperations{
+		Operations: []admissionv1.OperationType{op},
+		Rule:       admissionv1.Rule{APIGroups: []string{group}, APIVersions: []string{"*"}, Resources: []string{resource}},
+	}}
+}
+
+// placeholderState reads the run's placeholder (pinned or not, the CPU its
+// pod asks for) and its TaskRuns (created, done), and asks at whether that
+// is the state wanted.
+func placeholderState(ctx context.Context, ns, run string, at func(pinned bool, cpu string, taskRuns, done int) bool) (bool, error) {
+	sts, err := placeholderStatefulSets(ctx, ns, run)
+	if err != nil || len(sts) != 1 {
+		return false, err
+	}
+	pods, err := placeholderPods(ctx, ns, run)
+	if err != nil || len(pods) != 1 || pods[0].Spec.NodeName == "" {
+		return false, err
+	}
+	trs, err := taskRuns(ctx, ns, run)
+	if err != nil {
+		return false, err
+	}
+	done := 0
+	for i := range trs {
+		if trs[i].IsDone() {
+			done++
+		}
+	}
+	// The run has no pod template: any node affinity is the pin.
+	affinity := sts[0].Spec.Template.Spec.Affinity
+	pinned := affinity != nil && affinity.NodeAffinity != nil
+	cpu := pods[0].Spec.Containers[0].Resources.Requests[corev1.ResourceCPU]
+	return at(pinned, cpu.String(), len(trs), done), nil
+}
+
+// refuseInNamespace makes the API server refuse the writes r matches in
+// namespace ns, and returns the function that lifts the refusal (also run
+// at cleanup).
+func refuseInNamespace(t *testing.T, ns string, r []admissionv1.NamedRuleWithOperations) func() {
+	t.Helper()
+	name := "e2e-refuse-" + ns
+	policy := &admissionv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy:    ptrTo(admissionv1.Fail),
+			MatchConstraints: &admissionv1.MatchResources{ResourceRules: r},
+			Validations: []admissionv1.Validation{{
+				Expression: "false",
+				Message:    "e2e: the controller crashes before this write",
+			}},
+		},
+	}
+	binding := &admissionv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        name,
+			ValidationActions: []admissionv1.ValidationAction{admissionv1.Deny},
+			MatchResources: &admissionv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns},
+			}},
+		},
+	}
+	vap := cluster.kube.AdmissionregistrationV1()
+	if _, err := vap.ValidatingAdmissionPolicies().Create(bg(), policy, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating the refusal: %v", err)
+	}
+	if _, err := vap.ValidatingAdmissionPolicyBindings().Create(bg(), binding, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating the refusal's binding: %v", err)
+	}
+	lifted := false
+	lift := func() {
+		if lifted {
+			return
+		}
+		lifted = true
+		for _, err := range []error{
+			vap.ValidatingAdmissionPolicyBindings().Delete(bg(), name, metav1.DeleteOptions{}),
+			vap.ValidatingAdmissionPolicies().Delete(bg(), name, metav1.DeleteOptions{}),
+		} {
+			if err != nil && !apierrors.IsNotFound(err) {
+				t.Errorf("lifting the refusal: %v", err)
+			}
+		}
+		// The API server applies policy changes within about a second.
+		time.Sleep(2 * time.Second)
+	}
+	t.Cleanup(lift)
+	// Let the API server load the policy before the test relies on it.
+	time.Sleep(2 * time.Second)
+	return lift
+}
+
+// killAndRestartController SIGKILLs the Tekton controller, runs between
+// (if set) while no controller runs, and starts a new one with
+// hack/tekton-controller.sh, waiting until it serves metrics.
+func killAndRestartController(t testing.TB, between func()) {
+	t.Helper()
+	flavor := cluster.controllerFlavor()
+	pidFile := filepath.Join(cluster.stateDir, "cluster", "run", "tekton-controller.pid")
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatalf("reading the controller's PID: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatalf("the controller's PID file %s: %v", pidFile, err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("SIGKILL the controller (pid %d): %v", pid, err)
+	}
+	t.Logf("SIGKILLed the Tekton controller (pid %d)", pid)
+	if between != nil {
+		between()
+	}
+	cmd := exec.Command("bash", "hack/tekton-controller.sh", flavor)
+	cmd.Dir = cluster.repoRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("hack/tekton-controller.sh %s: %v\n%s", flavor, err, out)
+	}
+	if err := poll(60*time.Second, func(ctx context.Context) (bool, error) {
+		_, err := cluster.scrapeMetrics(ctx)
+		return err == nil, nil
+	}); err != nil {
+		t.Fatalf("the restarted controller does not serve metrics: %v", err)
+	}
+	t.Logf("restarted the Tekton controller (%s)", flavor)
+}
+
+func ptrTo[T any](v T) *T { return &v }
