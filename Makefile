@@ -1,7 +1,7 @@
 # pipelinerun-affinity: every pod of a Tekton PipelineRun on one node.
 # See README.md. All targets run scripts in hack/.
 
-.PHONY: all demo test unit lint patches verify-patches tekton e2e cluster-up cluster-down build
+.PHONY: all demo test unit lint patches verify-patches tekton e2e soak cluster-up cluster-down build
 
 all: test
 
@@ -23,6 +23,10 @@ tekton:
 	bash hack/test.sh tekton
 e2e:
 	bash hack/test.sh e2e
+
+## soak: (not in CI) start a 20-node cluster, run 300 PipelineRuns under random faults, print the report, tear down
+soak:
+	bash hack/soak.sh
 
 ## patches: regenerate patches/ from pkg/ (and the hook patches)
 patches:

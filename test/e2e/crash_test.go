@@ -5,12 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -211,37 +205,20 @@ func refuseInNamespace(t *testing.T, ns string, r []admissionv1.NamedRuleWithOpe
 }
 
 // killAndRestartController SIGKILLs the Tekton controller, runs between
-// (if set) while no controller runs, and starts a new one with
-// hack/tekton-controller.sh, waiting until it serves metrics.
+// (if set) while no controller runs, and starts a new one.
 func killAndRestartController(t testing.TB, between func()) {
 	t.Helper()
 	flavor := cluster.controllerFlavor()
-	pidFile := filepath.Join(cluster.stateDir, "cluster", "run", "tekton-controller.pid")
-	data, err := os.ReadFile(pidFile)
+	pid, err := sigkillController()
 	if err != nil {
-		t.Fatalf("reading the controller's PID: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		t.Fatalf("the controller's PID file %s: %v", pidFile, err)
-	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatalf("SIGKILL the controller (pid %d): %v", pid, err)
+		t.Fatal(err)
 	}
 	t.Logf("SIGKILLed the Tekton controller (pid %d)", pid)
 	if between != nil {
 		between()
 	}
-	cmd := exec.Command("bash", "hack/tekton-controller.sh", flavor)
-	cmd.Dir = cluster.repoRoot
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("hack/tekton-controller.sh %s: %v\n%s", flavor, err, out)
-	}
-	if err := poll(60*time.Second, func(ctx context.Context) (bool, error) {
-		_, err := cluster.scrapeMetrics(ctx)
-		return err == nil, nil
-	}); err != nil {
-		t.Fatalf("the restarted controller does not serve metrics: %v", err)
+	if err := startController(flavor); err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("restarted the Tekton controller (%s)", flavor)
 }

@@ -1,0 +1,77 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// sigkillController SIGKILLs the local cluster's Tekton controller, as a
+// crash would, and waits until the process is gone.
+func sigkillController() (int, error) {
+	pidFile := filepath.Join(cluster.stateDir, "cluster", "run", "tekton-controller.pid")
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return 0, fmt.Errorf("reading %s: %w", pidFile, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 1 {
+		return 0, fmt.Errorf("%s holds %q, not a PID", pidFile, strings.TrimSpace(string(data)))
+	}
+	// As hack/cluster.sh's component_alive: never signal a recycled PID.
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil {
+		if name := filepath.Base(strings.TrimSuffix(exe, " (deleted)")); name != "controller" {
+			return 0, fmt.Errorf("PID %d (from %s) runs %s, not the Tekton controller", pid, pidFile, name)
+		}
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return 0, fmt.Errorf("SIGKILL to the Tekton controller (PID %d): %w", pid, err)
+	}
+	if err := poll(10*time.Second, func(context.Context) (bool, error) { return processGone(pid), nil }); err != nil {
+		return 0, fmt.Errorf("the Tekton controller (PID %d) still runs 10s after SIGKILL", pid)
+	}
+	return pid, nil
+}
+
+// processGone is true when pid no longer runs (exited, or a zombie nobody
+// reaped yet).
+func processGone(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndex(s, ")")+1:])
+	return len(fields) > 0 && (fields[0] == "Z" || fields[0] == "X")
+}
+
+// startController runs hack/tekton-controller.sh FLAVOR (which stops what
+// is left of the controller, re-applies Tekton's configuration and starts
+// it) and waits until it serves metrics. Note that re-applying the
+// configuration resets the feature flags to the release's values.
+func startController(flavor string) error {
+	ctx, cancel := context.WithTimeout(bg(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "hack/tekton-controller.sh", flavor)
+	cmd.Dir = cluster.repoRoot
+	cmd.Env = append(os.Environ(), "PRA_STATE_DIR="+cluster.stateDir)
+	cmd.WaitDelay = 10 * time.Second
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("hack/tekton-controller.sh %s: %v\n%s", flavor, err, out)
+	}
+	if err := poll(60*time.Second, func(ctx context.Context) (bool, error) {
+		_, err := cluster.scrapeMetrics(ctx)
+		return err == nil, nil
+	}); err != nil {
+		return fmt.Errorf("the restarted controller does not serve metrics at %s after 60s", cluster.metricsURL)
+	}
+	return nil
+}
