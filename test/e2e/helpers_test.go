@@ -368,6 +368,13 @@ func waitRunSucceeded(t *testing.T, ns, name string, timeout time.Duration) *v1.
 // waitRunReason waits until the run's Succeeded condition has reason.
 func waitRunReason(t *testing.T, ns, name, reason string, timeout time.Duration) *v1.PipelineRun {
 	t.Helper()
+	return waitRunMessage(t, ns, name, reason, timeout)
+}
+
+// waitRunMessage waits until the run's condition has reason and a message
+// containing every part.
+func waitRunMessage(t *testing.T, ns, name, reason string, timeout time.Duration, parts ...string) *v1.PipelineRun {
+	t.Helper()
 	var last *v1.PipelineRun
 	err := poll(timeout, func(ctx context.Context) (bool, error) {
 		pr, err := cluster.tekton.TektonV1().PipelineRuns(ns).Get(ctx, name, metav1.GetOptions{})
@@ -376,14 +383,22 @@ func waitRunReason(t *testing.T, ns, name, reason string, timeout time.Duration)
 		}
 		last = pr
 		c := succeeded(pr)
-		return c != nil && c.Reason == reason, nil
+		if c == nil || c.Reason != reason {
+			return false, nil
+		}
+		for _, p := range parts {
+			if !strings.Contains(c.Message, p) {
+				return false, nil
+			}
+		}
+		return true, nil
 	})
 	if err != nil {
 		cond := "<not found>"
 		if last != nil {
 			cond = describeCondition(last)
 		}
-		t.Fatalf("PipelineRun %s/%s: no condition reason %s after %s; last: %s", ns, name, reason, timeout, cond)
+		t.Fatalf("PipelineRun %s/%s: no condition %s mentioning %q after %s; last: %s", ns, name, reason, parts, timeout, cond)
 	}
 	return last
 }

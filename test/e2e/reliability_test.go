@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -27,38 +26,6 @@ const (
 	reasonRejected = "PlaceholderRejected"
 	recordKey      = "tekton.dev/pod-affinity"
 )
-
-// waitRunMessage waits until the run's condition has reason and a message
-// containing every part.
-func waitRunMessage(t *testing.T, ns, name, reason string, timeout time.Duration, parts ...string) *v1.PipelineRun {
-	t.Helper()
-	var last *v1.PipelineRun
-	err := poll(timeout, func(ctx context.Context) (bool, error) {
-		pr, err := cluster.tekton.TektonV1().PipelineRuns(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		last = pr
-		c := succeeded(pr)
-		if c == nil || c.Reason != reason {
-			return false, nil
-		}
-		for _, p := range parts {
-			if !strings.Contains(c.Message, p) {
-				return false, nil
-			}
-		}
-		return true, nil
-	})
-	if err != nil {
-		cond := "<not found>"
-		if last != nil {
-			cond = describeCondition(last)
-		}
-		t.Fatalf("PipelineRun %s/%s: no condition %s mentioning %q after %s; last: %s", ns, name, reason, parts, timeout, cond)
-	}
-	return last
-}
 
 // parallel is a pipeline of n tasks that run at once, each requesting cpu.
 func parallel(n int, cpu string) *v1.PipelineSpec {

@@ -994,14 +994,10 @@ func TestPlace(t *testing.T) {
 		name: "(9) the node reports the shrink Infeasible (static CPU manager): hand over by replacing the pod, not wait forever",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
-			func() *corev1.Pod {
-				p := reportingRequests(placeholderPod("node-1", token, ago(time.Hour)), rl("2", "16Mi"))
-				p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{
-					Type: corev1.PodResizePending, Status: corev1.ConditionTrue, Reason: corev1.PodReasonInfeasible,
-					Message: "Resize is infeasible for Guaranteed Pods alongside CPU Manager static policy",
-				})
-				return p
-			}(),
+			shrinkNotApplied(corev1.PodCondition{
+				Type: corev1.PodResizePending, Status: corev1.ConditionTrue, Reason: corev1.PodReasonInfeasible,
+				Message: "Resize is infeasible for Guaranteed Pods alongside CPU Manager static policy",
+			}),
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
 		remaining:    growBack(-1, demand.Starting),
@@ -1013,13 +1009,9 @@ func TestPlace(t *testing.T) {
 		name: "(9) the node has kept the shrink in progress for longer than the limit: hand over by replacing the pod",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
-			func() *corev1.Pod {
-				p := reportingRequests(placeholderPod("node-1", token, ago(time.Hour)), rl("2", "16Mi"))
-				p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{
-					Type: corev1.PodResizeInProgress, Status: corev1.ConditionTrue, LastTransitionTime: ago(2 * time.Minute),
-				})
-				return p
-			}(),
+			shrinkNotApplied(corev1.PodCondition{
+				Type: corev1.PodResizeInProgress, Status: corev1.ConditionTrue, LastTransitionTime: ago(2 * time.Minute),
+			}),
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
 		remaining:    growBack(-1, demand.Starting),
@@ -1031,13 +1023,9 @@ func TestPlace(t *testing.T) {
 		name: "(9) a shrink in progress for a moment: the tasks wait for it",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
-			func() *corev1.Pod {
-				p := reportingRequests(placeholderPod("node-1", token, ago(time.Hour)), rl("2", "16Mi"))
-				p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{
-					Type: corev1.PodResizeInProgress, Status: corev1.ConditionTrue, LastTransitionTime: ago(5 * time.Second),
-				})
-				return p
-			}(),
+			shrinkNotApplied(corev1.PodCondition{
+				Type: corev1.PodResizeInProgress, Status: corev1.ConditionTrue, LastTransitionTime: ago(5 * time.Second),
+			}),
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
 		remaining:    growBack(-1, demand.Starting),
@@ -1867,4 +1855,12 @@ func TestPlaceConflictingNodeConstraints(t *testing.T) {
 	if d := cmp.Diff([]string(nil), h.actions()); d != "" {
 		t.Errorf("API writes (-want +got):\n%s", d)
 	}
+}
+
+// shrinkNotApplied is the placeholder pod on node-1 shrunk to the token in
+// its spec while the node still gives it 2 CPU and reports condition.
+func shrinkNotApplied(condition corev1.PodCondition) *corev1.Pod {
+	p := reportingRequests(placeholderPod("node-1", placeholder.TokenRequests(), ago(time.Hour)), rl("2", "16Mi"))
+	p.Status.Conditions = append(p.Status.Conditions, condition)
+	return p
 }
