@@ -27,7 +27,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -297,7 +296,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			}
 		}
 		since, _ := waitStart(sts, pinned, p)
-		return e.unscheduled(s, p, since), nil
+		return e.unscheduled(s, p, since)
 	}
 
 	// Bound to a usable node. Pin the StatefulSet there (a pod it recreates
@@ -384,15 +383,10 @@ func sameRequests(a, b corev1.ResourceList) bool {
 }
 
 func formatResources(r corev1.ResourceList) string {
-	names := make([]string, 0, len(r))
-	for name := range r {
-		names = append(names, string(name))
-	}
-	sort.Strings(names)
-	parts := make([]string, 0, len(names))
-	for _, name := range names {
-		q := r[corev1.ResourceName(name)]
-		parts = append(parts, name+"="+q.String())
+	parts := make([]string, 0, len(r))
+	for _, name := range sortedNames(r) {
+		q := r[name]
+		parts = append(parts, string(name)+"="+q.String())
 	}
 	return strings.Join(parts, ", ")
 }

@@ -230,7 +230,10 @@ func memberPod(name, node string, phase corev1.PodPhase, created metav1.Time) *c
 func readyNode(name string) *corev1.Node {
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Status:     corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}},
+		Status: corev1.NodeStatus{
+			Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}},
+			Allocatable: rl("4", "16Gi"),
+		},
 	}
 }
 
@@ -593,6 +596,12 @@ func TestPlace(t *testing.T) {
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
 	}, {
+		name:         "(2) unschedulable pod that asks more than any node allocates: said first, still a bounded wait (an autoscaler may add a larger node)",
+		objects:      []runtime.Object{readyNode("node-1"), readyNode("node-2"), createdAgo(ownSTS("", rl("6", "1Gi")), 10*time.Minute), placeholderPod("", rl("6", "1Gi"), ago(10*time.Minute), unschedulableCondition("0/2 nodes are available: 2 Insufficient cpu"))},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 50 * time.Minute},
+		wantMessage:  []string{"asks for more than any node can hold (cpu=6, the largest node allocates 4)", "Insufficient cpu"},
+		wantTemplate: &template{Requests: rl("6", "1Gi")},
+		wantPod:      rl("6", "1Gi")}, {
 		name:         "(2) pending pod without a scheduler verdict",
 		config:       map[string]string{paconfig.MaxNodeWaitKey: "15m"},
 		objects:      []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("", peak()), 10*time.Minute), placeholderPod("", peak(), ago(10*time.Minute))},

@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -29,7 +30,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -98,13 +101,50 @@ func (e *Engine) waitBounded(s Settings, since time.Time, msg string, every time
 }
 
 // unscheduled reports a placeholder pod that is not bound yet, with the
-// scheduler's message, and fails the run once it has waited too long.
-func (e *Engine) unscheduled(s Settings, p *corev1.Pod, since time.Time) Placement {
+// scheduler's message, and fails the run once it has waited too long. When
+// the pod asks more of a resource than any node of the cluster can
+// allocate, the message says so first: no run finishing frees such a node.
+func (e *Engine) unscheduled(s Settings, p *corev1.Pod, since time.Time) (Placement, error) {
 	msg := fmt.Sprintf("Waiting for a node: placeholder pod %s is not scheduled yet", p.Name)
 	if m := schedulingMessage(p); m != "" {
 		msg = fmt.Sprintf("Waiting for a node: placeholder pod %s is unschedulable: %s", p.Name, m)
+		nodes, err := e.Nodes.List(labels.Everything())
+		if err != nil {
+			return Placement{}, fmt.Errorf("listing nodes: %w", err)
+		}
+		if short := shortfall(placeholder.Requests(&p.Spec), nodes); short != "" {
+			msg = fmt.Sprintf("Waiting for a node: placeholder pod %s asks for more than any node can hold (%s): only a larger node, added by a cluster autoscaler, can take the PipelineRun. Scheduler: %s", p.Name, short, m)
+		}
 	}
-	return e.waitBounded(s, since, msg, 0)
+	return e.waitBounded(s, since, msg, 0), nil
+}
+
+// shortfall names each resource of requests that exceeds the allocatable
+// of every node, with the largest allocatable, or returns "".
+func shortfall(requests corev1.ResourceList, nodes []*corev1.Node) string {
+	var parts []string
+	for _, name := range sortedNames(requests) {
+		want := requests[name]
+		var most resource.Quantity
+		for _, n := range nodes {
+			if q, ok := n.Status.Allocatable[name]; ok && q.Cmp(most) > 0 {
+				most = q
+			}
+		}
+		if len(nodes) > 0 && want.Cmp(most) > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%s, the largest node allocates %s", name, want.String(), most.String()))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func sortedNames(r corev1.ResourceList) []corev1.ResourceName {
+	names := make([]corev1.ResourceName, 0, len(r))
+	for name := range r {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool { return names[i] < names[j] })
+	return names
 }
 
 // noPod handles a placeholder StatefulSet that has no pod. For a moment
