@@ -87,6 +87,44 @@ func TestReliabilityResourceQuota(t *testing.T) {
 	waitNoPlaceholder(t, ns, run, 30*time.Second)
 }
 
+// A quota raised while the run waits for it: the run is placed and runs,
+// within a bound, although the StatefulSet controller has been retrying the
+// rejected placeholder pod with growing delays meanwhile.
+func TestReliabilityResourceQuotaRaised(t *testing.T) {
+	setFeatureFlags(t, patchedFlags(map[string]string{flagMaxNodeWait: "10m"}))
+	ns := newNamespace(t, "quota-raised")
+	quota := &corev1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Name: "compute", Namespace: ns},
+		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourceRequestsCPU: resource.MustParse("500m")}},
+	}
+	if _, err := cluster.kube.CoreV1().ResourceQuotas(ns).Create(bg(), quota, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating the quota: %v", err)
+	}
+	// A quota on requests.cpu admits only pods whose every container asks
+	// for CPU: Tekton's init containers get it from a LimitRange default.
+	defaults := &corev1.LimitRange{
+		ObjectMeta: metav1.ObjectMeta{Name: "defaults", Namespace: ns},
+		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
+			Type: corev1.LimitTypeContainer, DefaultRequest: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m")},
+		}}},
+	}
+	if _, err := cluster.kube.CoreV1().LimitRanges(ns).Create(bg(), defaults, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating the LimitRange: %v", err)
+	}
+	const run = "raised"
+	createRun(t, newRun(ns, run, parallel(2, "400m"), runOpts{duration: "1s"}))
+	waitRunMessage(t, ns, run, reasonWaiting, 30*time.Second, "exceeded quota")
+	// Long enough for the StatefulSet controller to back off.
+	time.Sleep(45 * time.Second)
+	if _, err := cluster.kube.CoreV1().ResourceQuotas(ns).Patch(bg(), "compute", types.MergePatchType,
+		[]byte(`{"spec":{"hard":{"requests.cpu":"4"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatalf("raising the quota: %v", err)
+	}
+	raised := time.Now()
+	waitRunSucceeded(t, ns, run, 60*time.Second)
+	t.Logf("%s succeeded %s after the quota was raised", run, time.Since(raised).Round(time.Second))
+}
+
 // A LimitRange whose max is below the run's peak (but above each task):
 // the placeholder reserves up to the max and the run succeeds.
 func TestReliabilityLimitRangeMax(t *testing.T) {

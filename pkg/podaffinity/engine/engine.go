@@ -115,8 +115,13 @@ type Engine struct {
 	// LimitRanges, when set, lets the demand include the defaults Tekton
 	// applies to steps from the namespace's LimitRanges.
 	LimitRanges corelisters.LimitRangeLister
-	Clock       clock.PassiveClock
-	Metrics     *metrics.Recorder
+	// PipelineRuns, when set, reads a PipelineRun from the API server. The
+	// engine reads a run afresh before it creates its placeholder: a
+	// reconcile of a copy read from a stale cache (the run done, its
+	// placeholder released a moment ago) must not make a new one.
+	PipelineRuns func(ctx context.Context, namespace, name string) (*v1.PipelineRun, error)
+	Clock        clock.PassiveClock
+	Metrics      *metrics.Recorder
 }
 
 // LimitRangesIn lists the LimitRanges of namespace; none without a lister.
@@ -143,6 +148,12 @@ type Placement struct {
 	Failed bool
 	// RequeueAfter, when positive, asks for another reconcile after it.
 	RequeueAfter time.Duration
+	// Current, when set, is the run as the API server has it now: the
+	// reconcile read an older copy from its cache (the run is done and its
+	// placeholder released since, say). Nothing was placed; the reconcile
+	// should carry on with Current's status, so that nothing of the older
+	// copy is written back.
+	Current *v1.PipelineRun
 }
 
 // Place takes one step towards the run being on a usable node with its
@@ -190,6 +201,10 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			// reads a finishing run from a stale cache after the placeholder
 			// was released; recreating it then would only churn.
 			return Placement{Ready: true}, nil
+		}
+		current, err := e.changedSince(ctx, run)
+		if err != nil || current != nil {
+			return Placement{Current: current}, err
 		}
 		if err := placeholder.CheckConstraints(run); err != nil {
 			return Placement{Failed: true, Reason: ReasonConflictingNodeConstraints, Message: err.Error()}, nil
@@ -337,6 +352,23 @@ func schedulingMessage(p *corev1.Pod) string {
 		}
 	}
 	return ""
+}
+
+// changedSince returns the run as the API server has it now when that is
+// not the run read from the cache any more: done, being deleted, or another
+// run of the same name; nil when the copy is current enough to place it.
+func (e *Engine) changedSince(ctx context.Context, run *v1.PipelineRun) (*v1.PipelineRun, error) {
+	if e.PipelineRuns == nil {
+		return nil, nil
+	}
+	current, err := e.PipelineRuns(ctx, run.Namespace, run.Name)
+	if err != nil {
+		return nil, fmt.Errorf("reading PipelineRun %s/%s before creating its placeholder: %w", run.Namespace, run.Name, err)
+	}
+	if current.UID != run.UID || current.IsDone() || current.DeletionTimestamp != nil {
+		return current, nil
+	}
+	return nil, nil
 }
 
 // placeJoined checks the parent's placeholder for a child PipelineRun.

@@ -1873,3 +1873,38 @@ func shrinkNotApplied(condition corev1.PodCondition) *corev1.Pod {
 	p.Status.Conditions = append(p.Status.Conditions, condition)
 	return p
 }
+
+func TestPlaceDoesNotRecreateForAStaleRun(t *testing.T) {
+	// The run failed (NodeWaitTimeout) and its placeholder was released; a
+	// reconcile that read the run from a stale cache finds no placeholder.
+	// Before it makes a new one the engine reads the run afresh, and hands
+	// the reconcile the current run instead.
+	stale := testRun()
+	failed := testRun()
+	failed.Status.SetCondition(&apis.Condition{Type: apis.ConditionSucceeded, Status: corev1.ConditionFalse, Reason: ReasonNodeWaitTimeout})
+	for _, tc := range []struct {
+		name        string
+		current     *v1.PipelineRun
+		wantCurrent bool
+		wantActions []string
+	}{
+		{name: "run done since it was read: nothing created, the current run handed back", current: failed, wantCurrent: true},
+		{name: "run as read: the placeholder is created", current: stale, wantActions: []string{"create statefulsets"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, readyNode("node-1"))
+			e := h.engine(t)
+			e.PipelineRuns = func(context.Context, string, string) (*v1.PipelineRun, error) { return tc.current.DeepCopy(), nil }
+			got, err := e.Place(h.ctx, settings(t, nil), stale.DeepCopy(), Target{Placeholder: phName(), Isolation: selection.IsolationRequired}, remaining())
+			if err != nil {
+				t.Fatalf("Place() = %v", err)
+			}
+			if (got.Current != nil) != tc.wantCurrent {
+				t.Errorf("Place().Current = %v, want set: %t", got.Current, tc.wantCurrent)
+			}
+			if d := cmp.Diff(tc.wantActions, h.actions()); d != "" {
+				t.Errorf("API writes (-want +got):\n%s", d)
+			}
+		})
+	}
+}

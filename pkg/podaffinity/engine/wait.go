@@ -56,10 +56,8 @@ const diagnoseEvery = 30 * time.Second
 //     after an eviction, say); ok is false when there is no pod either,
 //     and the caller records the start of that wait.
 func waitStart(sts *appsv1.StatefulSet, pinned string, p *corev1.Pod) (since time.Time, ok bool) {
-	if v, found := sts.Annotations[placeholder.WaitingSinceAnnotation]; found {
-		if t, err := time.Parse(time.RFC3339, v); err == nil {
-			return t, true
-		}
+	if t, found := annotatedTime(sts, placeholder.WaitingSinceAnnotation); found {
+		return t, true
 	}
 	switch {
 	case pinned == "":
@@ -234,16 +232,31 @@ func quotaExceeded(err error) bool {
 // markWaiting records on the StatefulSet when the run's wait for a node
 // began (see waitStart).
 func (e *Engine) markWaiting(ctx context.Context, sts *appsv1.StatefulSet, since time.Time) error {
+	return e.annotate(ctx, sts, placeholder.WaitingSinceAnnotation, since)
+}
+
+// annotate sets an annotation of the StatefulSet to a time.
+func (e *Engine) annotate(ctx context.Context, sts *appsv1.StatefulSet, key string, at time.Time) error {
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
-		placeholder.WaitingSinceAnnotation: since.UTC().Format(time.RFC3339),
+		key: at.UTC().Format(time.RFC3339),
 	}}})
 	if err != nil {
 		return fmt.Errorf("encoding placeholder StatefulSet annotation: %w", err)
 	}
 	if _, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-		return fmt.Errorf("recording the wait of placeholder StatefulSet %s/%s: %w", sts.Namespace, sts.Name, err)
+		return fmt.Errorf("annotating placeholder StatefulSet %s/%s with %s: %w", sts.Namespace, sts.Name, key, err)
 	}
 	return nil
+}
+
+// annotatedTime reads a time the engine recorded on the StatefulSet.
+func annotatedTime(sts *appsv1.StatefulSet, key string) (time.Time, bool) {
+	v, ok := sts.Annotations[key]
+	if !ok {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	return t, err == nil
 }
 
 // terminationSlack is how long past its deletion deadline a placeholder
