@@ -62,13 +62,7 @@ func createdCPU(t *testing.T, ns, run string) resource.Quantity {
 func TestReliabilityResourceQuota(t *testing.T) {
 	setFeatureFlags(t, patchedFlags(map[string]string{flagMaxNodeWait: "20s"}))
 	ns := newNamespace(t, "quota")
-	quota := &corev1.ResourceQuota{
-		ObjectMeta: metav1.ObjectMeta{Name: "compute", Namespace: ns},
-		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourceRequestsCPU: resource.MustParse("500m")}},
-	}
-	if _, err := cluster.kube.CoreV1().ResourceQuotas(ns).Create(bg(), quota, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating the quota: %v", err)
-	}
+	createQuota(t, ns, "500m")
 	const run = "over-quota"
 	start := time.Now()
 	createRun(t, newRun(ns, run, parallel(2, "400m"), runOpts{duration: "1s"}))
@@ -93,24 +87,12 @@ func TestReliabilityResourceQuota(t *testing.T) {
 func TestReliabilityResourceQuotaRaised(t *testing.T) {
 	setFeatureFlags(t, patchedFlags(map[string]string{flagMaxNodeWait: "10m"}))
 	ns := newNamespace(t, "quota-raised")
-	quota := &corev1.ResourceQuota{
-		ObjectMeta: metav1.ObjectMeta{Name: "compute", Namespace: ns},
-		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourceRequestsCPU: resource.MustParse("500m")}},
-	}
-	if _, err := cluster.kube.CoreV1().ResourceQuotas(ns).Create(bg(), quota, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating the quota: %v", err)
-	}
+	createQuota(t, ns, "500m")
 	// A quota on requests.cpu admits only pods whose every container asks
 	// for CPU: Tekton's init containers get it from a LimitRange default.
-	defaults := &corev1.LimitRange{
-		ObjectMeta: metav1.ObjectMeta{Name: "defaults", Namespace: ns},
-		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
-			Type: corev1.LimitTypeContainer, DefaultRequest: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m")},
-		}}},
-	}
-	if _, err := cluster.kube.CoreV1().LimitRanges(ns).Create(bg(), defaults, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating the LimitRange: %v", err)
-	}
+	createLimitRange(t, ns, corev1.LimitRangeItem{
+		Type: corev1.LimitTypeContainer, DefaultRequest: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m")},
+	})
 	const run = "raised"
 	createRun(t, newRun(ns, run, parallel(2, "400m"), runOpts{duration: "1s"}))
 	waitRunMessage(t, ns, run, reasonWaiting, 30*time.Second, "exceeded quota")
@@ -130,15 +112,9 @@ func TestReliabilityResourceQuotaRaised(t *testing.T) {
 func TestReliabilityLimitRangeMax(t *testing.T) {
 	setFeatureFlags(t, patchedFlags(map[string]string{flagMaxNodeWait: "30s"}))
 	ns := newNamespace(t, "limits")
-	lr := &corev1.LimitRange{
-		ObjectMeta: metav1.ObjectMeta{Name: "max", Namespace: ns},
-		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
-			Type: corev1.LimitTypeContainer, Max: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")},
-		}}},
-	}
-	if _, err := cluster.kube.CoreV1().LimitRanges(ns).Create(bg(), lr, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating the LimitRange: %v", err)
-	}
+	createLimitRange(t, ns, corev1.LimitRangeItem{
+		Type: corev1.LimitTypeContainer, Max: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")},
+	})
 	const run = "capped"
 	createRun(t, newRun(ns, run, parallel(2, "800m"), runOpts{duration: "2s"}))
 	if got := createdCPU(t, ns, run); got.Cmp(resource.MustParse("1")) != 0 {
@@ -393,5 +369,29 @@ func TestReliabilityPlaceholderLabelReserved(t *testing.T) {
 	waitRunSucceeded(t, ns, run, 60*time.Second)
 	if pods, err := cluster.kube.CoreV1().Pods(tenant).List(bg(), metav1.ListOptions{LabelSelector: "app=squatter"}); err != nil || len(pods.Items) != 0 {
 		t.Errorf("the tenant's DaemonSet has %d pods (err %v), want none", len(pods.Items), err)
+	}
+}
+
+// createQuota creates the ResourceQuota "compute" of requests.cpu in ns.
+func createQuota(t *testing.T, ns, cpu string) {
+	t.Helper()
+	quota := &corev1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Name: "compute", Namespace: ns},
+		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourceRequestsCPU: resource.MustParse(cpu)}},
+	}
+	if _, err := cluster.kube.CoreV1().ResourceQuotas(ns).Create(bg(), quota, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating the quota: %v", err)
+	}
+}
+
+// createLimitRange creates a LimitRange of item in ns.
+func createLimitRange(t *testing.T, ns string, item corev1.LimitRangeItem) {
+	t.Helper()
+	lr := &corev1.LimitRange{
+		ObjectMeta: metav1.ObjectMeta{Name: "limits", Namespace: ns},
+		Spec:       corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{item}},
+	}
+	if _, err := cluster.kube.CoreV1().LimitRanges(ns).Create(bg(), lr, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating the LimitRange: %v", err)
 	}
 }

@@ -1160,26 +1160,16 @@ func (s *soak) report(t *testing.T, wanted int) {
 	fmt.Printf("SOAK faults %s errors=%d\n", strings.Join(byKind, " "), faultErrors)
 	fmt.Printf("SOAK isolation violations=%d assistant_overlaps=%d\n", len(isolation), mixed)
 	fmt.Printf("SOAK touched runs=%d pipelines %s nodes=%d\n", len(touchedRuns), strings.Join(kinds, " "), len(cluster.nodes))
-	for _, l := range failedOther {
-		fmt.Printf("SOAK failed_other %s\n", l)
-	}
-	for _, l := range stuck {
-		fmt.Printf("SOAK stuck %s\n", l)
-	}
-	for _, l := range splits {
-		fmt.Printf("SOAK split %s\n", l)
-	}
-	for _, l := range isolation {
-		fmt.Printf("SOAK isolation %s\n", l)
-	}
-	for _, l := range leakedHolders {
-		fmt.Printf("SOAK leaked_placeholder %s\n", l)
-	}
-	for _, l := range leakedPVCs {
-		fmt.Printf("SOAK leaked_pvc %s\n", l)
-	}
-	for _, l := range errs {
-		fmt.Printf("SOAK error %s\n", l)
+	for _, group := range []struct {
+		kind  string
+		lines []string
+	}{
+		{"failed_other", failedOther}, {"stuck", stuck}, {"split", splits}, {"isolation", isolation},
+		{"leaked_placeholder", leakedHolders}, {"leaked_pvc", leakedPVCs}, {"error", errs},
+	} {
+		for _, l := range group.lines {
+			fmt.Printf("SOAK %s %s\n", group.kind, l)
+		}
 	}
 
 	if total < wanted {
