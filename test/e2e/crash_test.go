@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 // The controller may crash between any two writes of a placement and of a
@@ -156,7 +157,7 @@ func refuseInNamespace(t *testing.T, ns string, r []admissionv1.NamedRuleWithOpe
 	policy := &admissionv1.ValidatingAdmissionPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: admissionv1.ValidatingAdmissionPolicySpec{
-			FailurePolicy:    ptrTo(admissionv1.Fail),
+			FailurePolicy:    ptr.To(admissionv1.Fail),
 			MatchConstraints: &admissionv1.MatchResources{ResourceRules: r},
 			Validations: []admissionv1.Validation{{
 				Expression: "false",
@@ -222,5 +223,3 @@ func killAndRestartController(t testing.TB, between func()) {
 	}
 	t.Logf("restarted the Tekton controller (%s)", flavor)
 }
-
-func ptrTo[T any](v T) *T { return &v }
