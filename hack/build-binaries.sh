@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the local-cluster binaries that are missing from the cache:
-#   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok
+#   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok,
+#   provisioner (the local volume provisioner of hack/tools/provisioner)
 # into $PRA_STATE_DIR/bin/<component>-<version>/<component>.
 # A binary already in the cache is reused; a second run builds nothing.
 #
@@ -12,10 +13,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
-  sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
-ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
+ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok provisioner)
 FORCE=0
 WANTED=()
 while (($#)); do
@@ -25,7 +26,7 @@ while (($#)); do
       usage
       exit 0
       ;;
-    etcd | kube-apiserver | kube-controller-manager | kube-scheduler | kubectl | kwok) WANTED+=("$1") ;;
+    etcd | kube-apiserver | kube-controller-manager | kube-scheduler | kubectl | kwok | provisioner) WANTED+=("$1") ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
   shift
@@ -120,6 +121,16 @@ if needs_build kwok; then
     || die "building kwok failed"
   install_bin "${TMP_BUILD}/kwok" kwok
   log "kwok built in $((SECONDS - start))s"
+fi
+
+# --- the local volume provisioner ----------------------------------------------
+if needs_build provisioner; then
+  log "building the local volume provisioner (hack/tools/provisioner)"
+  start=${SECONDS}
+  (cd "${PRA_HACK}/tools/provisioner" && go build -ldflags "-s -w" -o "${TMP_BUILD}/provisioner" .) \
+    || die "building the provisioner failed"
+  install_bin "${TMP_BUILD}/provisioner" provisioner
+  log "provisioner built in $((SECONDS - start))s"
 fi
 
 log "all cluster binaries are in ${PRA_BIN_DIR}"

@@ -6,10 +6,16 @@
 #
 # Usage:
 #   hack/cluster.sh up [--nodes N] [--node-cpu CPU] [--node-memory MEM]
-#                      [--node-pods PODS] [--tekton patched|upstream|none]
+#                      [--node-pods PODS] [--node-ephemeral-storage SIZE]
+#                      [--zones Z] [--tekton patched|upstream|none]
 #       build what is missing, start everything, create nodes node-1..node-N,
 #       wait until they are Ready. Defaults: 4 nodes, 4 CPU, 16Gi, 110 pods,
-#       --tekton patched. Fails (exit 1) if a cluster is already running.
+#       100Gi of ephemeral storage, 2 zones, --tekton patched. Node i is in
+#       zone zone-K, K = (i-1) mod Z (a, b, ...). A dynamic volume
+#       provisioner serves two WaitForFirstConsumer StorageClasses: "local"
+#       (the default: a PV bound to the node the scheduler selected) and
+#       "zonal" (a PV bound to that node's zone).
+#       Fails (exit 1) if a cluster is already running.
 #   hack/cluster.sh down      stop every process of the cluster, delete etcd data
 #   hack/cluster.sh status    show processes, nodes, endpoints (exit 1 if down)
 #   hack/cluster.sh env       print 'export KUBECONFIG=...'
@@ -25,7 +31,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
-  sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 PKI="${PRA_CLUSTER_DIR}/pki"
@@ -38,7 +44,9 @@ TEKTON_NS="tekton-pipelines"
 KWOK_NODE_ANNOTATION="kwok.x-k8s.io/node"
 KWOK_NODE_ANNOTATION_VALUE="fake"
 # Components in start order; down stops them in reverse.
-COMPONENTS=(etcd kube-apiserver kube-scheduler kube-controller-manager kwok tekton-controller)
+COMPONENTS=(etcd kube-apiserver kube-scheduler kube-controller-manager provisioner kwok tekton-controller)
+# The name StorageClasses give to use hack/tools/provisioner.
+PROVISIONER_NAME="pipelinerun-affinity.tekton.dev/local"
 
 kubectl_() { "$(bin_path kubectl)" --kubeconfig "${KUBECONFIG_FILE}" "$@"; }
 
@@ -309,6 +317,37 @@ start_controller_manager() {
     --v=1
 }
 
+# start_provisioner : the local volume provisioner (hack/tools/provisioner)
+# and its two StorageClasses.
+start_provisioner() {
+  start_bg provisioner "$(bin_path provisioner)" \
+    --kubeconfig="${KUBECONFIG_FILE}" \
+    --v=1
+  kubectl_ apply -f - >/dev/null <<EOF || die "creating the StorageClasses failed"
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: local
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: ${PROVISIONER_NAME}
+parameters:
+  topology: node
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: Delete
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: zonal
+provisioner: ${PROVISIONER_NAME}
+parameters:
+  topology: zone
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: Delete
+EOF
+}
+
 start_kwok() {
   local home="${PRA_CLUSTER_DIR}/kwok-home"
   mkdir -p "${home}"
@@ -327,10 +366,12 @@ start_kwok() {
 }
 
 create_nodes() {
-  local n="$1" cpu="$2" mem="$3" pods="$4" i manifest
+  local n="$1" cpu="$2" mem="$3" pods="$4" storage="$5" zones="$6" i manifest zone
+  local letters=abcdefghijklmnopqrstuvwxyz
   manifest="${PRA_CLUSTER_DIR}/nodes.yaml"
   : >"${manifest}"
   for ((i = 1; i <= n; i++)); do
+    zone="zone-${letters:$(((i - 1) % zones)):1}"
     cat >>"${manifest}" <<EOF
 ---
 apiVersion: v1
@@ -344,6 +385,7 @@ metadata:
     kubernetes.io/hostname: node-${i}
     kubernetes.io/os: linux
     kubernetes.io/arch: amd64
+    topology.kubernetes.io/zone: ${zone}
     type: kwok
 spec: {}
 status:
@@ -351,13 +393,15 @@ status:
     cpu: "${cpu}"
     memory: "${mem}"
     pods: "${pods}"
+    ephemeral-storage: "${storage}"
   capacity:
     cpu: "${cpu}"
     memory: "${mem}"
     pods: "${pods}"
+    ephemeral-storage: "${storage}"
 EOF
   done
-  log "creating ${n} kwok nodes (cpu=${cpu} memory=${mem} pods=${pods})"
+  log "creating ${n} kwok nodes (cpu=${cpu} memory=${mem} pods=${pods} ephemeral-storage=${storage}) in ${zones} zone(s)"
   kubectl_ apply -f "${manifest}" >/dev/null || die "creating nodes failed"
   log "waiting for the nodes to become Ready"
   kubectl_ wait --for=condition=Ready node --all --timeout=90s >/dev/null \
@@ -529,7 +573,7 @@ cmd_down() {
   local start=${SECONDS}
   # Clients first (together), then the apiserver (which otherwise waits for
   # their watches to end), then etcd.
-  stop_components 15 tekton-controller kwok kube-controller-manager kube-scheduler
+  stop_components 15 tekton-controller kwok provisioner kube-controller-manager kube-scheduler
   stop_components 30 kube-apiserver
   stop_components 15 etcd
   rm -rf "${ETCD_DATA}" "${RUN_DIR}" "${INFO_FILE}"
@@ -539,18 +583,22 @@ cmd_down() {
 # ------------------------------------------------------------------ up ------
 
 cmd_up() {
-  local nodes=4 cpu=4 mem=16Gi pods=110 tekton=patched
+  local nodes=4 cpu=4 mem=16Gi pods=110 storage=100Gi zones=2 tekton=patched
   while (($#)); do
     case "$1" in
       --nodes) nodes="${2:?--nodes needs a value}"; shift ;;
       --node-cpu) cpu="${2:?--node-cpu needs a value}"; shift ;;
       --node-memory) mem="${2:?--node-memory needs a value}"; shift ;;
       --node-pods) pods="${2:?--node-pods needs a value}"; shift ;;
+      --node-ephemeral-storage) storage="${2:?--node-ephemeral-storage needs a value}"; shift ;;
+      --zones) zones="${2:?--zones needs a value}"; shift ;;
       --tekton) tekton="${2:?--tekton needs a value}"; shift ;;
       --nodes=*) nodes="${1#*=}" ;;
       --node-cpu=*) cpu="${1#*=}" ;;
       --node-memory=*) mem="${1#*=}" ;;
       --node-pods=*) pods="${1#*=}" ;;
+      --node-ephemeral-storage=*) storage="${1#*=}" ;;
+      --zones=*) zones="${1#*=}" ;;
       --tekton=*) tekton="${1#*=}" ;;
       -h | --help) usage; exit 0 ;;
       *) die "unknown argument '$1' for up (see --help)" ;;
@@ -559,6 +607,8 @@ cmd_up() {
   done
   [[ "${nodes}" =~ ^[0-9]+$ && "${nodes}" -ge 1 ]] || die "--nodes must be a positive integer"
   [[ "${pods}" =~ ^[0-9]+$ ]] || die "--node-pods must be an integer"
+  [[ "${zones}" =~ ^[0-9]+$ && "${zones}" -ge 1 && "${zones}" -le 26 ]] || die "--zones must be an integer from 1 to 26"
+  [[ "${storage}" =~ ^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$ ]] || die "--node-ephemeral-storage must be a quantity such as 100Gi"
   case "${tekton}" in patched | upstream | none) ;; *) die "--tekton must be patched, upstream or none" ;; esac
 
   local running
@@ -598,7 +648,7 @@ cmd_up() {
   start_etcd
   start_apiserver
 
-  log "step 4/6: kube-scheduler and kube-controller-manager"
+  log "step 4/6: kube-scheduler, kube-controller-manager and the volume provisioner"
   start_scheduler
   start_controller_manager
   wait_component 60 kube-scheduler "kube-scheduler /healthz" https_ok "${PORT_SCHEDULER}" /healthz
@@ -606,10 +656,11 @@ cmd_up() {
   # Pods are only admitted once their namespace has a default ServiceAccount,
   # which proves the serviceaccount controller works.
   wait_component 60 kube-controller-manager "the default ServiceAccount" kubectl_ -n default get serviceaccount default
+  start_provisioner
 
   log "step 5/6: kwok and ${nodes} nodes"
   start_kwok
-  create_nodes "${nodes}" "${cpu}" "${mem}" "${pods}"
+  create_nodes "${nodes}" "${cpu}" "${mem}" "${pods}" "${storage}" "${zones}"
 
   if [[ "${tekton}" == none ]]; then
     log "step 6/6: Tekton skipped (--tekton none)"

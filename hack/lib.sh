@@ -119,6 +119,15 @@ patches_key() {
   ) | sha256sum | cut -c1-16
 }
 
+# provisioner_key : sha256 (first 16 hex digits) of the local volume
+# provisioner's source (hack/tools/provisioner), so a change rebuilds it.
+provisioner_key() {
+  (
+    cd "${PRA_HACK}/tools/provisioner" || exit 1
+    find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+  ) | sha256sum | cut -c1-16
+}
+
 # tekton_bin_dir FLAVOR : directory holding the Tekton binaries of a flavor.
 tekton_bin_dir() {
   case "$1" in
@@ -146,6 +155,7 @@ bin_path() {
     kube-apiserver | kube-controller-manager | kube-scheduler | kubectl)
       printf '%s\n' "${PRA_BIN_DIR}/$1-${K8S_VERSION}/$1"
       ;;
+    provisioner) printf '%s\n' "${PRA_BIN_DIR}/provisioner-$(provisioner_key)/provisioner" ;;
     *) die "unknown component '$1'" ;;
   esac
 }

@@ -2,8 +2,8 @@
 # Usage: hack/test.sh [STAGE...]      (default: all stages, in this order)
 #
 # Stages:
-#   lint     gofmt and go vet over this module
-#   unit     go test ./... (the engine's unit tests)
+#   lint     gofmt and go vet over this module and hack/tools/provisioner
+#   unit     go test ./... (the engine's unit tests) and the provisioner's tests
 #   patches  hack/verify-patches.sh: the committed series equals a regeneration
 #   tekton   applies the series to Tekton v1.15.0, builds the patched
 #            controller and webhook, and runs the patched tree's tests for the
@@ -30,14 +30,16 @@ readonly TEKTON_TEST_PACKAGES=(
 
 stage_lint() {
   local unformatted
-  unformatted="$(gofmt -l pkg test cmd 2>/dev/null || true)"
+  unformatted="$(gofmt -l pkg test cmd hack/tools/provisioner 2>/dev/null || true)"
   [[ -z "${unformatted}" ]] || die "gofmt needed on: ${unformatted}"
   go vet ./...
   go vet -tags=e2e ./test/...
+  (cd hack/tools/provisioner && go vet ./...)
 }
 
 stage_unit() {
   go test -count=1 ./...
+  (cd hack/tools/provisioner && go test -count=1 ./...)
 }
 
 stage_patches() {
