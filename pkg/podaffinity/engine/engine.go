@@ -254,10 +254,22 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			if err != nil {
 				return Placement{}, err
 			}
+			keep, err := e.volumesKeep(ctx, run.Namespace, spec.ClaimNames, target, tolerations)
+			if err != nil {
+				return Placement{}, err
+			}
 			if len(active) > 0 && why != nodeGone {
 				msg := fmt.Sprintf("Node %s is %s; waiting for %s to finish there before the PipelineRun moves to another node",
 					target, why, strings.Join(active, ", "))
+				if keep != "" {
+					msg = fmt.Sprintf("Node %s is %s; %s still run there, and the PipelineRun cannot move to another node: %s",
+						target, why, strings.Join(active, ", "), keep)
+				}
 				return Placement{Node: target, Reason: ReasonWaitingToMove, Message: msg}, nil
+			}
+			if keep != "" {
+				return e.cannotMove(ctx, s, sts, target, fmt.Sprintf(
+					"Node %s is %s and the PipelineRun cannot move to another node: %s. Waiting for node %s to be usable again", target, why, keep, target))
 			}
 			spec.PinnedNode = ""
 			spec.Requests = reservation()

@@ -1043,7 +1043,23 @@ func TestPlace(t *testing.T) {
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
 	}, {
-		name: "(9) resources that cannot be resized in place (ephemeral storage) stay as they are: CPU and memory are handed over",
+		name: "(9) resources that cannot be resized in place (ephemeral storage) stay as they are while later tasks need them: CPU and memory are handed over",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token),
+			reporting(placeholderPod("node-1", withEphemeral(rl("2", "16Mi"), "1Gi"), ago(time.Hour))),
+			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
+		},
+		remaining: []demand.Task{
+			{Name: "c", After: []string{"a", "b"}, Pod: rl("3", "1Mi"), State: demand.Starting},
+			{Name: "d", After: []string{"c"}, Pod: withEphemeral(rl("1", "1Mi"), "1Gi")},
+		},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		wantActions:  []string{"patch pods/resize"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      withEphemeral(token, "1Gi"),
+		wantEvents:   []string{"Normal ReservationHandedOver"},
+	}, {
+		name: "(9) tasks that start need ephemeral storage the placeholder holds: handed over by replacing the pod with a token pod",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
 			reporting(placeholderPod("node-1", withEphemeral(rl("2", "16Mi"), "1Gi"), ago(time.Hour))),
@@ -1053,9 +1069,9 @@ func TestPlace(t *testing.T) {
 			{Name: "c", After: []string{"a", "b"}, Pod: withEphemeral(rl("3", "1Mi"), "2Gi"), State: demand.Starting},
 		},
 		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
-		wantActions:  []string{"patch pods/resize"},
+		wantMessage:  []string{"replacing placeholder pod", "ephemeral-storage cannot be resized in place"},
+		wantActions:  []string{"delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
-		wantPod:      withEphemeral(token, "1Gi"),
 		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
 		name: "(9) a LimitRange's max caps the reservation the placeholder grows back to",

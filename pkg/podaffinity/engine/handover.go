@@ -44,11 +44,6 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, na
 	if s.Config.Reservation() == paconfig.ReservationReserve {
 		want = placeholder.WithinLimitRanges(demand.WithFloor(demand.Held(tasks), want), limitRanges)
 	}
-	// Only CPU and memory are resized in place; the rest stays as it is.
-	want = resizable(want, have)
-	if starting {
-		want = atMost(want, allocated(p))
-	}
 	// The reason a run gives while it waits for the node to apply a shrink:
 	// before its first pod that is part of waiting for a node. Only read on
 	// the waiting paths, not on every reconcile of a placed run.
@@ -58,6 +53,26 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, na
 			return ReasonHandingOver
 		}
 		return ReasonWaitingForNode
+	}
+	if fixed := fixedExcess(have, want); starting && len(fixed) > 0 {
+		// Tasks that start need some of what the placeholder holds of a
+		// resource no node resizes in place (ephemeral storage, extended
+		// resources): hand it over by replacing the pod with a token pod
+		// pinned to the node. Later tasks are then not held that resource.
+		if err := e.deletePod(ctx, p, false); err != nil {
+			return Placement{}, err
+		}
+		e.Metrics.Handover(ctx)
+		event(ctx, run, corev1.EventTypeNormal, EventReservationHandedOver, fmt.Sprintf(
+			"Placeholder %s handed %s of its reservation on node %s over to the PipelineRun's pods (%s), by replacing its pod with a token pod pinned to the node: %s cannot be resized in place",
+			name, formatResources(subtract(have, want)), node, startingNames(tasks), strings.Join(fixed, ", ")))
+		return Placement{Node: node, Reason: handingOver(), Message: fmt.Sprintf(
+			"Handing the reservation on node %s over to the PipelineRun's pods: replacing placeholder pod %s with a token pod (%s cannot be resized in place)", node, p.Name, strings.Join(fixed, ", "))}, nil
+	}
+	// Only CPU and memory are resized in place; the rest stays as it is.
+	want = resizable(want, have)
+	if starting {
+		want = atMost(want, allocated(p))
 	}
 
 	if !sameRequests(want, have) {

@@ -43,6 +43,21 @@ func resizable(want, have corev1.ResourceList) corev1.ResourceList {
 	return out
 }
 
+// fixedExcess names, sorted, the resources that cannot be resized in place
+// of which have holds more than want.
+func fixedExcess(have, want corev1.ResourceList) []string {
+	var names []string
+	for _, name := range sortedNames(have) {
+		if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
+			continue
+		}
+		if q := have[name]; q.Cmp(want[name]) > 0 {
+			names = append(names, string(name))
+		}
+	}
+	return names
+}
+
 // resizeLimit bounds how long a placeholder's shrink may stay pending or in
 // progress on the node before the engine hands over by replacing the pod:
 // the tasks that start wait for it.

@@ -81,6 +81,22 @@ func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) Ta
 	return Target{Placeholder: placeholder.Name(&run.ObjectMeta), Isolation: record.Isolation, NamespaceScoped: record.NamespaceScoped}
 }
 
+// Placed reports whether the engine placed run: the decision recorded on it
+// says so, or it is a child PipelineRun that joined its parent's
+// placeholder. Unlike Target, it answers for a run that is done too: what
+// is cleaned up after a run depends on whether the engine placed it.
+func Placed(run *v1.PipelineRun) bool {
+	if run.Labels[placeholder.MemberLabelKey] != "" && ownedByPipelineRun(run) {
+		return true
+	}
+	value, ok := run.Annotations[selection.RecordAnnotationKey]
+	if !ok {
+		return false
+	}
+	record, err := selection.ParseRecord(value)
+	return err == nil && record.Handled()
+}
+
 // fresh decides from the current configuration.
 func (e *Engine) fresh(ctx context.Context, s Settings, run *v1.PipelineRun) selection.Record {
 	decision, err := selection.Select(s.Config.Enabled, s.Coschedule, &run.ObjectMeta)
