@@ -174,7 +174,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		NamespaceScoped: t.NamespaceScoped,
 		Image:           s.Image,
 		DefaultTemplate: s.DefaultTemplate,
-		ClaimNames:      placeholder.ClaimNames(run, claimNameForTemplate(run)),
+		ClaimNames:      placeholder.MountedClaimNames(run, claimNameForTemplate(run)),
 	}
 	// What the placeholder asks for while it looks for a node. Computed only
 	// when needed: most reconciles find the run placed.
@@ -254,7 +254,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			if err != nil {
 				return Placement{}, err
 			}
-			keep, err := e.volumesKeep(ctx, run.Namespace, spec.ClaimNames, target, tolerations)
+			keep, err := e.volumesKeep(ctx, run.Namespace, placeholder.ClaimNames(run, claimNameForTemplate(run)), target, tolerations)
 			if err != nil {
 				return Placement{}, err
 			}

@@ -17,6 +17,7 @@ limitations under the License.
 package placeholder
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 
@@ -313,6 +314,18 @@ func restrictedContainerSecurityContext() *corev1.SecurityContext {
 // persistentVolumeClaim bindings, and the claims Tekton creates from
 // volumeClaimTemplate bindings (named by claimNameForTemplate).
 func ClaimNames(run *v1.PipelineRun, claimNameForTemplate func(v1.WorkspaceBinding) string) []string {
+	return claimNames(run, claimNameForTemplate, true)
+}
+
+// MountedClaimNames lists the claims of ClaimNames that the placeholder
+// mounts, so that their volumes bind where it runs: all but those made from
+// a ReadWriteOncePod template, which only one pod may use at a time (the
+// run's pods then bind it, on the placeholder's node).
+func MountedClaimNames(run *v1.PipelineRun, claimNameForTemplate func(v1.WorkspaceBinding) string) []string {
+	return claimNames(run, claimNameForTemplate, false)
+}
+
+func claimNames(run *v1.PipelineRun, claimNameForTemplate func(v1.WorkspaceBinding) string, exclusive bool) []string {
 	seen := map[string]bool{}
 	var names []string
 	for _, w := range run.Spec.Workspaces {
@@ -321,6 +334,9 @@ func ClaimNames(run *v1.PipelineRun, claimNameForTemplate func(v1.WorkspaceBindi
 		case w.PersistentVolumeClaim != nil:
 			name = w.PersistentVolumeClaim.ClaimName
 		case w.VolumeClaimTemplate != nil:
+			if !exclusive && slices.Contains(w.VolumeClaimTemplate.Spec.AccessModes, corev1.ReadWriteOncePod) {
+				continue
+			}
 			name = claimNameForTemplate(w)
 		}
 		if name != "" && !seen[name] {

@@ -678,9 +678,10 @@ func TestRequests(t *testing.T) {
 func TestClaimNames(t *testing.T) {
 	fromTemplate := func(w v1.WorkspaceBinding) string { return "pvc-" + w.Name }
 	for _, tc := range []struct {
-		name       string
-		workspaces []v1.WorkspaceBinding
-		want       []string
+		name        string
+		workspaces  []v1.WorkspaceBinding
+		want        []string
+		wantMounted []string
 	}{{
 		name: "no workspaces",
 		want: nil,
@@ -701,11 +702,31 @@ func TestClaimNames(t *testing.T) {
 			{Name: "artifacts", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "artifacts"}},
 		},
 		want: []string{"artifacts", "pvc-cache", "source"},
+	}, {
+		name: "a ReadWriteOncePod template is used, not mounted by the placeholder",
+		workspaces: []v1.WorkspaceBinding{
+			{Name: "src", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "source"}},
+			{Name: "own", VolumeClaimTemplate: &corev1.PersistentVolumeClaim{Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOncePod},
+			}}},
+			{Name: "cache", VolumeClaimTemplate: &corev1.PersistentVolumeClaim{Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			}}},
+		},
+		want:        []string{"pvc-cache", "pvc-own", "source"},
+		wantMounted: []string{"pvc-cache", "source"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			run := &v1.PipelineRun{Spec: v1.PipelineRunSpec{Workspaces: tc.workspaces}}
 			if d := cmp.Diff(tc.want, ClaimNames(run, fromTemplate)); d != "" {
 				t.Errorf("ClaimNames() (-want +got):\n%s", d)
+			}
+			wantMounted := tc.want
+			if tc.wantMounted != nil {
+				wantMounted = tc.wantMounted
+			}
+			if d := cmp.Diff(wantMounted, MountedClaimNames(run, fromTemplate)); d != "" {
+				t.Errorf("MountedClaimNames() (-want +got):\n%s", d)
 			}
 		})
 	}
