@@ -6,8 +6,10 @@
 #   0. build what is missing, start a 4-node cluster (hack/cluster.sh up
 #      --tekton patched), enable the engine with "coschedule:
 #      isolate-pipelinerun" (examples/feature-flags.yaml)
-#   1. a four-task pipeline (clone -> build+test -> deploy): all its pods,
-#      the placeholder included, on one node
+#   1. a four-task pipeline (clone -> build+test -> deploy) sharing a
+#      ReadWriteOnce volumeClaimTemplate workspace: all its pods, the
+#      placeholder included, on one node, its volume provisioned there by
+#      the default WaitForFirstConsumer StorageClass, and deleted with the run
 #   2. four long-running runs on four nodes: one node each
 #   3. a fifth run waits (placeholder Pending, FailedScheduling on
 #      anti-affinity, reason WaitingForNode, no TaskRun) until a node is
@@ -194,6 +196,10 @@ step "the nodes"
 show get nodes -o wide
 show get nodes -o custom-columns='NAME:.metadata.name,CPU:.status.allocatable.cpu,MEMORY:.status.allocatable.memory,PODS:.status.allocatable.pods'
 
+step "the default StorageClass: WaitForFirstConsumer (the prototype's first installation step), so a run's volume is provisioned on the node its placeholder is scheduled to"
+show get storageclass
+show get storageclass -o custom-columns='NAME:.metadata.name,DEFAULT:.metadata.annotations.storageclass\.kubernetes\.io/is-default-class,BINDING:.volumeBindingMode,TOPOLOGY:.parameters.topology'
+
 step "enabling the engine: kubectl patch feature-flags with examples/feature-flags.yaml (coschedule: isolate-pipelinerun)"
 show -n tekton-pipelines patch configmap feature-flags --type merge --patch-file "${EXAMPLES}/feature-flags.yaml"
 # shellcheck disable=SC2016 # a go-template, not shell
@@ -209,7 +215,7 @@ show -n "${NS}" apply -f "${EXAMPLES}/four-task-pipeline.yaml" -f "${EXAMPLES}/l
 
 # ---------------------------------------------------------------- scenario 1
 
-step "scenario 1: a four-task pipeline (clone -> build + test -> deploy), all pods on one node"
+step "scenario 1: a four-task pipeline (clone -> build + test -> deploy) sharing a ReadWriteOnce workspace, all pods on one node"
 RUN1="$(create "${EXAMPLES}/four-task-pipelinerun.yaml")"
 note "created PipelineRun ${RUN1} (kubectl create -f examples/four-task-pipelinerun.yaml)"
 
@@ -229,6 +235,12 @@ all_four_bound() {
 wait_for 90 "the four TaskRun pods of ${RUN1}" all_four_bound || fatal "the four TaskRun pods of ${RUN1} were not all scheduled within 90s"
 note "while deploy runs:"
 show -n "${NS}" get pods -l "tekton.dev/pipelineRun=${RUN1}" -o wide
+# The workspace's claim and its volume, with the node the volume is bound to.
+PVC1="$(k get pvc -o jsonpath="{range .items[?(@.metadata.ownerReferences[0].name==\"${RUN1}\")]}{.metadata.name}{end}")"
+PV1="$(k get pvc "${PVC1}" -o jsonpath='{.spec.volumeName}' 2>/dev/null || true)"
+PV1_NODE="$(kubectl get pv "${PV1}" -o jsonpath='{.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]}' 2>/dev/null || true)"
+show -n "${NS}" get pvc,pv
+show get pv -o custom-columns='NAME:.metadata.name,CLAIM:.spec.claimRef.name,STORAGECLASS:.spec.storageClassName,NODE:.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]'
 wait_succeeded 90 "${RUN1}"
 
 step "scenario 1: ${RUN1} finished"
@@ -252,6 +264,20 @@ elif [[ -n "${unlabelled1}" ]]; then
   verdict FAIL "scenario 1: TaskRun pods without ${MEMBER_LABEL}=${PH1_NAME%-0}: $(tr '\n' ' ' <<<"${unlabelled1}")"
 else
   verdict OK "scenario 1: all 5 pods on ${PH1_NODE} (4 TaskRun pods + placeholder ${PH1_NAME})"
+fi
+if [[ -z "${PVC1}" || -z "${PV1}" ]]; then
+  verdict FAIL "scenario 1: the source workspace of ${RUN1} has no bound claim (claim '${PVC1}', volume '${PV1}')"
+elif [[ "${PV1_NODE}" != "${PH1_NODE}" ]]; then
+  verdict FAIL "scenario 1: volume ${PV1} of claim ${PVC1} is bound to node '${PV1_NODE}', the run ran on ${PH1_NODE}"
+else
+  verdict OK "scenario 1: the workspace's volume ${PV1} (claim ${PVC1}) was provisioned on ${PV1_NODE}, the run's node"
+fi
+pvc_gone() { ! k get pvc "${PVC1}" >/dev/null 2>&1 && ! kubectl get pv "${PV1}" >/dev/null 2>&1; }
+if [[ -n "${PVC1}" ]] && wait_for 60 "claim ${PVC1} and volume ${PV1} to be deleted" pvc_gone; then
+  verdict OK "scenario 1: claim ${PVC1} was deleted with the run (as the Affinity Assistant does with isolate-pipelinerun) and volume ${PV1} reclaimed (policy Delete)"
+  show -n "${NS}" get pvc,pv
+else
+  verdict FAIL "scenario 1: claim '${PVC1}' or volume '${PV1}' still exists 60s after the run finished"
 fi
 if wait_for 30 "the placeholder of ${RUN1} to be deleted" no_placeholders_of "${RUN1}"; then
   verdict OK "scenario 1: the placeholder of ${RUN1} was deleted when the run finished"
