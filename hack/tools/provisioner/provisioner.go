@@ -81,16 +81,22 @@ func (p *provisioner) Provision(ctx context.Context, opts controller.ProvisionOp
 		return nil, controller.ProvisioningFinished, fmt.Errorf("claim %s/%s requests no storage", opts.PVC.Namespace, opts.PVC.Name)
 	}
 
-	key, value := corev1.LabelHostname, opts.SelectedNodeName
+	node, err := p.getNode(ctx, opts.SelectedNodeName)
+	if err != nil {
+		// The node may come back (a read error, a node being replaced):
+		// the library retries.
+		return nil, controller.ProvisioningNoChange, fmt.Errorf("getting selected node %s: %w", opts.SelectedNodeName, err)
+	}
+	// A local volume is bound to the node's hostname label, as the
+	// scheduler matches it: on nodes an autoscaler makes it need not be the
+	// node's name.
+	key, value := corev1.LabelHostname, node.Labels[corev1.LabelHostname]
+	if value == "" && topology == TopologyNode {
+		return nil, controller.ProvisioningFinished, fmt.Errorf("selected node %s has no %s label", node.Name, corev1.LabelHostname)
+	}
 	labels := map[string]string{}
 	source := corev1.PersistentVolumeSource{Local: &corev1.LocalVolumeSource{Path: path.Join(p.root, opts.PVName)}}
 	if topology == TopologyZone {
-		node, err := p.getNode(ctx, opts.SelectedNodeName)
-		if err != nil {
-			// The node may come back (a read error, a node being replaced):
-			// the library retries.
-			return nil, controller.ProvisioningNoChange, fmt.Errorf("getting selected node %s: %w", opts.SelectedNodeName, err)
-		}
 		zone := node.Labels[ZoneLabel]
 		if zone == "" {
 			return nil, controller.ProvisioningFinished, fmt.Errorf("StorageClass %s provisions zonal volumes, and selected node %s has no %s label",

@@ -32,8 +32,9 @@ import (
 
 func TestProvision(t *testing.T) {
 	nodes := map[string]*corev1.Node{
-		"node-1": {ObjectMeta: metav1.ObjectMeta{Name: "node-1", Labels: map[string]string{ZoneLabel: "zone-a"}}},
-		"node-2": {ObjectMeta: metav1.ObjectMeta{Name: "node-2"}},
+		"node-1": {ObjectMeta: metav1.ObjectMeta{Name: "node-1", Labels: map[string]string{ZoneLabel: "zone-a", corev1.LabelHostname: "node-1"}}},
+		"node-2": {ObjectMeta: metav1.ObjectMeta{Name: "node-2", Labels: map[string]string{corev1.LabelHostname: "host-2"}}},
+		"node-3": {ObjectMeta: metav1.ObjectMeta{Name: "node-3"}},
 	}
 	p := &provisioner{root: "/vol", getNode: func(_ context.Context, name string) (*corev1.Node, error) {
 		if n, ok := nodes[name]; ok {
@@ -82,11 +83,23 @@ func TestProvision(t *testing.T) {
 		wantState controller.ProvisioningState
 		wantErr   string
 	}{{
-		name:      "local volume on the selected node by default",
+		name:      "local volume on the selected node by default, by its hostname label",
 		class:     class(""),
 		node:      "node-2",
-		want:      pv(map[string]string{}, corev1.PersistentVolumeReclaimDelete, corev1.PersistentVolumeSource{Local: &corev1.LocalVolumeSource{Path: "/vol/pv-1"}}, affinity(corev1.LabelHostname, "node-2")),
+		want:      pv(map[string]string{}, corev1.PersistentVolumeReclaimDelete, corev1.PersistentVolumeSource{Local: &corev1.LocalVolumeSource{Path: "/vol/pv-1"}}, affinity(corev1.LabelHostname, "host-2")),
 		wantState: controller.ProvisioningFinished,
+	}, {
+		name:      "local volume on a node without a hostname label",
+		class:     class(TopologyNode),
+		node:      "node-3",
+		wantState: controller.ProvisioningFinished,
+		wantErr:   "has no kubernetes.io/hostname label",
+	}, {
+		name:      "local volume, the node cannot be read: retried",
+		class:     class(TopologyNode),
+		node:      "node-9",
+		wantState: controller.ProvisioningNoChange,
+		wantErr:   "getting selected node node-9",
 	}, {
 		name: "zonal volume in the selected node's zone, reclaim policy of the class",
 		class: func() *storagev1.StorageClass {
@@ -100,7 +113,7 @@ func TestProvision(t *testing.T) {
 	}, {
 		name:      "zonal volume on a node without a zone",
 		class:     class(TopologyZone),
-		node:      "node-2",
+		node:      "node-3",
 		wantState: controller.ProvisioningFinished,
 		wantErr:   "has no topology.kubernetes.io/zone label",
 	}, {
