@@ -6,17 +6,21 @@
 # A binary already in the cache is reused; a second run builds nothing.
 #
 # Usage: hack/build-binaries.sh [--force] [COMPONENT...]
-#   COMPONENT limits the build to some of the components listed above.
+#   COMPONENT limits the build to some of the components listed above, or
+#   names "karpenter" (Karpenter's kwok cloud provider, hack/tools/karpenter),
+#   which is only built when asked for (cluster.sh up --autoscaler karpenter).
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
-  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok provisioner)
+# karpenter is not in ALL_COMPONENTS: a cold build takes minutes and only
+# clusters started with --autoscaler karpenter need it.
 FORCE=0
 WANTED=()
 while (($#)); do
@@ -26,7 +30,7 @@ while (($#)); do
       usage
       exit 0
       ;;
-    etcd | kube-apiserver | kube-controller-manager | kube-scheduler | kubectl | kwok | provisioner) WANTED+=("$1") ;;
+    etcd | kube-apiserver | kube-controller-manager | kube-scheduler | kubectl | kwok | provisioner | karpenter) WANTED+=("$1") ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
   shift
@@ -131,6 +135,20 @@ if needs_build provisioner; then
     || die "building the provisioner failed"
   install_bin "${TMP_BUILD}/provisioner" provisioner
   log "provisioner built in $((SECONDS - start))s"
+fi
+
+# --- Karpenter's kwok cloud provider (only when asked for) ---------------------
+if needs_build karpenter; then
+  log "building karpenter ${KARPENTER_VERSION} (hack/tools/karpenter; a cold build takes ~4 minutes on 2 cores)"
+  start=${SECONDS}
+  # GOTOOLCHAIN=local: the pinned release must build with the installed Go;
+  # fail rather than download another toolchain behind the user's back.
+  (cd "${PRA_HACK}/tools/karpenter" && GOTOOLCHAIN=local go build \
+    -ldflags "-s -w -X ${KARPENTER_MODULE}/pkg/operator.Version=${KARPENTER_VERSION}" \
+    -o "${TMP_BUILD}/karpenter" "${KARPENTER_MODULE}/kwok") \
+    || die "building karpenter failed"
+  install_bin "${TMP_BUILD}/karpenter" karpenter
+  log "karpenter built in $((SECONDS - start))s"
 fi
 
 log "all cluster binaries are in ${PRA_BIN_DIR}"

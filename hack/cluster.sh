@@ -8,6 +8,7 @@
 #   hack/cluster.sh up [--nodes N] [--node-cpu CPU] [--node-memory MEM]
 #                      [--node-pods PODS] [--node-ephemeral-storage SIZE]
 #                      [--zones Z] [--tekton patched|upstream|none]
+#                      [--autoscaler none|karpenter]
 #       build what is missing, start everything, create nodes node-1..node-N,
 #       wait until they are Ready. Defaults: 4 nodes, 4 CPU, 16Gi, 110 pods,
 #       100Gi of ephemeral storage, 2 zones, --tekton patched. Node i is in
@@ -15,13 +16,18 @@
 #       provisioner serves two WaitForFirstConsumer StorageClasses: "local"
 #       (the default: a PV bound to the node the scheduler selected) and
 #       "zonal" (a PV bound to that node's zone).
+#       --autoscaler karpenter also runs Karpenter's kwok cloud provider
+#       (built on first use, minutes): pods no node fits make it create a
+#       NodeClaim and a kwok node of 2, 4 or 8 CPU (hack/karpenter/); empty
+#       or underused autoscaled nodes are removed 10 s later.
 #       Fails (exit 1) if a cluster is already running.
 #   hack/cluster.sh down      stop every process of the cluster, delete etcd data
 #   hack/cluster.sh status    show processes, nodes, endpoints (exit 1 if down)
 #   hack/cluster.sh env       print 'export KUBECONFIG=...'
 #
 # Environment: PRA_STATE_DIR (default ~/.cache/pipelinerun-affinity),
-#              PRA_PORT_BASE (default 28300; ports BASE..BASE+9 are used;
+#              PRA_PORT_BASE (default 28300; ports BASE..BASE+9 are used,
+#              BASE+10 and BASE+11 too with --autoscaler karpenter;
 #              the Tekton controller also needs *:8080),
 #              PRA_KEEP_CRD_CONVERSION=1 (keep the Tekton CRDs' webhook
 #              conversion; by default it is set to None, see hack/README.md).
@@ -31,7 +37,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
-  sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 PKI="${PRA_CLUSTER_DIR}/pki"
@@ -43,8 +49,9 @@ INFO_FILE="${PRA_CLUSTER_DIR}/cluster.env"
 TEKTON_NS="tekton-pipelines"
 KWOK_NODE_ANNOTATION="kwok.x-k8s.io/node"
 KWOK_NODE_ANNOTATION_VALUE="fake"
+KARPENTER_NS="karpenter"
 # Components in start order; down stops them in reverse.
-COMPONENTS=(etcd kube-apiserver kube-scheduler kube-controller-manager provisioner kwok tekton-controller)
+COMPONENTS=(etcd kube-apiserver kube-scheduler kube-controller-manager provisioner kwok karpenter tekton-controller)
 # The name StorageClasses give to use hack/tools/provisioner.
 PROVISIONER_NAME="pipelinerun-affinity.tekton.dev/local"
 
@@ -522,6 +529,74 @@ start_tekton() {
   printf 'TEKTON_FLAVOR=%s\nTEKTON_SRC=%s\nTEKTON_BIN=%s\n' "${flavor}" "${src}" "${bindir}" >>"${INFO_FILE}"
 }
 
+# ------------------------------------------------------------ karpenter ----
+
+# install_karpenter SRC : Karpenter's CRDs from the module cache (the kwok
+# chart's karpenter.sh CRDs, which also allow the karpenter.kwok.sh labels,
+# and the KWOKNodeClass CRD), then its ServiceAccount and RBAC.
+install_karpenter() {
+  local src="$1" d
+  local -a crds=()
+  for d in "${src}/kwok/charts/crds" "${src}/kwok/apis/crds"; do
+    [[ -d "${d}" ]] || die "${d} not found"
+    crds+=(-f "${d}")
+  done
+  log "installing Karpenter's CRDs from ${src}/kwok"
+  # All four karpenter.sh/autoscaling.x-k8s.io CRDs, as the chart installs
+  # them: NodeOverlay and CapacityBuffer are only used once their feature
+  # gates (FEATURE_GATES) are turned on, but then need no reinstall.
+  kubectl_ apply --server-side --force-conflicts "${crds[@]}" >/dev/null \
+    || die "installing the Karpenter CRDs failed"
+  kubectl_ wait --for=condition=Established --timeout=60s "${crds[@]}" >/dev/null \
+    || die "the Karpenter CRDs did not become Established"
+  kubectl_ apply --server-side --force-conflicts -f "${PRA_HACK}/karpenter/rbac.yaml" >/dev/null \
+    || die "applying Karpenter's ServiceAccount and RBAC failed"
+}
+
+# karpenter_kubeconfig : write a kubeconfig that authenticates as the
+# karpenter ServiceAccount (so it has exactly the chart's permissions) and
+# print its path.
+karpenter_kubeconfig() {
+  local file="${PRA_CLUSTER_DIR}/karpenter.kubeconfig" token
+  token="$(kubectl_ -n "${KARPENTER_NS}" create token karpenter --duration=48h)" \
+    || die "creating a token for the karpenter ServiceAccount failed"
+  kubeconfig_file "${file}" karpenter "token: ${token}"
+  printf '%s\n' "${file}"
+}
+
+# start_karpenter : Karpenter's kwok cloud provider out of cluster, then the
+# NodePool and KWOKNodeClass of hack/karpenter/nodepool.yaml.
+start_karpenter() {
+  local src kubeconfig
+  src="$(karpenter_src)"
+  install_karpenter "${src}"
+  kubeconfig="$(karpenter_kubeconfig)"
+  # Options are environment variables (each also has a flag). Karpenter parses
+  # its own flag set, which has no --kubeconfig: controller-runtime reads
+  # KUBECONFIG. One replica, so no leader election. v1.14.1 runs no webhooks
+  # (KARPENTER_SERVICE is unused) and reads neither SYSTEM_NAMESPACE nor
+  # KUBERNETES_MIN_VERSION, so those chart settings are left out.
+  start_bg karpenter /usr/bin/env \
+    "KUBECONFIG=${kubeconfig}" \
+    "DISABLE_LEADER_ELECTION=true" \
+    "METRICS_PORT=${PORT_KARPENTER_METRICS}" \
+    "HEALTH_PROBE_PORT=${PORT_KARPENTER_HEALTH}" \
+    "INSTANCE_TYPES_FILE_PATH=${PRA_HACK}/karpenter/instance-types.json" \
+    "LOG_LEVEL=info" \
+    "$(bin_path karpenter)"
+  # /readyz checks that the caches synced and the NodePool/NodeClaim CRDs map.
+  wait_component 60 karpenter "Karpenter /readyz (http://127.0.0.1:${PORT_KARPENTER_HEALTH}/readyz)" \
+    http_get "${PORT_KARPENTER_HEALTH}" /readyz
+  kubectl_ apply -f "${PRA_HACK}/karpenter/nodepool.yaml" >/dev/null \
+    || die "applying hack/karpenter/nodepool.yaml failed"
+  # The NodePool is Ready once Karpenter has seen the KWOKNodeClass Ready
+  # (its CRD defaults the status to Ready) and resolved instance types;
+  # before that Karpenter provisions nothing.
+  wait_component 60 karpenter "the Karpenter NodePool to become Ready" \
+    kubectl_ wait --for=condition=Ready --timeout=5s nodepool/default
+  printf 'AUTOSCALER=karpenter\nKARPENTER_BIN=%s\n' "$(bin_path karpenter)" >>"${INFO_FILE}"
+}
+
 # ----------------------------------------------------------------- stop -----
 
 # stop_components TIMEOUT NAME... : SIGTERM the named components at once,
@@ -573,7 +648,7 @@ cmd_down() {
   local start=${SECONDS}
   # Clients first (together), then the apiserver (which otherwise waits for
   # their watches to end), then etcd.
-  stop_components 15 tekton-controller kwok provisioner kube-controller-manager kube-scheduler
+  stop_components 15 tekton-controller karpenter kwok provisioner kube-controller-manager kube-scheduler
   stop_components 30 kube-apiserver
   stop_components 15 etcd
   rm -rf "${ETCD_DATA}" "${RUN_DIR}" "${INFO_FILE}"
@@ -583,7 +658,7 @@ cmd_down() {
 # ------------------------------------------------------------------ up ------
 
 cmd_up() {
-  local nodes=4 cpu=4 mem=16Gi pods=110 storage=100Gi zones=2 tekton=patched
+  local nodes=4 cpu=4 mem=16Gi pods=110 storage=100Gi zones=2 tekton=patched autoscaler=none
   while (($#)); do
     case "$1" in
       --nodes) nodes="${2:?--nodes needs a value}"; shift ;;
@@ -593,6 +668,7 @@ cmd_up() {
       --node-ephemeral-storage) storage="${2:?--node-ephemeral-storage needs a value}"; shift ;;
       --zones) zones="${2:?--zones needs a value}"; shift ;;
       --tekton) tekton="${2:?--tekton needs a value}"; shift ;;
+      --autoscaler) autoscaler="${2:?--autoscaler needs a value}"; shift ;;
       --nodes=*) nodes="${1#*=}" ;;
       --node-cpu=*) cpu="${1#*=}" ;;
       --node-memory=*) mem="${1#*=}" ;;
@@ -600,6 +676,7 @@ cmd_up() {
       --node-ephemeral-storage=*) storage="${1#*=}" ;;
       --zones=*) zones="${1#*=}" ;;
       --tekton=*) tekton="${1#*=}" ;;
+      --autoscaler=*) autoscaler="${1#*=}" ;;
       -h | --help) usage; exit 0 ;;
       *) die "unknown argument '$1' for up (see --help)" ;;
     esac
@@ -610,6 +687,11 @@ cmd_up() {
   [[ "${zones}" =~ ^[0-9]+$ && "${zones}" -ge 1 && "${zones}" -le 26 ]] || die "--zones must be an integer from 1 to 26"
   [[ "${storage}" =~ ^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$ ]] || die "--node-ephemeral-storage must be a quantity such as 100Gi"
   case "${tekton}" in patched | upstream | none) ;; *) die "--tekton must be patched, upstream or none" ;; esac
+  case "${autoscaler}" in none | karpenter) ;; *) die "--autoscaler must be none or karpenter" ;; esac
+  # hack/karpenter/instance-types.json offers zone-a and zone-b only.
+  if [[ "${autoscaler}" == karpenter && "${zones}" != 2 ]]; then
+    warn "--zones ${zones}: Karpenter's instance types (hack/karpenter/instance-types.json) are offered in zone-a and zone-b only"
+  fi
 
   local running
   running="$(running_components | tr '\n' ' ')"
@@ -618,8 +700,12 @@ cmd_up() {
   fi
 
   local start_total=${SECONDS}
-  log "step 1/6: binaries"
+  log "step 1/7: binaries"
   bash "${PRA_HACK}/build-binaries.sh" || die "building the cluster binaries failed"
+  if [[ "${autoscaler}" == karpenter ]]; then
+    # Not built by default (a cold build takes minutes); cached afterwards.
+    bash "${PRA_HACK}/build-binaries.sh" karpenter || die "building karpenter failed"
+  fi
   if [[ "${tekton}" != none ]]; then
     # Build Tekton before starting anything: a cold build takes minutes.
     bash "${PRA_HACK}/build-tekton.sh" "${tekton}" >/dev/null || die "building Tekton (${tekton}) failed"
@@ -629,6 +715,7 @@ cmd_up() {
     "${PORT_SCHEDULER}" "${PORT_CONTROLLER_MANAGER}" "${PORT_KWOK}")
   [[ "${tekton}" == none ]] || ports+=("${PORT_TEKTON_METRICS}" "${PORT_TEKTON_PROBES}"
     "${PORT_TEKTON_PROFILING}" "${PORT_TEKTON_KNATIVE_PROBES}")
+  [[ "${autoscaler}" == none ]] || ports+=("${PORT_KARPENTER_METRICS}" "${PORT_KARPENTER_HEALTH}")
   local p
   for p in "${ports[@]}"; do
     port_in_use "${p}" && die "port 127.0.0.1:${p} is already in use (set PRA_PORT_BASE to move the cluster's ports; 8080 is fixed by the Tekton controller)"
@@ -639,16 +726,16 @@ cmd_up() {
   trap 'rc=$?; if ((rc != 0)); then warn "up failed; stopping what was started"; cmd_down; fi' EXIT
 
   local start_cluster=${SECONDS}
-  log "step 2/6: certificates and kubeconfig"
+  log "step 2/7: certificates and kubeconfig"
   gen_pki
   write_kubeconfig
   printf 'KUBECONFIG=%s\nNODES=%s\n' "${KUBECONFIG_FILE}" "${nodes}" >"${INFO_FILE}"
 
-  log "step 3/6: etcd and kube-apiserver"
+  log "step 3/7: etcd and kube-apiserver"
   start_etcd
   start_apiserver
 
-  log "step 4/6: kube-scheduler, kube-controller-manager and the volume provisioner"
+  log "step 4/7: kube-scheduler, kube-controller-manager and the volume provisioner"
   start_scheduler
   start_controller_manager
   wait_component 60 kube-scheduler "kube-scheduler /healthz" https_ok "${PORT_SCHEDULER}" /healthz
@@ -658,15 +745,23 @@ cmd_up() {
   wait_component 60 kube-controller-manager "the default ServiceAccount" kubectl_ -n default get serviceaccount default
   start_provisioner
 
-  log "step 5/6: kwok and ${nodes} nodes"
+  log "step 5/7: kwok and ${nodes} nodes"
   start_kwok
   create_nodes "${nodes}" "${cpu}" "${mem}" "${pods}" "${storage}" "${zones}"
 
+  if [[ "${autoscaler}" == karpenter ]]; then
+    log "step 6/7: Karpenter (kwok cloud provider) and its NodePool"
+    start_karpenter
+  else
+    log "step 6/7: no autoscaler (--autoscaler none)"
+    printf 'AUTOSCALER=none\n' >>"${INFO_FILE}"
+  fi
+
   if [[ "${tekton}" == none ]]; then
-    log "step 6/6: Tekton skipped (--tekton none)"
+    log "step 7/7: Tekton skipped (--tekton none)"
     printf 'TEKTON_FLAVOR=none\n' >>"${INFO_FILE}"
   else
-    log "step 6/6: Tekton Pipelines controller (${tekton})"
+    log "step 7/7: Tekton Pipelines controller (${tekton})"
     start_tekton "${tekton}"
   fi
   trap - EXIT
@@ -713,8 +808,17 @@ cmd_status() {
     echo "tekton metrics:      http://127.0.0.1:${PORT_TEKTON_METRICS}/metrics"
     echo "tekton probes:       http://127.0.0.1:${PORT_TEKTON_KNATIVE_PROBES}/readiness (knative), http://127.0.0.1:${PORT_TEKTON_PROBES}/readiness"
   fi
+  if component_alive karpenter; then
+    echo "karpenter:           $(sed -n 's/^KARPENTER_BIN=//p' "${INFO_FILE}" 2>/dev/null || true)"
+    echo "karpenter metrics:   http://127.0.0.1:${PORT_KARPENTER_METRICS}/metrics"
+    echo "karpenter probes:    http://127.0.0.1:${PORT_KARPENTER_HEALTH}/readyz"
+  fi
   echo
   kubectl_ get nodes -o wide 2>&1 || true
+  if component_alive karpenter; then
+    echo
+    kubectl_ get nodepools,nodeclaims 2>&1 || true
+  fi
 }
 
 cmd_env() {

@@ -9,6 +9,11 @@ readonly ETCD_VERSION="v3.6.5"
 readonly KWOK_VERSION="v0.8.0"
 readonly TEKTON_VERSION="v1.15.0"
 readonly TEKTON_MODULE="github.com/tektoncd/pipeline"
+# Karpenter's kwok cloud provider (hack/cluster.sh up --autoscaler karpenter).
+# v1.14.1 is the newest release whose go directive (1.26.6) the machine's Go
+# satisfies; keep it equal to the version in hack/tools/karpenter/go.mod.
+readonly KARPENTER_VERSION="v1.14.1"
+readonly KARPENTER_MODULE="sigs.k8s.io/karpenter"
 
 PRA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly PRA_ROOT
@@ -34,6 +39,11 @@ readonly PORT_TEKTON_METRICS=$((PRA_PORT_BASE + 6))
 readonly PORT_TEKTON_PROBES=$((PRA_PORT_BASE + 7))
 readonly PORT_TEKTON_PROFILING=$((PRA_PORT_BASE + 8))
 readonly PORT_ETCD_METRICS=$((PRA_PORT_BASE + 9))
+# Karpenter (only with --autoscaler karpenter) binds its metrics and health
+# probe servers on every interface (":PORT"); it has no flag to narrow that
+# or to turn them off, so they get ports of their own past the first ten.
+readonly PORT_KARPENTER_METRICS=$((PRA_PORT_BASE + 10))
+readonly PORT_KARPENTER_HEALTH=$((PRA_PORT_BASE + 11))
 # knative.dev/pkg's sharedmain (used by the Tekton controller) always serves
 # its own health probes on :8080; it cannot be moved without patching.
 readonly PORT_TEKTON_KNATIVE_PROBES=8080
@@ -92,6 +102,10 @@ tekton_upstream_src() { module_dir "${TEKTON_MODULE}@${TEKTON_VERSION}"; }
 
 # kwok_src : print the module cache directory of kwok.
 kwok_src() { module_dir "sigs.k8s.io/kwok@${KWOK_VERSION}"; }
+
+# karpenter_src : print the (read-only) module cache directory of Karpenter
+# (its CRDs: kwok/charts/crds and kwok/apis/crds).
+karpenter_src() { module_dir "${KARPENTER_MODULE}@${KARPENTER_VERSION}"; }
 
 # wait_for TIMEOUT_SECONDS DESCRIPTION COMMAND... : run COMMAND every 0.5 s
 # until it succeeds; fail with DESCRIPTION after TIMEOUT_SECONDS.
@@ -156,6 +170,7 @@ bin_path() {
       printf '%s\n' "${PRA_BIN_DIR}/$1-${K8S_VERSION}/$1"
       ;;
     provisioner) printf '%s\n' "${PRA_BIN_DIR}/provisioner-$(provisioner_key)/provisioner" ;;
+    karpenter) printf '%s\n' "${PRA_BIN_DIR}/karpenter-${KARPENTER_VERSION}/karpenter" ;;
     *) die "unknown component '$1'" ;;
   esac
 }
