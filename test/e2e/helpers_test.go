@@ -194,27 +194,33 @@ func restoreFeatureFlags(ctx context.Context, data map[string]string) error {
 
 // ------------------------------------------------------------- objects ----
 
-// taskDef describes one pipeline task: a single step with an optional CPU
-// request, optionally its own kwok duration.
+// taskDef describes one pipeline task: a single step with optional CPU and
+// ephemeral-storage requests, optionally its own kwok duration.
 type taskDef struct {
 	name     string
 	cpu      string
+	storage  string // ephemeral-storage request
 	after    []string
 	duration string
 }
 
-func step(cpu string) v1.Step {
+func step(cpu, storage string) v1.Step {
 	s := v1.Step{Name: "run", Image: "busybox", Command: []string{"true"}}
+	requests := corev1.ResourceList{}
 	if cpu != "" {
-		s.ComputeResources = corev1.ResourceRequirements{Requests: corev1.ResourceList{
-			corev1.ResourceCPU: resource.MustParse(cpu),
-		}}
+		requests[corev1.ResourceCPU] = resource.MustParse(cpu)
+	}
+	if storage != "" {
+		requests[corev1.ResourceEphemeralStorage] = resource.MustParse(storage)
+	}
+	if len(requests) > 0 {
+		s.ComputeResources = corev1.ResourceRequirements{Requests: requests}
 	}
 	return s
 }
 
 func embeddedTask(td taskDef) *v1.EmbeddedTask {
-	et := &v1.EmbeddedTask{TaskSpec: v1.TaskSpec{Steps: []v1.Step{step(td.cpu)}}}
+	et := &v1.EmbeddedTask{TaskSpec: v1.TaskSpec{Steps: []v1.Step{step(td.cpu, td.storage)}}}
 	if td.duration != "" {
 		et.Metadata.Annotations = map[string]string{annotationDuration: td.duration}
 	}

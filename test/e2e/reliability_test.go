@@ -37,15 +37,22 @@ func parallel(n int, cpu string) *v1.PipelineSpec {
 }
 
 // createdCPU returns the CPU the run's placeholder asked for when it was
-// created, from its PlaceholderCreated event ("... requesting cpu=3,
-// memory=..."): by the time a test reads the StatefulSet it may be placed
-// and token-sized already.
+// created (see createdRequest).
 func createdCPU(t *testing.T, ns, run string) resource.Quantity {
+	t.Helper()
+	return createdRequest(t, ns, run, corev1.ResourceCPU)
+}
+
+// createdRequest returns the request of resource the run's placeholder
+// asked for when it was created, from its PlaceholderCreated event ("...
+// requesting cpu=3, ephemeral-storage=80Gi, memory=..."): by the time a
+// test reads the StatefulSet it may be placed and token-sized already.
+func createdRequest(t *testing.T, ns, run string, name corev1.ResourceName) resource.Quantity {
 	t.Helper()
 	ev := waitEvent(t, ns, "PipelineRun", run, eventCreated, 30*time.Second)
 	_, requests, _ := strings.Cut(ev.Message, "requesting ")
 	for _, part := range strings.Split(requests, ", ") {
-		if v, ok := strings.CutPrefix(part, "cpu="); ok {
+		if v, ok := strings.CutPrefix(part, string(name)+"="); ok {
 			q, err := resource.ParseQuantity(v)
 			if err != nil {
 				t.Fatalf("event %q: %v", ev.Message, err)
@@ -53,7 +60,7 @@ func createdCPU(t *testing.T, ns, run string) resource.Quantity {
 			return q
 		}
 	}
-	t.Fatalf("event %q names no cpu request", ev.Message)
+	t.Fatalf("event %q names no %s request", ev.Message, name)
 	return resource.Quantity{}
 }
 

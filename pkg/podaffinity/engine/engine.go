@@ -262,8 +262,8 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 				msg := fmt.Sprintf("Node %s is %s; waiting for %s to finish there before the PipelineRun moves to another node",
 					target, why, strings.Join(active, ", "))
 				if keep != "" {
-					msg = fmt.Sprintf("Node %s is %s; %s still run there, and the PipelineRun cannot move to another node: %s",
-						target, why, strings.Join(active, ", "), keep)
+					msg = fmt.Sprintf("Node %s is %s and the PipelineRun cannot move to another node: %s. Waiting for %s to finish there, then for the node to be usable again",
+						target, why, keep, strings.Join(active, ", "))
 				}
 				return Placement{Node: target, Reason: ReasonWaitingToMove, Message: msg}, nil
 			}
@@ -343,7 +343,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 				"All pods of this PipelineRun run on node %s (placeholder %s waited %s for it)", current, sts.Name, wait.Round(time.Millisecond)))
 		}
 	}
-	return e.follow(ctx, s, run, sts.Name, p, tasks, limitRanges)
+	return e.follow(ctx, s, run, sts, spec, p, tasks, limitRanges)
 }
 
 // unschedulable reports whether the scheduler tried p and found no node.

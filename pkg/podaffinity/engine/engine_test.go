@@ -1059,7 +1059,7 @@ func TestPlace(t *testing.T) {
 		wantPod:      withEphemeral(token, "1Gi"),
 		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
-		name: "(9) tasks that start need ephemeral storage the placeholder holds: handed over by replacing the pod with a token pod",
+		name: "(9) tasks that start need ephemeral storage the placeholder holds, later tasks need none: handed over by replacing the pod with a token pod",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
 			reporting(placeholderPod("node-1", withEphemeral(rl("2", "16Mi"), "1Gi"), ago(time.Hour))),
@@ -1072,6 +1072,22 @@ func TestPlace(t *testing.T) {
 		wantMessage:  []string{"replacing placeholder pod", "ephemeral-storage cannot be resized in place"},
 		wantActions:  []string{"delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
+		wantEvents:   []string{"Normal ReservationHandedOver"},
+	}, {
+		name: "(9) tasks that start need ephemeral storage the placeholder holds, later tasks need some too: the pod is replaced by one that holds what they need",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token),
+			reporting(placeholderPod("node-1", withEphemeral(rl("2", "16Mi"), "3Gi"), ago(time.Hour))),
+			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
+		},
+		remaining: []demand.Task{
+			{Name: "c", After: []string{"a", "b"}, Pod: withEphemeral(rl("1", "1Mi"), "1Gi"), State: demand.Starting},
+			{Name: "d", After: []string{"c"}, Pod: withEphemeral(rl("1", "1Mi"), "2Gi")},
+		},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		wantMessage:  []string{"replacing placeholder pod", "ephemeral-storage cannot be resized in place"},
+		wantActions:  []string{"patch statefulsets", "delete pods"},
+		wantTemplate: &template{Pinned: "node-1", Requests: withEphemeral(token, "2Gi")},
 		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
 		name: "(9) a LimitRange's max caps the reservation the placeholder grows back to",

@@ -26,6 +26,7 @@ import (
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -36,7 +37,11 @@ import (
 // pods in place. It never grows while tasks start, nor past what the node
 // has allocated to it then, so a grow the node defers cannot hold up the
 // run's own pods.
-func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, name string, p *corev1.Pod, tasks []demand.Task, limitRanges []*corev1.LimitRange) (Placement, error) {
+//
+// sts and spec are the run's placeholder StatefulSet and its spec, pinned to
+// the node.
+func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, sts *appsv1.StatefulSet, spec placeholder.Spec, p *corev1.Pod, tasks []demand.Task, limitRanges []*corev1.LimitRange) (Placement, error) {
+	name := sts.Name
 	node := p.Spec.NodeName
 	starting := demand.AnyStarting(tasks)
 	have := placeholder.Requests(&p.Spec)
@@ -57,17 +62,23 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, na
 	if fixed := fixedExcess(have, want); starting && len(fixed) > 0 {
 		// Tasks that start need some of what the placeholder holds of a
 		// resource no node resizes in place (ephemeral storage, extended
-		// resources): hand it over by replacing the pod with a token pod
-		// pinned to the node. Later tasks are then not held that resource.
+		// resources): hand it over by replacing the pod with one pinned to
+		// the node that holds what later tasks still need (see
+		// replacement). Once that pod is bound, the template goes back to
+		// the token size.
+		spec.Requests = replacement(have, want, tasks)
+		if err := e.updateTemplate(ctx, sts, spec, nil); err != nil {
+			return Placement{}, err
+		}
 		if err := e.deletePod(ctx, p, false); err != nil {
 			return Placement{}, err
 		}
 		e.Metrics.Handover(ctx)
 		event(ctx, run, corev1.EventTypeNormal, EventReservationHandedOver, fmt.Sprintf(
-			"Placeholder %s handed %s of its reservation on node %s over to the PipelineRun's pods (%s), by replacing its pod with a token pod pinned to the node: %s cannot be resized in place",
-			name, formatResources(subtract(have, want)), node, startingNames(tasks), strings.Join(fixed, ", ")))
+			"Placeholder %s handed %s of its reservation on node %s over to the PipelineRun's pods (%s) by replacing its pod with one that holds %s: %s cannot be resized in place",
+			name, formatResources(subtract(have, spec.Requests)), node, startingNames(tasks), formatResources(spec.Requests), strings.Join(fixed, ", ")))
 		return Placement{Node: node, Reason: handingOver(), Message: fmt.Sprintf(
-			"Handing the reservation on node %s over to the PipelineRun's pods: replacing placeholder pod %s with a token pod (%s cannot be resized in place)", node, p.Name, strings.Join(fixed, ", "))}, nil
+			"Handing the reservation on node %s over to the PipelineRun's pods: replacing placeholder pod %s (%s cannot be resized in place)", node, p.Name, strings.Join(fixed, ", "))}, nil
 	}
 	// Only CPU and memory are resized in place; the rest stays as it is.
 	want = resizable(want, have)
@@ -126,6 +137,45 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, na
 			"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to apply it", node)}, nil
 	}
 	return Placement{Node: node, Ready: true}, nil
+}
+
+// replacement is what a placeholder pod replaced during a hand-over holds:
+// CPU and memory as want has them (they grow back in place later); of every
+// other resource, which can never grow back, the peak of the tasks that
+// have not started, as far as the room the old pod leaves beside the tasks
+// that start allows, so that the new pod fits where the old one was.
+func replacement(have, want corev1.ResourceList, tasks []demand.Task) corev1.ResourceList {
+	var waiting, starting []demand.Task
+	for _, t := range tasks {
+		switch t.State {
+		case demand.Waiting:
+			waiting = append(waiting, t)
+		case demand.Starting:
+			starting = append(starting, t)
+		}
+	}
+	later, now := demand.Peak(waiting), demand.Peak(starting)
+	out := atMost(want, have)
+	for name, held := range have {
+		if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
+			continue
+		}
+		room := held.DeepCopy()
+		room.Sub(now[name])
+		q := later[name].DeepCopy()
+		if q.Cmp(room) > 0 {
+			q = room
+		}
+		if floor, ok := want[name]; ok && q.Cmp(floor) < 0 {
+			q = floor
+		}
+		if q.Sign() > 0 {
+			out[name] = q
+		} else {
+			delete(out, name)
+		}
+	}
+	return out
 }
 
 // shrinking reports whether the node still gives the placeholder container

@@ -118,7 +118,7 @@ func TestPlaceVolumesKeepTheRun(t *testing.T) {
 			claim("pv-1"), volumeOn("pv-1", corev1.LabelHostname, "node-1"),
 		},
 		want:        Placement{Node: "node-1", Reason: ReasonWaitingToMove},
-		wantMessage: []string{"build-compile-pod still run there", "cannot move to another node"},
+		wantMessage: []string{"cannot move to another node", "Waiting for build-compile-pod to finish there"},
 		wantTmpl:    tokenTemplate("node-1"),
 		wantPod:     token,
 	}, {

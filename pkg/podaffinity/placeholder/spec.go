@@ -103,7 +103,7 @@ func StatefulSet(s Spec) *appsv1.StatefulSet {
 			UpdateStrategy:      appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType},
 			PodManagementPolicy: appsv1.ParallelPodManagement,
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: autoscalerAnnotations()},
 				Spec: corev1.PodSpec{
 					Containers: []corev1.Container{{
 						Name:  ContainerName,
@@ -307,6 +307,20 @@ func restrictedContainerSecurityContext() *corev1.SecurityContext {
 		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 		ReadOnlyRootFilesystem:   ptr.To(true),
 		RunAsNonRoot:             ptr.To(true),
+	}
+}
+
+// autoscalerAnnotations keep cluster autoscalers from draining the node
+// under a running PipelineRun: its placeholder holds the node for the whole
+// run, also between tasks when nothing else of the run runs there, and
+// Karpenter's consolidation and the cluster autoscaler's scale-down would
+// otherwise take an emptied-looking node away. Both leave a node with such
+// a pod alone; once the run is done the placeholder goes and the node may
+// be reclaimed.
+func autoscalerAnnotations() map[string]string {
+	return map[string]string{
+		"karpenter.sh/do-not-disrupt":                    "true",
+		"cluster-autoscaler.kubernetes.io/safe-to-evict": "false",
 	}
 }
 

@@ -135,7 +135,10 @@ func TestStatefulSet(t *testing.T) {
 			UpdateStrategy:      appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType},
 			PodManagementPolicy: appsv1.ParallelPodManagement,
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{
+					"karpenter.sh/do-not-disrupt":                    "true",
+					"cluster-autoscaler.kubernetes.io/safe-to-evict": "false",
+				}},
 				Spec: corev1.PodSpec{
 					Containers: []corev1.Container{{
 						Name:  "placeholder",
