@@ -1086,6 +1086,18 @@ func (s *soak) leaks() (placeholders []string, pvcs []string) {
 				}
 			}
 		}
+		// A claim deleted with its run leaves its volume to the provisioner,
+		// which deletes it (reclaim policy Delete).
+		pvs, err := cluster.kube.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			pvcs = append(pvcs, fmt.Sprintf("listing PersistentVolumes: %v", err))
+		} else {
+			for _, pv := range pvs.Items {
+				if ref := pv.Spec.ClaimRef; ref != nil && soakContains(s.namespaces, ref.Namespace) {
+					pvcs = append(pvcs, fmt.Sprintf("PersistentVolume %s (claim %s/%s, %s)", pv.Name, ref.Namespace, ref.Name, pv.Status.Phase))
+				}
+			}
+		}
 		cancel()
 		if (len(placeholders) == 0 && len(pvcs) == 0) || time.Now().After(deadline) {
 			return placeholders, pvcs
@@ -1293,8 +1305,19 @@ func TestSoak(t *testing.T) {
 		spec, opts, kind := soakPipeline(rng, ns == s.cpuNS)
 		opts.labels = map[string]string{soakRunLabel: "true"}
 		name := fmt.Sprintf("soak-%04d", i)
+		// A third of the runs share a ReadWriteOnce volumeClaimTemplate
+		// workspace, so that leaked claims and volumes are counted.
+		withVolume := rng.Intn(3) == 0
+		if withVolume {
+			spec = sharing(workspaceName, spec)
+			kind += "+volume"
+		}
+		pr := newRun(ns, name, spec, opts)
+		if withVolume {
+			pr.Spec.Workspaces = []v1.WorkspaceBinding{claimTemplate(workspaceName, "")}
+		}
 		s.addRun(ns, name, kind, time.Now())
-		if err := createSoakRun(newRun(ns, name, spec, opts)); err != nil {
+		if err := createSoakRun(pr); err != nil {
 			s.forgetRun(soakKey(ns, name))
 			s.recordError("%v", err)
 			continue
