@@ -16,6 +16,9 @@
 #      freed, then runs there
 #   4. the per-run opt-in label (examples/opt-in-pipelinerun.yaml) with
 #      "coschedule: workspaces": only the labelled run is placed
+#   5. the prototype's scale-up with a real autoscaler (Karpenter's kwok
+#      provider, paused until then): every node holds a run, run N+1's
+#      placeholder is Pending, Karpenter adds a node and the run goes there
 #   and finally no placeholder is left once the runs are done.
 #
 # Every check prints a "verdict:" line; the script exits non-zero when one
@@ -185,7 +188,7 @@ if "${PRA_HACK}/cluster.sh" status >/dev/null 2>&1; then
 fi
 # up stops what it started when it fails, so only a successful up is ours to
 # tear down (never someone else's cluster that appeared meanwhile).
-"${PRA_HACK}/cluster.sh" up --nodes "${NODES}" --tekton patched \
+"${PRA_HACK}/cluster.sh" up --nodes "${NODES}" --tekton patched --autoscaler karpenter \
   || die "hack/cluster.sh up failed (it stopped what it had started; logs in ${PRA_CLUSTER_DIR}/logs)"
 STARTED_CLUSTER=1
 eval "$("${PRA_HACK}/cluster.sh" env)"
@@ -193,6 +196,11 @@ command -v kubectl >/dev/null || die "the built kubectl is not on PATH"
 note "kubectl: $(command -v kubectl)"
 
 step "the nodes"
+# Karpenter runs from the start but adds no node until scenario 5: its
+# NodePool's CPU limit is 0 meanwhile (scenario 3 shows a run that waits).
+kubectl patch nodepool default --type merge -p '{"spec":{"limits":{"cpu":"0"}}}' >/dev/null \
+  || fatal "pausing Karpenter's NodePool failed"
+note "Karpenter's NodePool is paused (limits.cpu 0) until scenario 5"
 show get nodes -o wide
 show get nodes -o custom-columns='NAME:.metadata.name,CPU:.status.allocatable.cpu,MEMORY:.status.allocatable.memory,PODS:.status.allocatable.pods'
 
@@ -459,6 +467,64 @@ if ((OPT_IN)); then
   wait_succeeded 60 "${OPTIN}"
 fi
 
+# ---------------------------------------------------------------- scenario 5
+
+step "scenario 5: the scale-up with a real autoscaler: ${NODES} long-running runs hold the ${NODES} nodes, run $((NODES + 1)) makes Karpenter add one"
+# Scenario 4 left coschedule at workspaces: back to isolate-pipelinerun.
+kubectl -n tekton-pipelines patch configmap feature-flags --type merge --patch-file "${EXAMPLES}/feature-flags.yaml" >/dev/null \
+  || fatal "restoring the feature flags failed"
+sleep 3
+HOLD=()
+for ((i = 0; i < NODES; i++)); do
+  HOLD+=("$(create "${EXAMPLES}/long-running-pipelinerun.yaml")")
+done
+all_held() {
+  local r
+  for r in "${HOLD[@]}"; do
+    [[ -n "$(placeholder_node "${r}")" && "$(count_bound_task_pods "${r}")" -ge 1 ]] || return 1
+  done
+}
+wait_for 60 "the TaskRun pods of ${HOLD[*]}" all_held || fatal "not all ${NODES} runs of scenario 5 started within 60s"
+note "before: every node holds a run"
+show get nodes
+note "resuming Karpenter:"
+show patch nodepool default --type merge -p '{"spec":{"limits":{"cpu":"32"}}}'
+RUN6="$(create "${EXAMPLES}/long-running-pipelinerun.yaml")"
+note "created ${RUN6}"
+PH6_NODE=""
+run6_started() {
+  PH6_NODE="$(placeholder_node "${RUN6}")"
+  [[ -n "${PH6_NODE}" && "$(count_bound_task_pods "${RUN6}")" -ge 1 ]]
+}
+wait_for 90 "${RUN6} to get a node and start" run6_started || fatal "${RUN6} did not start within 90s"
+note "after: Karpenter's NodeClaim and node"
+show get nodeclaims
+show get nodes -L karpenter.sh/nodepool,node.kubernetes.io/instance-type
+PH6_POD="$(placeholder_pods "${RUN6}" | awk '{print $1; exit}')"
+show -n "${NS}" get events --field-selector "involvedObject.name=${PH6_POD}" --sort-by=.lastTimestamp
+show -n "${NS}" get events --field-selector "involvedObject.name=${RUN6}" --sort-by=.lastTimestamp
+wait_succeeded 90 "${HOLD[@]}" "${RUN6}"
+show -n "${NS}" get pods -l "tekton.dev/pipelineRun=${RUN6}" -o wide
+pool6="$(kubectl get node "${PH6_NODE}" -o jsonpath='{.metadata.labels.karpenter\.sh/nodepool}' 2>/dev/null || true)"
+nominated6="$(k get events --field-selector "involvedObject.name=${PH6_POD},reason=Nominated" -o name | head -n1)"
+bad6=""
+while read -r pod node _; do
+  [[ "${node}" == "${PH6_NODE}" ]] || bad6+=" ${pod}@${node}"
+done < <(task_pods "${RUN6}")
+if [[ "${pool6}" != default ]]; then
+  verdict FAIL "scenario 5: ${RUN6} ran on ${PH6_NODE}, not a node Karpenter added (NodePool '${pool6}')"
+elif [[ -n "${bad6}" ]]; then
+  verdict FAIL "scenario 5: TaskRun pods of ${RUN6} not on its placeholder's node ${PH6_NODE}:${bad6}"
+else
+  verdict OK "scenario 5: Karpenter added node ${PH6_NODE} for the placeholder of ${RUN6}; the run ran and succeeded there"
+fi
+if [[ -n "${nominated6}" ]]; then
+  verdict OK "scenario 5: Karpenter's Nominated event on placeholder ${PH6_POD} names the NodeClaim it made"
+else
+  verdict FAIL "scenario 5: no Nominated event from Karpenter on placeholder ${PH6_POD}"
+fi
+kubectl patch nodepool default --type merge -p '{"spec":{"limits":{"cpu":"0"}}}' >/dev/null || true
+
 # ---------------------------------------------------------------- the end
 
 step "all runs done: no placeholder is left"
@@ -476,7 +542,7 @@ if [[ -n "${late}" ]]; then
   note "note: $(wc -l <<<"${late}") placeholder(s) were recreated by the engine (PlaceholderCreated \"Recreated ...\" events):"
   while read -r l; do note "  ${l}"; done <<<"${late}"
 fi
-show -n "${NS}" get pipelineruns "${RUN1}" "${LONG[@]}" "${RUN5}" "${OPT_RUNS[@]}"
+show -n "${NS}" get pipelineruns "${RUN1}" "${LONG[@]}" "${RUN5}" "${OPT_RUNS[@]}" "${HOLD[@]}" "${RUN6}"
 
 step "summary"
 if ((${#FAILED_VERDICTS[@]})); then

@@ -8,7 +8,8 @@
 #   tekton   applies the series to Tekton v1.15.0, builds the patched
 #            controller and webhook, and runs the patched tree's tests for the
 #            areas the series touches
-#   e2e      starts the local cluster with the patched controller, runs
+#   e2e      starts the local cluster with the patched controller and
+#            Karpenter's kwok provider, runs
 #            go test -tags=e2e ./test/e2e/..., and stops the cluster
 #
 # Every stage prints a line when it starts; the first failure stops the run
@@ -65,7 +66,9 @@ stage_e2e() {
     die "a local cluster is already running: stop it with hack/cluster.sh down first"
   fi
   trap 'bash "${PRA_HACK}/cluster.sh" down || true' EXIT
-  bash "${PRA_HACK}/cluster.sh" up --tekton patched
+  # With Karpenter's kwok provider: the suite pauses it (NodePool CPU limit
+  # 0) except in the tests of the scale-up scenario.
+  bash "${PRA_HACK}/cluster.sh" up --tekton patched --autoscaler karpenter
   eval "$(bash "${PRA_HACK}/cluster.sh" env)"
   go test -count=1 -tags=e2e -timeout 60m -v ./test/e2e/... 2>&1 | tee "${PRA_STATE_DIR}/e2e.log" \
     | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|e2e\.go|_test\.go' || true

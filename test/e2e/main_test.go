@@ -20,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -42,6 +43,14 @@ type clusterEnv struct {
 	stateDir string
 	// flagsSnapshot is the feature-flags data at start-up, restored at the end.
 	flagsSnapshot map[string]string
+	// dynamic reads and writes Karpenter's objects.
+	dynamic dynamic.Interface
+	// autoscaler is what hack/cluster.sh started ("karpenter" or "none").
+	autoscaler string
+	// nodePoolLimit is the CPU limit of Karpenter's NodePool at start-up:
+	// the suite pauses the autoscaler (limit 0) so that runs that wait for a
+	// node keep waiting, and restores it at the end.
+	nodePoolLimit string
 }
 
 func TestMain(m *testing.M) {
@@ -58,6 +67,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "e2e: restoring the feature flags failed: %v\n", err)
 		if code == 0 {
 			code = 1
+		}
+	}
+	if cluster.autoscaler == autoscalerKarpenter {
+		if err := setNodePoolLimit(context.Background(), cluster.nodePoolLimit); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: restoring the NodePool's CPU limit failed: %v\n", err)
+			if code == 0 {
+				code = 1
+			}
 		}
 	}
 	os.Exit(code)
@@ -85,7 +102,11 @@ func setUp() error {
 	if err != nil {
 		return err
 	}
-	env := &clusterEnv{cfg: cfg, kube: kube, tekton: tk}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	env := &clusterEnv{cfg: cfg, kube: kube, tekton: tk, dynamic: dyn}
 	env.repoRoot, err = filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		return err
@@ -143,6 +164,12 @@ func setUp() error {
 		return fmt.Errorf("the running Tekton controller is %q (from %s); the e2e tests need the patched one: hack/tekton-controller.sh patched", f, env.clusterEnvFile())
 	}
 	cluster = env
+	env.autoscaler = env.clusterSetting("AUTOSCALER")
+	if env.autoscaler == autoscalerKarpenter {
+		if env.nodePoolLimit, err = pauseAutoscaler(ctx); err != nil {
+			return err
+		}
+	}
 	if err := env.removeLeftovers(ctx); err != nil {
 		return err
 	}
@@ -202,18 +229,21 @@ func (c *clusterEnv) clusterEnvFile() string {
 
 // controllerFlavor returns "patched" or "upstream" as recorded by
 // hack/cluster.sh (or hack/tekton-controller.sh), or "" when unknown.
-func (c *clusterEnv) controllerFlavor() string {
+func (c *clusterEnv) controllerFlavor() string { return c.clusterSetting("TEKTON_FLAVOR") }
+
+// clusterSetting returns the last value of KEY=value in cluster.env, or "".
+func (c *clusterEnv) clusterSetting(key string) string {
 	data, err := os.ReadFile(c.clusterEnvFile())
 	if err != nil {
 		return ""
 	}
-	flavor := ""
+	value := ""
 	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "TEKTON_FLAVOR="); ok {
-			flavor = strings.TrimSpace(v)
+		if v, ok := strings.CutPrefix(line, key+"="); ok {
+			value = strings.TrimSpace(v)
 		}
 	}
-	return flavor
+	return value
 }
 
 func (c *clusterEnv) logDir() string { return filepath.Join(c.stateDir, "cluster", "logs") }
