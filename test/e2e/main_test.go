@@ -141,7 +141,8 @@ func setUp() error {
 		return fmt.Errorf("listing nodes: %w", err)
 	}
 	for _, n := range nodes.Items {
-		if nodeReady(&n) && !n.Spec.Unschedulable {
+		// Only the static nodes: one an autoscaler made may go at any time.
+		if _, autoscaled := n.Labels[labelNodePool]; nodeReady(&n) && !n.Spec.Unschedulable && !autoscaled {
 			env.nodes = append(env.nodes, n.Name)
 		}
 	}
