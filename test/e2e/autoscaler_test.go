@@ -223,11 +223,33 @@ func podEvents(ns, name, reason string) []corev1.Event {
 // NodePool's consolidateAfter: the placeholder's karpenter.sh/do-not-disrupt
 // keeps Karpenter from taking it away under the run. Once the run is done
 // the placeholder goes, and so does the node.
+//
+// With E2E_COMPARE_UPSTREAM=1 the scenario also runs, recorded only, against
+// upstream and against the patched controller with
+// pipelinerun-pod-affinity-reservation: none (no reservation: the
+// placeholder is token-sized, as upstream's is).
 func TestCompareAutoscalerScaleUp(t *testing.T) {
 	requireKarpenter(t)
-	compare(t, func(s *scenario) {
+	scaleUp := func(flags map[string]string) func(s *scenario) {
+		return func(s *scenario) { autoscalerScaleUp(s, flags) }
+	}
+	compare(t, scaleUp(nil))
+	if compareUpstream() {
+		t.Run("patched-reservation-none", func(t *testing.T) {
+			switchController(t, "patched")
+			s := &scenario{t: t, recordOnly: true}
+			scaleUp(map[string]string{flagReservation: "none"})(s)
+			t.Logf("SUMMARY with reservation none: %s", strings.Join(s.defects, "; "))
+		})
+	}
+}
+
+// autoscalerScaleUp is TestCompareAutoscalerScaleUp's scenario, with the
+// feature flags' overrides.
+func autoscalerScaleUp(s *scenario, flags map[string]string) {
+	{
 		t := s.t
-		setFeatureFlags(t, scenarioFlags(nil))
+		setFeatureFlags(t, scenarioFlags(flags))
 		ns := newNamespace(t, "scaleup")
 		rec := watchPods(t, nil, ns)
 
@@ -307,5 +329,5 @@ func TestCompareAutoscalerScaleUp(t *testing.T) {
 			return apierrors.IsNotFound(err), nil
 		})
 		s.check(err == nil, "node %s is still there 2m after the run finished", node)
-	})
+	}
 }
