@@ -417,6 +417,64 @@ func (h *harness) placeholderSTS(t *testing.T, name string) *appsv1.StatefulSet 
 	return sts
 }
 
+// placed is what Place returned.
+type placed struct {
+	got Placement
+	err error
+}
+
+// placeExpectation is what a Place test expects: the placement, its
+// message's parts, the API writes and events, and the placeholder
+// StatefulSet's template and pod requests afterwards (nil: none).
+type placeExpectation struct {
+	want     Placement
+	wantErr  bool
+	message  []string
+	actions  []string
+	events   []string
+	template *template
+	pod      corev1.ResourceList
+}
+
+// check compares what Place returned and left behind with e.
+func (h *harness) check(t *testing.T, p placed, e placeExpectation) {
+	t.Helper()
+	if (p.err != nil) != e.wantErr {
+		t.Fatalf("Place() error = %v, want error: %t", p.err, e.wantErr)
+	}
+	if d := cmp.Diff(e.want, p.got, ignoreMessage); d != "" {
+		t.Errorf("Place() (-want +got):\n%s", d)
+	}
+	for _, want := range e.message {
+		if !strings.Contains(p.got.Message, want) {
+			t.Errorf("Place().Message = %q, want it to contain %q", p.got.Message, want)
+		}
+	}
+	if !e.wantErr && !p.got.Ready && p.got.Message == "" {
+		t.Errorf("Place() = %+v: a run that is not ready needs a message", p.got)
+	}
+	if d := cmp.Diff(e.actions, h.actions()); d != "" {
+		t.Errorf("API writes (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(e.events, h.events()); d != "" {
+		t.Errorf("events (-want +got):\n%s", d)
+	}
+	sts := h.placeholderSTS(t, phName())
+	switch {
+	case e.template == nil && sts != nil:
+		t.Errorf("placeholder StatefulSet exists, want none")
+	case e.template != nil && sts == nil:
+		t.Errorf("placeholder StatefulSet missing")
+	case sts != nil:
+		if d := cmp.Diff(*e.template, templateOf(sts), quantityEqual); d != "" {
+			t.Errorf("placeholder template (-want +got):\n%s", d)
+		}
+	}
+	if d := cmp.Diff(e.pod, h.podRequests(t), quantityEqual); d != "" {
+		t.Errorf("placeholder pod requests, nil when deleted (-want +got):\n%s", d)
+	}
+}
+
 // template is what the engine controls in the placeholder's pod template.
 type template struct {
 	Pinned   string
@@ -1153,40 +1211,10 @@ func TestPlace(t *testing.T) {
 			target := Target{Placeholder: phName(), Isolation: selection.IsolationRequired}
 
 			got, err := h.engine(t).Place(h.ctx, settings(t, tc.config), run, target, rem)
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("Place() error = %v, want error: %t", err, tc.wantErr)
-			}
-			if d := cmp.Diff(tc.want, got, ignoreMessage); d != "" {
-				t.Errorf("Place() (-want +got):\n%s", d)
-			}
-			for _, want := range tc.wantMessage {
-				if !strings.Contains(got.Message, want) {
-					t.Errorf("Place().Message = %q, want it to contain %q", got.Message, want)
-				}
-			}
-			if !tc.wantErr && !got.Ready && got.Message == "" {
-				t.Errorf("Place() = %+v: a run that is not ready needs a message", got)
-			}
-			if d := cmp.Diff(tc.wantActions, h.actions()); d != "" {
-				t.Errorf("API writes (-want +got):\n%s", d)
-			}
-			if d := cmp.Diff(tc.wantEvents, h.events()); d != "" {
-				t.Errorf("events (-want +got):\n%s", d)
-			}
-			sts := h.placeholderSTS(t, phName())
-			switch {
-			case tc.wantTemplate == nil && sts != nil:
-				t.Errorf("placeholder StatefulSet exists, want none")
-			case tc.wantTemplate != nil && sts == nil:
-				t.Errorf("placeholder StatefulSet missing")
-			case sts != nil:
-				if d := cmp.Diff(*tc.wantTemplate, templateOf(sts), quantityEqual); d != "" {
-					t.Errorf("placeholder template (-want +got):\n%s", d)
-				}
-			}
-			if d := cmp.Diff(tc.wantPod, h.podRequests(t), quantityEqual); d != "" {
-				t.Errorf("placeholder pod requests, nil when deleted (-want +got):\n%s", d)
-			}
+			h.check(t, placed{got: got, err: err}, placeExpectation{
+				want: tc.want, wantErr: tc.wantErr, message: tc.wantMessage, actions: tc.wantActions,
+				events: tc.wantEvents, template: tc.wantTemplate, pod: tc.wantPod,
+			})
 			if d := cmp.Diff(runBefore, run); d != "" {
 				t.Errorf("Place() modified the PipelineRun (-before +after):\n%s", d)
 			}

@@ -18,11 +18,9 @@ package engine
 
 import (
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
@@ -189,29 +187,10 @@ func TestPlaceVolumesKeepTheRun(t *testing.T) {
 			run.Spec.Workspaces = []v1.WorkspaceBinding{{Name: "src", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "src"}}}
 			target := Target{Placeholder: phName(), Isolation: selection.IsolationRequired}
 			got, err := h.engine(t).Place(h.ctx, settings(t, tc.config), run, target, growBack(-1, demand.Running))
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("Place() error = %v, want error: %t", err, tc.wantErr)
-			}
-			if d := cmp.Diff(tc.want, got, ignoreMessage); d != "" {
-				t.Errorf("Place() (-want +got):\n%s", d)
-			}
-			for _, want := range tc.wantMessage {
-				if !strings.Contains(got.Message, want) {
-					t.Errorf("Place().Message = %q, want it to contain %q", got.Message, want)
-				}
-			}
-			if d := cmp.Diff(tc.wantActions, h.actions()); d != "" {
-				t.Errorf("API writes (-want +got):\n%s", d)
-			}
-			if d := cmp.Diff(tc.wantEvents, h.events()); d != "" {
-				t.Errorf("events (-want +got):\n%s", d)
-			}
-			if d := cmp.Diff(*tc.wantTmpl, templateOf(h.placeholderSTS(t, phName())), quantityEqual); d != "" {
-				t.Errorf("placeholder template (-want +got):\n%s", d)
-			}
-			if d := cmp.Diff(tc.wantPod, h.podRequests(t), quantityEqual); d != "" {
-				t.Errorf("placeholder pod requests, nil when deleted (-want +got):\n%s", d)
-			}
+			h.check(t, placed{got: got, err: err}, placeExpectation{
+				want: tc.want, wantErr: tc.wantErr, message: tc.wantMessage, actions: tc.wantActions,
+				events: tc.wantEvents, template: tc.wantTmpl, pod: tc.wantPod,
+			})
 		})
 	}
 }
