@@ -153,6 +153,14 @@ task_pods() {
 # count_bound_task_pods RUN : how many TaskRun pods of RUN are bound to a node.
 count_bound_task_pods() { task_pods "$1" | awk 'NF >= 2' | wc -l; }
 
+# started_on RUN : print the node of RUN's placeholder once it has one and a
+# bound TaskRun pod; fail before.
+started_on() {
+  local n
+  n="$(placeholder_node "$1")"
+  [[ -n "${n}" && "$(count_bound_task_pods "$1")" -ge 1 ]] && printf '%s\n' "${n}"
+}
+
 # run_condition RUN : "<status> <reason>" of the run's Succeeded condition.
 run_condition() {
   k get pipelinerun "$1" -o jsonpath='{.status.conditions[?(@.type=="Succeeded")].status}{" "}{.status.conditions[?(@.type=="Succeeded")].reason}'
@@ -395,12 +403,8 @@ one_long_done() {
 wait_for 90 "one of ${LONG[*]} to finish" one_long_done || fatal "none of ${LONG[*]} finished within 90s"
 note "${FREED_RUN} finished ($(run_condition "${FREED_RUN}")); it ran on ${LONG_NODE[${FREED_RUN}]}"
 
-PH5_NODE=""
-run5_started() {
-  PH5_NODE="$(placeholder_node "${RUN5}")"
-  [[ -n "${PH5_NODE}" && "$(count_bound_task_pods "${RUN5}")" -ge 1 ]]
-}
-wait_for 60 "${RUN5} to get a node and start its TaskRun" run5_started || fatal "${RUN5} did not start within 60s of a node being freed"
+wait_for 60 "${RUN5} to get a node and start its TaskRun" started_on "${RUN5}" || fatal "${RUN5} did not start within 60s of a node being freed"
+PH5_NODE="$(started_on "${RUN5}" || true)"
 # Whose node did run 5 get, and was that run done when run 5 got it?
 PREV5=""
 for r in "${LONG[@]}"; do
@@ -442,12 +446,8 @@ if ((OPT_IN)); then
   PLAIN="$(create "${EXAMPLES}/four-task-pipelinerun.yaml")"
   OPT_RUNS=("${OPTIN}" "${PLAIN}")
   note "created ${OPTIN} (label tekton.dev/pipelinerun-pod-affinity=true) and ${PLAIN} (no label)"
-  OPTIN_NODE=""
-  optin_started() {
-    OPTIN_NODE="$(placeholder_node "${OPTIN}")"
-    [[ -n "${OPTIN_NODE}" && "$(count_bound_task_pods "${OPTIN}")" -ge 1 ]]
-  }
-  wait_for 60 "${OPTIN} to start" optin_started || fatal "${OPTIN} did not start within 60s"
+  wait_for 60 "${OPTIN} to start" started_on "${OPTIN}" || fatal "${OPTIN} did not start within 60s"
+  OPTIN_NODE="$(started_on "${OPTIN}" || true)"
   wait_succeeded 60 "${PLAIN}"
   show -n "${NS}" get pods -l "tekton.dev/pipelineRun in (${OPTIN},${PLAIN})" -o wide -L "${MEMBER_LABEL}"
   optin_pod_node=""
@@ -481,7 +481,7 @@ done
 all_held() {
   local r
   for r in "${HOLD[@]}"; do
-    [[ -n "$(placeholder_node "${r}")" && "$(count_bound_task_pods "${r}")" -ge 1 ]] || return 1
+    started_on "${r}" >/dev/null || return 1
   done
 }
 wait_for 60 "the TaskRun pods of ${HOLD[*]}" all_held || fatal "not all ${NODES} runs of scenario 5 started within 60s"
@@ -491,12 +491,8 @@ note "resuming Karpenter:"
 show patch nodepool default --type merge -p '{"spec":{"limits":{"cpu":"32"}}}'
 RUN6="$(create "${EXAMPLES}/long-running-pipelinerun.yaml")"
 note "created ${RUN6}"
-PH6_NODE=""
-run6_started() {
-  PH6_NODE="$(placeholder_node "${RUN6}")"
-  [[ -n "${PH6_NODE}" && "$(count_bound_task_pods "${RUN6}")" -ge 1 ]]
-}
-wait_for 90 "${RUN6} to get a node and start" run6_started || fatal "${RUN6} did not start within 90s"
+wait_for 90 "${RUN6} to get a node and start" started_on "${RUN6}" || fatal "${RUN6} did not start within 90s"
+PH6_NODE="$(started_on "${RUN6}" || true)"
 note "after: Karpenter's NodeClaim and node"
 show get nodeclaims
 show get nodes -L karpenter.sh/nodepool,node.kubernetes.io/instance-type
