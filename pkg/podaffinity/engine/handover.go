@@ -157,7 +157,7 @@ func replacement(have, want corev1.ResourceList, tasks []demand.Task) corev1.Res
 	later, now := demand.Peak(waiting), demand.Peak(starting)
 	out := atMost(want, have)
 	for name, held := range have {
-		if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
+		if inPlace(name) {
 			continue
 		}
 		room := held.DeepCopy()

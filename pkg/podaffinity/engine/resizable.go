@@ -31,16 +31,22 @@ import (
 func resizable(want, have corev1.ResourceList) corev1.ResourceList {
 	out := corev1.ResourceList{}
 	for name, q := range want {
-		if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
+		if inPlace(name) {
 			out[name] = q.DeepCopy()
 		}
 	}
 	for name, q := range have {
-		if name != corev1.ResourceCPU && name != corev1.ResourceMemory {
+		if !inPlace(name) {
 			out[name] = q.DeepCopy()
 		}
 	}
 	return out
+}
+
+// inPlace reports whether a node resizes a pod's request of name in place:
+// CPU and memory only.
+func inPlace(name corev1.ResourceName) bool {
+	return name == corev1.ResourceCPU || name == corev1.ResourceMemory
 }
 
 // fixedExcess names, sorted, the resources that cannot be resized in place
@@ -48,7 +54,7 @@ func resizable(want, have corev1.ResourceList) corev1.ResourceList {
 func fixedExcess(have, want corev1.ResourceList) []string {
 	var names []string
 	for _, name := range sortedNames(have) {
-		if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
+		if inPlace(name) {
 			continue
 		}
 		if q := have[name]; q.Cmp(want[name]) > 0 {
