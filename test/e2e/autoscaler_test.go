@@ -198,21 +198,6 @@ func (w *nodeWatch) end() []string {
 	return w.disrupted
 }
 
-// podEvents returns the events of reason on pod ns/name.
-func podEvents(ns, name, reason string) []corev1.Event {
-	evs, err := events(bg(), ns, "Pod", name)
-	if err != nil {
-		return nil
-	}
-	var out []corev1.Event
-	for _, e := range evs {
-		if e.Reason == reason {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 // TestCompareAutoscalerScaleUp is the prototype's headline scenario with a
 // real autoscaler. Every static node holds an isolated run; run N+1, whose
 // peak is 6 CPU (two 3-CPU tasks in parallel), waits with the scheduler's
@@ -310,7 +295,7 @@ func autoscalerScaleUp(s *scenario, flags map[string]string) {
 			for _, p := range rec.matching(map[string]string{labelComponent: componentHolder, labelPipelineRun: run}) {
 				holder = p.Name
 			}
-			nominated := podEvents(ns, holder, reasonNominated)
+			nominated := objectEvents(ns, "Pod", holder, reasonNominated, "")
 			s.check(len(nominated) > 0, "Karpenter recorded no %s event on placeholder pod %s", reasonNominated, holder)
 			for _, e := range nominated {
 				t.Logf("Karpenter on the placeholder: %s %s", e.Reason, e.Message)

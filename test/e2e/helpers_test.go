@@ -1085,7 +1085,13 @@ func prettyJSON(v interface{}) string {
 
 // findEvents returns the run's events with reason whose message contains substr.
 func findEvents(ns, run, reason, substr string) []corev1.Event {
-	evs, _ := events(bg(), ns, "PipelineRun", run)
+	return objectEvents(ns, "PipelineRun", run, reason, substr)
+}
+
+// objectEvents returns the events of reason whose message contains substr
+// on the object kind ns/name.
+func objectEvents(ns, kind, name, reason, substr string) []corev1.Event {
+	evs, _ := events(bg(), ns, kind, name)
 	var out []corev1.Event
 	for _, e := range evs {
 		if e.Reason == reason && strings.Contains(e.Message, substr) {
