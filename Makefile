@@ -1,7 +1,7 @@
 # pipelinerun-affinity: every pod of a Tekton PipelineRun on one node.
 # See README.md. All targets run scripts in hack/.
 
-.PHONY: all demo test unit lint patches verify-patches tekton e2e soak cluster-up cluster-down build
+.PHONY: all demo test unit lint patches verify-patches tekton e2e soak bench cluster-up cluster-down build
 
 all: test
 
@@ -27,6 +27,11 @@ e2e:
 ## soak: (not in CI) start a 20-node cluster, run 300 PipelineRuns under random faults, print the report, tear down
 soak:
 	bash hack/soak.sh
+
+## bench: (not in CI) start a cluster of N nodes (default 50), run the same burst of R PipelineRuns
+## (default 2N) under upstream and the patched controller, print one table of costs, tear down
+bench:
+	bash hack/bench.sh $(if $(N),$(N),50) $(R)
 
 ## patches: regenerate patches/ from pkg/ (and the hook patches)
 patches:

@@ -8,7 +8,7 @@
 #   hack/cluster.sh up [--nodes N] [--node-cpu CPU] [--node-memory MEM]
 #                      [--node-pods PODS] [--node-ephemeral-storage SIZE]
 #                      [--zones Z] [--tekton patched|upstream|none]
-#                      [--autoscaler none|karpenter]
+#                      [--autoscaler none|karpenter] [--audit]
 #       build what is missing, start everything, create nodes node-1..node-N,
 #       wait until they are Ready. Defaults: 4 nodes, 4 CPU, 16Gi, 110 pods,
 #       100Gi of ephemeral storage, 2 zones, --tekton patched. Node i is in
@@ -20,6 +20,9 @@
 #       (built on first use, minutes): pods no node fits make it create a
 #       NodeClaim and a kwok node of 2, 4 or 8 CPU (hack/karpenter/); empty
 #       or underused autoscaled nodes are removed 10 s later.
+#       --audit writes every request of the Tekton controller (its
+#       ServiceAccount), at the stage it is received, to the API server's
+#       audit log logs/audit.log (JSON lines; see hack/bench.sh).
 #       Fails (exit 1) if a cluster is already running.
 #   hack/cluster.sh down      stop every process of the cluster, delete etcd data
 #   hack/cluster.sh status    show processes, nodes, endpoints (exit 1 if down)
@@ -37,7 +40,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
-  sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 PKI="${PRA_CLUSTER_DIR}/pki"
@@ -46,6 +49,9 @@ ETCD_DATA="${PRA_CLUSTER_DIR}/etcd-data"
 RUN_DIR="${PRA_CLUSTER_DIR}/run"
 LOG_DIR="${PRA_CLUSTER_DIR}/logs"
 INFO_FILE="${PRA_CLUSTER_DIR}/cluster.env"
+AUDIT_LOG="${LOG_DIR}/audit.log"
+# The user the Tekton controller runs as (see controller_kubeconfig).
+TEKTON_CONTROLLER_USER="system:serviceaccount:tekton-pipelines:tekton-pipelines-controller"
 TEKTON_NS="tekton-pipelines"
 KWOK_NODE_ANNOTATION="kwok.x-k8s.io/node"
 KWOK_NODE_ANNOTATION_VALUE="fake"
@@ -263,8 +269,35 @@ start_etcd() {
   wait_component 30 etcd "etcd health" http_get "${PORT_ETCD_METRICS}" /health
 }
 
+# audit_policy FILE : an audit policy that records the Tekton controller's
+# requests once each (when received: verb, resource, subresource, user) and
+# nothing else.
+audit_policy() {
+  cat >"$1" <<EOF
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [ResponseStarted, ResponseComplete, Panic]
+rules:
+- level: Metadata
+  users: ["${TEKTON_CONTROLLER_USER}"]
+- level: None
+EOF
+}
+
+# start_apiserver [AUDIT] : AUDIT "true" enables the audit log (--audit).
 start_apiserver() {
+  local -a audit=()
+  if [[ "${1:-false}" == true ]]; then
+    audit_policy "${PRA_CLUSTER_DIR}/audit-policy.yaml"
+    : >"${AUDIT_LOG}"
+    # The log backend writes each event before the request goes on
+    # (blocking mode), so a count taken after the requests is complete.
+    audit=(--audit-policy-file="${PRA_CLUSTER_DIR}/audit-policy.yaml"
+      --audit-log-path="${AUDIT_LOG}" --audit-log-format=json --audit-log-mode=blocking
+      --audit-log-maxsize=0 --audit-log-maxbackup=0)
+  fi
   start_bg kube-apiserver "$(bin_path kube-apiserver)" \
+    "${audit[@]}" \
     --etcd-servers="http://127.0.0.1:${PORT_ETCD_CLIENT}" \
     --bind-address=127.0.0.1 \
     --advertise-address=127.0.0.1 \
@@ -658,7 +691,7 @@ cmd_down() {
 # ------------------------------------------------------------------ up ------
 
 cmd_up() {
-  local nodes=4 cpu=4 mem=16Gi pods=110 storage=100Gi zones=2 tekton=patched autoscaler=none
+  local nodes=4 cpu=4 mem=16Gi pods=110 storage=100Gi zones=2 tekton=patched autoscaler=none audit=false
   while (($#)); do
     case "$1" in
       --nodes) nodes="${2:?--nodes needs a value}"; shift ;;
@@ -677,6 +710,7 @@ cmd_up() {
       --zones=*) zones="${1#*=}" ;;
       --tekton=*) tekton="${1#*=}" ;;
       --autoscaler=*) autoscaler="${1#*=}" ;;
+      --audit) audit=true ;;
       -h | --help) usage; exit 0 ;;
       *) die "unknown argument '$1' for up (see --help)" ;;
     esac
@@ -730,10 +764,11 @@ cmd_up() {
   gen_pki
   write_kubeconfig
   printf 'KUBECONFIG=%s\nNODES=%s\n' "${KUBECONFIG_FILE}" "${nodes}" >"${INFO_FILE}"
+  [[ "${audit}" == false ]] || printf 'AUDIT_LOG=%s\nAUDIT_USER=%s\n' "${AUDIT_LOG}" "${TEKTON_CONTROLLER_USER}" >>"${INFO_FILE}"
 
   log "step 3/7: etcd and kube-apiserver"
   start_etcd
-  start_apiserver
+  start_apiserver "${audit}"
 
   log "step 4/7: kube-scheduler, kube-controller-manager and the volume provisioner"
   start_scheduler
