@@ -49,6 +49,29 @@ func closure(n int, edges [][2]int) [][]bool {
 	return before
 }
 
+// adjacency returns, for each of n tasks, the tasks that edges {i, j} (i
+// before j) make wait for it.
+func adjacency(n int, edges [][2]int) [][]int {
+	next := make([][]int, n)
+	for _, e := range edges {
+		next[e[0]] = append(next[e[0]], e[1])
+	}
+	return next
+}
+
+// closureEdges returns every pair {i, j} that before orders.
+func closureEdges(before [][]bool) [][2]int {
+	var edges [][2]int
+	for i := range before {
+		for j := range before[i] {
+			if before[i][j] {
+				edges = append(edges, [2]int{i, j})
+			}
+		}
+	}
+	return edges
+}
+
 func TestHeaviestAntichain(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -103,15 +126,34 @@ func TestHeaviestAntichain(t *testing.T) {
 		edges: [][2]int{{0, 1}, {1, 2}, {2, 0}},
 		want:  3,
 	}, {
+		name:  "a cycle orders what follows any of its tasks",
+		w:     []int64{5, 1, 4},
+		edges: [][2]int{{0, 1}, {1, 0}, {1, 2}},
+		want:  5,
+	}, {
+		name:  "a weightless task passes a chain on to a heavier one",
+		w:     []int64{7, 0, 0, 6, 6},
+		edges: [][2]int{{0, 1}, {1, 2}, {2, 3}, {0, 4}},
+		want:  12,
+	}, {
+		name:  "listed twice",
+		w:     []int64{3, 4},
+		edges: [][2]int{{0, 1}, {0, 1}},
+		want:  4,
+	}, {
 		name:  "a task that waits for itself still counts",
 		w:     []int64{4, 1},
 		edges: [][2]int{{0, 0}},
 		want:  5,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := heaviestAntichain(tc.w, closure(len(tc.w), tc.edges))
-			if d := cmp.Diff(tc.want, got); d != "" {
-				t.Errorf("heaviestAntichain() (-want +got):\n%s", d)
+			// The direct dependencies and their transitive closure are the
+			// same order.
+			for _, edges := range map[string][][2]int{"direct": tc.edges, "closed": closureEdges(closure(len(tc.w), tc.edges))} {
+				got := heaviestAntichain(tc.w, adjacency(len(tc.w), edges))
+				if d := cmp.Diff(tc.want, got); d != "" {
+					t.Errorf("heaviestAntichain(%v) (-want +got):\n%s", edges, d)
+				}
 			}
 		})
 	}
@@ -283,4 +325,207 @@ func describe(tasks []Task) string {
 		fmt.Fprintf(&b, "\n  %s after=%v cpu=%s memory=%s count=%d finally=%t", t.Name, t.After, cpu.String(), mem.String(), t.Count, t.Finally)
 	}
 	return b.String()
+}
+
+// TestHeaviestAntichainMatchesBruteForce compares heaviestAntichain with the
+// heaviest set of tasks of which no two are ordered, found by trying every
+// subset, on random graphs of up to 12 tasks: sparse and dense, with
+// weightless tasks, dependencies listed twice, tasks that wait for
+// themselves and cycles.
+func TestHeaviestAntichainMatchesBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewSource(20261202))
+	for run := range 2000 {
+		n := rng.Intn(13)
+		density := rng.Float64()
+		w := make([]int64, n)
+		for i := range w {
+			w[i] = []int64{0, 0, 1, 2, 3, 5, 8, 100}[rng.Intn(8)]
+		}
+		var edges [][2]int
+		for j := range n {
+			for i := range j {
+				if rng.Float64() < density {
+					edges = append(edges, [2]int{i, j})
+				}
+			}
+		}
+		for range rng.Intn(3) {
+			if n > 0 && rng.Intn(3) == 0 { // against the order: may close a cycle
+				i, j := rng.Intn(n), rng.Intn(n)
+				edges = append(edges, [2]int{max(i, j), min(i, j)})
+			}
+		}
+		if len(edges) > 0 && rng.Intn(4) == 0 {
+			edges = append(edges, edges[rng.Intn(len(edges))])
+		}
+		perm := rng.Perm(n) // the order need not follow the task numbers
+		pw := make([]int64, n)
+		for i := range w {
+			pw[perm[i]] = w[i]
+		}
+		pedges := make([][2]int, len(edges))
+		for k, e := range edges {
+			pedges[k] = [2]int{perm[e[0]], perm[e[1]]}
+		}
+
+		before := closure(n, pedges)
+		var want int64
+		for subset := range 1 << n {
+			var total int64
+			antichain := true
+			for i := range n {
+				if subset&(1<<i) == 0 {
+					continue
+				}
+				total += pw[i]
+				for j := range n {
+					if j != i && subset&(1<<j) != 0 && before[i][j] {
+						antichain = false
+					}
+				}
+			}
+			if antichain {
+				want = max(want, total)
+			}
+		}
+		got := heaviestAntichain(pw, adjacency(n, pedges))
+		if d := cmp.Diff(want, got); d != "" {
+			t.Fatalf("run %d: heaviestAntichain(w=%v, edges=%v) (-brute force +got):\n%s", run, pw, pedges, d)
+		}
+	}
+}
+
+// peakByClosure is the peak of tasks as computed before the order kept
+// only direct dependencies: a maximum flow with an edge for every pair of
+// tasks in the transitive closure, tasks on a cycle but the heaviest left
+// out. It checks Peak on pipelines too large to try every subset of.
+func peakByClosure(tasks []Task) map[corev1.ResourceName]int64 {
+	var dag []Task
+	var finally []Task
+	for _, t := range tasks {
+		if t.Finally {
+			finally = append(finally, t)
+		} else {
+			dag = append(dag, t)
+		}
+	}
+	index := map[string]int{}
+	for i, t := range dag {
+		index[t.Name] = i
+	}
+	n := len(dag)
+	before := make([][]bool, n)
+	for i := range before {
+		before[i] = make([]bool, n)
+	}
+	for j := range dag {
+		// Walk back from j through every task it waits for.
+		stack := []int{j}
+		for len(stack) > 0 {
+			cur := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for _, name := range dag[cur].After {
+				if i, ok := index[name]; ok && !before[i][j] {
+					before[i][j] = true
+					stack = append(stack, i)
+				}
+			}
+		}
+	}
+	peak := map[corev1.ResourceName]int64{}
+	for _, name := range resourceNames(tasks) {
+		w := make([]int64, n)
+		for i, t := range dag {
+			w[i] = weight(t, name)
+		}
+		// Of the tasks on a cycle, the heaviest, or the first of equals.
+		var nodes []int
+		var total int64
+		for i := range w {
+			shadowed := false
+			for j := range w {
+				if j != i && before[i][j] && before[j][i] && (w[j] > w[i] || w[j] == w[i] && j < i) {
+					shadowed = true
+				}
+			}
+			if w[i] > 0 && !shadowed {
+				nodes = append(nodes, i)
+				total += w[i]
+			}
+		}
+		m := len(nodes)
+		g := newFlowNetwork(2*m+2, 0)
+		for a, i := range nodes {
+			g.addEdge(2*m, a, w[i])
+			g.addEdge(m+a, 2*m+1, w[i])
+			for b, j := range nodes {
+				if a != b && before[i][j] {
+					g.addEdge(a, m+b, math.MaxInt64)
+				}
+			}
+		}
+		best := total - g.maxFlow(2*m, 2*m+1)
+		var fin int64
+		for _, t := range finally {
+			fin += weight(t, name)
+		}
+		if best = max(best, fin); best > 0 {
+			peak[name] = best
+		}
+	}
+	return peak
+}
+
+// withCycle returns tasks with task i made to wait for task j as well.
+func withCycle(tasks []Task, i, j int) []Task {
+	out := append([]Task(nil), tasks...)
+	out[i].After = append(append([]string(nil), out[i].After...), out[j].Name)
+	return out
+}
+
+// shuffled returns tasks in a random order, with every After list shuffled.
+func shuffled(tasks []Task, seed int64) []Task {
+	rng := rand.New(rand.NewSource(seed))
+	out := append([]Task(nil), tasks...)
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	for i := range out {
+		after := append([]string(nil), out[i].After...)
+		rng.Shuffle(len(after), func(a, b int) { after[a], after[b] = after[b], after[a] })
+		out[i].After = after
+	}
+	return out
+}
+
+// TestPeakMatchesClosure compares Peak with peakByClosure on the shapes of
+// the benchmarks, where tasks share their After lists (fan-in) and chains
+// are long, and on those shapes with a cycle.
+func TestPeakMatchesClosure(t *testing.T) {
+	sparse := benchSparse(120, 8, 7)
+	for _, tc := range []struct {
+		name  string
+		tasks []Task
+	}{
+		{"stages", benchPipeline(6, 8)},
+		{"stages, shuffled", shuffled(benchPipeline(6, 8), 1)},
+		{"one wide stage after another", benchPipeline(2, 40)},
+		{"chain", benchPipeline(60, 1)},
+		{"wide", benchWide(80)},
+		{"sparse", sparse},
+		{"sparse, shuffled", shuffled(sparse, 2)},
+		{"matrixed", withCounts(benchPipeline(6, 8), 3, 256)},
+		{"matrix", benchMatrix(256)},
+		{"a cycle across stages", withCycle(benchPipeline(6, 8), 9, 40)},
+		{"a cycle in a sparse pipeline", withCycle(sparse, 30, 100)},
+		{"some tasks started", inProgress(benchPipeline(6, 8), 12, 0, 0)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := map[corev1.ResourceName]int64{}
+			for name, q := range Peak(tc.tasks) {
+				got[name] = scaled(name, q)
+			}
+			if d := cmp.Diff(peakByClosure(tc.tasks), got, cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("Peak() (-closure +got):\n%s", d)
+			}
+		})
+	}
 }

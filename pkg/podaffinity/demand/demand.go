@@ -24,6 +24,7 @@ package demand
 
 import (
 	"sort"
+	"strings"
 
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -122,7 +123,7 @@ func AllStarted(tasks []Task) bool {
 // same time request together: the heaviest antichain of the DAG (tasks of
 // which none must wait for another), computed per resource, and the finally
 // phase as a separate candidate. The result is exact for every DAG shape
-// (see heaviestAntichain).
+// (see order.heaviest).
 func Peak(tasks []Task) corev1.ResourceList {
 	var dagTasks, finallyTasks []Task
 	for _, t := range tasks {
@@ -132,14 +133,15 @@ func Peak(tasks []Task) corev1.ResourceList {
 			dagTasks = append(dagTasks, t)
 		}
 	}
-	before := precedence(dagTasks)
-	w := make([]int64, len(dagTasks))
+	next := dependents(dagTasks)
+	o := newOrder(next)
+	w := make([]int64, len(next)) // the nodes after the tasks weigh nothing
 	peak := corev1.ResourceList{}
 	for _, name := range resourceNames(tasks) {
 		for i, t := range dagTasks {
 			w[i] = weight(t, name)
 		}
-		dag := heaviestAntichain(w, before)
+		dag := o.heaviest(w)
 		fin := int64(0)
 		for _, t := range finallyTasks {
 			fin += weight(t, name)
@@ -152,41 +154,63 @@ func Peak(tasks []Task) corev1.ResourceList {
 	return peak
 }
 
-// precedence returns the transitive closure of the DAG: before[i][j]
-// reports whether task i must finish before task j starts. Dependencies on
-// tasks that are not listed (they have started already) are ignored.
-func precedence(tasks []Task) [][]bool {
-	index := map[string]int{}
+// dependents returns, for each task, the tasks that wait for it directly:
+// next[i] lists j when tasks[j].After names tasks[i]. Dependencies on tasks
+// that are not listed (they have started already) are ignored.
+//
+// Tasks that wait for the same list of two or more tasks (a fan-in, such as
+// every task of a stage running after every task of the stage before) wait
+// for them through one weightless node, listed after the tasks: k tasks
+// waiting for the same m tasks then cost the maximum flow k+m edges rather
+// than k·m. The node orders no two tasks that were not ordered already and
+// weighs nothing, so every antichain weighs what it did. next has one entry
+// per task and then one per such node.
+func dependents(tasks []Task) [][]int {
+	index := make(map[string]int, len(tasks))
 	for i, t := range tasks {
 		index[t.Name] = i
 	}
-	deps := make([][]int, len(tasks))
+	// Each distinct After list is resolved once, and counted.
+	type waitList struct {
+		tasks []int // the listed tasks that are in tasks
+		users int   // how many tasks wait for exactly this list
+		node  int   // the weightless node they wait through, or -1
+	}
+	lists := map[string]*waitList{}
+	keys := make([]string, len(tasks))
 	for j, t := range tasks {
-		for _, name := range t.After {
-			if i, ok := index[name]; ok {
-				deps[j] = append(deps[j], i)
-			}
-		}
-	}
-	before := make([][]bool, len(tasks))
-	for i := range before {
-		before[i] = make([]bool, len(tasks))
-	}
-	for j := range tasks {
-		// Walk back from j through every task it waits for.
-		stack := []int{j}
-		for len(stack) > 0 {
-			cur := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			for _, i := range deps[cur] {
-				if !before[i][j] {
-					before[i][j] = true
-					stack = append(stack, i)
+		keys[j] = strings.Join(t.After, "\x00")
+		l, ok := lists[keys[j]]
+		if !ok {
+			l = &waitList{node: -1}
+			for _, name := range t.After {
+				if i, ok := index[name]; ok {
+					l.tasks = append(l.tasks, i)
 				}
 			}
+			lists[keys[j]] = l
 		}
+		l.users++
 	}
-	return before
+	next := make([][]int, len(tasks))
+	for j := range tasks {
+		l := lists[keys[j]]
+		if l.users < 2 || len(l.tasks) < 2 {
+			for _, i := range l.tasks {
+				next[i] = append(next[i], j)
+			}
+			continue
+		}
+		if l.node < 0 {
+			l.node = len(next)
+			next = append(next, nil)
+			for _, i := range l.tasks {
+				next[i] = append(next[i], l.node)
+			}
+		}
+		next[l.node] = append(next[l.node], j)
+	}
+	return next
 }
 
 func weight(t Task, name corev1.ResourceName) int64 {
