@@ -112,6 +112,12 @@ type Engine struct {
 	StatefulSets appslisters.StatefulSetLister
 	Pods         corelisters.PodLister
 	Nodes        corelisters.NodeLister
+	// Synced, when set, is called before the engine reads StatefulSets,
+	// Pods or Nodes for a run that needs them, and fails when their
+	// informers have not synced (Caches.Synced: they start on the first
+	// call). The engine then returns its error rather than decide from an
+	// empty cache. Runs the engine has nothing to do with never call it.
+	Synced func(ctx context.Context) error
 	// LimitRanges, when set, lets the demand include the defaults Tekton
 	// applies to steps from the namespace's LimitRanges.
 	LimitRanges corelisters.LimitRangeLister
@@ -122,6 +128,14 @@ type Engine struct {
 	PipelineRuns func(ctx context.Context, namespace, name string) (*v1.PipelineRun, error)
 	Clock        clock.PassiveClock
 	Metrics      *metrics.Recorder
+}
+
+// synced calls Synced, if set.
+func (e *Engine) synced(ctx context.Context) error {
+	if e.Synced == nil {
+		return nil
+	}
+	return e.Synced(ctx)
 }
 
 // LimitRangesIn lists the LimitRanges of namespace; none without a lister.
@@ -163,6 +177,9 @@ type Placement struct {
 // not started; once bound, it holds what they need beyond what running and
 // starting tasks hold themselves.
 func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t Target, tasks []demand.Task) (Placement, error) {
+	if err := e.synced(ctx); err != nil {
+		return Placement{}, fmt.Errorf("placing PipelineRun %s/%s: %w", run.Namespace, run.Name, err)
+	}
 	if t.Joined {
 		return e.placeJoined(run, t)
 	}

@@ -1595,7 +1595,7 @@ func TestRelease(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, tc.objects...)
-			if err := h.engine(t).Release(h.ctx, tc.run); err != nil {
+			if err := h.engine(t).Release(h.ctx, settings(t, nil), tc.run); err != nil {
 				t.Fatalf("Release() = %v", err)
 			}
 			if d := cmp.Diff(tc.wantActions, h.actions()); d != "" {
@@ -1736,7 +1736,10 @@ func TestTarget(t *testing.T) {
 			h := newHarness(t)
 			s := settings(t, map[string]string{paconfig.EnableKey: fmt.Sprint(tc.enabled)})
 			s.Coschedule = tc.coschedule
-			got := h.engine(t).Target(h.ctx, s, tc.run)
+			got, err := h.engine(t).Target(h.ctx, s, tc.run)
+			if err != nil {
+				t.Fatalf("Target() = %v", err)
+			}
 			if d := cmp.Diff(tc.want, got); d != "" {
 				t.Errorf("Target() (-want +got):\n%s", d)
 			}
@@ -1755,7 +1758,11 @@ func TestTargetWithoutRecorder(t *testing.T) {
 	e := newHarness(t).engine(t)
 	run := testRun()
 	run.Labels[selection.LabelKey] = "maybe"
-	if d := cmp.Diff(Target{}, e.Target(logtesting.TestContextWithLogger(t), settings(t, nil), run)); d != "" {
+	got, err := e.Target(logtesting.TestContextWithLogger(t), settings(t, nil), run)
+	if err != nil {
+		t.Fatalf("Target() = %v", err)
+	}
+	if d := cmp.Diff(Target{}, got); d != "" {
 		t.Errorf("Target() (-want +got):\n%s", d)
 	}
 }
@@ -1823,7 +1830,11 @@ func TestTargetOwnedPlaceholderWithoutRecord(t *testing.T) {
 	s := settings(t, nil)
 	s.Coschedule = tektonconfig.CoscheduleIsolatePipelineRun
 	want := Target{Placeholder: phName(), Isolation: selection.IsolationRequired}
-	if d := cmp.Diff(want, h.engine(t).Target(h.ctx, s, run)); d != "" {
+	got, err := h.engine(t).Target(h.ctx, s, run)
+	if err != nil {
+		t.Fatalf("Target() = %v", err)
+	}
+	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("Target() (-want +got):\n%s", d)
 	}
 }

@@ -18,6 +18,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 
 	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
@@ -54,12 +55,17 @@ func (t Target) Handled() bool { return t.Placeholder != "" }
 // the configuration. An invalid opt-in label is reported once, as a Warning
 // event on the run's first reconcile; the run is then left to Tekton's usual
 // scheduling.
-func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) Target {
+//
+// Target reads the engine's caches only for a run reconciled before without
+// a record, with children, while the feature is on (does it own a
+// placeholder?); its error is then Synced's. With the feature off that
+// answer cannot change the decision, which is "not handled" either way.
+func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) (Target, error) {
 	if run.IsDone() {
-		return Target{}
+		return Target{}, nil
 	}
 	if name := run.Labels[placeholder.MemberLabelKey]; name != "" && ownedByPipelineRun(run) {
-		return Target{Placeholder: name, Joined: true}
+		return Target{Placeholder: name, Joined: true}, nil
 	}
 	value, hasRecord := run.Annotations[selection.RecordAnnotationKey]
 	history := selection.History{
@@ -68,7 +74,10 @@ func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) Ta
 		Reconciled:  run.HasStarted(),
 		HasChildren: len(run.Status.ChildReferences) > 0,
 	}
-	if history.Reconciled && history.HasChildren && !hasRecord {
+	if history.Reconciled && history.HasChildren && !hasRecord && s.Config.Enabled {
+		if err := e.synced(ctx); err != nil {
+			return Target{}, fmt.Errorf("deciding whether the pod affinity engine places PipelineRun %s/%s: %w", run.Namespace, run.Name, err)
+		}
 		history.OwnsPlaceholder = e.ownsPlaceholder(run)
 	}
 	record, _, err := selection.Sticky(history, func() selection.Record { return e.fresh(ctx, s, run) })
@@ -76,9 +85,9 @@ func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) Ta
 		logging.FromContext(ctx).Warnf("PipelineRun %s/%s: %v; ignored", run.Namespace, run.Name, err)
 	}
 	if !record.Handled() {
-		return Target{}
+		return Target{}, nil
 	}
-	return Target{Placeholder: placeholder.Name(&run.ObjectMeta), Isolation: record.Isolation, NamespaceScoped: record.NamespaceScoped}
+	return Target{Placeholder: placeholder.Name(&run.ObjectMeta), Isolation: record.Isolation, NamespaceScoped: record.NamespaceScoped}, nil
 }
 
 // Placed reports whether the engine placed run: the decision recorded on it

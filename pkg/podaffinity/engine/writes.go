@@ -78,7 +78,17 @@ func (e *Engine) create(ctx context.Context, run *v1.PipelineRun, spec placehold
 // placeholder; owner references cover the deletion of the run itself. A
 // child PipelineRun never deletes the placeholder it shares: it does not
 // control it.
-func (e *Engine) Release(ctx context.Context, run *v1.PipelineRun) error {
+//
+// It waits for the engine's caches (Synced) while the feature is on, and
+// for a run the engine placed (Placed). With the feature off, a run the
+// engine never placed has no placeholder (unless a controller that did not
+// record its decisions made one): its caches are not started for it.
+func (e *Engine) Release(ctx context.Context, s Settings, run *v1.PipelineRun) error {
+	if s.Config.Enabled || Placed(run) {
+		if err := e.synced(ctx); err != nil {
+			return fmt.Errorf("releasing the placeholder of PipelineRun %s/%s: %w", run.Namespace, run.Name, err)
+		}
+	}
 	name := placeholder.Name(&run.ObjectMeta)
 	sts, err := e.StatefulSets.StatefulSets(run.Namespace).Get(name)
 	if apierrors.IsNotFound(err) {
