@@ -162,6 +162,12 @@ type Placement struct {
 	Failed bool
 	// RequeueAfter, when positive, asks for another reconcile after it.
 	RequeueAfter time.Duration
+	// Since is when the wait that Reason reports began, as far as the
+	// engine can tell: when the run's placeholder was created, or last
+	// moved (placeholder.WaitingSinceAnnotation); when the run was created
+	// while it has no placeholder. Zero when Ready or Failed. A reconciler
+	// may keep a wait of a moment out of the run's status.
+	Since time.Time
 	// Current, when set, is the run as the API server has it now: the
 	// reconcile read an older copy from its cache (the run is done and its
 	// placeholder released since, say). Nothing was placed; the reconcile
@@ -176,7 +182,7 @@ type Placement struct {
 // for a node, the placeholder reserves the peak demand of those that have
 // not started; once bound, it holds what they need beyond what running and
 // starting tasks hold themselves.
-func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t Target, tasks []demand.Task) (Placement, error) {
+func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t Target, tasks []demand.Task) (placement Placement, err error) {
 	if err := e.synced(ctx); err != nil {
 		return Placement{}, fmt.Errorf("placing PipelineRun %s/%s: %w", run.Namespace, run.Name, err)
 	}
@@ -234,9 +240,13 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		return Placement{}, fmt.Errorf("getting placeholder StatefulSet %s/%s: %w", run.Namespace, t.Placeholder, err)
 	}
 	if !metav1.IsControlledBy(sts, run) {
-		return Placement{Failed: true, Reason: ReasonPlaceholderConflict, Message: fmt.Sprintf(
-			"StatefulSet %s/%s exists and is not controlled by this PipelineRun; delete or rename it", run.Namespace, t.Placeholder)}, nil
+		return conflict(run.Namespace, t.Placeholder), nil
 	}
+	defer func() {
+		if err == nil && !placement.Ready && !placement.Failed && placement.Since.IsZero() {
+			placement.Since = waitBegan(sts)
+		}
+	}()
 	if sts.DeletionTimestamp != nil {
 		return waiting(ReasonWaitingForNode, fmt.Sprintf("placeholder StatefulSet %s is being deleted; it is recreated once gone", sts.Name), time.Second), nil
 	}
@@ -450,6 +460,12 @@ func formatResources(r corev1.ResourceList) string {
 		parts = append(parts, string(name)+"="+q.String())
 	}
 	return strings.Join(parts, ", ")
+}
+
+// conflict fails a run whose placeholder's name is taken.
+func conflict(namespace, name string) Placement {
+	return Placement{Failed: true, Reason: ReasonPlaceholderConflict, Message: fmt.Sprintf(
+		"StatefulSet %s/%s exists and is not controlled by this PipelineRun; delete or rename it", namespace, name)}
 }
 
 func waiting(reason, message string, requeueAfter time.Duration) Placement {

@@ -493,7 +493,7 @@ func templateOf(sts *appsv1.StatefulSet) template {
 
 var (
 	quantityEqual  = cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 })
-	ignoreMessage  = cmpopts.IgnoreFields(Placement{}, "Message")
+	ignoreMessage  = cmpopts.IgnoreFields(Placement{}, "Message", "Since")
 	waitForNode    = Placement{Reason: ReasonWaitingForNode}
 	tokenTemplate  = func(node string) *template { return &template{Pinned: node, Requests: placeholder.TokenRequests()} }
 	reservationFor = func() *template { return &template{Requests: peak()} }
@@ -1975,6 +1975,111 @@ func TestPlaceDoesNotRecreateForAStaleRun(t *testing.T) {
 			}
 			if d := cmp.Diff(tc.wantActions, h.actions()); d != "" {
 				t.Errorf("API writes (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestPlaceSince checks when Place says a run's wait began: a reconciler
+// keeps a wait of a moment out of the run's status by it.
+func TestPlaceSince(t *testing.T) {
+	token := placeholder.TokenRequests()
+	for _, tc := range []struct {
+		name      string
+		objects   []runtime.Object
+		createErr error
+		want      time.Time
+	}{{
+		name:    "placeholder created now",
+		objects: []runtime.Object{readyNode("node-1")},
+		want:    now,
+	}, {
+		name:      "placeholder refused by a quota: since the run was created",
+		objects:   []runtime.Object{readyNode("node-1")},
+		createErr: apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "statefulsets"}, phName(), errors.New("exceeded quota: count")),
+		want:      now.Add(-time.Hour),
+	}, {
+		name: "placeholder pod unschedulable: since the placeholder was created",
+		objects: []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("", peak()), 3*time.Second),
+			placeholderPod("", peak(), ago(2*time.Second), unschedulableCondition(schedulerMessage))},
+		want: now.Add(-3 * time.Second),
+	}, {
+		name: "moved: since the move",
+		objects: []runtime.Object{readyNode("node-1"), waitingSince(ownSTS("", peak()), 10*time.Second),
+			placeholderPod("", peak(), ago(9*time.Second), unschedulableCondition(schedulerMessage))},
+		want: now.Add(-10 * time.Second),
+	}, {
+		name: "handing over: since the placeholder was created",
+		objects: []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("node-1", token), time.Second),
+			reporting(placeholderPod("node-1", peak(), ago(time.Second)))},
+		want: now.Add(-time.Second),
+	}, {
+		name:    "placed, nothing to hand over: no wait",
+		objects: []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), reporting(placeholderPod("node-1", token, ago(time.Minute)))},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.objects...)
+			if tc.createErr != nil {
+				h.client.PrependReactor("create", "statefulsets", func(k8stesting.Action) (bool, runtime.Object, error) {
+					return true, nil, tc.createErr
+				})
+			}
+			run := testRun()
+			run.CreationTimestamp = ago(time.Hour)
+			rem := remaining()
+			if tc.want.IsZero() {
+				rem = growBack(demand.Running, demand.Running)
+			}
+			got, err := h.engine(t).Place(h.ctx, settings(t, nil), run, Target{Placeholder: phName(), Isolation: selection.IsolationRequired}, rem)
+			if err != nil {
+				t.Fatalf("Place() = %v", err)
+			}
+			if !got.Since.Equal(tc.want) {
+				t.Errorf("Place() = %+v, Since %v, want %v", got, got.Since, tc.want)
+			}
+		})
+	}
+}
+
+// TestPlaceCreateFindsExisting checks what Place does when the placeholder's
+// name is taken by a StatefulSet its cache does not hold: someone else's
+// (the cache holds placeholders only) fails the run; its own (the cache is
+// behind) is waited for, without a second PlaceholderCreated event.
+func TestPlaceCreateFindsExisting(t *testing.T) {
+	foreign := ownSTS("", peak())
+	foreign.OwnerReferences = nil
+	for _, tc := range []struct {
+		name       string
+		existing   *appsv1.StatefulSet
+		want       Placement
+		wantEvents []string
+	}{{
+		name:     "someone else's StatefulSet: conflict",
+		existing: foreign,
+		want:     Placement{Failed: true, Reason: ReasonPlaceholderConflict},
+	}, {
+		name:     "its own, not in the cache yet: wait",
+		existing: createdAgo(ownSTS("", peak()), time.Second),
+		want:     Placement{Reason: ReasonWaitingForNode, Since: now.Add(-time.Second)},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, readyNode("node-1"))
+			e := h.engine(t)
+			h.client.PrependReactor("create", "statefulsets", func(k8stesting.Action) (bool, runtime.Object, error) {
+				return true, nil, apierrors.NewAlreadyExists(schema.GroupResource{Group: "apps", Resource: "statefulsets"}, phName())
+			})
+			h.client.PrependReactor("get", "statefulsets", func(k8stesting.Action) (bool, runtime.Object, error) {
+				return true, tc.existing.DeepCopy(), nil
+			})
+			got, err := e.Place(h.ctx, settings(t, nil), testRun(), Target{Placeholder: phName(), Isolation: selection.IsolationRequired}, remaining())
+			if err != nil {
+				t.Fatalf("Place() = %v", err)
+			}
+			if d := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(Placement{}, "Message")); d != "" {
+				t.Errorf("Place() (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.wantEvents, h.events()); d != "" {
+				t.Errorf("events (-want +got):\n%s", d)
 			}
 		})
 	}

@@ -68,6 +68,15 @@ func waitStart(sts *appsv1.StatefulSet, pinned string, p *corev1.Pod) (since tim
 	return time.Time{}, false
 }
 
+// waitBegan is when the run of sts began to wait: when sts was created,
+// or when the run last moved or chose its node again.
+func waitBegan(sts *appsv1.StatefulSet) time.Time {
+	if t, found := annotatedTime(sts, placeholder.WaitingSinceAnnotation); found {
+		return t
+	}
+	return sts.CreationTimestamp.Time
+}
+
 // waitedTooLong returns the failure of a run that has waited for a node
 // since `since` for longer than the configured bound.
 func (e *Engine) waitedTooLong(s Settings, since time.Time, lastMessage string) (Placement, bool) {

@@ -53,12 +53,16 @@ func (e *Engine) create(ctx context.Context, run *v1.PipelineRun, spec placehold
 	sts := placeholder.StatefulSet(spec)
 	_, err = e.KubeClient.AppsV1().StatefulSets(run.Namespace).Create(ctx, sts, metav1.CreateOptions{})
 	switch {
-	case err == nil, apierrors.IsAlreadyExists(err):
+	case err == nil:
+	case apierrors.IsAlreadyExists(err):
+		return e.alreadyExists(ctx, run, spec.Name)
 	case rejection(err) == rejectedForGood:
 		return Placement{Failed: true, Reason: ReasonPlaceholderRejected, Message: fmt.Sprintf(
 			"The API server rejects placeholder StatefulSet %s: %v", spec.Name, err)}, nil
 	case quotaExceeded(err):
-		return waiting(ReasonWaitingForNode, fmt.Sprintf("Placeholder StatefulSet %s cannot be created yet: %v", spec.Name, err), diagnoseEvery), nil
+		wait := waiting(ReasonWaitingForNode, fmt.Sprintf("Placeholder StatefulSet %s cannot be created yet: %v", spec.Name, err), diagnoseEvery)
+		wait.Since = run.CreationTimestamp.Time
+		return wait, nil
 	default:
 		return Placement{}, fmt.Errorf("creating placeholder StatefulSet %s/%s: %w", run.Namespace, spec.Name, err)
 	}
@@ -69,7 +73,26 @@ func (e *Engine) create(ctx context.Context, run *v1.PipelineRun, spec placehold
 	}
 	logging.FromContext(ctx).Infof("PipelineRun %s/%s: %s", run.Namespace, run.Name, msg)
 	event(ctx, run, corev1.EventTypeNormal, EventPlaceholderCreated, msg)
-	return waiting(ReasonWaitingForNode, msg+"; waiting for the scheduler to bind it to a node", 0), nil
+	wait := waiting(ReasonWaitingForNode, msg+"; waiting for the scheduler to bind it to a node", 0)
+	wait.Since = e.Clock.Now()
+	return wait, nil
+}
+
+// alreadyExists reports on a StatefulSet at the placeholder's name that the
+// engine's cache does not hold: its own, created by an earlier reconcile
+// the cache has not caught up with, or someone else's, which the cache
+// (placeholders only) never holds. The API server says which.
+func (e *Engine) alreadyExists(ctx context.Context, run *v1.PipelineRun, name string) (Placement, error) {
+	sts, err := e.KubeClient.AppsV1().StatefulSets(run.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return Placement{}, fmt.Errorf("getting StatefulSet %s/%s, which exists: %w", run.Namespace, name, err)
+	}
+	if !metav1.IsControlledBy(sts, run) {
+		return conflict(run.Namespace, name), nil
+	}
+	wait := waiting(ReasonWaitingForNode, fmt.Sprintf("Placeholder StatefulSet %s exists; waiting for the scheduler to bind it to a node", name), 0)
+	wait.Since = waitBegan(sts)
+	return wait, nil
 }
 
 // Release deletes the run's own placeholder, if it has one. It is called
