@@ -692,7 +692,7 @@ func TestPlace(t *testing.T) {
 	}, {
 		name:         "(4) bound with the reservation: pinned, token requests, pod shrunk in place: wait for the node to apply it",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("node-1", peak(), ago(2*time.Minute))},
-		want:         Placement{Node: "node-1", Reason: ReasonWaitingForNode},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
 		wantMessage:  []string{"Handing the reservation on node node-1 over"},
 		wantActions:  []string{"patch statefulsets", "patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
@@ -705,7 +705,7 @@ func TestPlace(t *testing.T) {
 			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: placeholder.ContainerName, Resources: &corev1.ResourceRequirements{Requests: peak(), Limits: peak()}}}
 			return p
 		}()},
-		want:         Placement{Node: "node-1", Reason: ReasonWaitingForNode},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
 		wantMessage:  []string{"waiting for the node to apply it"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
@@ -723,7 +723,7 @@ func TestPlace(t *testing.T) {
 		name:         "(4) bound with the reservation, no in-place resize: pinned, token requests, pod replaced",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("node-1", peak(), ago(2*time.Minute))},
 		resizeErr:    resizeUnsupported,
-		want:         Placement{Node: "node-1", Reason: ReasonWaitingForNode},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
 		wantMessage:  []string{"Handing the reservation on node node-1 over"},
 		wantActions:  []string{"patch statefulsets", "patch pods/resize", "delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
@@ -733,7 +733,7 @@ func TestPlace(t *testing.T) {
 		name:         "(4) resize forbidden by RBAC: handled as without in-place resize (and logged as a warning)",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), placeholderPod("node-1", peak(), ago(2*time.Minute))},
 		resizeErr:    apierrors.NewForbidden(schema.GroupResource{Resource: "pods/resize"}, "p", errors.New("RBAC: access denied")),
-		want:         Placement{Node: "node-1", Reason: ReasonWaitingForNode},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
 		wantActions:  []string{"patch pods/resize", "delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      nil,
@@ -742,7 +742,7 @@ func TestPlace(t *testing.T) {
 		name:         "(4) already pinned but the pod still holds the reservation: only the pod is handed over",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), placeholderPod("node-1", peak(), ago(2*time.Minute))},
 		resizeErr:    resizeUnsupported,
-		want:         Placement{Node: "node-1", Reason: ReasonWaitingForNode},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
 		wantActions:  []string{"patch pods/resize", "delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      nil,
@@ -1390,7 +1390,7 @@ func TestPlaceLifecycle(t *testing.T) {
 		steps: append(append([]step{}, start...), step{
 			name:         "pod bound: pin and shrink in place, ready once the node reports it",
 			before:       scheduler("node-2"),
-			want:         Placement{Node: "node-2", Reason: ReasonWaitingForNode},
+			want:         Placement{Node: "node-2", Reason: ReasonHandingOver},
 			wantSecond:   &Placement{Node: "node-2", Ready: true},
 			wantActions:  []string{"patch statefulsets", "patch pods/resize"},
 			wantTemplate: pinned,
@@ -1403,7 +1403,7 @@ func TestPlaceLifecycle(t *testing.T) {
 		steps: append(append([]step{}, start...), step{
 			name:   "pod bound: pin and replace the pod",
 			before: scheduler("node-2"),
-			want:   Placement{Node: "node-2", Reason: ReasonWaitingForNode},
+			want:   Placement{Node: "node-2", Reason: ReasonHandingOver},
 			// The pod is gone: its wait starts, the StatefulSet controller
 			// is given a moment.
 			wantSecond:         &Placement{Reason: ReasonWaitingForNode, RequeueAfter: createGrace},
