@@ -187,23 +187,6 @@ func benchPhase(t *testing.T, s benchSettings, c benchConfig, audit, user string
 	return row
 }
 
-// restartController starts a fresh controller of flavor (stopping the
-// running one, whatever its flavor) and waits until it serves metrics.
-func restartController(t *testing.T, flavor string) {
-	t.Helper()
-	cmd := exec.Command("bash", "hack/tekton-controller.sh", flavor)
-	cmd.Dir = cluster.repoRoot
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("hack/tekton-controller.sh %s: %v\n%s", flavor, err, out)
-	}
-	if err := poll(60*time.Second, func(ctx context.Context) (bool, error) {
-		_, err := cluster.scrapeMetrics(ctx)
-		return err == nil, nil
-	}); err != nil {
-		t.Fatalf("the %s controller does not serve metrics at %s", flavor, cluster.metricsURL)
-	}
-}
-
 // createBurst creates n runs of spec in ns as fast as the client allows,
 // from a few goroutines.
 func createBurst(t *testing.T, ns string, n int, spec *v1.PipelineSpec, duration string) {

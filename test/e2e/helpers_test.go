@@ -981,27 +981,34 @@ func podStatus(p *corev1.Pod) string {
 // unpatched controller.
 func compareUpstream() bool { return os.Getenv("E2E_COMPARE_UPSTREAM") == "1" }
 
-// switchController runs hack/tekton-controller.sh FLAVOR and waits until
-// the new controller serves metrics.
+// switchController switches the Tekton controller to flavor, unless it
+// runs already (see restartController).
 func switchController(t testing.TB, flavor string) {
 	t.Helper()
 	if cluster.controllerFlavor() == flavor {
 		return
 	}
 	start := time.Now()
+	restartController(t, flavor)
+	t.Logf("switched the Tekton controller to %s in %s", flavor, time.Since(start).Round(100*time.Millisecond))
+}
+
+// restartController runs hack/tekton-controller.sh FLAVOR, which stops the
+// running controller, whatever its flavor, and starts a fresh one, and waits
+// until the new controller serves metrics.
+func restartController(t testing.TB, flavor string) {
+	t.Helper()
 	cmd := exec.Command("bash", "hack/tekton-controller.sh", flavor)
 	cmd.Dir = cluster.repoRoot
-	out, err := cmd.CombinedOutput()
-	if err != nil {
+	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("hack/tekton-controller.sh %s: %v\n%s", flavor, err, out)
 	}
 	if err := poll(60*time.Second, func(ctx context.Context) (bool, error) {
 		_, err := cluster.scrapeMetrics(ctx)
-		return err == nil, err
+		return err == nil, nil
 	}); err != nil {
 		t.Fatalf("the %s controller does not serve metrics at %s", flavor, cluster.metricsURL)
 	}
-	t.Logf("switched the Tekton controller to %s in %s", flavor, time.Since(start).Round(100*time.Millisecond))
 }
 
 // scenario runs a side-by-side proof: against the patched controller its
