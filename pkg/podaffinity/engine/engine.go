@@ -139,15 +139,15 @@ func (e *Engine) synced(ctx context.Context) error {
 }
 
 // LimitRangesIn lists the LimitRanges of namespace; none without a lister.
-func (e *Engine) LimitRangesIn(namespace string) []*corev1.LimitRange {
+func (e *Engine) LimitRangesIn(namespace string) ([]*corev1.LimitRange, error) {
 	if e.LimitRanges == nil {
-		return nil
+		return nil, nil
 	}
 	list, err := e.LimitRanges.LimitRanges(namespace).List(labels.Everything())
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("listing the LimitRanges of namespace %s: %w", namespace, err)
 	}
-	return list
+	return list, nil
 }
 
 // Placement is what Place tells the PipelineRun reconciler.
@@ -201,7 +201,10 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 	}
 	// What the placeholder asks for while it looks for a node. Computed only
 	// when needed: most reconciles find the run placed.
-	limitRanges := e.LimitRangesIn(run.Namespace)
+	limitRanges, err := e.LimitRangesIn(run.Namespace)
+	if err != nil {
+		return Placement{}, err
+	}
 	reservation := func() corev1.ResourceList {
 		if s.Config.Reservation() != paconfig.ReservationReserve {
 			return placeholder.WithinLimitRanges(placeholder.TokenRequests(), limitRanges)

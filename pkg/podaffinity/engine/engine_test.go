@@ -38,6 +38,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -2082,5 +2083,38 @@ func TestPlaceCreateFindsExisting(t *testing.T) {
 				t.Errorf("events (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// failingLimitRanges is a LimitRange lister whose reads fail.
+type failingLimitRanges struct{ corelisters.LimitRangeLister }
+
+func (failingLimitRanges) LimitRanges(string) corelisters.LimitRangeNamespaceLister {
+	return failingLimitRangesInNamespace{}
+}
+
+type failingLimitRangesInNamespace struct {
+	corelisters.LimitRangeNamespaceLister
+}
+
+func (failingLimitRangesInNamespace) List(labels.Selector) ([]*corev1.LimitRange, error) {
+	return nil, errors.New("cache not ready")
+}
+
+// TestPlaceLimitRangeReadError checks that a failed read of the namespace's
+// LimitRanges is an error, not a reservation computed without them.
+func TestPlaceLimitRangeReadError(t *testing.T) {
+	h := newHarness(t, readyNode("node-1"))
+	e := h.engine(t)
+	e.LimitRanges = failingLimitRanges{}
+	if _, err := e.LimitRangesIn(ns); err == nil || !strings.Contains(err.Error(), "cache not ready") {
+		t.Errorf("LimitRangesIn() = %v, want the lister's error", err)
+	}
+	_, err := e.Place(h.ctx, settings(t, nil), testRun(), Target{Placeholder: phName(), Isolation: selection.IsolationRequired}, remaining())
+	if err == nil || !strings.Contains(err.Error(), "LimitRanges of namespace "+ns) {
+		t.Errorf("Place() = %v, want the LimitRange read error", err)
+	}
+	if got := h.actions(); len(got) != 0 {
+		t.Errorf("API writes %v, want none", got)
 	}
 }
