@@ -68,13 +68,12 @@ func waitStart(sts *appsv1.StatefulSet, pinned string, p *corev1.Pod) (since tim
 	return time.Time{}, false
 }
 
-// waitBegan is when the run of sts began to wait: when sts was created,
-// or when the run last moved or chose its node again.
+// waitBegan is when the run of sts began to wait as far as sts tells: the
+// start waitStart gives an unpinned StatefulSet (the run's last move or
+// new choice of node, or else the StatefulSet's creation).
 func waitBegan(sts *appsv1.StatefulSet) time.Time {
-	if t, found := annotatedTime(sts, placeholder.WaitingSinceAnnotation); found {
-		return t
-	}
-	return sts.CreationTimestamp.Time
+	since, _ := waitStart(sts, "", nil)
+	return since
 }
 
 // waitedTooLong returns the failure of a run that has waited for a node
