@@ -203,6 +203,101 @@ func TestFromFacts(t *testing.T) {
 	}
 }
 
+func pipelineRun(status corev1.ConditionStatus) *v1.PipelineRun {
+	pr := &v1.PipelineRun{}
+	if status != "" {
+		pr.Status.Status = duckv1.Status{Conditions: duckv1.Conditions{{Type: apis.ConditionSucceeded, Status: status}}}
+	}
+	return pr
+}
+
+// TestFromFactsChildPipelines checks how child pipelines count whatever
+// Tekton's ResolvedPipelineTask says about them: before v1.15 its IsRunning
+// looks only at TaskRuns and CustomRuns, and its IsChildPipeline only at
+// pipelineSpec, so a running child PipelineRun would count as finished and a
+// child given by pipelineRef as requesting nothing.
+func TestFromFactsChildPipelines(t *testing.T) {
+	childSpec := &v1.PipelineSpec{Tasks: []v1.PipelineTask{
+		{Name: "x", TaskSpec: &v1.EmbeddedTask{TaskSpec: *cpuTask("2")}},
+		{Name: "y", TaskSpec: &v1.EmbeddedTask{TaskSpec: *cpuTask("1")}},
+	}}
+	facts := func(t *testing.T) *resources.PipelineRunFacts {
+		t.Helper()
+		tasks := []v1.PipelineTask{
+			{Name: "embedded", PipelineSpec: childSpec},
+			{Name: "referenced", PipelineRef: &v1.PipelineRef{Name: "inner"}},
+			{Name: "matrixed", PipelineSpec: childSpec, Matrix: &v1.Matrix{Params: v1.Params{arrayParam("os", "linux", "darwin")}}},
+		}
+		graph, err := dag.Build(v1.PipelineTaskList(tasks), v1.PipelineTaskList(tasks).Deps())
+		if err != nil {
+			t.Fatalf("dag.Build(tasks) = %v", err)
+		}
+		noFinally, err := dag.Build(v1.PipelineTaskList(nil), map[string][]string{})
+		if err != nil {
+			t.Fatalf("dag.Build(finally) = %v", err)
+		}
+		state := resources.PipelineRunState{}
+		for i := range tasks {
+			state = append(state, &resources.ResolvedPipelineTask{PipelineTask: &tasks[i], ResolvedPipeline: resources.ResolvedPipeline{PipelineSpec: childSpec}})
+		}
+		return &resources.PipelineRunFacts{State: state, TasksGraph: graph, FinalTasksGraph: noFinally}
+	}
+	embedded := Task{Name: "embedded", Pod: rl("cpu", "3"), Count: 1}
+	referenced := Task{Name: "referenced", Pod: rl("cpu", "3"), Count: 1}
+	matrixed := Task{Name: "matrixed", Pod: rl("cpu", "3"), Count: 2}
+	in := func(task Task, state TaskState) Task {
+		task.State = state
+		return task
+	}
+	const (
+		running = corev1.ConditionUnknown
+		ok      = corev1.ConditionTrue
+		failed  = corev1.ConditionFalse
+	)
+	for _, tc := range []struct {
+		name     string
+		runs     [3][]*v1.PipelineRun // the child PipelineRuns of embedded, referenced, matrixed
+		want     []Task
+		wantHeld corev1.ResourceList
+	}{{
+		name:     "none started: all start now, each with the peak of its pipeline",
+		want:     []Task{in(embedded, Starting), in(referenced, Starting), in(matrixed, Starting)},
+		wantHeld: corev1.ResourceList{},
+	}, {
+		name:     "child PipelineRuns running, one without a condition yet: still running",
+		runs:     [3][]*v1.PipelineRun{{pipelineRun(running)}, {pipelineRun("")}, {pipelineRun(running), pipelineRun(running)}},
+		want:     []Task{in(embedded, Running), in(referenced, Running), in(matrixed, Running)},
+		wantHeld: corev1.ResourceList{},
+	}, {
+		name: "a matrixed child with one run done and one running is still running",
+		runs: [3][]*v1.PipelineRun{{pipelineRun(ok)}, {pipelineRun(failed)}, {pipelineRun(ok), pipelineRun(running)}},
+		want: []Task{in(matrixed, Running)},
+	}, {
+		name: "a matrixed child with one run failed and one running is still running",
+		runs: [3][]*v1.PipelineRun{{pipelineRun(ok)}, {pipelineRun(ok)}, {pipelineRun(failed), pipelineRun(running)}},
+		want: []Task{in(matrixed, Running)},
+	}, {
+		name: "every child PipelineRun done: nothing left to reserve",
+		runs: [3][]*v1.PipelineRun{{pipelineRun(ok)}, {pipelineRun(failed)}, {pipelineRun(failed), pipelineRun(ok)}},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := facts(t)
+			for i, runs := range tc.runs {
+				f.State[i].ChildPipelineRuns = runs
+			}
+			got := FromFacts(&v1.PipelineRun{}, f, nil)
+			if d := cmp.Diff(tc.want, got, quantityEqual, cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("FromFacts() (-want +got):\n%s", d)
+			}
+			// Running children hold their own share: the placeholder
+			// reserves only what has not started.
+			if d := cmp.Diff(tc.wantHeld, Held(got), quantityEqual, cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("Held(FromFacts()) (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
 func TestFromFactsLeavesSkippedTasksOut(t *testing.T) {
 	facts := pipelineFacts(t)
 	facts.State[1].PipelineTask.When = v1.WhenExpressions{{Input: "a", Operator: selection.In, Values: []string{"b"}}}
