@@ -32,10 +32,15 @@ const maxChildPipelineDepth = 5
 // reconciler creates now (Tekton's DAG execution queue, or the finally
 // tasks once the DAG is done) is Starting; the rest are Waiting.
 //
-// A child pipeline counts as the peak of its embedded pipeline spec (its
-// pods share the parent's node); of that spec, tasks given by taskRef and
-// custom tasks count as requesting nothing, since they are resolved only
-// when the child runs.
+// A child pipeline counts as the peak of its pipeline spec (its pods share
+// the parent's node); of that spec, tasks given by taskRef and custom tasks
+// count as requesting nothing, since they are resolved only when the child
+// runs.
+//
+// Whether a task runs and whether it is a child pipeline is read from the
+// task and its runs, not from ResolvedPipelineTask.IsRunning and
+// IsChildPipeline: before Tekton v1.15 those ignore child PipelineRuns and
+// pipelineRef, and the series is kept for v1.12 and v1.9 too.
 //
 // limitRanges are the LimitRanges of the run's namespace; Tekton and the API
 // server apply their defaults to the pod's containers (see
@@ -58,9 +63,10 @@ func FromFacts(run *v1.PipelineRun, facts *resources.PipelineRunFacts, limitRang
 		}
 		name := rpt.PipelineTask.Name
 		state := Waiting
+		started, running := runs(rpt)
 		switch {
-		case len(rpt.TaskRuns) > 0 || len(rpt.CustomRuns) > 0 || len(rpt.ChildPipelineRuns) > 0:
-			if !rpt.IsRunning() {
+		case started:
+			if !running {
 				continue
 			}
 			state = Running
@@ -82,14 +88,52 @@ func FromFacts(run *v1.PipelineRun, facts *resources.PipelineRunFacts, limitRang
 		}
 		switch {
 		case rpt.IsCustomTask():
-		case rpt.IsChildPipeline():
-			t.Pod = PipelinePeak(rpt.ResolvedPipeline.PipelineSpec, limitRanges)
+		case isChildPipeline(rpt):
+			spec := rpt.ResolvedPipeline.PipelineSpec
+			if spec == nil {
+				spec = rpt.PipelineTask.PipelineSpec
+			}
+			t.Pod = PipelinePeak(spec, limitRanges)
 		case rpt.ResolvedTask != nil:
 			t.Pod = PodRequestsInNamespace(rpt.ResolvedTask.TaskSpec, run.GetTaskRunSpec(name), limitRanges)
 		}
 		tasks = append(tasks, t)
 	}
 	return tasks
+}
+
+// runs reports whether a task has runs (TaskRuns, CustomRuns or child
+// PipelineRuns) and whether one of them has not finished. This is what
+// Tekton v1.15's ResolvedPipelineTask.IsRunning answers: it is false once
+// every run succeeded, or once one failed and all are done.
+func runs(rpt *resources.ResolvedPipelineTask) (started, running bool) {
+	for _, tr := range rpt.TaskRuns {
+		if tr != nil {
+			started = true
+			running = running || !tr.IsDone()
+		}
+	}
+	for _, r := range rpt.CustomRuns {
+		if r != nil {
+			started = true
+			running = running || !r.IsDone()
+		}
+	}
+	for _, pr := range rpt.ChildPipelineRuns {
+		if pr != nil {
+			started = true
+			running = running || !pr.IsDone()
+		}
+	}
+	return started, running
+}
+
+// isChildPipeline reports whether a pipeline task runs a child pipeline:
+// given by pipelineSpec or pipelineRef, or already running as child
+// PipelineRuns.
+func isChildPipeline(rpt *resources.ResolvedPipelineTask) bool {
+	pt := rpt.PipelineTask
+	return pt.PipelineSpec != nil || pt.PipelineRef != nil || len(rpt.ChildPipelineRuns) > 0
 }
 
 // startingNow returns the names of the tasks that Tekton's
