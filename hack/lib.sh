@@ -7,8 +7,30 @@
 readonly K8S_VERSION="v1.35.4"
 readonly ETCD_VERSION="v3.6.5"
 readonly KWOK_VERSION="v0.8.0"
-readonly TEKTON_VERSION="v1.15.0"
 readonly TEKTON_MODULE="github.com/tektoncd/pipeline"
+# The release lines of Tekton Pipelines the patch series is kept for, main
+# line first. Each has its own series (tekton_line_patches), made against one
+# release of the line (tekton_line_version). Every script works on the main
+# line unless PRA_TEKTON_LINE names another: TEKTON_VERSION is that line's
+# release.
+readonly TEKTON_LINES=(v1.15 v1.12 v1.9)
+
+# tekton_line_version LINE : the release of LINE the series is made against.
+tekton_line_version() {
+  case "$1" in
+    v1.15) printf '%s\n' v1.15.0 ;;
+    v1.12) printf '%s\n' v1.12.2 ;;
+    v1.9) printf '%s\n' v1.9.2 ;;
+    *)
+      printf 'ERROR: unknown Tekton line "%s" (the series is kept for: %s)\n' "$1" "${TEKTON_LINES[*]}" >&2
+      return 1
+      ;;
+  esac
+}
+
+PRA_TEKTON_LINE="${PRA_TEKTON_LINE:-${TEKTON_LINES[0]}}"
+TEKTON_VERSION="$(tekton_line_version "${PRA_TEKTON_LINE}")" || exit 1
+readonly PRA_TEKTON_LINE TEKTON_VERSION
 # Karpenter's kwok cloud provider (hack/cluster.sh up --autoscaler karpenter).
 # v1.14.1 is the newest release whose go directive (1.26.6) the machine's Go
 # satisfies; keep it equal to the version in hack/tools/karpenter/go.mod.
@@ -96,9 +118,60 @@ module_dir() {
   printf '%s\n' "${dir}"
 }
 
-# tekton_upstream_src : print the (read-only) module cache directory holding
-# the unmodified Tekton Pipelines source.
-tekton_upstream_src() { module_dir "${TEKTON_MODULE}@${TEKTON_VERSION}"; }
+# tekton_upstream_src [VERSION] : print the (read-only) module cache
+# directory holding the unmodified Tekton Pipelines source of VERSION
+# (default ${TEKTON_VERSION}).
+tekton_upstream_src() { module_dir "${TEKTON_MODULE}@${1:-${TEKTON_VERSION}}"; }
+
+# tekton_line_patches LINE : the directory of LINE's patch series: patches/
+# for the main line, patches/LINE for the others.
+tekton_line_patches() {
+  tekton_line_version "$1" >/dev/null || exit 1
+  if [[ "$1" == "${TEKTON_LINES[0]}" ]]; then
+    printf '%s\n' "${PRA_ROOT}/patches"
+  else
+    printf '%s\n' "${PRA_ROOT}/patches/$1"
+  fi
+}
+
+# tekton_replacements : the module replacements Tekton ${TEKTON_VERSION}
+# needs to build on this machine, one "MODULE VERSION H1 GO_MOD_H1" a line
+# (the module is replaced by its VERSION; the hashes are its go.sum lines).
+# They never go into the series: tekton_goflags applies them.
+tekton_replacements() {
+  case "${TEKTON_VERSION}" in
+    v1.12.2)
+      # v1.12.2 requires spire-api-sdk v1.14.7, whose zip the module proxy
+      # here refuses (403). v1.15.2, what v1.15.0 requires, is compatible
+      # (same major, newer) and builds v1.12.2's pkg/spire unchanged.
+      printf '%s\n' "github.com/spiffe/spire-api-sdk v1.15.2 h1:CZmG2kYc9G1u2MDK8M/C8Gjdez4qkvgDgOUmBbltOhA= h1:9hXJcMzatM1KwAtBDO3s6HccDCic++/5c2yOc5Iln8Y="
+      ;;
+  esac
+}
+
+# tekton_goflags SRC DIR : print the GOFLAGS to build, vet and test the
+# Tekton tree SRC with. Where tekton_replacements lists replacements, they are
+# written into DIR/go.mod and DIR/go.sum (SRC's, plus the replacements) and
+# used with -modfile, so SRC stays as released or patched.
+tekton_goflags() {
+  local src="$1" dir="$2" flags="-buildvcs=false" r mod version h1 gomodh1
+  local -a replacements
+  mapfile -t replacements < <(tekton_replacements)
+  if ((${#replacements[@]})); then
+    mkdir -p "${dir}"
+    cp "${src}/go.mod" "${dir}/go.mod"
+    cp "${src}/go.sum" "${dir}/go.sum"
+    chmod u+w "${dir}/go.mod" "${dir}/go.sum"
+    for r in "${replacements[@]}"; do
+      read -r mod version h1 gomodh1 <<<"${r}"
+      (cd "${src}" && GOFLAGS="" go mod edit -modfile="${dir}/go.mod" -replace="${mod}=${mod}@${version}") \
+        || die "go mod edit -replace ${mod}=${mod}@${version} failed"
+      printf '%s %s %s\n%s %s/go.mod %s\n' "${mod}" "${version}" "${h1}" "${mod}" "${version}" "${gomodh1}" >>"${dir}/go.sum"
+    done
+    flags+=" -modfile=${dir}/go.mod"
+  fi
+  printf '%s\n' "${flags}"
+}
 
 # kwok_src : print the module cache directory of kwok.
 kwok_src() { module_dir "sigs.k8s.io/kwok@${KWOK_VERSION}"; }
@@ -122,14 +195,18 @@ wait_for() {
   done
 }
 
-# patches_key : sha256 (first 16 hex digits) of the patches/ directory
-# contents (file names and bytes), so a changed series gets a new key.
+# patches_key : sha256 (first 16 hex digits) of the series of the line
+# (its directory's files: names and bytes, not the other lines' below it) and
+# of the module replacements its build uses, so a changed series gets a new
+# key.
 patches_key() {
-  local dir="${PRA_ROOT}/patches"
+  local dir
+  dir="$(tekton_line_patches "${PRA_TEKTON_LINE}")"
   [[ -d "${dir}" ]] || die "patches directory ${dir} does not exist"
   (
     cd "${dir}" || exit 1
-    find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+    find . -maxdepth 1 -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+    tekton_replacements
   ) | sha256sum | cut -c1-16
 }
 
