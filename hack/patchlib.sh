@@ -1,5 +1,7 @@
 # shellcheck shell=bash
-# Helpers shared by patch-tekton.sh and update-patches.sh. Source lib.sh first.
+# Helpers shared by patch-tekton.sh, update-patches.sh and verify-patches.sh.
+# Source lib.sh first. They work on the line PRA_TEKTON_LINE selects (see
+# TEKTON_LINES in lib.sh) unless given another.
 
 # Every commit of the series is made with this identity and these dates, so
 # that regenerating the series from the same inputs gives the same bytes.
@@ -7,6 +9,12 @@ readonly PATCH_IDENT_NAME="pipelinerun-affinity"
 readonly PATCH_IDENT_EMAIL="maintainers@pipelinerun-affinity.invalid"
 readonly PATCH_DATE="2026-01-01T00:00:00Z"
 readonly PATCH_BASE_TAG="base-${TEKTON_VERSION}"
+
+# Hook patches of an older line whose changes may differ from the main
+# line's patch of the same name ("LINE/PATCH", e.g. "v1.9/0004-....patch").
+# Empty: today every line's hooks make the same changes, with the context
+# of their release (verify-patches.sh checks it, see hook_changes).
+readonly HOOKS_MAY_DIFFER=()
 
 # git_fixed ARGS... : git with the series' identity and dates.
 git_fixed() {
@@ -16,11 +24,12 @@ git_fixed() {
     git -c core.autocrlf=false -c commit.gpgsign=false -c advice.detachedHead=false "$@"
 }
 
-# make_base_tree DEST : a git repository at DEST holding Tekton ${TEKTON_VERSION}
-# (from the Go module cache) as one commit tagged ${PATCH_BASE_TAG}.
+# make_base_tree DEST [VERSION] : a git repository at DEST holding Tekton
+# VERSION (default ${TEKTON_VERSION}; from the Go module cache) as one commit
+# tagged base-VERSION.
 make_base_tree() {
-  local dest="$1" src
-  src="$(tekton_upstream_src)" || die "cannot download Tekton ${TEKTON_VERSION} source"
+  local dest="$1" version="${2:-${TEKTON_VERSION}}" src
+  src="$(tekton_upstream_src "${version}")" || die "cannot download Tekton ${version} source"
   rm -rf "${dest}"
   mkdir -p "${dest}"
   cp -r "${src}/." "${dest}/"
@@ -29,25 +38,72 @@ make_base_tree() {
     cd "${dest}"
     git init -q -b main .
     git add -A
-    git_fixed commit -q -m "Tekton Pipelines ${TEKTON_VERSION}"
-    git tag "${PATCH_BASE_TAG}"
+    git_fixed commit -q -m "Tekton Pipelines ${version}"
+    git tag "base-${version}"
   )
 }
 
-# series_patches : the patch file names listed in patches/series, in order.
+# add_base_commit REPO VERSION : a root commit in the git repository REPO
+# holding Tekton VERSION, tagged base-VERSION; the work tree is not touched.
+# With two releases in one repository, git rebase can carry commits from one
+# to the other with a three-way merge.
+add_base_commit() {
+  local repo="$1" version="$2" src index tree commit
+  src="$(tekton_upstream_src "${version}")" || die "cannot download Tekton ${version} source"
+  index="$(mktemp)"
+  rm -f "${index}"
+  tree="$(GIT_INDEX_FILE="${index}" git -C "${repo}" --work-tree="${src}" add -A \
+    && GIT_INDEX_FILE="${index}" git -C "${repo}" write-tree)" || die "recording Tekton ${version} in ${repo} failed"
+  rm -f "${index}"
+  commit="$(git_fixed -C "${repo}" commit-tree -m "Tekton Pipelines ${version}" "${tree}")" \
+    || die "committing Tekton ${version} in ${repo} failed"
+  git -C "${repo}" tag "base-${version}" "${commit}"
+}
+
+# series_patches [DIR] : the patch file names listed in DIR/series (default:
+# the series of PRA_TEKTON_LINE), in order.
 series_patches() {
-  local series="${PRA_ROOT}/patches/series"
+  local series
+  series="${1:-$(tekton_line_patches "${PRA_TEKTON_LINE}")}/series"
   [[ -f "${series}" ]] || return 0
   grep -Ev '^[[:space:]]*(#|$)' "${series}"
 }
 
-# apply_series DEST [SKIP] : git am the series onto DEST, skipping the first SKIP patches.
+# apply_series DEST [SKIP] : git am the series of PRA_TEKTON_LINE onto DEST,
+# skipping the first SKIP patches.
 apply_series() {
-  local dest="$1" skip="${2:-0}" n=0 p
+  local dest="$1" skip="${2:-0}" n=0 p dir
+  dir="$(tekton_line_patches "${PRA_TEKTON_LINE}")"
   while read -r p; do
     n=$((n + 1))
     [[ "${n}" -le "${skip}" ]] && continue
-    git_fixed -C "${dest}" am -q --committer-date-is-author-date "${PRA_ROOT}/patches/${p}" \
-      || die "patches/${p} does not apply to Tekton ${TEKTON_VERSION} (see git -C ${dest} am --show-current-patch)"
-  done < <(series_patches)
+    git_fixed -C "${dest}" am -q --committer-date-is-author-date "${dir}/${p}" \
+      || die "${dir#"${PRA_ROOT}/"}/${p} does not apply to Tekton ${TEKTON_VERSION} (see git -C ${dest} am --show-current-patch)"
+  done < <(series_patches "${dir}")
+}
+
+# tree_line TREE : the line of a Tekton tree made by patch-tekton.sh (or by
+# update-patches.sh --port): the line whose base-<release> tag HEAD descends
+# from.
+tree_line() {
+  local line
+  for line in "${TEKTON_LINES[@]}"; do
+    if git -C "$1" merge-base --is-ancestor "base-$(tekton_line_version "${line}")" HEAD 2>/dev/null; then
+      printf '%s\n' "${line}"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# hook_changes PATCH : what PATCH changes, without its message, context lines,
+# hunk positions or blob ids: per file, the lines it removes and adds. Two
+# lines' versions of a hook patch make the same changes when these are equal.
+hook_changes() {
+  awk '
+    /^diff --git / { indiff = 1; print; next }
+    !indiff { next }
+    /^(---|\+\+\+) / { next }
+    /^[-+]/ { print }
+  ' "$1"
 }

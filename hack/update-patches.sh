@@ -1,79 +1,157 @@
 #!/usr/bin/env bash
-# Usage: hack/update-patches.sh [--from TREE] [--out DIR]
+# Usage: hack/update-patches.sh [--from TREE] [--port LINE]... [--out DIR]
 #
-# Regenerates the patch series from pkg/ and the hook patches:
-#   1. a fresh Tekton tree at the pinned tag;
+# Regenerates the patch series of every Tekton line (TEKTON_LINES in
+# hack/lib.sh: v1.15, the main line, then v1.12 and v1.9) from pkg/ and the
+# hook patches. For each line:
+#   1. a fresh Tekton tree at the line's release;
 #   2. patch 0001: a copy of pkg/podaffinity at pkg/podaffinity, with this
 #      module's import path rewritten to Tekton's, and of
-#      docs/pipelinerun-pod-affinity.md;
-#   3. the hook patches (every later patch of patches/series, or, with
-#      --from, the hook commits of TREE: a tree made by hack/patch-tekton.sh
-#      in which you edited and committed the hooks);
-#   4. `git format-patch` of the result into patches/ (or --out DIR).
+#      docs/pipelinerun-pod-affinity.md (the same patch on every line);
+#   3. the line's hook patches: every later patch of the line's series, or
+#      - with --from TREE, if TREE is of that line: the hook commits of TREE
+#        (a tree made by hack/patch-tekton.sh, with PRA_TEKTON_LINE=LINE for
+#        an older line, in which you edited and committed the hooks);
+#      - with --port LINE: the main line's hook patches, as just regenerated,
+#        carried onto LINE's release by git rebase (a three-way merge). When
+#        that conflicts the script stops and keeps the tree: resolve the
+#        conflicts there, git rebase --continue, then run
+#        hack/update-patches.sh --from TREE;
+#   4. `git format-patch` of the result into the line's directory: patches/
+#      for the main line, patches/LINE for the others (with --out DIR: DIR
+#      and DIR/LINE).
 # The output is byte-for-byte reproducible; hack/verify-patches.sh relies on it.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "${PRA_HACK}/patchlib.sh"
 
-from="" out="${PRA_ROOT}/patches"
+usage() { die "usage: $0 [--from TREE] [--port LINE]... [--out DIR]"; }
+from="" from_line="" out="${PRA_ROOT}/patches"
+declare -A port=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --from) from="$2"; shift 2 ;;
-    --out) out="$2"; shift 2 ;;
-    *) die "usage: $0 [--from TREE] [--out DIR]" ;;
+    --from) [[ $# -ge 2 ]] || usage; from="$2"; shift 2 ;;
+    --port)
+      [[ $# -ge 2 ]] || usage
+      tekton_line_version "$2" >/dev/null || exit 1
+      [[ "$2" != "${TEKTON_LINES[0]}" ]] || die "--port carries the main line's hooks to another line; ${2} is the main line"
+      port["$2"]=1
+      shift 2
+      ;;
+    --out) [[ $# -ge 2 ]] || usage; out="$2"; shift 2 ;;
+    *) usage ;;
   esac
 done
 require_go
+if [[ -n "${from}" ]]; then
+  from_line="$(tree_line "${from}")" || die "${from} is not a Tekton tree made by hack/patch-tekton.sh (no base-<release> tag below HEAD)"
+  [[ -z "${port[${from_line}]:-}" ]] || die "--from ${from} and --port ${from_line} both give the hooks of ${from_line}"
+fi
 
 work="$(mktemp -d)"
 trap 'rm -rf "${work}"' EXIT
-hooks="${work}/hooks"
-mkdir -p "${hooks}"
-if [[ -n "${from}" ]]; then
-  # The hook commits of TREE are everything after its first patch.
-  first="$(git -C "${from}" rev-list --reverse "${PATCH_BASE_TAG}..HEAD" | head -1)"
-  [[ -n "${first}" ]] || die "${from} has no commits after ${PATCH_BASE_TAG}"
-  git -C "${from}" format-patch -q --zero-commit --no-signature -o "${hooks}" "${first}..HEAD"
+
+# line_out LINE : where LINE's series is written.
+line_out() {
+  if [[ "$1" == "${TEKTON_LINES[0]}" ]]; then
+    printf '%s\n' "${out}"
+  else
+    printf '%s\n' "${out}/$1"
+  fi
+}
+
+# hooks_from_tree TREE HOOKS : the hook commits of TREE (everything after its
+# first patch) as patches in HOOKS.
+hooks_from_tree() {
+  local tree="$1" hooks="$2" base
+  local -a commits
+  base="base-$(tekton_line_version "$(tree_line "${tree}")")"
+  mapfile -t commits < <(git -C "${tree}" rev-list --reverse "${base}..HEAD")
+  ((${#commits[@]})) || die "${tree} has no commits after ${base}"
+  git -C "${tree}" format-patch -q --zero-commit --no-signature -o "${hooks}" "${commits[0]}..HEAD"
   # Authorship dates of local commits are noise in the series: fix them.
-  sed -i '0,/^Date: /s/^Date: .*/Date: Thu, 1 Jan 2026 00:00:00 +0000/' "${hooks}"/*.patch
-else
-  n=0
+  local p
+  for p in "${hooks}"/*.patch; do
+    [[ -e "${p}" ]] || continue
+    sed -i '0,/^Date: /s/^Date: .*/Date: Thu, 1 Jan 2026 00:00:00 +0000/' "${p}"
+  done
+}
+
+# hooks_ported LINE HOOKS : the main line's series, as written to
+# $(line_out main), rebased onto LINE's release; its hook commits into HOOKS.
+hooks_ported() {
+  local line="$1" hooks="$2" main version tree p
+  main="$(tekton_line_version "${TEKTON_LINES[0]}")"
+  version="$(tekton_line_version "${line}")"
+  tree="$(mktemp -d "${TMPDIR:-/tmp}/pra-port-${line}.XXXXXX")"
+  log "${line}: porting the ${TEKTON_LINES[0]} hooks onto Tekton ${version} in ${tree}"
+  make_base_tree "${tree}" "${main}"
   while read -r p; do
-    n=$((n + 1))
-    [[ "${n}" -eq 1 ]] && continue
-    cp "${PRA_ROOT}/patches/${p}" "${hooks}/"
-  done < <(series_patches)
-fi
+    git_fixed -C "${tree}" am -q --committer-date-is-author-date "$(line_out "${TEKTON_LINES[0]}")/${p}" \
+      || die "$(line_out "${TEKTON_LINES[0]}")/${p} does not apply to Tekton ${main}"
+  done < <(series_patches "$(line_out "${TEKTON_LINES[0]}")")
+  add_base_commit "${tree}" "${version}"
+  if ! git_fixed -C "${tree}" rebase -q --onto "base-${version}" "base-${main}" main >&2; then
+    die "the ${TEKTON_LINES[0]} hooks do not apply cleanly to Tekton ${version}: resolve the conflicts in ${tree} (git -C ${tree} status; edit, git add, git rebase --continue), then run hack/update-patches.sh --from ${tree}"
+  fi
+  hooks_from_tree "${tree}" "${hooks}"
+  rm -rf "${tree}"
+}
 
-tree="${work}/tekton"
-log "Creating Tekton ${TEKTON_VERSION} tree"
-make_base_tree "${tree}"
+# regenerate LINE : writes LINE's series.
+regenerate() {
+  local line="$1" version dest hooks tree n p
+  version="$(tekton_line_version "${line}")"
+  dest="$(line_out "${line}")"
+  hooks="${work}/hooks-${line}"
+  mkdir -p "${hooks}"
+  if [[ "${line}" == "${from_line}" ]]; then
+    hooks_from_tree "${from}" "${hooks}"
+  elif [[ -n "${port[${line}]:-}" ]]; then
+    hooks_ported "${line}" "${hooks}"
+  else
+    n=0
+    while read -r p; do
+      n=$((n + 1))
+      [[ "${n}" -eq 1 ]] && continue
+      cp "$(tekton_line_patches "${line}")/${p}" "${hooks}/"
+    done < <(series_patches "$(tekton_line_patches "${line}")")
+  fi
 
-log "Copying pkg/podaffinity into Tekton's tree"
-mkdir -p "${tree}/pkg/podaffinity"
-cp -r "${PRA_ROOT}/pkg/podaffinity/." "${tree}/pkg/podaffinity/"
-find "${tree}/pkg/podaffinity" -name '*.go' -exec \
-  sed -i 's#github.com/tekton-affinity/pipelinerun-affinity/pkg/#github.com/tektoncd/pipeline/pkg/#g' {} +
-# The new import path sorts elsewhere among the imports: format again.
-gofmt -w "${tree}/pkg/podaffinity"
-cp "${PRA_ROOT}/docs/pipelinerun-pod-affinity.md" "${tree}/docs/pipelinerun-pod-affinity.md"
-git -C "${tree}" add pkg/podaffinity docs/pipelinerun-pod-affinity.md
-git_fixed -C "${tree}" commit -q -F "${PRA_HACK}/patches/0001-message.txt"
+  tree="${work}/tekton-${line}"
+  log "${line}: creating a Tekton ${version} tree"
+  make_base_tree "${tree}" "${version}"
 
-log "Applying $(find "${hooks}" -name '*.patch' | wc -l) hook patches"
-for p in "${hooks}"/*.patch; do
-  [[ -e "${p}" ]] || continue
-  git_fixed -C "${tree}" am -q --committer-date-is-author-date "${p}" \
-    || die "hook patch $(basename "${p}") does not apply on top of the regenerated engine patch"
+  log "${line}: copying pkg/podaffinity into Tekton's tree"
+  mkdir -p "${tree}/pkg/podaffinity"
+  cp -r "${PRA_ROOT}/pkg/podaffinity/." "${tree}/pkg/podaffinity/"
+  find "${tree}/pkg/podaffinity" -name '*.go' -exec \
+    sed -i 's#github.com/tekton-affinity/pipelinerun-affinity/pkg/#github.com/tektoncd/pipeline/pkg/#g' {} +
+  # The new import path sorts elsewhere among the imports: format again.
+  gofmt -w "${tree}/pkg/podaffinity"
+  cp "${PRA_ROOT}/docs/pipelinerun-pod-affinity.md" "${tree}/docs/pipelinerun-pod-affinity.md"
+  git -C "${tree}" add pkg/podaffinity docs/pipelinerun-pod-affinity.md
+  git_fixed -C "${tree}" commit -q -F "${PRA_HACK}/patches/0001-message.txt"
+
+  log "${line}: applying $(find "${hooks}" -name '*.patch' | wc -l) hook patches"
+  for p in "${hooks}"/*.patch; do
+    [[ -e "${p}" ]] || continue
+    git_fixed -C "${tree}" am -q --committer-date-is-author-date "${p}" \
+      || die "${line}: hook patch $(basename "${p}") does not apply to Tekton ${version} on top of the regenerated engine patch"
+  done
+
+  log "${line}: writing the series to ${dest}"
+  mkdir -p "${dest}"
+  rm -f "${dest}"/*.patch "${dest}/series"
+  git -C "${tree}" format-patch -q --zero-commit --no-signature --no-numbered \
+    --subject-prefix=PATCH -o "${dest}" "base-${version}..HEAD"
+  {
+    echo "# The ${line} line: git am these patches, in this order, onto Tekton ${version}."
+    (cd "${dest}" && ls -1 ./*.patch | sed 's|^\./||')
+  } > "${dest}/series"
+}
+
+for line in "${TEKTON_LINES[@]}"; do
+  regenerate "${line}"
 done
-
-log "Writing the series to ${out}"
-mkdir -p "${out}"
-rm -f "${out}"/*.patch "${out}/series"
-git -C "${tree}" format-patch -q --zero-commit --no-signature --no-numbered \
-  --subject-prefix=PATCH -o "${out}" "${PATCH_BASE_TAG}..HEAD"
-{
-  echo "# Apply in this order with: git am \$(sed 's|^|patches/|' patches/series)"
-  (cd "${out}" && ls -1 ./*.patch | sed 's|^\./||')
-} > "${out}/series"
-ls -1 "${out}" >&2
+(cd "${out}" && find . -name '*.patch' -o -name series) | LC_ALL=C sort | sed 's|^\./||' >&2
