@@ -3,6 +3,13 @@
 # Source lib.sh first. They work on the line PRA_TEKTON_LINE selects (see
 # TEKTON_LINES in lib.sh) unless given another.
 
+# These scripts' git commands work on the Tekton trees they make, with
+# git -C. Run from a git hook or `git rebase --exec`, git exports GIT_DIR
+# (the repository being rebased), which -C does not override: git init would
+# then re-initialise that repository as a bare one and the trees' commits
+# would land on its branch.
+unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_COMMON_DIR GIT_OBJECT_DIRECTORY GIT_PREFIX
+
 # Every commit of the series is made with this identity and these dates, so
 # that regenerating the series from the same inputs gives the same bytes.
 readonly PATCH_IDENT_NAME="pipelinerun-affinity"
