@@ -21,7 +21,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/klog/v2"
 )
 
 const nodeGone = "gone"
@@ -70,11 +69,34 @@ func nodeUnusable(node *corev1.Node, tolerations []corev1.Toleration) string {
 
 func tolerated(taint *corev1.Taint, tolerations []corev1.Toleration) bool {
 	for i := range tolerations {
-		if tolerations[i].ToleratesTaint(klog.Background(), taint, false) {
+		if tolerates(&tolerations[i], taint) {
 			return true
 		}
 	}
 	return false
+}
+
+// tolerates reports whether toleration t tolerates taint, as
+// corev1.Toleration.ToleratesTaint does with the alpha comparison operators
+// (Gt, Lt) off, which is the scheduler's default. It is spelled out because
+// that method's signature depends on the k8s.io/api of the Tekton release
+// (a logger and a feature switch from v0.35 on; Tekton v1.9 has v0.32), and
+// the same code must build with every release the series is kept for.
+func tolerates(t *corev1.Toleration, taint *corev1.Taint) bool {
+	if t.Effect != "" && t.Effect != taint.Effect {
+		return false
+	}
+	if t.Key != "" && t.Key != taint.Key {
+		return false
+	}
+	switch t.Operator {
+	case "", corev1.TolerationOpEqual:
+		return t.Value == taint.Value
+	case corev1.TolerationOpExists:
+		return true
+	default:
+		return false
+	}
 }
 
 // nodeReady reports whether the node's kubelet says it is ready.

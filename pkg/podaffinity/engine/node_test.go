@@ -50,3 +50,28 @@ func TestNodeUnusable(t *testing.T) {
 		})
 	}
 }
+
+func TestTolerates(t *testing.T) {
+	taint := &corev1.Taint{Key: "dedicated", Value: "ci", Effect: corev1.TaintEffectNoSchedule}
+	for _, tc := range []struct {
+		name       string
+		toleration corev1.Toleration
+		want       bool
+	}{
+		{name: "exists, any key and effect", toleration: corev1.Toleration{Operator: corev1.TolerationOpExists}, want: true},
+		{name: "exists, the key", toleration: corev1.Toleration{Key: "dedicated", Operator: corev1.TolerationOpExists}, want: true},
+		{name: "exists, another key", toleration: corev1.Toleration{Key: "gpu", Operator: corev1.TolerationOpExists}},
+		{name: "equal, the value", toleration: corev1.Toleration{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "ci"}, want: true},
+		{name: "no operator means equal", toleration: corev1.Toleration{Key: "dedicated", Value: "ci"}, want: true},
+		{name: "equal, another value", toleration: corev1.Toleration{Key: "dedicated", Value: "prod"}},
+		{name: "the effect", toleration: corev1.Toleration{Key: "dedicated", Value: "ci", Effect: corev1.TaintEffectNoSchedule}, want: true},
+		{name: "another effect", toleration: corev1.Toleration{Key: "dedicated", Value: "ci", Effect: corev1.TaintEffectNoExecute}},
+		{name: "a comparison operator (alpha, off by default)", toleration: corev1.Toleration{Key: "dedicated", Operator: "Gt", Value: "1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tolerates(&tc.toleration, taint); got != tc.want {
+				t.Errorf("tolerates(%+v, %v) = %t, want %t", tc.toleration, taint.ToString(), got, tc.want)
+			}
+		})
+	}
+}
