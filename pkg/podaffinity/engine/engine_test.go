@@ -1063,7 +1063,7 @@ func TestPlace(t *testing.T) {
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
 			shrinkNotApplied(corev1.PodCondition{
-				Type: corev1.PodResizePending, Status: corev1.ConditionTrue, Reason: corev1.PodReasonInfeasible,
+				Type: podResizePending, Status: corev1.ConditionTrue, Reason: podReasonInfeasible,
 				Message: "Resize is infeasible for Guaranteed Pods alongside CPU Manager static policy",
 			}),
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
@@ -1078,7 +1078,7 @@ func TestPlace(t *testing.T) {
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
 			shrinkNotApplied(corev1.PodCondition{
-				Type: corev1.PodResizeInProgress, Status: corev1.ConditionTrue, LastTransitionTime: ago(2 * time.Minute),
+				Type: podResizeInProgress, Status: corev1.ConditionTrue, LastTransitionTime: ago(2 * time.Minute),
 			}),
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
@@ -1092,7 +1092,7 @@ func TestPlace(t *testing.T) {
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
 			shrinkNotApplied(corev1.PodCondition{
-				Type: corev1.PodResizeInProgress, Status: corev1.ConditionTrue, LastTransitionTime: ago(5 * time.Second),
+				Type: podResizeInProgress, Status: corev1.ConditionTrue, LastTransitionTime: ago(5 * time.Second),
 			}),
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},

@@ -64,6 +64,16 @@ func fixedExcess(have, want corev1.ResourceList) []string {
 	return names
 }
 
+// The pod conditions and the reason by which the kubelet reports an in-place
+// resize (Kubernetes 1.33 on). Spelled out because k8s.io/api names them only
+// from v0.33 on, and Tekton v1.9, one of the releases the series is kept
+// for, has v0.32.
+const (
+	podResizePending    corev1.PodConditionType = "PodResizePending"
+	podResizeInProgress corev1.PodConditionType = "PodResizeInProgress"
+	podReasonInfeasible                         = "Infeasible"
+)
+
 // resizeLimit bounds how long a placeholder's shrink may stay pending or in
 // progress on the node before the engine hands over by replacing the pod:
 // the tasks that start wait for it.
@@ -74,7 +84,7 @@ const resizeLimit = time.Minute
 // or in progress for longer than resizeLimit (as of now).
 func resizeStuck(p *corev1.Pod, now time.Time) string {
 	for _, c := range p.Status.Conditions {
-		if c.Status != corev1.ConditionTrue || (c.Type != corev1.PodResizePending && c.Type != corev1.PodResizeInProgress) {
+		if c.Status != corev1.ConditionTrue || (c.Type != podResizePending && c.Type != podResizeInProgress) {
 			continue
 		}
 		what := string(c.Type)
@@ -85,7 +95,7 @@ func resizeStuck(p *corev1.Pod, now time.Time) string {
 			what += ": " + c.Message
 		}
 		switch {
-		case c.Type == corev1.PodResizePending && c.Reason == corev1.PodReasonInfeasible:
+		case c.Type == podResizePending && c.Reason == podReasonInfeasible:
 			return what
 		case !c.LastTransitionTime.IsZero() && now.Sub(c.LastTransitionTime.Time) > resizeLimit:
 			return fmt.Sprintf("%s, for %s", what, now.Sub(c.LastTransitionTime.Time).Round(time.Second))
