@@ -97,15 +97,34 @@ func NewCaches(client kubernetes.Interface, namespace string, resync time.Durati
 	})
 	for name, informer := range c.named() {
 		// Not started yet: this cannot fail.
-		_ = informer.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
+		_ = informer.SetWatchErrorHandler(func(r *cache.Reflector, err error) {
 			c.mu.Lock()
 			c.lastErr[name] = err
 			c.mu.Unlock()
-			cache.DefaultWatchErrorHandler(ctx, r, err)
+			if logWatchError != nil {
+				logWatchError(r, err)
+			}
 		})
 	}
 	return c
 }
+
+// logWatchError is client-go's DefaultWatchErrorHandler, which logs a watch
+// error as client-go does when no handler is set, in the shape
+// SetWatchErrorHandler takes. The context variants of both are not used:
+// the client-go of Tekton v1.9 (v0.32), one of the releases the series is
+// kept for, lacks SetWatchErrorHandlerWithContext, and its
+// DefaultWatchErrorHandler takes no context, which later ones do. nil if
+// client-go has neither signature (a test checks it has one).
+var logWatchError = func() cache.WatchErrorHandler {
+	switch h := any(cache.DefaultWatchErrorHandler).(type) {
+	case func(context.Context, *cache.Reflector, error):
+		return func(r *cache.Reflector, err error) { h(context.Background(), r, err) }
+	case func(*cache.Reflector, error):
+		return h
+	}
+	return nil
+}()
 
 func (c *Caches) named() map[string]cache.SharedIndexInformer {
 	return map[string]cache.SharedIndexInformer{CacheStatefulSets: c.statefulSets, CacheNodes: c.nodes}

@@ -421,3 +421,9 @@ func TestSyncedOnlyWhenNeeded(t *testing.T) {
 		})
 	}
 }
+
+func TestLogWatchErrorIsClientGos(t *testing.T) {
+	if logWatchError == nil {
+		t.Errorf("cache.DefaultWatchErrorHandler is a %T, neither signature logWatchError knows: watch errors of the engine's caches would not be logged", cache.DefaultWatchErrorHandler)
+	}
+}
