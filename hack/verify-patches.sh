@@ -42,4 +42,4 @@ for line in "${TEKTON_LINES[@]:1}"; do
   done
 done
 ((drift == 0)) || die "the lines' hooks differ: port the main line's hooks (hack/update-patches.sh --port LINE), or list a patch that must differ in HOOKS_MAY_DIFFER (hack/patchlib.sh)"
-log "every line's hook patches make the ${TEKTON_LINES[0]} hooks' changes"
+log "every line's hook patches make the ${TEKTON_LINES[0]} hooks' changes${HOOKS_MAY_DIFFER[*]:+, but ${HOOKS_MAY_DIFFER[*]} (HOOKS_MAY_DIFFER)}"
