@@ -1,7 +1,7 @@
 # pipelinerun-affinity: every pod of a Tekton PipelineRun on one node.
 # See README.md. All targets run scripts in hack/.
 
-.PHONY: all demo test unit lint patches verify-patches tekton e2e soak bench cluster-up cluster-down build
+.PHONY: all demo test unit lint patches verify-patches tekton verify-lts e2e soak bench cluster-up cluster-down build
 
 all: test
 
@@ -21,6 +21,10 @@ verify-patches:
 	bash hack/test.sh patches
 tekton:
 	bash hack/test.sh tekton
+
+## verify-lts: the tekton check for the older lines' series (v1.12.2, v1.9.2): apply, build, vet, test
+verify-lts:
+	bash hack/test.sh lts
 e2e:
 	bash hack/test.sh e2e
 

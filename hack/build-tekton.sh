@@ -2,20 +2,22 @@
 # Build the Tekton Pipelines controller and webhook of one flavor into
 # $PRA_STATE_DIR/bin/tekton-<flavor>-.../ and print that directory on stdout.
 #
-# Usage: hack/build-tekton.sh upstream|patched [--force]
+# Usage: [PRA_TEKTON_LINE=LINE] hack/build-tekton.sh upstream|patched [--force]
 #   upstream  unmodified Tekton from the Go module cache
 #             -> bin/tekton-upstream-<version>/{controller,webhook}
-#   patched   Tekton with patches/ applied by hack/patch-tekton.sh
-#             -> bin/tekton-patched-<version>-<sha256(patches/)[:16]>/{controller,webhook,src/}
-# A build whose binaries are cached is reused (a changed patch series has a
-# different key and is rebuilt).
+#   patched   Tekton with the line's series applied by hack/patch-tekton.sh
+#             -> bin/tekton-patched-<version>-<sha256(series)[:16]>/{controller,webhook,src/}
+# <version> is the release of the line PRA_TEKTON_LINE names (default the
+# main line, v1.15: v1.15.0; v1.12: v1.12.2; v1.9: v1.9.2). A build whose
+# binaries are cached is reused (a changed patch series has a different key
+# and is rebuilt).
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
-  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 FLAVOR=""
@@ -72,15 +74,17 @@ case "${FLAVOR}" in
     ;;
 esac
 
-log "building Tekton ${FLAVOR} controller and webhook from ${SRC} (a cold build takes several minutes)"
+log "building Tekton ${TEKTON_VERSION} ${FLAVOR} controller and webhook from ${SRC} (a cold build takes several minutes)"
 start=${SECONDS}
 TMP_OUT="$(mktemp -d "${OUT}/.build.XXXXXX")"
 trap 'rm -rf "${TMP_OUT}"' EXIT
 # The module cache copy is read-only; building in place works since nothing
 # is written to the source tree. GOFLAGS is pinned so a user's -mod=vendor or
-# -mod=mod does not leak in.
-(cd "${SRC}" && GOFLAGS=-buildvcs=false GOWORK=off go build -ldflags "-s -w" -o "${TMP_OUT}/" ./cmd/controller ./cmd/webhook) \
+# -mod=mod does not leak in; where this machine needs module replacements
+# (tekton_replacements), they come in through a -modfile kept in ${OUT}/modfile.
+goflags="$(tekton_goflags "${SRC}" "${OUT}/modfile")"
+(cd "${SRC}" && GOFLAGS="${goflags}" GOWORK=off go build -ldflags "-s -w" -o "${TMP_OUT}/" ./cmd/controller ./cmd/webhook) \
   || die "building Tekton ${FLAVOR} failed"
 mv -f "${TMP_OUT}/controller" "${TMP_OUT}/webhook" "${OUT}/"
-log "Tekton ${FLAVOR} built in $((SECONDS - start))s -> ${OUT}"
+log "Tekton ${TEKTON_VERSION} ${FLAVOR} built in $((SECONDS - start))s -> ${OUT}"
 printf '%s\n' "${OUT}"

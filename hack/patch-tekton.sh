@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Usage: hack/patch-tekton.sh DEST
+# Usage: [PRA_TEKTON_LINE=LINE] hack/patch-tekton.sh DEST
 #
-# Creates a git checkout of Tekton Pipelines at the pinned tag in DEST (from
-# the Go module cache; a real user would `git clone` the tag instead) and
-# applies the patch series in patches/ with `git am`, one commit per patch.
+# Creates a git checkout of Tekton Pipelines at the release of the line
+# (default the main line, v1.15: v1.15.0; v1.12: v1.12.2; v1.9: v1.9.2) in
+# DEST, from the Go module cache (a real user would `git clone` the tag
+# instead), tagged base-<release>, and applies the line's series (patches/,
+# patches/v1.12, patches/v1.9) with `git am`, one commit per patch.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "${PRA_HACK}/patchlib.sh"

@@ -6,8 +6,11 @@
 #   unit     go test ./... (the engine's unit tests) and the provisioner's tests
 #   patches  hack/verify-patches.sh: the committed series equals a regeneration
 #   tekton   applies the series to Tekton v1.15.0, builds the patched
-#            controller and webhook, and runs the patched tree's tests for the
-#            areas the series touches
+#            controller and webhook, and runs go vet and the patched tree's
+#            tests for the areas the series touches (PRA_TEKTON_LINE=LINE:
+#            the same for another line's series and release)
+#   lts      the tekton stage for every older line (v1.12.2, v1.9.2); not
+#            run by default (make verify-lts)
 #   e2e      starts the local cluster with the patched controller and
 #            Karpenter's kwok provider, runs
 #            go test -tags=e2e ./test/e2e/..., and stops the cluster
@@ -51,15 +54,24 @@ stage_patches() {
 }
 
 stage_tekton() {
-  local out
+  local out src goflags unformatted
   out="$(bash "${PRA_HACK}/build-tekton.sh" patched)"
-  [[ -d "${out}/src" ]] || die "build-tekton.sh did not leave the patched source in ${out}/src"
-  local unformatted
-  unformatted="$(cd "${out}/src" && git diff --name-only base-v1.15.0 HEAD -- '*.go' | xargs -r gofmt -l)"
+  src="${out}/src"
+  [[ -d "${src}" ]] || die "build-tekton.sh did not leave the patched source in ${src}"
+  unformatted="$(cd "${src}" && git diff --name-only "base-${TEKTON_VERSION}" HEAD -- '*.go' | xargs -r gofmt -l)"
   [[ -z "${unformatted}" ]] || die "the series leaves Go files unformatted in Tekton's tree: ${unformatted}"
-  (cd "${out}/src" && go vet ./pkg/podaffinity/... ./pkg/reconciler/pipelinerun/ ./pkg/reconciler/taskrun/ ./pkg/apis/config/)
-  log "running the patched Tekton tree's tests: ${TEKTON_TEST_PACKAGES[*]}"
-  (cd "${out}/src" && go test -count=1 "${TEKTON_TEST_PACKAGES[@]}")
+  goflags="$(tekton_goflags "${src}" "${out}/modfile")"
+  log "go vet and the tests of the patched Tekton ${TEKTON_VERSION} tree: ${TEKTON_TEST_PACKAGES[*]}"
+  (cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go vet ./pkg/podaffinity/... ./pkg/reconciler/pipelinerun/ ./pkg/reconciler/taskrun/ ./pkg/apis/config/)
+  (cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go test -count=1 "${TEKTON_TEST_PACKAGES[@]}")
+}
+
+stage_lts() {
+  local line
+  for line in "${TEKTON_LINES[@]:1}"; do
+    log "--> the ${line} line"
+    env PRA_TEKTON_LINE="${line}" bash "${PRA_HACK}/test.sh" tekton
+  done
 }
 
 stage_e2e() {
@@ -88,7 +100,7 @@ stage_e2e() {
 stages=("$@")
 [[ ${#stages[@]} -gt 0 ]] || stages=(lint unit patches tekton e2e)
 for s in "${stages[@]}"; do
-  declare -F "stage_${s}" >/dev/null || die "unknown stage ${s} (lint, unit, patches, tekton, e2e)"
+  declare -F "stage_${s}" >/dev/null || die "unknown stage ${s} (lint, unit, patches, tekton, lts, e2e)"
   log "==> ${s}"
   SECONDS=0
   "stage_${s}"
