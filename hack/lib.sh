@@ -121,6 +121,7 @@ module_dir() {
 # tekton_upstream_src [VERSION] : print the (read-only) module cache
 # directory holding the unmodified Tekton Pipelines source of VERSION
 # (default ${TEKTON_VERSION}).
+# shellcheck disable=SC2120 # patchlib.sh passes VERSION
 tekton_upstream_src() { module_dir "${TEKTON_MODULE}@${1:-${TEKTON_VERSION}}"; }
 
 # tekton_line_patches LINE : the directory of LINE's patch series: patches/

@@ -15,12 +15,15 @@ unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_COMMON_DIR GIT_OBJECT_DIRECTORY G
 readonly PATCH_IDENT_NAME="pipelinerun-affinity"
 readonly PATCH_IDENT_EMAIL="maintainers@pipelinerun-affinity.invalid"
 readonly PATCH_DATE="2026-01-01T00:00:00Z"
+# The tag of the base commit of a tree of this line (patch-tekton.sh).
+# shellcheck disable=SC2034 # used by patch-tekton.sh
 readonly PATCH_BASE_TAG="base-${TEKTON_VERSION}"
 
 # Hook patches of an older line whose changes may differ from the main
 # line's patch of the same name ("LINE/PATCH"); verify-patches.sh checks
 # that every other hook patch makes the same changes as the main line's, in
 # the context of its own release (see hook_changes). Each entry says why.
+# shellcheck disable=SC2034 # used by verify-patches.sh
 readonly HOOKS_MAY_DIFFER=(
   # v1.9.2's Affinity Assistant never deletes volumeClaimTemplate PVCs with
   # coschedule: workspaces and has no AutoCleanupPVCAnnotation (v1.12 on):

@@ -4,7 +4,8 @@
 # Stages:
 #   lint     gofmt and go vet over this module and hack/tools/provisioner
 #   unit     go test ./... (the engine's unit tests) and the provisioner's tests
-#   patches  hack/verify-patches.sh: the committed series equals a regeneration
+#   patches  hack/verify-patches.sh: every line's committed series equals a
+#            regeneration, and the older lines' hooks make the main line's changes
 #   tekton   applies the series to Tekton v1.15.0, builds the patched
 #            controller and webhook, and runs go vet and the patched tree's
 #            tests for the areas the series touches (PRA_TEKTON_LINE=LINE:
