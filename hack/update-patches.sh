@@ -11,6 +11,8 @@
 #      in which you edited and committed the hooks);
 #   4. `git format-patch` of the result into patches/ (or --out DIR).
 # The output is byte-for-byte reproducible; hack/verify-patches.sh relies on it.
+# Every patch has the author PRA_PATCH_AUTHOR ("Name <email>"; by default the
+# project's maintainers, see patchlib.sh), whoever wrote the hook commits.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "${PRA_HACK}/patchlib.sh"
@@ -65,6 +67,9 @@ for p in "${hooks}"/*.patch; do
   [[ -e "${p}" ]] || continue
   git_fixed -C "${tree}" am -q --committer-date-is-author-date "${p}" \
     || die "hook patch $(basename "${p}") does not apply on top of the regenerated engine patch"
+  # git am keeps the patch's own author (a --from tree's, or the committed
+  # series'): the whole series gets the one of patchlib.sh (PRA_PATCH_AUTHOR).
+  git_fixed -C "${tree}" commit -q --amend --no-edit --cleanup=verbatim --reset-author
 done
 
 log "Writing the series to ${out}"

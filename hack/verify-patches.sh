@@ -3,6 +3,8 @@
 #
 # Fails when the committed patch series differs from a regeneration from
 # pkg/ (for example after a change to pkg/ without hack/update-patches.sh).
+# The regeneration uses PRA_PATCH_AUTHOR like hack/update-patches.sh: leave it
+# unset to check the committed series, which has the default author.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -12,6 +14,8 @@ trap 'rm -rf "${out}"' EXIT
 if ! diff -ru "${PRA_ROOT}/patches" "${out}" > "${out}.diff"; then
   head -100 "${out}.diff" >&2
   rm -f "${out}.diff"
+  [[ -z "${PRA_PATCH_AUTHOR:-}" ]] \
+    || log "PRA_PATCH_AUTHOR is set (${PRA_PATCH_AUTHOR}): the committed series has the default author; unset it to verify"
   die "patches/ is stale: run hack/update-patches.sh and commit the result"
 fi
 rm -f "${out}.diff"
