@@ -168,6 +168,12 @@ type Placement struct {
 	// while it has no placeholder. Zero when Ready or Failed. A reconciler
 	// may keep a wait of a moment out of the run's status.
 	Since time.Time
+	// HandOverBegun is true when this call asked the node to make room for
+	// starting tasks (resized or replaced the placeholder pod; Reason is
+	// ReasonHandingOver): the placeholder pod's update brings the run back
+	// in a moment. A reconciler may leave the run's status as it is until
+	// then, and write it once with the tasks that start.
+	HandOverBegun bool
 	// Current, when set, is the run as the API server has it now: the
 	// reconcile read an older copy from its cache (the run is done and its
 	// placeholder released since, say). Nothing was placed; the reconcile
