@@ -128,6 +128,10 @@ type Engine struct {
 	PipelineRuns func(ctx context.Context, namespace, name string) (*v1.PipelineRun, error)
 	Clock        clock.PassiveClock
 	Metrics      *metrics.Recorder
+
+	// own holds the engine's writes to placeholders that its caches may
+	// not show yet.
+	own ownWrites
 }
 
 // synced calls Synced, if set.
@@ -242,6 +246,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 	if err != nil {
 		return Placement{}, fmt.Errorf("getting placeholder StatefulSet %s/%s: %w", run.Namespace, t.Placeholder, err)
 	}
+	sts = e.own.statefulSet(sts, e.Clock.Now())
 	if !metav1.IsControlledBy(sts, run) {
 		return conflict(run.Namespace, t.Placeholder), nil
 	}
@@ -260,6 +265,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 	if err != nil && !apierrors.IsNotFound(err) {
 		return Placement{}, fmt.Errorf("getting placeholder pod: %w", err)
 	}
+	p = e.own.pod(p, e.Clock.Now())
 	var terminating *corev1.Pod
 	if p != nil && p.DeletionTimestamp != nil {
 		terminating, p = p, nil
@@ -419,6 +425,7 @@ func (e *Engine) placeJoined(run *v1.PipelineRun, t Target) (Placement, error) {
 	if err != nil && !apierrors.IsNotFound(err) {
 		return Placement{}, fmt.Errorf("getting parent placeholder pod: %w", err)
 	}
+	p = e.own.pod(p, e.Clock.Now())
 	// The parent counts the child pipeline's peak as held by the child
 	// while it runs; the child starts once the parent's placeholder has
 	// made room for it on the node.

@@ -178,9 +178,11 @@ func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, sp
 	if err != nil {
 		return fmt.Errorf("encoding placeholder StatefulSet patch: %w", err)
 	}
-	if _, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.JSONPatchType, patch, metav1.PatchOptions{}); err != nil {
+	after, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.JSONPatchType, patch, metav1.PatchOptions{})
+	if err != nil {
 		return fmt.Errorf("updating placeholder StatefulSet %s/%s: %w", sts.Namespace, sts.Name, err)
 	}
+	e.own.updated(sts, after, e.Clock.Now())
 	return nil
 }
 
@@ -221,13 +223,14 @@ func (e *Engine) resize(ctx context.Context, p *corev1.Pod, requests corev1.Reso
 	if err != nil {
 		return false, fmt.Errorf("encoding placeholder pod resize: %w", err)
 	}
-	_, err = e.KubeClient.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.JSONPatchType, patch, metav1.PatchOptions{}, "resize")
+	after, err := e.KubeClient.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.JSONPatchType, patch, metav1.PatchOptions{}, "resize")
 	next := "keeping its size"
 	if replace {
 		next = "replacing the pod"
 	}
 	switch {
 	case err == nil:
+		e.own.resized(p, after, e.Clock.Now())
 		return true, nil
 	case apierrors.IsConflict(err):
 		// Stale copy: the next reconcile sees the current pod.
@@ -257,5 +260,6 @@ func (e *Engine) deletePod(ctx context.Context, p *corev1.Pod, now bool) error {
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("deleting placeholder pod %s/%s: %w", p.Namespace, p.Name, err)
 	}
+	e.own.deleted(p, now, e.Clock.Now())
 	return nil
 }
