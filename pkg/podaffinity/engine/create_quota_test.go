@@ -57,7 +57,7 @@ func TestPlaceCreateRefusedByQuota(t *testing.T) {
 		// run is the run as the reconcile has it; stored, when set, is
 		// what the API server has (the engine reads it afresh).
 		run, stored func(*v1.PipelineRun)
-		// later, when set, is how much later a second reconcile comes.
+		// later, when set, is how long the run is reconciled again as Place asks.
 		later     time.Duration
 		want      Placement
 		wantSince time.Time
@@ -112,10 +112,11 @@ func TestPlaceCreateRefusedByQuota(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Place() = %v", err)
 			}
-			if tc.later > 0 {
-				e.Clock = clocktesting.NewFakePassiveClock(now.Add(tc.later))
+			// Reconciled again as asked, until later.
+			for at := got.RequeueAfter; tc.later > 0 && at <= tc.later && !got.Failed; at += got.RequeueAfter {
+				e.Clock = clocktesting.NewFakePassiveClock(now.Add(at))
 				if got, err = e.Place(h.ctx, s, run, target, remaining()); err != nil {
-					t.Fatalf("second Place() = %v", err)
+					t.Fatalf("Place() %s later = %v", at, err)
 				}
 			}
 			if d := cmp.Diff(tc.want, got, ignoreMessage); d != "" {

@@ -132,6 +132,8 @@ type Engine struct {
 	// own holds the engine's writes to placeholders that its caches may
 	// not show yet.
 	own ownWrites
+	// refused holds since when placeholders of runs in flight are refused.
+	refused refusals
 }
 
 // synced calls Synced, if set.
@@ -232,16 +234,19 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			// was released; recreating it then would only churn.
 			return Placement{Ready: true}, nil
 		}
-		current, err := e.changedSince(ctx, run)
-		if err != nil || current != nil {
-			return Placement{Current: current}, err
+		stored, err := e.afresh(ctx, run)
+		if err != nil {
+			return Placement{}, err
+		}
+		if changedSince(stored, run) {
+			return Placement{Current: stored}, nil
 		}
 		if err := placeholder.CheckConstraints(run); err != nil {
 			return Placement{Failed: true, Reason: ReasonConflictingNodeConstraints, Message: err.Error()}, nil
 		}
 		// Creating the placeholder starts the run's wait for a node: the time
 		// a run spent Pending, or before the engine saw it, never counts.
-		return e.create(ctx, run, spec, reservation(), token())
+		return e.create(ctx, s, run, stored.Status.StartTime, spec, reservation(), token())
 	}
 	if err != nil {
 		return Placement{}, fmt.Errorf("getting placeholder StatefulSet %s/%s: %w", run.Namespace, t.Placeholder, err)
@@ -402,21 +407,24 @@ func schedulingMessage(p *corev1.Pod) string {
 	return ""
 }
 
-// changedSince returns the run as the API server has it now when that is
-// not the run read from the cache any more: done, being deleted, or another
-// run of the same name; nil when the copy is current enough to place it.
-func (e *Engine) changedSince(ctx context.Context, run *v1.PipelineRun) (*v1.PipelineRun, error) {
+// afresh returns the run as the API server has it now, or run itself
+// when the engine has no reader of runs.
+func (e *Engine) afresh(ctx context.Context, run *v1.PipelineRun) (*v1.PipelineRun, error) {
 	if e.PipelineRuns == nil {
-		return nil, nil
+		return run, nil
 	}
 	current, err := e.PipelineRuns(ctx, run.Namespace, run.Name)
 	if err != nil {
 		return nil, fmt.Errorf("reading PipelineRun %s/%s before creating its placeholder: %w", run.Namespace, run.Name, err)
 	}
-	if current.UID != run.UID || current.IsDone() || current.DeletionTimestamp != nil {
-		return current, nil
-	}
-	return nil, nil
+	return current, nil
+}
+
+// changedSince reports whether current, the run as the API server has it
+// now, is not the run read from the cache any more: done, being deleted,
+// or another run of the same name.
+func changedSince(current, run *v1.PipelineRun) bool {
+	return current.UID != run.UID || current.IsDone() || current.DeletionTimestamp != nil
 }
 
 // placeJoined checks the parent's placeholder for a child PipelineRun.

@@ -37,8 +37,10 @@ import (
 // create makes the run's placeholder StatefulSet, with the reservation, or
 // token-sized and pinned to the node of the run's pods when it comes back
 // mid-run. An invalid or forbidden StatefulSet fails the run at once; a
-// quota that refuses it is a wait with the quota's message.
-func (e *Engine) create(ctx context.Context, run *v1.PipelineRun, spec placeholder.Spec, reservation, token corev1.ResourceList) (Placement, error) {
+// quota that refuses it is a wait with the quota's message, bounded like
+// every wait for a node (see refusals.refusedSince; started is the run's
+// start time as the API server has it).
+func (e *Engine) create(ctx context.Context, s Settings, run *v1.PipelineRun, started *metav1.Time, spec placeholder.Spec, reservation, token corev1.ResourceList) (Placement, error) {
 	// A placeholder that disappeared mid-run comes back on the node where the
 	// run's pods are, if that node is still usable.
 	node, err := e.lastMemberNode(run.Namespace, spec.Name, spec)
@@ -60,12 +62,16 @@ func (e *Engine) create(ctx context.Context, run *v1.PipelineRun, spec placehold
 		return Placement{Failed: true, Reason: ReasonPlaceholderRejected, Message: fmt.Sprintf(
 			"The API server rejects placeholder StatefulSet %s: %v", spec.Name, err)}, nil
 	case quotaExceeded(err):
-		wait := waiting(ReasonWaitingForNode, fmt.Sprintf("Placeholder StatefulSet %s cannot be created yet: %v", spec.Name, err), diagnoseEvery)
-		wait.Since = run.CreationTimestamp.Time
+		since := e.refused.refusedSince(run, started, e.Clock.Now())
+		wait := e.waitBounded(s, since, fmt.Sprintf("Placeholder StatefulSet %s cannot be created yet: %v", spec.Name, err), diagnoseEvery)
+		if !wait.Failed {
+			wait.Since = since
+		}
 		return wait, nil
 	default:
 		return Placement{}, fmt.Errorf("creating placeholder StatefulSet %s/%s: %w", run.Namespace, spec.Name, err)
 	}
+	e.refused.forget(run.UID)
 	msg := fmt.Sprintf("Created placeholder StatefulSet %s requesting %s", spec.Name, formatResources(spec.Requests))
 	if spec.PinnedNode != "" {
 		msg = fmt.Sprintf("Recreated placeholder StatefulSet %s on node %s, where the PipelineRun's pods are", spec.Name, spec.PinnedNode)
