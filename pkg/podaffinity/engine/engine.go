@@ -121,6 +121,10 @@ type Engine struct {
 	// LimitRanges, when set, lets the demand include the defaults Tekton
 	// applies to steps from the namespace's LimitRanges.
 	LimitRanges corelisters.LimitRangeLister
+	// RuntimeClasses reads the RuntimeClasses that runs' pod templates
+	// name (RuntimeClassCache): their scheduling joins the placeholder's,
+	// their overhead the demand. Needed only by runs that name one.
+	RuntimeClasses RuntimeClassReader
 	// PipelineRuns, when set, reads a PipelineRun from the API server. The
 	// engine reads a run afresh before it creates its placeholder: a
 	// reconcile of a copy read from a stale cache (the run done, its
@@ -184,7 +188,7 @@ type Placement struct {
 
 // Place takes one step towards the run being on a usable node with its
 // placeholder holding it, and reports whether the run may start tasks.
-// tasks are the run's unfinished tasks (demand.FromFacts): while it looks
+// tasks are the run's unfinished tasks (Tasks): while it looks
 // for a node, the placeholder reserves the peak demand of those that have
 // not started; once bound, it holds what they need beyond what running and
 // starting tasks hold themselves.
@@ -241,9 +245,14 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		if changedSince(stored, run) {
 			return Placement{Current: stored}, nil
 		}
-		if err := placeholder.CheckConstraints(run); err != nil {
+		classes, err := e.runtimeClasses(ctx, run)
+		if err != nil {
+			return Placement{}, err
+		}
+		if err := placeholder.CheckConstraints(run, classes); err != nil {
 			return Placement{Failed: true, Reason: ReasonConflictingNodeConstraints, Message: err.Error()}, nil
 		}
+		spec.RuntimeClasses = classes
 		// Creating the placeholder starts the run's wait for a node: the time
 		// a run spent Pending, or before the engine saw it, never counts.
 		return e.create(ctx, s, run, stored.Status.StartTime, spec, reservation(), token())

@@ -202,12 +202,17 @@ func classFacts(t *testing.T) *resources.PipelineRunFacts {
 	if err != nil {
 		t.Fatal(err)
 	}
+	finalGraph, err := dag.Build(v1.PipelineTaskList(nil), map[string][]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &resources.PipelineRunFacts{
 		State: resources.PipelineRunState{
 			{PipelineTask: &tasks[0], ResolvedTask: &taskresources.ResolvedTask{TaskSpec: cpu("1")}},
 			{PipelineTask: &tasks[1], ResolvedTask: &taskresources.ResolvedTask{TaskSpec: cpu("2")}},
 		},
-		TasksGraph: graph,
+		TasksGraph:      graph,
+		FinalTasksGraph: finalGraph,
 	}
 }
 
