@@ -18,6 +18,7 @@ package engine
 
 import (
 	"encoding/json"
+	"slices"
 	"sync"
 	"time"
 
@@ -54,10 +55,13 @@ type ownWrites struct {
 	written map[types.UID]ownWrite
 }
 
-// ownWrite is one write the caches may not show yet.
+// ownWrite is the latest of the writes the caches may not show yet.
 type ownWrite struct {
-	// before is the key (podKey, statefulSetKey) of the copy written over.
-	before string
+	// before are the keys (podKey, statefulSetKey) of the copies written
+	// over: the one the first of these writes changed, and the result of
+	// each write but the latest (the engine wrote over its own write while
+	// the cache showed neither).
+	before []string
 	// pod or statefulSet is the object as the API server returned it; both
 	// nil when the object was deleted at once.
 	pod         *corev1.Pod
@@ -65,14 +69,15 @@ type ownWrite struct {
 	at          time.Time
 }
 
-// record notes a write over the object with uid whose cached copy had the
-// key before, made at now. A write that changed none of the keyed fields is
-// not recorded: a copy that shows it cannot be told from one that does not.
+// record notes a write over the object with uid whose copy, as the engine
+// read it, had the key before, made at now. A write that changed none of
+// the keyed fields is not recorded: a copy that shows it cannot be told
+// from one that does not.
 func (w *ownWrites) record(uid types.UID, before, after string, write ownWrite, now time.Time) {
 	if before == after {
 		return
 	}
-	write.before, write.at = before, now
+	write.at = now
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for id, r := range w.written {
@@ -83,7 +88,24 @@ func (w *ownWrites) record(uid types.UID, before, after string, write ownWrite, 
 	if w.written == nil {
 		w.written = map[types.UID]ownWrite{}
 	}
+	write.before = []string{before}
+	if last, ok := w.written[uid]; ok && last.afterKey() == before {
+		// Written over the engine's own write: a cache that shows any
+		// copy before either is behind.
+		write.before = append(slices.Clone(last.before), before)
+	}
 	w.written[uid] = write
+}
+
+// afterKey is the key of the object as the write left it.
+func (r ownWrite) afterKey() string {
+	switch {
+	case r.statefulSet != nil:
+		return statefulSetKey(r.statefulSet)
+	case r.pod != nil:
+		return podKey(r.pod)
+	}
+	return deletingKey
 }
 
 // latest returns the write recorded over the object with uid when its
@@ -96,7 +118,7 @@ func (w *ownWrites) latest(uid types.UID, key string, now time.Time) (write ownW
 	if !found {
 		return ownWrite{}, false
 	}
-	if key != r.before || now.Sub(r.at) > ownWriteTTL {
+	if !slices.Contains(r.before, key) || now.Sub(r.at) > ownWriteTTL {
 		delete(w.written, uid)
 		return ownWrite{}, false
 	}

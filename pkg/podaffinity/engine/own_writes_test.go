@@ -83,6 +83,24 @@ func TestOwnWritesPod(t *testing.T) {
 		cached: func() *corev1.Pod { p := before(); p.UID = "recreated"; return p }(),
 		want:   peak(),
 	}, {
+		name: "resized twice, the second time over the first, the cache shows neither: the second",
+		write: func(w *ownWrites) {
+			w.resized(before(), resized(), now)
+			again := reportingRequests(placeholderPod("node-1", rl("1", "1Gi"), ago(time.Minute)), peak())
+			w.resized(resized(), again, now)
+		},
+		cached: before(),
+		want:   rl("1", "1Gi"),
+	}, {
+		name: "resized twice, the cache shows the first: the second",
+		write: func(w *ownWrites) {
+			w.resized(before(), resized(), now)
+			again := reportingRequests(placeholderPod("node-1", rl("1", "1Gi"), ago(time.Minute)), peak())
+			w.resized(resized(), again, now)
+		},
+		cached: resized(),
+		want:   rl("1", "1Gi"),
+	}, {
 		name:   "nothing written: the cache's copy",
 		write:  func(*ownWrites) {},
 		cached: before(),
