@@ -241,6 +241,10 @@ func (e *Engine) resize(ctx context.Context, p *corev1.Pod, requests corev1.Reso
 	case apierrors.IsConflict(err):
 		// Stale copy: the next reconcile sees the current pod.
 		return false, fmt.Errorf("resizing placeholder pod %s/%s: %w", p.Namespace, p.Name, err)
+	case quotaExceeded(err):
+		// A grow beyond what the namespace's quota has left: the next
+		// reconcile tries again, once other pods have finished.
+		logging.FromContext(ctx).Infof("Resizing placeholder pod %s/%s is refused by a ResourceQuota (%v); %s", p.Namespace, p.Name, err, next)
 	case apierrors.IsForbidden(err):
 		// Handled as on a cluster without in-place resize, but this is the
 		// controller's configuration, not the cluster's: say so.
