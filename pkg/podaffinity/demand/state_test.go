@@ -188,7 +188,7 @@ func TestFromFacts(t *testing.T) {
 			if tc.mutate != nil {
 				tc.mutate(facts)
 			}
-			got := FromFacts(tc.run, facts, nil)
+			got := FromFacts(tc.run, facts, nil, nil)
 			opts := cmp.Options{quantityEqual, cmpopts.SortSlices(func(a, b string) bool { return a < b }), cmpopts.EquateEmpty()}
 			if d := cmp.Diff(tc.want, got, opts); d != "" {
 				t.Errorf("FromFacts() (-want +got):\n%s", d)
@@ -208,7 +208,7 @@ func TestFromFactsLeavesSkippedTasksOut(t *testing.T) {
 	facts.State[1].PipelineTask.When = v1.WhenExpressions{{Input: "a", Operator: selection.In, Values: []string{"b"}}}
 	facts.State[0].TaskRuns = []*v1.TaskRun{taskRun(true)}
 	var names []string
-	for _, task := range FromFacts(&v1.PipelineRun{}, facts, nil) {
+	for _, task := range FromFacts(&v1.PipelineRun{}, facts, nil, nil) {
 		names = append(names, task.Name)
 	}
 	want := []string{"test", "push", "custom", "child", "notify"}
@@ -218,7 +218,7 @@ func TestFromFactsLeavesSkippedTasksOut(t *testing.T) {
 }
 
 func TestFromFactsNil(t *testing.T) {
-	if got := FromFacts(&v1.PipelineRun{}, nil, nil); got != nil {
+	if got := FromFacts(&v1.PipelineRun{}, nil, nil, nil); got != nil {
 		t.Errorf("FromFacts(nil facts) = %v, want nil", got)
 	}
 }
@@ -260,7 +260,7 @@ func TestPipelinePeak(t *testing.T) {
 		want: rl("cpu", "5"),
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			if d := cmp.Diff(tc.want, PipelinePeak(tc.spec, nil), quantityEqual, cmpopts.EquateEmpty()); d != "" {
+			if d := cmp.Diff(tc.want, PipelinePeak(tc.spec, nil, nil), quantityEqual, cmpopts.EquateEmpty()); d != "" {
 				t.Errorf("PipelinePeak() (-want +got):\n%s", d)
 			}
 		})

@@ -121,6 +121,10 @@ type Engine struct {
 	// LimitRanges, when set, lets the demand include the defaults Tekton
 	// applies to steps from the namespace's LimitRanges.
 	LimitRanges corelisters.LimitRangeLister
+	// RuntimeClasses reads the RuntimeClasses that runs' pod templates
+	// name (RuntimeClassCache): their scheduling joins the placeholder's,
+	// their overhead the demand. Needed only by runs that name one.
+	RuntimeClasses RuntimeClassReader
 	// PipelineRuns, when set, reads a PipelineRun from the API server. The
 	// engine reads a run afresh before it creates its placeholder: a
 	// reconcile of a copy read from a stale cache (the run done, its
@@ -128,6 +132,12 @@ type Engine struct {
 	PipelineRuns func(ctx context.Context, namespace, name string) (*v1.PipelineRun, error)
 	Clock        clock.PassiveClock
 	Metrics      *metrics.Recorder
+
+	// own holds the engine's writes to placeholders that its caches may
+	// not show yet.
+	own ownWrites
+	// refused holds since when placeholders of runs in flight are refused.
+	refused refusals
 }
 
 // synced calls Synced, if set.
@@ -184,7 +194,7 @@ type Placement struct {
 
 // Place takes one step towards the run being on a usable node with its
 // placeholder holding it, and reports whether the run may start tasks.
-// tasks are the run's unfinished tasks (demand.FromFacts): while it looks
+// tasks are the run's unfinished tasks (Tasks): while it looks
 // for a node, the placeholder reserves the peak demand of those that have
 // not started; once bound, it holds what they need beyond what running and
 // starting tasks hold themselves.
@@ -234,20 +244,29 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			// was released; recreating it then would only churn.
 			return Placement{Ready: true}, nil
 		}
-		current, err := e.changedSince(ctx, run)
-		if err != nil || current != nil {
-			return Placement{Current: current}, err
+		stored, err := e.afresh(ctx, run)
+		if err != nil {
+			return Placement{}, err
 		}
-		if err := placeholder.CheckConstraints(run); err != nil {
+		if changedSince(stored, run) {
+			return Placement{Current: stored}, nil
+		}
+		classes, err := e.runtimeClasses(ctx, run)
+		if err != nil {
+			return Placement{}, err
+		}
+		if err := placeholder.CheckConstraints(run, classes); err != nil {
 			return Placement{Failed: true, Reason: ReasonConflictingNodeConstraints, Message: err.Error()}, nil
 		}
+		spec.RuntimeClasses = classes
 		// Creating the placeholder starts the run's wait for a node: the time
 		// a run spent Pending, or before the engine saw it, never counts.
-		return e.create(ctx, run, spec, reservation(), token())
+		return e.create(ctx, s, run, stored.Status.StartTime, spec, reservation(), token())
 	}
 	if err != nil {
 		return Placement{}, fmt.Errorf("getting placeholder StatefulSet %s/%s: %w", run.Namespace, t.Placeholder, err)
 	}
+	sts = e.own.statefulSet(sts, e.Clock.Now())
 	if !metav1.IsControlledBy(sts, run) {
 		return conflict(run.Namespace, t.Placeholder), nil
 	}
@@ -266,6 +285,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 	if err != nil && !apierrors.IsNotFound(err) {
 		return Placement{}, fmt.Errorf("getting placeholder pod: %w", err)
 	}
+	p = e.own.pod(p, e.Clock.Now())
 	var terminating *corev1.Pod
 	if p != nil && p.DeletionTimestamp != nil {
 		terminating, p = p, nil
@@ -402,21 +422,24 @@ func schedulingMessage(p *corev1.Pod) string {
 	return ""
 }
 
-// changedSince returns the run as the API server has it now when that is
-// not the run read from the cache any more: done, being deleted, or another
-// run of the same name; nil when the copy is current enough to place it.
-func (e *Engine) changedSince(ctx context.Context, run *v1.PipelineRun) (*v1.PipelineRun, error) {
+// afresh returns the run as the API server has it now, or run itself
+// when the engine has no reader of runs.
+func (e *Engine) afresh(ctx context.Context, run *v1.PipelineRun) (*v1.PipelineRun, error) {
 	if e.PipelineRuns == nil {
-		return nil, nil
+		return run, nil
 	}
 	current, err := e.PipelineRuns(ctx, run.Namespace, run.Name)
 	if err != nil {
 		return nil, fmt.Errorf("reading PipelineRun %s/%s before creating its placeholder: %w", run.Namespace, run.Name, err)
 	}
-	if current.UID != run.UID || current.IsDone() || current.DeletionTimestamp != nil {
-		return current, nil
-	}
-	return nil, nil
+	return current, nil
+}
+
+// changedSince reports whether current, the run as the API server has it
+// now, is not the run read from the cache any more: done, being deleted,
+// or another run of the same name.
+func changedSince(current, run *v1.PipelineRun) bool {
+	return current.UID != run.UID || current.IsDone() || current.DeletionTimestamp != nil
 }
 
 // placeJoined checks the parent's placeholder for a child PipelineRun.
@@ -425,6 +448,7 @@ func (e *Engine) placeJoined(run *v1.PipelineRun, t Target) (Placement, error) {
 	if err != nil && !apierrors.IsNotFound(err) {
 		return Placement{}, fmt.Errorf("getting parent placeholder pod: %w", err)
 	}
+	p = e.own.pod(p, e.Clock.Now())
 	// The parent counts the child pipeline's peak as held by the child
 	// while it runs; the child starts once the parent's placeholder has
 	// made room for it on the node.

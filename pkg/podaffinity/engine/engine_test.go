@@ -1995,10 +1995,10 @@ func TestPlaceSince(t *testing.T) {
 		objects: []runtime.Object{readyNode("node-1")},
 		want:    now,
 	}, {
-		name:      "placeholder refused by a quota: since the run was created",
+		name:      "placeholder refused by a quota: since the run started",
 		objects:   []runtime.Object{readyNode("node-1")},
 		createErr: apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "statefulsets"}, phName(), errors.New("exceeded quota: count")),
-		want:      now.Add(-time.Hour),
+		want:      now.Add(-30 * time.Minute),
 	}, {
 		name: "placeholder pod unschedulable: since the placeholder was created",
 		objects: []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("", peak()), 3*time.Second),
@@ -2027,6 +2027,7 @@ func TestPlaceSince(t *testing.T) {
 			}
 			run := testRun()
 			run.CreationTimestamp = ago(time.Hour)
+			run.Status.StartTime = ptr.To(ago(30 * time.Minute))
 			rem := remaining()
 			if tc.want.IsZero() {
 				rem = growBack(demand.Running, demand.Running)

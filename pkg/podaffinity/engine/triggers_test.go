@@ -41,8 +41,10 @@ func TestPlaceholderPodChanged(t *testing.T) {
 		name:   "resync: nothing changed",
 		change: func(*corev1.Pod) {},
 	}, {
-		name:   "the engine's own resize: spec only",
-		change: func(p *corev1.Pod) { p.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("100m") },
+		name: "the engine's own resize: spec only",
+		change: func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("100m")
+		},
 	}, {
 		name:   "an annotation only",
 		change: func(p *corev1.Pod) { p.Annotations = map[string]string{"x": "y"} },

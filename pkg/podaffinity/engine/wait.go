@@ -251,9 +251,11 @@ func (e *Engine) annotate(ctx context.Context, sts *appsv1.StatefulSet, key stri
 	if err != nil {
 		return fmt.Errorf("encoding placeholder StatefulSet annotation: %w", err)
 	}
-	if _, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	after, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	if err != nil {
 		return fmt.Errorf("annotating placeholder StatefulSet %s/%s with %s: %w", sts.Namespace, sts.Name, key, err)
 	}
+	e.own.updated(sts, after, e.Clock.Now())
 	return nil
 }
 

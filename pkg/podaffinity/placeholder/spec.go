@@ -26,6 +26,7 @@ import (
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -73,6 +74,10 @@ type Spec struct {
 	// ClaimNames are the PersistentVolumeClaims the run's workspaces use; the
 	// placeholder mounts them so that every volume binds where it runs.
 	ClaimNames []string
+	// RuntimeClasses are the RuntimeClasses the run's pod templates name
+	// (RuntimeClassNames), by name: their scheduling joins the
+	// placeholder's. The placeholder itself runs with none.
+	RuntimeClasses map[string]*nodev1.RuntimeClass
 }
 
 // StatefulSet builds the placeholder StatefulSet.
@@ -80,7 +85,7 @@ func StatefulSet(s Spec) *appsv1.StatefulSet {
 	tpl := schedulingTemplate(s.Run, s.DefaultTemplate)
 	// Conflicts are reported by CheckConstraints before a placeholder is
 	// made; here the constraints are folded in as far as they go.
-	nodes, _ := runConstraints(s.Run, tpl)
+	nodes, _ := runConstraints(s.Run, tpl, s.RuntimeClasses)
 	requests := s.Requests
 	if len(requests) == 0 {
 		requests = TokenRequests()
@@ -257,7 +262,7 @@ func requiredNodeTerms(run *v1.PipelineRun) []corev1.NodeSelectorTerm {
 	if run == nil {
 		return nil
 	}
-	c, _ := runConstraints(run, nil)
+	c, _ := runConstraints(run, nil, nil)
 	out := make([]corev1.NodeSelectorTerm, 0, len(c.terms))
 	for i := range c.terms {
 		out = append(out, *c.terms[i].DeepCopy())
