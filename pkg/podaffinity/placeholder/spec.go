@@ -61,6 +61,16 @@ type Spec struct {
 	Isolation selection.Isolation
 	// NamespaceScoped limits isolation to the run's namespace.
 	NamespaceScoped bool
+	// TenantLabel, when set, limits isolation to the runs of the namespaces
+	// that have the value Tenant of this namespace label (see isolationTerm).
+	TenantLabel string
+	// Tenant is the value of TenantLabel on the run's namespace; nil when
+	// the namespace does not have the label.
+	Tenant *string
+	// PriorityClassName, when set, is the placeholder pod's priority class
+	// (pipelinerun-pod-affinity-priority-class); otherwise the run's
+	// podTemplate (or Tekton's default template) gives it, if any.
+	PriorityClassName string
 	// Image is the container image, normally Tekton's nop image.
 	Image string
 	// DefaultTemplate is Tekton's default-affinity-assistant-pod-template, if any.
@@ -125,7 +135,7 @@ func StatefulSet(s Spec) *appsv1.StatefulSet {
 					NodeSelector:                  nodes.selector,
 					Tolerations:                   nodes.tolerations,
 					ImagePullSecrets:              tpl.ImagePullSecrets,
-					PriorityClassName:             ptr.Deref(tpl.PriorityClassName, ""),
+					PriorityClassName:             priorityClassName(s, tpl),
 					Affinity:                      Affinity(s),
 					Volumes:                       claimVolumes(s.ClaimNames),
 				},
@@ -164,14 +174,7 @@ func Affinity(s Spec) *corev1.Affinity {
 		affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution = &corev1.NodeSelector{NodeSelectorTerms: terms}
 	}
 
-	repel := corev1.PodAffinityTerm{
-		LabelSelector: AllPlaceholdersSelector(),
-		TopologyKey:   HostnameTopologyKey,
-	}
-	if !s.NamespaceScoped {
-		// An empty selector matches every namespace.
-		repel.NamespaceSelector = &metav1.LabelSelector{}
-	}
+	repel := isolationTerm(s)
 	switch s.Isolation {
 	case selection.IsolationRequired:
 		if affinity.PodAntiAffinity == nil {
@@ -273,6 +276,14 @@ func Requests(spec *corev1.PodSpec) corev1.ResourceList {
 		}
 	}
 	return nil
+}
+
+// priorityClassName is the configured class, else the template's.
+func priorityClassName(s Spec, tpl *pod.AffinityAssistantTemplate) string {
+	if s.PriorityClassName != "" {
+		return s.PriorityClassName
+	}
+	return ptr.Deref(tpl.PriorityClassName, "")
 }
 
 func serviceAccountName(tpl *pod.AffinityAssistantTemplate, run *v1.PipelineRun) string {
