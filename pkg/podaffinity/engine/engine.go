@@ -126,8 +126,12 @@ type Engine struct {
 	// reconcile of a copy read from a stale cache (the run done, its
 	// placeholder released a moment ago) must not make a new one.
 	PipelineRuns func(ctx context.Context, namespace, name string) (*v1.PipelineRun, error)
-	Clock        clock.PassiveClock
-	Metrics      *metrics.Recorder
+	// Namespaces, when set, reads a namespace from a cache (Namespaces.Get).
+	// It is called only to place a run isolated per tenant, whose isolation
+	// term needs its namespace's labels.
+	Namespaces func(ctx context.Context, name string) (*corev1.Namespace, error)
+	Clock      clock.PassiveClock
+	Metrics    *metrics.Recorder
 }
 
 // synced calls Synced, if set.
@@ -191,13 +195,20 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 	}
 	logger := logging.FromContext(ctx)
 	spec := placeholder.Spec{
-		Name:            t.Placeholder,
-		Run:             run,
-		Isolation:       t.Isolation,
-		NamespaceScoped: t.NamespaceScoped,
-		Image:           s.Image,
-		DefaultTemplate: s.DefaultTemplate,
-		ClaimNames:      placeholder.MountedClaimNames(run, claimNameForTemplate(run)),
+		Name:              t.Placeholder,
+		Run:               run,
+		Isolation:         t.Isolation,
+		NamespaceScoped:   t.NamespaceScoped,
+		TenantLabel:       t.TenantLabel,
+		PriorityClassName: s.Config.PriorityClassName(),
+		Image:             s.Image,
+		DefaultTemplate:   s.DefaultTemplate,
+		ClaimNames:        placeholder.MountedClaimNames(run, claimNameForTemplate(run)),
+	}
+	if t.TenantLabel != "" {
+		if spec.Tenant, err = e.tenant(ctx, run.Namespace, t.TenantLabel); err != nil {
+			return Placement{}, fmt.Errorf("placing PipelineRun %s/%s: %w", run.Namespace, run.Name, err)
+		}
 	}
 	// What the placeholder asks for while it looks for a node. Computed only
 	// when needed: most reconciles find the run placed.
