@@ -20,6 +20,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/pod"
@@ -83,6 +84,9 @@ type Spec struct {
 	// ClaimNames are the PersistentVolumeClaims the run's workspaces use; the
 	// placeholder mounts them so that every volume binds where it runs.
 	ClaimNames []string
+	// ReclaimingSince, when set, is recorded on the StatefulSet as
+	// ReclaimingAnnotation: its pod asks again for the room its run needs.
+	ReclaimingSince *time.Time
 }
 
 // StatefulSet builds the placeholder StatefulSet.
@@ -96,6 +100,10 @@ func StatefulSet(s Spec) *appsv1.StatefulSet {
 		requests = TokenRequests()
 	}
 	labels := Labels(s.Name, s.Run.Name)
+	var annotations map[string]string
+	if s.ReclaimingSince != nil {
+		annotations = map[string]string{ReclaimingAnnotation: s.ReclaimingSince.UTC().Format(time.RFC3339)}
+	}
 
 	return &appsv1.StatefulSet{
 		TypeMeta: metav1.TypeMeta{Kind: "StatefulSet", APIVersion: "apps/v1"},
@@ -103,6 +111,7 @@ func StatefulSet(s Spec) *appsv1.StatefulSet {
 			Name:            s.Name,
 			Namespace:       s.Run.Namespace,
 			Labels:          Labels(s.Name, s.Run.Name),
+			Annotations:     annotations,
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(s.Run, v1.SchemeGroupVersion.WithKind("PipelineRun"))},
 		},
 		Spec: appsv1.StatefulSetSpec{
