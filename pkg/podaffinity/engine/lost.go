@@ -49,8 +49,10 @@ import (
 //
 // Growing the pod in place would not do: the kubelet may accept a grow
 // before a nominated preemptor is bound, and the engine does not wait for a
-// grow the kubelet defers. While tasks start, such a pod is taken as the
-// engine's own replacement during a hand-over, which looks the same.
+// grow the kubelet defers. While tasks start, and on a node that does not
+// resize pods in place (where the engine replaces the pod at every
+// hand-over, and never grows it back), such a pod is taken as the engine's
+// own replacement, which looks the same.
 
 // lostToken is how the run's messages name the cause when the engine did
 // not see it: the old pod is gone, and with it its DisruptionTarget.
@@ -103,10 +105,12 @@ func disruption(p *corev1.Pod) (what, detail string) {
 
 // reclaim replaces p, bound to its pinned node, when the StatefulSet
 // controller made it on its own holding the token while no task starts and
-// later tasks need more: the new pod, pinned too, asks for what they need.
-// replaced is false, and nothing is written, for any other pod.
+// later tasks need more, on a node that resizes pods in place: the new pod,
+// pinned too, asks for what they need. replaced is false, and nothing is
+// written, for any other pod.
 func (e *Engine) reclaim(ctx context.Context, s Settings, run *v1.PipelineRun, sts *appsv1.StatefulSet, spec placeholder.Spec, p *corev1.Pod, tasks []demand.Task, limitRanges []*corev1.LimitRange) (placement Placement, replaced bool, err error) {
-	if s.Config.Reservation() != paconfig.ReservationReserve || demand.AnyStarting(tasks) || placeholder.PinnedNode(&p.Spec, run) == "" {
+	if s.Config.Reservation() != paconfig.ReservationReserve || demand.AnyStarting(tasks) ||
+		placeholder.PinnedNode(&p.Spec, run) == "" || reportedResources(p) == nil {
 		return Placement{}, false, nil
 	}
 	token := placeholder.WithinLimitRanges(placeholder.TokenRequests(), limitRanges)

@@ -153,6 +153,16 @@ func TestPlaceLostPlaceholder(t *testing.T) {
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
 	}, {
+		name: "recreated token-sized on a node without in-place resize: kept (the engine replaces the pod at every hand-over there, which looks the same)",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token), running,
+			recreatedPod("node-1", token, ago(time.Second)),
+		},
+		remaining:    growBack(demand.Running, demand.Waiting),
+		want:         Placement{Node: "node-1", Ready: true},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+	}, {
 		name:   "recreated token-sized with reservation none: the token is all it ever holds",
 		config: map[string]string{paconfig.ReservationKey: paconfig.ReservationNone},
 		objects: []runtime.Object{
