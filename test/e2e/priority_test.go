@@ -18,6 +18,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 )
 
@@ -136,17 +138,17 @@ func TestPlaceholderPreempted(t *testing.T) {
 	setFeatureFlags(t, patchedFlags(map[string]string{flagPriorityClass: classPlaceholder}))
 	ns := newNamespace(t, "preempt")
 
-	// After the preemption, no placeholder pod of the run may hold more than
-	// the token on the node it lost.
+	// After the preemption, no placeholder pod of the run but the preempted
+	// one may hold more than the token on the node it lost.
 	var mu sync.Mutex
-	lostNode := ""
+	lostNode, preempted := "", types.UID("")
 	token := resource.MustParse("10m")
 	rec := watchPods(t, func(live []*corev1.Pod) string {
 		mu.Lock()
-		node := lostNode
+		node, old := lostNode, preempted
 		mu.Unlock()
 		for _, p := range live {
-			if node == "" || p.Labels[labelComponent] != componentHolder || p.Spec.NodeName != node || len(p.Spec.Containers) == 0 {
+			if node == "" || p.UID == old || p.Labels[labelComponent] != componentHolder || p.Spec.NodeName != node || len(p.Spec.Containers) == 0 {
 				continue
 			}
 			if cpu := p.Spec.Containers[0].Resources.Requests.Cpu(); cpu.Cmp(token) > 0 {
@@ -160,7 +162,10 @@ func TestPlaceholderPreempted(t *testing.T) {
 	createRun(t, handOverRun(ns, run, "30s"))
 	node := waitPlaced(t, ns, run, 60*time.Second)
 	checkPriorityClass(t, ns, run, classPlaceholder)
-	waitHolding(t, ns, run, node, "2500m")
+	holder := waitHolding(t, ns, run, node, "2500m")
+	mu.Lock()
+	preempted = holder.UID
+	mu.Unlock()
 
 	// The node has 4 CPU: t1 holds 500m, the placeholder 2500m. A pod of
 	// higher priority than the placeholder, and lower than the run's
@@ -227,16 +232,26 @@ func TestPlaceholderEvicted(t *testing.T) {
 	}, {
 		name: "kubelet",
 		evict: func(ctx context.Context, p *corev1.Pod) error {
-			p = p.DeepCopy()
-			p.Status.Phase = corev1.PodFailed
-			p.Status.Reason = "Evicted"
-			p.Status.Message = "The node was low on resource: memory."
-			p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{
-				Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: "TerminationByKubelet",
-				Message: "The node was low on resource: memory.", LastTransitionTime: metav1.Now(),
+			// What the kubelet leaves of a pod it evicts under node pressure:
+			// failed, not deleted.
+			return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				current, err := cluster.kube.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				if current.UID != p.UID {
+					return fmt.Errorf("placeholder pod %s was replaced before it could be evicted", p.Name)
+				}
+				current.Status.Phase = corev1.PodFailed
+				current.Status.Reason = "Evicted"
+				current.Status.Message = "The node was low on resource: memory."
+				current.Status.Conditions = append(current.Status.Conditions, corev1.PodCondition{
+					Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: "TerminationByKubelet",
+					Message: "The node was low on resource: memory.", LastTransitionTime: metav1.Now(),
+				})
+				_, err = cluster.kube.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, current, metav1.UpdateOptions{})
+				return err
 			})
-			_, err := cluster.kube.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
-			return err
 		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
