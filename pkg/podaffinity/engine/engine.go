@@ -91,6 +91,10 @@ const (
 	EventMoving = "Moving"
 	// EventInvalidLabel is recorded when a run's opt-in label is invalid.
 	EventInvalidLabel = "InvalidPodAffinityLabel"
+	// EventPlaceholderLost is recorded when the placeholder pod came back
+	// holding less than the run needs (its pod was preempted, evicted or
+	// deleted) and is replaced by one that asks for that room again.
+	EventPlaceholderLost = "PlaceholderLost"
 )
 
 // Settings are the engine's inputs from Tekton's configuration.
@@ -130,8 +134,12 @@ type Engine struct {
 	// reconcile of a copy read from a stale cache (the run done, its
 	// placeholder released a moment ago) must not make a new one.
 	PipelineRuns func(ctx context.Context, namespace, name string) (*v1.PipelineRun, error)
-	Clock        clock.PassiveClock
-	Metrics      *metrics.Recorder
+	// Namespaces, when set, reads a namespace from a cache (Namespaces.Get).
+	// It is called only to place a run isolated per tenant, whose isolation
+	// term needs its namespace's labels.
+	Namespaces func(ctx context.Context, name string) (*corev1.Namespace, error)
+	Clock      clock.PassiveClock
+	Metrics    *metrics.Recorder
 
 	// own holds the engine's writes to placeholders that its caches may
 	// not show yet.
@@ -207,13 +215,20 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 	}
 	logger := logging.FromContext(ctx)
 	spec := placeholder.Spec{
-		Name:            t.Placeholder,
-		Run:             run,
-		Isolation:       t.Isolation,
-		NamespaceScoped: t.NamespaceScoped,
-		Image:           s.Image,
-		DefaultTemplate: s.DefaultTemplate,
-		ClaimNames:      placeholder.MountedClaimNames(run, claimNameForTemplate(run)),
+		Name:              t.Placeholder,
+		Run:               run,
+		Isolation:         t.Isolation,
+		NamespaceScoped:   t.NamespaceScoped,
+		TenantLabel:       t.TenantLabel,
+		PriorityClassName: s.Config.PriorityClassName(),
+		Image:             s.Image,
+		DefaultTemplate:   s.DefaultTemplate,
+		ClaimNames:        placeholder.MountedClaimNames(run, claimNameForTemplate(run)),
+	}
+	if t.TenantLabel != "" {
+		if spec.Tenant, err = e.tenant(ctx, run.Namespace, t.TenantLabel); err != nil {
+			return Placement{}, fmt.Errorf("placing PipelineRun %s/%s: %w", run.Namespace, run.Name, err)
+		}
 	}
 	// What the placeholder asks for while it looks for a node. Computed only
 	// when needed: most reconciles find the run placed.
@@ -287,7 +302,8 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 	}
 	p = e.own.pod(p, e.Clock.Now())
 	var terminating *corev1.Pod
-	if p != nil && p.DeletionTimestamp != nil {
+	if p != nil && going(p) {
+		// Being deleted, preempted, evicted or done: it holds the node no more.
 		terminating, p = p, nil
 	}
 	current := ""
@@ -355,6 +371,9 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		return e.noPod(ctx, s, sts, pinned)
 	}
 	if current == "" {
+		if _, reclaiming := sts.Annotations[placeholder.ReclaimingAnnotation]; reclaiming && pinned != "" {
+			return e.awaitReclaim(ctx, s, run, sts, spec, p, pinned, reservation())
+		}
 		if pinned != "" && unschedulable(p) {
 			active, err := e.activeMemberPods(run.Namespace, t.Placeholder, pinned)
 			if err != nil {
@@ -387,9 +406,13 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 	// run's later tasks still need.
 	spec.PinnedNode = current
 	spec.Requests = token()
-	if _, waited := sts.Annotations[placeholder.WaitingSinceAnnotation]; waited || pinned != current || !sameRequests(placeholder.Requests(&sts.Spec.Template.Spec), spec.Requests) {
+	_, reclaimed := sts.Annotations[placeholder.ReclaimingAnnotation]
+	if _, waited := sts.Annotations[placeholder.WaitingSinceAnnotation]; waited || reclaimed || pinned != current || !sameRequests(placeholder.Requests(&sts.Spec.Template.Spec), spec.Requests) {
 		if err := e.updateTemplate(ctx, sts, spec, nil); err != nil {
 			return Placement{}, err
+		}
+		if reclaimed && pinned == current {
+			e.reclaimed(ctx, run, sts, p)
 		}
 		if pinned != current {
 			wait := e.Clock.Since(p.CreationTimestamp.Time)
@@ -398,6 +421,9 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			event(ctx, run, corev1.EventTypeNormal, EventPlaced, fmt.Sprintf(
 				"All pods of this PipelineRun run on node %s (placeholder %s waited %s for it)", current, sts.Name, wait.Round(time.Millisecond)))
 		}
+	}
+	if placement, replaced, err := e.reclaim(ctx, s, run, sts, spec, p, tasks, limitRanges); replaced || err != nil {
+		return placement, err
 	}
 	return e.follow(ctx, s, run, sts, spec, p, tasks, limitRanges)
 }
@@ -452,7 +478,7 @@ func (e *Engine) placeJoined(run *v1.PipelineRun, t Target) (Placement, error) {
 	// The parent counts the child pipeline's peak as held by the child
 	// while it runs; the child starts once the parent's placeholder has
 	// made room for it on the node.
-	if p == nil || p.DeletionTimestamp != nil || p.Spec.NodeName == "" || shrinking(p) {
+	if p == nil || going(p) || p.Spec.NodeName == "" || shrinking(p) {
 		return waiting(ReasonWaitingForNode, fmt.Sprintf("Waiting for the parent PipelineRun's placeholder %s to be placed", t.Placeholder), 0), nil
 	}
 	why, err := e.unusable(p.Spec.NodeName, p.Spec.Tolerations)

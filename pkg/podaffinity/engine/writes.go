@@ -147,14 +147,17 @@ func (e *Engine) Release(ctx context.Context, s Settings, run *v1.PipelineRun) e
 //
 // waitingSince, when set, records on the StatefulSet that the run's wait
 // for a node starts then (a move); when nil the record is removed (placed).
+// The same goes for spec.ReclaimingSince (placeholder.ReclaimingAnnotation).
 // Both go into the same patch as the pin, so that a crash between two
 // writes never leaves a move without the start of its wait.
 func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, spec placeholder.Spec, waitingSince *time.Time) error {
-	desired := placeholder.StatefulSet(spec).Spec.Template.Spec
+	built := placeholder.StatefulSet(spec)
+	desired := built.Spec.Template.Spec
 	current := &sts.Spec.Template.Spec
 	_, waiting := sts.Annotations[placeholder.WaitingSinceAnnotation]
+	reclaiming := built.Annotations[placeholder.ReclaimingAnnotation]
 	if placeholder.PinnedNode(current, spec.Run) == spec.PinnedNode && sameRequests(placeholder.Requests(current), placeholder.Requests(&desired)) &&
-		waiting == (waitingSince != nil) {
+		waiting == (waitingSince != nil) && sts.Annotations[placeholder.ReclaimingAnnotation] == reclaiming {
 		return nil
 	}
 	annotations := map[string]string{}
@@ -162,8 +165,12 @@ func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, sp
 		annotations[k] = v
 	}
 	delete(annotations, placeholder.WaitingSinceAnnotation)
+	delete(annotations, placeholder.ReclaimingAnnotation)
 	if waitingSince != nil {
 		annotations[placeholder.WaitingSinceAnnotation] = waitingSince.UTC().Format(time.RFC3339)
+	}
+	if reclaiming != "" {
+		annotations[placeholder.ReclaimingAnnotation] = reclaiming
 	}
 	// A JSON patch of exactly these fields, without a resourceVersion: the
 	// StatefulSet controller updates the object's status all the time, and an

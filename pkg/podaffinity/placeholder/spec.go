@@ -20,6 +20,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/pod"
@@ -62,6 +63,16 @@ type Spec struct {
 	Isolation selection.Isolation
 	// NamespaceScoped limits isolation to the run's namespace.
 	NamespaceScoped bool
+	// TenantLabel, when set, limits isolation to the runs of the namespaces
+	// that have the value Tenant of this namespace label (see isolationTerm).
+	TenantLabel string
+	// Tenant is the value of TenantLabel on the run's namespace; nil when
+	// the namespace does not have the label.
+	Tenant *string
+	// PriorityClassName, when set, is the placeholder pod's priority class
+	// (pipelinerun-pod-affinity-priority-class); otherwise the run's
+	// podTemplate (or Tekton's default template) gives it, if any.
+	PriorityClassName string
 	// Image is the container image, normally Tekton's nop image.
 	Image string
 	// DefaultTemplate is Tekton's default-affinity-assistant-pod-template, if any.
@@ -78,6 +89,9 @@ type Spec struct {
 	// (RuntimeClassNames), by name: their scheduling joins the
 	// placeholder's. The placeholder itself runs with none.
 	RuntimeClasses map[string]*nodev1.RuntimeClass
+	// ReclaimingSince, when set, is recorded on the StatefulSet as
+	// ReclaimingAnnotation: its pod asks again for the room its run needs.
+	ReclaimingSince *time.Time
 }
 
 // StatefulSet builds the placeholder StatefulSet.
@@ -91,6 +105,10 @@ func StatefulSet(s Spec) *appsv1.StatefulSet {
 		requests = TokenRequests()
 	}
 	labels := Labels(s.Name, s.Run.Name)
+	var annotations map[string]string
+	if s.ReclaimingSince != nil {
+		annotations = map[string]string{ReclaimingAnnotation: s.ReclaimingSince.UTC().Format(time.RFC3339)}
+	}
 
 	return &appsv1.StatefulSet{
 		TypeMeta: metav1.TypeMeta{Kind: "StatefulSet", APIVersion: "apps/v1"},
@@ -98,6 +116,7 @@ func StatefulSet(s Spec) *appsv1.StatefulSet {
 			Name:            s.Name,
 			Namespace:       s.Run.Namespace,
 			Labels:          Labels(s.Name, s.Run.Name),
+			Annotations:     annotations,
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(s.Run, v1.SchemeGroupVersion.WithKind("PipelineRun"))},
 		},
 		Spec: appsv1.StatefulSetSpec{
@@ -130,7 +149,7 @@ func StatefulSet(s Spec) *appsv1.StatefulSet {
 					NodeSelector:                  nodes.selector,
 					Tolerations:                   nodes.tolerations,
 					ImagePullSecrets:              tpl.ImagePullSecrets,
-					PriorityClassName:             ptr.Deref(tpl.PriorityClassName, ""),
+					PriorityClassName:             priorityClassName(s, tpl),
 					Affinity:                      Affinity(s),
 					Volumes:                       claimVolumes(s.ClaimNames),
 				},
@@ -169,14 +188,7 @@ func Affinity(s Spec) *corev1.Affinity {
 		affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution = &corev1.NodeSelector{NodeSelectorTerms: terms}
 	}
 
-	repel := corev1.PodAffinityTerm{
-		LabelSelector: AllPlaceholdersSelector(),
-		TopologyKey:   HostnameTopologyKey,
-	}
-	if !s.NamespaceScoped {
-		// An empty selector matches every namespace.
-		repel.NamespaceSelector = &metav1.LabelSelector{}
-	}
+	repel := isolationTerm(s)
 	switch s.Isolation {
 	case selection.IsolationRequired:
 		if affinity.PodAntiAffinity == nil {
@@ -278,6 +290,14 @@ func Requests(spec *corev1.PodSpec) corev1.ResourceList {
 		}
 	}
 	return nil
+}
+
+// priorityClassName is the configured class, else the template's.
+func priorityClassName(s Spec, tpl *pod.AffinityAssistantTemplate) string {
+	if s.PriorityClassName != "" {
+		return s.PriorityClassName
+	}
+	return ptr.Deref(tpl.PriorityClassName, "")
 }
 
 func serviceAccountName(tpl *pod.AffinityAssistantTemplate, run *v1.PipelineRun) string {
