@@ -15,7 +15,8 @@
 # placeholders left. Stops the cluster whatever happened.
 #
 # Environment: BENCH_ROUNDS (default 1), BENCH_TASK_CPU (default 1),
-# BENCH_TASK_DURATION (default 5s), BENCH_PHASE_TIMEOUT (default 30m), plus
+# BENCH_TASK_DURATION (default 5s), BENCH_PHASE_TIMEOUT (default 30m),
+# BENCH_ONLY (run only the rows whose name contains it, e.g. "isolate"), plus
 # PRA_STATE_DIR and PRA_PORT_BASE as for hack/cluster.sh. The full log is
 # $PRA_STATE_DIR/bench.log. Refuses to run when a local cluster is already
 # running.

@@ -10,10 +10,20 @@
 # would land on its branch.
 unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_COMMON_DIR GIT_OBJECT_DIRECTORY GIT_PREFIX
 
-# Every commit of the series is made with this identity and these dates, so
-# that regenerating the series from the same inputs gives the same bytes.
-readonly PATCH_IDENT_NAME="pipelinerun-affinity"
-readonly PATCH_IDENT_EMAIL="maintainers@pipelinerun-affinity.invalid"
+# Every commit of the series is made with one identity, as author and
+# committer, and fixed dates, so that regenerating the series from the same
+# inputs gives the same bytes. The identity is PRA_PATCH_AUTHOR ("Name
+# <email>"), by default the project's maintainers: set it to send the series
+# under your own name (hack/update-patches.sh --out DIR), and set it the same
+# way for hack/verify-patches.sh, which regenerates the committed series.
+readonly PATCH_AUTHOR_DEFAULT="tekton-affinity maintainers <tekton-affinity@users.noreply.github.com>"
+readonly PATCH_AUTHOR="${PRA_PATCH_AUTHOR:-${PATCH_AUTHOR_DEFAULT}}"
+_pra_ident_re='^[[:space:]]*([^<>]*[^<>[:space:]])[[:space:]]+<([^<>[:space:]@]+@[^<>[:space:]@]+)>[[:space:]]*$'
+[[ "${PATCH_AUTHOR}" =~ ${_pra_ident_re} ]] \
+  || die "PRA_PATCH_AUTHOR must be \"Name <email>\", not \"${PATCH_AUTHOR}\""
+readonly PATCH_IDENT_NAME="${BASH_REMATCH[1]}"
+readonly PATCH_IDENT_EMAIL="${BASH_REMATCH[2]}"
+unset _pra_ident_re
 readonly PATCH_DATE="2026-01-01T00:00:00Z"
 # The tag of the base commit of a tree of this line (patch-tekton.sh).
 # shellcheck disable=SC2034 # used by patch-tekton.sh

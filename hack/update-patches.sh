@@ -21,6 +21,8 @@
 #      for the main line, patches/LINE for the others (with --out DIR: DIR
 #      and DIR/LINE).
 # The output is byte-for-byte reproducible; hack/verify-patches.sh relies on it.
+# Every patch has the author PRA_PATCH_AUTHOR ("Name <email>"; by default the
+# project's maintainers, see patchlib.sh), whoever wrote the hook commits.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "${PRA_HACK}/patchlib.sh"
@@ -138,6 +140,9 @@ regenerate() {
     [[ -e "${p}" ]] || continue
     git_fixed -C "${tree}" am -q --committer-date-is-author-date "${p}" \
       || die "${line}: hook patch $(basename "${p}") does not apply to Tekton ${version} on top of the regenerated engine patch"
+    # git am keeps the patch's own author (a --from tree's, or the committed
+    # series'): the whole series gets the one of patchlib.sh (PRA_PATCH_AUTHOR).
+    git_fixed -C "${tree}" commit -q --amend --no-edit --cleanup=verbatim --reset-author
   done
 
   log "${line}: writing the series to ${dest}"

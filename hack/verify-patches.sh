@@ -7,7 +7,9 @@
 # when an older line's hook patch makes other changes than the main line's
 # patch of the same name (a hook changed on one line and not ported to the
 # others: hack/update-patches.sh --port LINE), unless HOOKS_MAY_DIFFER in
-# hack/patchlib.sh lists it.
+# hack/patchlib.sh lists it. The regeneration uses PRA_PATCH_AUTHOR like
+# hack/update-patches.sh: leave it unset to check the committed series, which
+# has the default author.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "${PRA_HACK}/patchlib.sh"
@@ -17,6 +19,8 @@ trap 'rm -rf "${out}" "${out}.diff"' EXIT
 "${PRA_HACK}/update-patches.sh" --out "${out}"
 if ! diff -ru "${PRA_ROOT}/patches" "${out}" > "${out}.diff"; then
   head -100 "${out}.diff" >&2
+  [[ -z "${PRA_PATCH_AUTHOR:-}" ]] \
+    || log "PRA_PATCH_AUTHOR is set (${PRA_PATCH_AUTHOR}): the committed series has the default author; unset it to verify"
   die "patches/ is stale: run hack/update-patches.sh and commit the result"
 fi
 log "every line's series is up to date with pkg/: ${TEKTON_LINES[*]}"

@@ -139,6 +139,9 @@ func TestBench(t *testing.T) {
 	var rows []benchRow
 	for round := 1; round <= s.rounds; round++ {
 		for _, c := range benchConfigs() {
+			if only := os.Getenv("BENCH_ONLY"); only != "" && !strings.Contains(c.name, only) {
+				continue
+			}
 			var row benchRow
 			t.Run(fmt.Sprintf("round%d/%s", round, strings.NewReplacer(" ", "-", ",", "", "(", "", ")", "").Replace(c.name)), func(t *testing.T) {
 				row = benchPhase(t, s, c, audit, user)

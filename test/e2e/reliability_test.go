@@ -114,6 +114,35 @@ func TestReliabilityResourceQuotaRaised(t *testing.T) {
 	t.Logf("%s succeeded %s after the quota was raised", run, time.Since(raised).Round(time.Second))
 }
 
+// A quota with room for the run's peak and little more: at each hand-over
+// the quota still charges the placeholder's old size until the quota
+// controller recounts, so the next task's pod can be refused ("exceeded
+// quota"). Such a pod is tried again within seconds, not after Tekton's
+// minute: the run of two 1-CPU tasks, one after the other, is done well
+// within a minute.
+func TestReliabilityResourceQuotaHandOver(t *testing.T) {
+	setFeatureFlags(t, patchedFlags(nil))
+	ns := newNamespace(t, "quota-handover")
+	createQuota(t, ns, "1100m")
+	createLimitRange(t, ns, corev1.LimitRangeItem{
+		Type: corev1.LimitTypeContainer, DefaultRequest: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m")},
+	})
+	const run = "tight"
+	spec := pipelineSpec(taskDef{name: "t1", cpu: "1"}, taskDef{name: "t2", cpu: "1", after: []string{"t1"}})
+	start := time.Now()
+	createRun(t, newRun(ns, run, spec, runOpts{duration: "1s"}))
+	waitRunSucceeded(t, ns, run, 45*time.Second)
+	trs, err := taskRuns(bg(), ns, run)
+	if err != nil {
+		t.Fatalf("listing TaskRuns: %v", err)
+	}
+	var refused []string
+	for _, tr := range trs {
+		refused = append(refused, eventMessages(objectEvents(ns, "TaskRun", tr.Name, "ExceededResourceQuota", ""))...)
+	}
+	t.Logf("%s succeeded after %s; TaskRun pods refused by the quota on the way: %v", run, time.Since(start).Round(time.Second), refused)
+}
+
 // A LimitRange whose max is below the run's peak (but above each task):
 // the placeholder reserves up to the max and the run succeeds.
 func TestReliabilityLimitRangeMax(t *testing.T) {

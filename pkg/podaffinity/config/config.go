@@ -17,7 +17,8 @@ limitations under the License.
 // Package config parses the PipelineRun pod affinity settings that live in
 // Tekton's "feature-flags" ConfigMap.
 //
-// The package depends on the standard library only, so that Tekton's
+// The package depends on the standard library and apimachinery's name
+// validation only, never on Tekton's packages, so that Tekton's
 // pkg/apis/config can embed Config in its FeatureFlags without an import
 // cycle. The zero value of Config is the default configuration: adding it to
 // FeatureFlags leaves every existing FeatureFlags comparison unchanged.
@@ -28,14 +29,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 const (
 	// EnableKey turns the engine on ("true") or off ("false", the default).
 	EnableKey = "enable-pipelinerun-pod-affinity"
 	// IsolationScopeKey chooses whether isolated PipelineRuns repel each other
-	// across all namespaces ("cluster", the default) or only within their own
-	// namespace ("namespace").
+	// across all namespaces ("cluster", the default), only within their own
+	// namespace ("namespace"), or within their tenant: the namespaces that
+	// have the same value of a namespace label ("label:<key>").
 	IsolationScopeKey = "pipelinerun-pod-affinity-isolation-scope"
 	// ReservationKey chooses whether the placeholder reserves the run's peak
 	// resource demand on its node before the first TaskRun starts
@@ -45,11 +49,19 @@ const (
 	// placeholder to be scheduled before it fails. A Go duration; "0" means no
 	// bound. The default is DefaultMaxNodeWait.
 	MaxNodeWaitKey = "pipelinerun-pod-affinity-max-node-wait"
+	// PriorityClassKey names the PriorityClass of every placeholder pod. When
+	// absent or empty, a placeholder has the priority class of its run's
+	// podTemplate (or of Tekton's default Affinity Assistant template), if any.
+	PriorityClassKey = "pipelinerun-pod-affinity-priority-class"
 
 	// IsolationScopeCluster isolates PipelineRuns from each other across namespaces.
 	IsolationScopeCluster = "cluster"
 	// IsolationScopeNamespace isolates PipelineRuns only from runs in the same namespace.
 	IsolationScopeNamespace = "namespace"
+	// IsolationScopeLabelPrefix followed by a namespace label key isolates
+	// PipelineRuns only from runs whose namespaces have the same value of that
+	// label: a tenant. A namespace without the label is a tenant of its own.
+	IsolationScopeLabelPrefix = "label:"
 
 	// ReservationReserve makes the placeholder request the run's peak demand.
 	ReservationReserve = "reserve"
@@ -66,11 +78,15 @@ type Config struct {
 	// Enabled is the value of EnableKey.
 	Enabled bool `json:"enabled,omitempty"`
 	// Scope is the value of IsolationScopeKey; empty means IsolationScopeCluster.
+	// A tenant scope is stored as IsolationScopeLabelPrefix and the key.
 	Scope string `json:"isolationScope,omitempty"`
 	// Reserve is the value of ReservationKey; empty means ReservationReserve.
 	Reserve string `json:"reservation,omitempty"`
 	// NodeWait is the value of MaxNodeWaitKey; nil means DefaultMaxNodeWait.
 	NodeWait *time.Duration `json:"maxNodeWait,omitempty"`
+	// PriorityClass is the value of PriorityClassKey; empty means the run's
+	// podTemplate decides.
+	PriorityClass string `json:"priorityClass,omitempty"`
 }
 
 // IsolationScope returns the effective isolation scope.
@@ -80,6 +96,20 @@ func (c Config) IsolationScope() string {
 	}
 	return c.Scope
 }
+
+// TenantLabel returns the namespace label key that defines a tenant when
+// the isolation scope is "label:<key>", or "".
+func (c Config) TenantLabel() string {
+	key, _ := strings.CutPrefix(c.Scope, IsolationScopeLabelPrefix)
+	if key == c.Scope {
+		return ""
+	}
+	return key
+}
+
+// PriorityClassName returns the PriorityClass of placeholder pods, or ""
+// when the run's podTemplate decides.
+func (c Config) PriorityClassName() string { return c.PriorityClass }
 
 // Reservation returns the effective reservation policy.
 func (c Config) Reservation() string {
@@ -111,15 +141,11 @@ func FromMap(data map[string]string) (Config, error) {
 		c.Enabled = enabled
 	}
 	if v, ok := data[IsolationScopeKey]; ok {
-		switch scope := strings.ToLower(strings.TrimSpace(v)); scope {
-		case IsolationScopeCluster:
-			// The default is stored as the zero value, so that an explicit
-			// default compares equal to an absent key.
-		case IsolationScopeNamespace:
-			c.Scope = scope
-		default:
-			return Config{}, fmt.Errorf("invalid value for feature flag %q: %q (valid values: %q, %q)", IsolationScopeKey, v, IsolationScopeCluster, IsolationScopeNamespace)
+		scope, err := parseScope(v)
+		if err != nil {
+			return Config{}, err
 		}
+		c.Scope = scope
 	}
 	if v, ok := data[ReservationKey]; ok {
 		switch policy := strings.ToLower(strings.TrimSpace(v)); policy {
@@ -139,7 +165,36 @@ func FromMap(data map[string]string) (Config, error) {
 			c.NodeWait = &d
 		}
 	}
+	if v, ok := data[PriorityClassKey]; ok {
+		name := strings.TrimSpace(v)
+		if errs := validation.IsDNS1123Subdomain(name); name != "" && len(errs) > 0 {
+			return Config{}, fmt.Errorf("invalid value for feature flag %q: %q (want the name of a PriorityClass, or \"\" for the run's podTemplate's): %s", PriorityClassKey, v, strings.Join(errs, "; "))
+		}
+		c.PriorityClass = name
+	}
 	return c, nil
+}
+
+// parseScope parses the value of IsolationScopeKey. The default is stored
+// as the zero value, so that an explicit default compares equal to an
+// absent key. The words are case-insensitive; a label key keeps its case.
+func parseScope(v string) (string, error) {
+	trimmed := strings.TrimSpace(v)
+	switch scope := strings.ToLower(trimmed); {
+	case scope == IsolationScopeCluster:
+		return "", nil
+	case scope == IsolationScopeNamespace:
+		return scope, nil
+	case strings.HasPrefix(scope, IsolationScopeLabelPrefix):
+		key := trimmed[len(IsolationScopeLabelPrefix):]
+		if errs := validation.IsQualifiedName(key); len(errs) > 0 {
+			return "", fmt.Errorf("invalid value for feature flag %q: %q (%q needs a namespace label key: %s)",
+				IsolationScopeKey, v, IsolationScopeLabelPrefix+"<namespace label key>", strings.Join(errs, "; "))
+		}
+		return IsolationScopeLabelPrefix + key, nil
+	}
+	return "", fmt.Errorf("invalid value for feature flag %q: %q (valid values: %q, %q, %q)",
+		IsolationScopeKey, v, IsolationScopeCluster, IsolationScopeNamespace, IsolationScopeLabelPrefix+"<namespace label key>")
 }
 
 func parseDuration(v string) (time.Duration, error) {

@@ -59,8 +59,25 @@ func TestFromMap(t *testing.T) {
 			IsolationScopeKey: "namespace",
 			ReservationKey:    "none",
 			MaxNodeWaitKey:    "30m",
+			PriorityClassKey:  "ci-low",
 		},
-		want: Config{Enabled: true, Scope: IsolationScopeNamespace, Reserve: ReservationNone, NodeWait: durationPtr(30 * time.Minute)},
+		want: Config{Enabled: true, Scope: IsolationScopeNamespace, Reserve: ReservationNone, NodeWait: durationPtr(30 * time.Minute), PriorityClass: "ci-low"},
+	}, {
+		name: "tenant scope: a namespace label key",
+		data: map[string]string{IsolationScopeKey: "label:tenant"},
+		want: Config{Scope: "label:tenant"},
+	}, {
+		name: "tenant scope: a prefixed key keeps its case, the prefix is case-insensitive",
+		data: map[string]string{IsolationScopeKey: " Label:example.com/Tenant "},
+		want: Config{Scope: "label:example.com/Tenant"},
+	}, {
+		name: "placeholder priority class",
+		data: map[string]string{PriorityClassKey: " pipelinerun-placeholders "},
+		want: Config{PriorityClass: "pipelinerun-placeholders"},
+	}, {
+		name: "empty priority class is the default (the run's podTemplate)",
+		data: map[string]string{PriorityClassKey: ""},
+		want: Config{},
 	}, {
 		name: "values are trimmed and case-insensitive",
 		data: map[string]string{
@@ -105,6 +122,7 @@ func TestFromMapExplicitDefaultsEqualAbsent(t *testing.T) {
 		IsolationScopeKey: IsolationScopeCluster,
 		ReservationKey:    ReservationReserve,
 		MaxNodeWaitKey:    DefaultMaxNodeWait.String(),
+		PriorityClassKey:  "",
 	})
 	if err != nil {
 		t.Fatalf("FromMap(explicit defaults) = %v", err)
@@ -134,6 +152,22 @@ func TestFromMapErrors(t *testing.T) {
 		name:   "empty scope",
 		data:   map[string]string{IsolationScopeKey: ""},
 		wantIn: []string{IsolationScopeKey},
+	}, {
+		name:   "tenant scope without a key",
+		data:   map[string]string{IsolationScopeKey: "label:"},
+		wantIn: []string{IsolationScopeKey, `"label:"`, `"label:<namespace label key>"`},
+	}, {
+		name:   "tenant scope with an invalid label key",
+		data:   map[string]string{IsolationScopeKey: "label:team name"},
+		wantIn: []string{IsolationScopeKey, `"label:team name"`, "name part must consist of alphanumeric characters"},
+	}, {
+		name:   "tenant scope with an invalid key prefix",
+		data:   map[string]string{IsolationScopeKey: "label:Example.com/tenant"},
+		wantIn: []string{IsolationScopeKey, "prefix part"},
+	}, {
+		name:   "priority class that is not a valid name",
+		data:   map[string]string{PriorityClassKey: "High_Priority"},
+		wantIn: []string{PriorityClassKey, `"High_Priority"`, "lowercase RFC 1123 subdomain"},
 	}, {
 		name:   "unknown reservation",
 		data:   map[string]string{ReservationKey: "all"},
@@ -170,8 +204,9 @@ func TestFromMapErrors(t *testing.T) {
 
 func TestAccessors(t *testing.T) {
 	type effective struct {
-		Scope, Reservation string
-		MaxNodeWait        time.Duration
+		Scope, TenantLabel, Reservation string
+		MaxNodeWait                     time.Duration
+		PriorityClass                   string
 	}
 	for _, tc := range []struct {
 		name string
@@ -186,12 +221,19 @@ func TestAccessors(t *testing.T) {
 		cfg:  Config{Scope: IsolationScopeNamespace, Reserve: ReservationNone, NodeWait: durationPtr(5 * time.Minute)},
 		want: effective{Scope: IsolationScopeNamespace, Reservation: ReservationNone, MaxNodeWait: 5 * time.Minute},
 	}, {
+		name: "tenant scope and a priority class",
+		cfg:  Config{Scope: "label:example.com/tenant", PriorityClass: "low"},
+		want: effective{Scope: "label:example.com/tenant", TenantLabel: "example.com/tenant", Reservation: ReservationReserve, MaxNodeWait: DefaultMaxNodeWait, PriorityClass: "low"},
+	}, {
 		name: "zero wait is unbounded, not the default",
 		cfg:  Config{NodeWait: durationPtr(0)},
 		want: effective{Scope: IsolationScopeCluster, Reservation: ReservationReserve, MaxNodeWait: 0},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := effective{Scope: tc.cfg.IsolationScope(), Reservation: tc.cfg.Reservation(), MaxNodeWait: tc.cfg.MaxNodeWait()}
+			got := effective{
+				Scope: tc.cfg.IsolationScope(), TenantLabel: tc.cfg.TenantLabel(), Reservation: tc.cfg.Reservation(),
+				MaxNodeWait: tc.cfg.MaxNodeWait(), PriorityClass: tc.cfg.PriorityClassName(),
+			}
 			if d := cmp.Diff(tc.want, got); d != "" {
 				t.Errorf("accessors of %+v (-want +got):\n%s", tc.cfg, d)
 			}

@@ -44,8 +44,11 @@ const maxChildPipelineDepth = 5
 //
 // limitRanges are the LimitRanges of the run's namespace; Tekton and the API
 // server apply their defaults to the pod's containers (see
-// PodRequestsInNamespace).
-func FromFacts(run *v1.PipelineRun, facts *resources.PipelineRunFacts, limitRanges []*corev1.LimitRange) []Task {
+// PodRequestsInNamespace). Each pod also pays the overhead of the
+// RuntimeClass its pod template names (overheads): a task's pod the one of
+// its taskRunSpecs podTemplate merged over the run's, each pod of a child
+// pipeline the one of the run's podTemplate, which Tekton gives the child.
+func FromFacts(run *v1.PipelineRun, facts *resources.PipelineRunFacts, limitRanges []*corev1.LimitRange, overheads Overheads) []Task {
 	if facts == nil {
 		return nil
 	}
@@ -93,9 +96,10 @@ func FromFacts(run *v1.PipelineRun, facts *resources.PipelineRunFacts, limitRang
 			if spec == nil {
 				spec = rpt.PipelineTask.PipelineSpec
 			}
-			t.Pod = PipelinePeak(spec, limitRanges)
+			t.Pod = PipelinePeak(spec, limitRanges, overheads.of(run.Spec.TaskRunTemplate.PodTemplate))
 		case rpt.ResolvedTask != nil:
-			t.Pod = PodRequestsInNamespace(rpt.ResolvedTask.TaskSpec, run.GetTaskRunSpec(name), limitRanges)
+			spec := run.GetTaskRunSpec(name)
+			t.Pod = plus(PodRequestsInNamespace(rpt.ResolvedTask.TaskSpec, spec, limitRanges), overheads.of(spec.PodTemplate))
 		}
 		tasks = append(tasks, t)
 	}
@@ -171,12 +175,14 @@ func skipped(rpt *resources.ResolvedPipelineTask, facts *resources.PipelineRunFa
 
 // PipelinePeak returns the peak demand of an embedded pipeline spec: its
 // tasks with embedded task specs, its child pipelines with embedded specs,
-// and its finally tasks. Tasks given by reference count as requesting nothing.
-func PipelinePeak(spec *v1.PipelineSpec, limitRanges []*corev1.LimitRange) corev1.ResourceList {
-	return pipelinePeak(spec, limitRanges, 0)
+// and its finally tasks; each pod of an embedded task spec requests
+// overhead (its RuntimeClass's) on top. Tasks given by reference count as
+// requesting nothing.
+func PipelinePeak(spec *v1.PipelineSpec, limitRanges []*corev1.LimitRange, overhead corev1.ResourceList) corev1.ResourceList {
+	return pipelinePeak(spec, limitRanges, overhead, 0)
 }
 
-func pipelinePeak(spec *v1.PipelineSpec, limitRanges []*corev1.LimitRange, depth int) corev1.ResourceList {
+func pipelinePeak(spec *v1.PipelineSpec, limitRanges []*corev1.LimitRange, overhead corev1.ResourceList, depth int) corev1.ResourceList {
 	if spec == nil || depth >= maxChildPipelineDepth {
 		return corev1.ResourceList{}
 	}
@@ -192,9 +198,9 @@ func pipelinePeak(spec *v1.PipelineSpec, limitRanges []*corev1.LimitRange, depth
 		}
 		switch {
 		case pt.PipelineSpec != nil:
-			t.Pod = pipelinePeak(pt.PipelineSpec, limitRanges, depth+1)
+			t.Pod = pipelinePeak(pt.PipelineSpec, limitRanges, overhead, depth+1)
 		case pt.TaskSpec != nil:
-			t.Pod = PodRequestsInNamespace(&pt.TaskSpec.TaskSpec, v1.PipelineTaskRunSpec{}, limitRanges)
+			t.Pod = plus(PodRequestsInNamespace(&pt.TaskSpec.TaskSpec, v1.PipelineTaskRunSpec{}, limitRanges), overhead)
 		}
 		tasks = append(tasks, t)
 	}

@@ -188,7 +188,7 @@ func TestFromFacts(t *testing.T) {
 			if tc.mutate != nil {
 				tc.mutate(facts)
 			}
-			got := FromFacts(tc.run, facts, nil)
+			got := FromFacts(tc.run, facts, nil, nil)
 			opts := cmp.Options{quantityEqual, cmpopts.SortSlices(func(a, b string) bool { return a < b }), cmpopts.EquateEmpty()}
 			if d := cmp.Diff(tc.want, got, opts); d != "" {
 				t.Errorf("FromFacts() (-want +got):\n%s", d)
@@ -285,7 +285,7 @@ func TestFromFactsChildPipelines(t *testing.T) {
 			for i, runs := range tc.runs {
 				f.State[i].ChildPipelineRuns = runs
 			}
-			got := FromFacts(&v1.PipelineRun{}, f, nil)
+			got := FromFacts(&v1.PipelineRun{}, f, nil, nil)
 			if d := cmp.Diff(tc.want, got, quantityEqual, cmpopts.EquateEmpty()); d != "" {
 				t.Errorf("FromFacts() (-want +got):\n%s", d)
 			}
@@ -303,7 +303,7 @@ func TestFromFactsLeavesSkippedTasksOut(t *testing.T) {
 	facts.State[1].PipelineTask.When = v1.WhenExpressions{{Input: "a", Operator: selection.In, Values: []string{"b"}}}
 	facts.State[0].TaskRuns = []*v1.TaskRun{taskRun(true)}
 	var names []string
-	for _, task := range FromFacts(&v1.PipelineRun{}, facts, nil) {
+	for _, task := range FromFacts(&v1.PipelineRun{}, facts, nil, nil) {
 		names = append(names, task.Name)
 	}
 	want := []string{"test", "push", "custom", "child", "notify"}
@@ -313,7 +313,7 @@ func TestFromFactsLeavesSkippedTasksOut(t *testing.T) {
 }
 
 func TestFromFactsNil(t *testing.T) {
-	if got := FromFacts(&v1.PipelineRun{}, nil, nil); got != nil {
+	if got := FromFacts(&v1.PipelineRun{}, nil, nil, nil); got != nil {
 		t.Errorf("FromFacts(nil facts) = %v, want nil", got)
 	}
 }
@@ -355,7 +355,7 @@ func TestPipelinePeak(t *testing.T) {
 		want: rl("cpu", "5"),
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			if d := cmp.Diff(tc.want, PipelinePeak(tc.spec, nil), quantityEqual, cmpopts.EquateEmpty()); d != "" {
+			if d := cmp.Diff(tc.want, PipelinePeak(tc.spec, nil, nil), quantityEqual, cmpopts.EquateEmpty()); d != "" {
 				t.Errorf("PipelinePeak() (-want +got):\n%s", d)
 			}
 		})

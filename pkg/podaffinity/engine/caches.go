@@ -219,6 +219,7 @@ type PendingCache struct {
 var requiredRules = map[string]string{
 	CacheStatefulSets: `"list" and "watch" on statefulsets (apps)`,
 	CacheNodes:        `"list" and "watch" on nodes`,
+	CacheNamespaces:   `"list" and "watch" on namespaces`,
 }
 
 func (e *NotSyncedError) Error() string {

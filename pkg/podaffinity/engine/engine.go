@@ -91,6 +91,10 @@ const (
 	EventMoving = "Moving"
 	// EventInvalidLabel is recorded when a run's opt-in label is invalid.
 	EventInvalidLabel = "InvalidPodAffinityLabel"
+	// EventPlaceholderLost is recorded when the placeholder pod came back
+	// holding less than the run needs (its pod was preempted, evicted or
+	// deleted) and is replaced by one that asks for that room again.
+	EventPlaceholderLost = "PlaceholderLost"
 )
 
 // Settings are the engine's inputs from Tekton's configuration.
@@ -121,13 +125,27 @@ type Engine struct {
 	// LimitRanges, when set, lets the demand include the defaults Tekton
 	// applies to steps from the namespace's LimitRanges.
 	LimitRanges corelisters.LimitRangeLister
+	// RuntimeClasses reads the RuntimeClasses that runs' pod templates
+	// name (RuntimeClassCache): their scheduling joins the placeholder's,
+	// their overhead the demand. Needed only by runs that name one.
+	RuntimeClasses RuntimeClassReader
 	// PipelineRuns, when set, reads a PipelineRun from the API server. The
 	// engine reads a run afresh before it creates its placeholder: a
 	// reconcile of a copy read from a stale cache (the run done, its
 	// placeholder released a moment ago) must not make a new one.
 	PipelineRuns func(ctx context.Context, namespace, name string) (*v1.PipelineRun, error)
-	Clock        clock.PassiveClock
-	Metrics      *metrics.Recorder
+	// Namespaces, when set, reads a namespace from a cache (Namespaces.Get).
+	// It is called only to place a run isolated per tenant, whose isolation
+	// term needs its namespace's labels.
+	Namespaces func(ctx context.Context, name string) (*corev1.Namespace, error)
+	Clock      clock.PassiveClock
+	Metrics    *metrics.Recorder
+
+	// own holds the engine's writes to placeholders that its caches may
+	// not show yet.
+	own ownWrites
+	// refused holds since when placeholders of runs in flight are refused.
+	refused refusals
 }
 
 // synced calls Synced, if set.
@@ -168,6 +186,12 @@ type Placement struct {
 	// while it has no placeholder. Zero when Ready or Failed. A reconciler
 	// may keep a wait of a moment out of the run's status.
 	Since time.Time
+	// HandOverBegun is true when this call asked the node to make room for
+	// starting tasks (resized or replaced the placeholder pod; Reason is
+	// ReasonHandingOver): the placeholder pod's update brings the run back
+	// in a moment. A reconciler may leave the run's status as it is until
+	// then, and write it once with the tasks that start.
+	HandOverBegun bool
 	// Current, when set, is the run as the API server has it now: the
 	// reconcile read an older copy from its cache (the run is done and its
 	// placeholder released since, say). Nothing was placed; the reconcile
@@ -178,7 +202,7 @@ type Placement struct {
 
 // Place takes one step towards the run being on a usable node with its
 // placeholder holding it, and reports whether the run may start tasks.
-// tasks are the run's unfinished tasks (demand.FromFacts): while it looks
+// tasks are the run's unfinished tasks (Tasks): while it looks
 // for a node, the placeholder reserves the peak demand of those that have
 // not started; once bound, it holds what they need beyond what running and
 // starting tasks hold themselves.
@@ -191,13 +215,20 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 	}
 	logger := logging.FromContext(ctx)
 	spec := placeholder.Spec{
-		Name:            t.Placeholder,
-		Run:             run,
-		Isolation:       t.Isolation,
-		NamespaceScoped: t.NamespaceScoped,
-		Image:           s.Image,
-		DefaultTemplate: s.DefaultTemplate,
-		ClaimNames:      placeholder.MountedClaimNames(run, claimNameForTemplate(run)),
+		Name:              t.Placeholder,
+		Run:               run,
+		Isolation:         t.Isolation,
+		NamespaceScoped:   t.NamespaceScoped,
+		TenantLabel:       t.TenantLabel,
+		PriorityClassName: s.Config.PriorityClassName(),
+		Image:             s.Image,
+		DefaultTemplate:   s.DefaultTemplate,
+		ClaimNames:        placeholder.MountedClaimNames(run, claimNameForTemplate(run)),
+	}
+	if t.TenantLabel != "" {
+		if spec.Tenant, err = e.tenant(ctx, run.Namespace, t.TenantLabel); err != nil {
+			return Placement{}, fmt.Errorf("placing PipelineRun %s/%s: %w", run.Namespace, run.Name, err)
+		}
 	}
 	// What the placeholder asks for while it looks for a node. Computed only
 	// when needed: most reconciles find the run placed.
@@ -228,20 +259,29 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			// was released; recreating it then would only churn.
 			return Placement{Ready: true}, nil
 		}
-		current, err := e.changedSince(ctx, run)
-		if err != nil || current != nil {
-			return Placement{Current: current}, err
+		stored, err := e.afresh(ctx, run)
+		if err != nil {
+			return Placement{}, err
 		}
-		if err := placeholder.CheckConstraints(run); err != nil {
+		if changedSince(stored, run) {
+			return Placement{Current: stored}, nil
+		}
+		classes, err := e.runtimeClasses(ctx, run)
+		if err != nil {
+			return Placement{}, err
+		}
+		if err := placeholder.CheckConstraints(run, classes); err != nil {
 			return Placement{Failed: true, Reason: ReasonConflictingNodeConstraints, Message: err.Error()}, nil
 		}
+		spec.RuntimeClasses = classes
 		// Creating the placeholder starts the run's wait for a node: the time
 		// a run spent Pending, or before the engine saw it, never counts.
-		return e.create(ctx, run, spec, reservation(), token())
+		return e.create(ctx, s, run, stored.Status.StartTime, spec, reservation(), token())
 	}
 	if err != nil {
 		return Placement{}, fmt.Errorf("getting placeholder StatefulSet %s/%s: %w", run.Namespace, t.Placeholder, err)
 	}
+	sts = e.own.statefulSet(sts, e.Clock.Now())
 	if !metav1.IsControlledBy(sts, run) {
 		return conflict(run.Namespace, t.Placeholder), nil
 	}
@@ -260,8 +300,10 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 	if err != nil && !apierrors.IsNotFound(err) {
 		return Placement{}, fmt.Errorf("getting placeholder pod: %w", err)
 	}
+	p = e.own.pod(p, e.Clock.Now())
 	var terminating *corev1.Pod
-	if p != nil && p.DeletionTimestamp != nil {
+	if p != nil && going(p) {
+		// Being deleted, preempted, evicted or done: it holds the node no more.
 		terminating, p = p, nil
 	}
 	current := ""
@@ -329,6 +371,9 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		return e.noPod(ctx, s, sts, pinned)
 	}
 	if current == "" {
+		if _, reclaiming := sts.Annotations[placeholder.ReclaimingAnnotation]; reclaiming && pinned != "" {
+			return e.awaitReclaim(ctx, s, run, sts, spec, p, pinned, reservation())
+		}
 		if pinned != "" && unschedulable(p) {
 			active, err := e.activeMemberPods(run.Namespace, t.Placeholder, pinned)
 			if err != nil {
@@ -361,9 +406,13 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 	// run's later tasks still need.
 	spec.PinnedNode = current
 	spec.Requests = token()
-	if _, waited := sts.Annotations[placeholder.WaitingSinceAnnotation]; waited || pinned != current || !sameRequests(placeholder.Requests(&sts.Spec.Template.Spec), spec.Requests) {
+	_, reclaimed := sts.Annotations[placeholder.ReclaimingAnnotation]
+	if _, waited := sts.Annotations[placeholder.WaitingSinceAnnotation]; waited || reclaimed || pinned != current || !sameRequests(placeholder.Requests(&sts.Spec.Template.Spec), spec.Requests) {
 		if err := e.updateTemplate(ctx, sts, spec, nil); err != nil {
 			return Placement{}, err
+		}
+		if reclaimed && pinned == current {
+			e.reclaimed(ctx, run, sts, p)
 		}
 		if pinned != current {
 			wait := e.Clock.Since(p.CreationTimestamp.Time)
@@ -372,6 +421,9 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			event(ctx, run, corev1.EventTypeNormal, EventPlaced, fmt.Sprintf(
 				"All pods of this PipelineRun run on node %s (placeholder %s waited %s for it)", current, sts.Name, wait.Round(time.Millisecond)))
 		}
+	}
+	if placement, replaced, err := e.reclaim(ctx, s, run, sts, spec, p, tasks, limitRanges); replaced || err != nil {
+		return placement, err
 	}
 	return e.follow(ctx, s, run, sts, spec, p, tasks, limitRanges)
 }
@@ -396,21 +448,24 @@ func schedulingMessage(p *corev1.Pod) string {
 	return ""
 }
 
-// changedSince returns the run as the API server has it now when that is
-// not the run read from the cache any more: done, being deleted, or another
-// run of the same name; nil when the copy is current enough to place it.
-func (e *Engine) changedSince(ctx context.Context, run *v1.PipelineRun) (*v1.PipelineRun, error) {
+// afresh returns the run as the API server has it now, or run itself
+// when the engine has no reader of runs.
+func (e *Engine) afresh(ctx context.Context, run *v1.PipelineRun) (*v1.PipelineRun, error) {
 	if e.PipelineRuns == nil {
-		return nil, nil
+		return run, nil
 	}
 	current, err := e.PipelineRuns(ctx, run.Namespace, run.Name)
 	if err != nil {
 		return nil, fmt.Errorf("reading PipelineRun %s/%s before creating its placeholder: %w", run.Namespace, run.Name, err)
 	}
-	if current.UID != run.UID || current.IsDone() || current.DeletionTimestamp != nil {
-		return current, nil
-	}
-	return nil, nil
+	return current, nil
+}
+
+// changedSince reports whether current, the run as the API server has it
+// now, is not the run read from the cache any more: done, being deleted,
+// or another run of the same name.
+func changedSince(current, run *v1.PipelineRun) bool {
+	return current.UID != run.UID || current.IsDone() || current.DeletionTimestamp != nil
 }
 
 // placeJoined checks the parent's placeholder for a child PipelineRun.
@@ -419,10 +474,11 @@ func (e *Engine) placeJoined(run *v1.PipelineRun, t Target) (Placement, error) {
 	if err != nil && !apierrors.IsNotFound(err) {
 		return Placement{}, fmt.Errorf("getting parent placeholder pod: %w", err)
 	}
+	p = e.own.pod(p, e.Clock.Now())
 	// The parent counts the child pipeline's peak as held by the child
 	// while it runs; the child starts once the parent's placeholder has
 	// made room for it on the node.
-	if p == nil || p.DeletionTimestamp != nil || p.Spec.NodeName == "" || shrinking(p) {
+	if p == nil || going(p) || p.Spec.NodeName == "" || shrinking(p) {
 		return waiting(ReasonWaitingForNode, fmt.Sprintf("Waiting for the parent PipelineRun's placeholder %s to be placed", t.Placeholder), 0), nil
 	}
 	why, err := e.unusable(p.Spec.NodeName, p.Spec.Tolerations)

@@ -693,7 +693,7 @@ func TestPlace(t *testing.T) {
 	}, {
 		name:         "(4) bound with the reservation: pinned, token requests, pod shrunk in place: wait for the node to apply it",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("node-1", peak(), ago(2*time.Minute))},
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantMessage:  []string{"Handing the reservation on node node-1 over"},
 		wantActions:  []string{"patch statefulsets", "patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
@@ -724,7 +724,7 @@ func TestPlace(t *testing.T) {
 		name:         "(4) bound with the reservation, no in-place resize: pinned, token requests, pod replaced",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("node-1", peak(), ago(2*time.Minute))},
 		resizeErr:    resizeUnsupported,
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantMessage:  []string{"Handing the reservation on node node-1 over"},
 		wantActions:  []string{"patch statefulsets", "patch pods/resize", "delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
@@ -734,7 +734,7 @@ func TestPlace(t *testing.T) {
 		name:         "(4) resize forbidden by RBAC: handled as without in-place resize (and logged as a warning)",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), placeholderPod("node-1", peak(), ago(2*time.Minute))},
 		resizeErr:    apierrors.NewForbidden(schema.GroupResource{Resource: "pods/resize"}, "p", errors.New("RBAC: access denied")),
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantActions:  []string{"patch pods/resize", "delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      nil,
@@ -743,7 +743,7 @@ func TestPlace(t *testing.T) {
 		name:         "(4) already pinned but the pod still holds the reservation: only the pod is handed over",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), placeholderPod("node-1", peak(), ago(2*time.Minute))},
 		resizeErr:    resizeUnsupported,
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantActions:  []string{"patch pods/resize", "delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      nil,
@@ -1052,7 +1052,7 @@ func TestPlace(t *testing.T) {
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
 		remaining:    growBack(-1, demand.Starting),
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantMessage:  []string{"Handing the reservation on node node-1 over"},
 		wantActions:  []string{"patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
@@ -1069,7 +1069,7 @@ func TestPlace(t *testing.T) {
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
 		remaining:    growBack(-1, demand.Starting),
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantMessage:  []string{"cannot resize placeholder pod", "PodResizePending (Infeasible): Resize is infeasible"},
 		wantActions:  []string{"delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
@@ -1083,7 +1083,7 @@ func TestPlace(t *testing.T) {
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
 		remaining:    growBack(-1, demand.Starting),
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantMessage:  []string{"PodResizeInProgress, for 2m0s"},
 		wantActions:  []string{"delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
@@ -1112,7 +1112,7 @@ func TestPlace(t *testing.T) {
 			{Name: "c", After: []string{"a", "b"}, Pod: rl("3", "1Mi"), State: demand.Starting},
 			{Name: "d", After: []string{"c"}, Pod: withEphemeral(rl("1", "1Mi"), "1Gi")},
 		},
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantActions:  []string{"patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      withEphemeral(token, "1Gi"),
@@ -1127,7 +1127,7 @@ func TestPlace(t *testing.T) {
 		remaining: []demand.Task{
 			{Name: "c", After: []string{"a", "b"}, Pod: withEphemeral(rl("3", "1Mi"), "2Gi"), State: demand.Starting},
 		},
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantMessage:  []string{"replacing placeholder pod", "ephemeral-storage cannot be resized in place"},
 		wantActions:  []string{"delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
@@ -1143,7 +1143,7 @@ func TestPlace(t *testing.T) {
 			{Name: "c", After: []string{"a", "b"}, Pod: withEphemeral(rl("1", "1Mi"), "1Gi"), State: demand.Starting},
 			{Name: "d", After: []string{"c"}, Pod: withEphemeral(rl("1", "1Mi"), "2Gi")},
 		},
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantMessage:  []string{"replacing placeholder pod", "ephemeral-storage cannot be resized in place"},
 		wantActions:  []string{"patch statefulsets", "delete pods"},
 		wantTemplate: &template{Pinned: "node-1", Requests: withEphemeral(token, "2Gi")},
@@ -1172,7 +1172,7 @@ func TestPlace(t *testing.T) {
 		},
 		remaining: append(growBack(demand.Running, demand.Waiting),
 			demand.Task{Name: "d", Pod: rl("100m", "1Mi"), State: demand.Starting}),
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantActions:  []string{"patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
@@ -1391,7 +1391,7 @@ func TestPlaceLifecycle(t *testing.T) {
 		steps: append(append([]step{}, start...), step{
 			name:         "pod bound: pin and shrink in place, ready once the node reports it",
 			before:       scheduler("node-2"),
-			want:         Placement{Node: "node-2", Reason: ReasonHandingOver},
+			want:         Placement{Node: "node-2", Reason: ReasonHandingOver, HandOverBegun: true},
 			wantSecond:   &Placement{Node: "node-2", Ready: true},
 			wantActions:  []string{"patch statefulsets", "patch pods/resize"},
 			wantTemplate: pinned,
@@ -1404,7 +1404,7 @@ func TestPlaceLifecycle(t *testing.T) {
 		steps: append(append([]step{}, start...), step{
 			name:   "pod bound: pin and replace the pod",
 			before: scheduler("node-2"),
-			want:   Placement{Node: "node-2", Reason: ReasonHandingOver},
+			want:   Placement{Node: "node-2", Reason: ReasonHandingOver, HandOverBegun: true},
 			// The pod is gone: its wait starts, the StatefulSet controller
 			// is given a moment.
 			wantSecond:         &Placement{Reason: ReasonWaitingForNode, RequeueAfter: createGrace},
@@ -1995,10 +1995,10 @@ func TestPlaceSince(t *testing.T) {
 		objects: []runtime.Object{readyNode("node-1")},
 		want:    now,
 	}, {
-		name:      "placeholder refused by a quota: since the run was created",
+		name:      "placeholder refused by a quota: since the run started",
 		objects:   []runtime.Object{readyNode("node-1")},
 		createErr: apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "statefulsets"}, phName(), errors.New("exceeded quota: count")),
-		want:      now.Add(-time.Hour),
+		want:      now.Add(-30 * time.Minute),
 	}, {
 		name: "placeholder pod unschedulable: since the placeholder was created",
 		objects: []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("", peak()), 3*time.Second),
@@ -2027,6 +2027,7 @@ func TestPlaceSince(t *testing.T) {
 			}
 			run := testRun()
 			run.CreationTimestamp = ago(time.Hour)
+			run.Status.StartTime = ptr.To(ago(30 * time.Minute))
 			rem := remaining()
 			if tc.want.IsZero() {
 				rem = growBack(demand.Running, demand.Running)

@@ -67,7 +67,7 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, st
 		event(ctx, run, corev1.EventTypeNormal, EventReservationHandedOver, fmt.Sprintf(
 			"Placeholder %s handed %s of its reservation on node %s over to the PipelineRun's pods (%s) by replacing its pod with one that holds %s: %s cannot be resized in place",
 			name, formatResources(subtract(have, spec.Requests)), node, startingNames(tasks), formatResources(spec.Requests), strings.Join(fixed, ", ")))
-		return Placement{Node: node, Reason: ReasonHandingOver, Message: fmt.Sprintf(
+		return Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, Message: fmt.Sprintf(
 			"Handing the reservation on node %s over to the PipelineRun's pods: replacing placeholder pod %s (%s cannot be resized in place)", node, p.Name, strings.Join(fixed, ", "))}, nil
 	}
 	// Only CPU and memory are resized in place; the rest stays as it is.
@@ -106,7 +106,7 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, st
 			return Placement{Node: node, Ready: true}, nil
 		}
 		// Tasks start once the node has applied the new size.
-		return Placement{Node: node, Reason: ReasonHandingOver, Message: fmt.Sprintf(
+		return Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, Message: fmt.Sprintf(
 			"Handing the reservation on node %s over to the PipelineRun's pods", node)}, nil
 	}
 	if starting && shrinking(p) {
@@ -118,7 +118,7 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, st
 			if err := e.deletePod(ctx, p, false); err != nil {
 				return Placement{}, err
 			}
-			return Placement{Node: node, Reason: ReasonHandingOver, Message: fmt.Sprintf(
+			return Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, Message: fmt.Sprintf(
 				"Handing the reservation on node %s over to the PipelineRun's pods: the node cannot resize placeholder pod %s in place (%s); replacing it with a token pod", node, p.Name, why)}, nil
 		}
 		// The kubelet has not applied the shrink yet: until it has, the

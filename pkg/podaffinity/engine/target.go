@@ -37,6 +37,9 @@ type Target struct {
 	Isolation selection.Isolation
 	// NamespaceScoped limits isolation to the run's namespace.
 	NamespaceScoped bool
+	// TenantLabel, when set, limits isolation to the runs of namespaces
+	// with the same value of this namespace label (the run's tenant).
+	TenantLabel string
 	// Joined is true for a child PipelineRun that shares its parent's placeholder.
 	Joined bool
 }
@@ -87,7 +90,10 @@ func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) (T
 	if !record.Handled() {
 		return Target{}, nil
 	}
-	return Target{Placeholder: placeholder.Name(&run.ObjectMeta), Isolation: record.Isolation, NamespaceScoped: record.NamespaceScoped}, nil
+	return Target{
+		Placeholder: placeholder.Name(&run.ObjectMeta), Isolation: record.Isolation,
+		NamespaceScoped: record.NamespaceScoped, TenantLabel: record.TenantLabel,
+	}, nil
 }
 
 // Placed reports whether the engine placed run: the decision recorded on it
@@ -120,6 +126,7 @@ func (e *Engine) fresh(ctx context.Context, s Settings, run *v1.PipelineRun) sel
 	return selection.Record{
 		Isolation:       decision.Isolation,
 		NamespaceScoped: s.Config.IsolationScope() == paconfig.IsolationScopeNamespace,
+		TenantLabel:     s.Config.TenantLabel(),
 	}
 }
 
@@ -139,7 +146,7 @@ func Record(run *v1.PipelineRun, t Target) {
 	if run.IsPending() || run.IsDone() || t.Joined {
 		return
 	}
-	r := selection.Record{Isolation: t.Isolation, NamespaceScoped: t.NamespaceScoped}
+	r := selection.Record{Isolation: t.Isolation, NamespaceScoped: t.NamespaceScoped, TenantLabel: t.TenantLabel}
 	if !t.Handled() {
 		r = selection.Record{}
 		if _, ok := run.Annotations[selection.RecordAnnotationKey]; !ok {

@@ -251,9 +251,11 @@ func (e *Engine) annotate(ctx context.Context, sts *appsv1.StatefulSet, key stri
 	if err != nil {
 		return fmt.Errorf("encoding placeholder StatefulSet annotation: %w", err)
 	}
-	if _, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	after, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	if err != nil {
 		return fmt.Errorf("annotating placeholder StatefulSet %s/%s with %s: %w", sts.Namespace, sts.Name, key, err)
 	}
+	e.own.updated(sts, after, e.Clock.Now())
 	return nil
 }
 
@@ -277,8 +279,12 @@ const terminationSlack = 10 * time.Second
 // deadline it is deleted at once: the kubelet that should confirm it may
 // never come back, and the placeholder holds no state. Otherwise the run
 // waits for it, within the bound of its wait for a node.
+//
+// A pod the node has finished (failed: evicted by the kubelet, say) holds
+// nothing: it is deleted at once too. The message names what preempted or
+// evicted the pod, when the pod says.
 func (e *Engine) awaitTermination(ctx context.Context, s Settings, sts *appsv1.StatefulSet, pinned string, old *corev1.Pod) (Placement, error) {
-	stuck := old.DeletionTimestamp != nil && e.Clock.Since(old.DeletionTimestamp.Time) > terminationSlack
+	stuck := finished(old) || (old.DeletionTimestamp != nil && e.Clock.Since(old.DeletionTimestamp.Time) > terminationSlack)
 	if old.Spec.NodeName != "" && !stuck {
 		node, err := e.Nodes.Get(old.Spec.NodeName)
 		switch {
@@ -291,11 +297,18 @@ func (e *Engine) awaitTermination(ctx context.Context, s Settings, sts *appsv1.S
 		}
 	}
 	msg := fmt.Sprintf("Waiting for placeholder pod %s to terminate on node %s", old.Name, old.Spec.NodeName)
+	what, why := disruption(old)
+	if what != "" {
+		msg = fmt.Sprintf("Placeholder pod %s was %s on node %s (%s); waiting for it to go", old.Name, what, old.Spec.NodeName, why)
+	}
 	if stuck {
 		if err := e.deletePod(ctx, old, true); err != nil {
 			return Placement{}, err
 		}
 		msg = fmt.Sprintf("Placeholder pod %s did not terminate on node %s; deleted it at once", old.Name, old.Spec.NodeName)
+		if what != "" {
+			msg = fmt.Sprintf("Placeholder pod %s was %s on node %s (%s); deleted it", old.Name, what, old.Spec.NodeName, why)
+		}
 	}
 	since, ok := waitStart(sts, pinned, nil)
 	if !ok {

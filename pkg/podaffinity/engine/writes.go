@@ -37,8 +37,10 @@ import (
 // create makes the run's placeholder StatefulSet, with the reservation, or
 // token-sized and pinned to the node of the run's pods when it comes back
 // mid-run. An invalid or forbidden StatefulSet fails the run at once; a
-// quota that refuses it is a wait with the quota's message.
-func (e *Engine) create(ctx context.Context, run *v1.PipelineRun, spec placeholder.Spec, reservation, token corev1.ResourceList) (Placement, error) {
+// quota that refuses it is a wait with the quota's message, bounded like
+// every wait for a node (see refusals.refusedSince; started is the run's
+// start time as the API server has it).
+func (e *Engine) create(ctx context.Context, s Settings, run *v1.PipelineRun, started *metav1.Time, spec placeholder.Spec, reservation, token corev1.ResourceList) (Placement, error) {
 	// A placeholder that disappeared mid-run comes back on the node where the
 	// run's pods are, if that node is still usable.
 	node, err := e.lastMemberNode(run.Namespace, spec.Name, spec)
@@ -60,12 +62,16 @@ func (e *Engine) create(ctx context.Context, run *v1.PipelineRun, spec placehold
 		return Placement{Failed: true, Reason: ReasonPlaceholderRejected, Message: fmt.Sprintf(
 			"The API server rejects placeholder StatefulSet %s: %v", spec.Name, err)}, nil
 	case quotaExceeded(err):
-		wait := waiting(ReasonWaitingForNode, fmt.Sprintf("Placeholder StatefulSet %s cannot be created yet: %v", spec.Name, err), diagnoseEvery)
-		wait.Since = run.CreationTimestamp.Time
+		since := e.refused.refusedSince(run, started, e.Clock.Now())
+		wait := e.waitBounded(s, since, fmt.Sprintf("Placeholder StatefulSet %s cannot be created yet: %v", spec.Name, err), diagnoseEvery)
+		if !wait.Failed {
+			wait.Since = since
+		}
 		return wait, nil
 	default:
 		return Placement{}, fmt.Errorf("creating placeholder StatefulSet %s/%s: %w", run.Namespace, spec.Name, err)
 	}
+	e.refused.forget(run.UID)
 	msg := fmt.Sprintf("Created placeholder StatefulSet %s requesting %s", spec.Name, formatResources(spec.Requests))
 	if spec.PinnedNode != "" {
 		msg = fmt.Sprintf("Recreated placeholder StatefulSet %s on node %s, where the PipelineRun's pods are", spec.Name, spec.PinnedNode)
@@ -141,14 +147,17 @@ func (e *Engine) Release(ctx context.Context, s Settings, run *v1.PipelineRun) e
 //
 // waitingSince, when set, records on the StatefulSet that the run's wait
 // for a node starts then (a move); when nil the record is removed (placed).
+// The same goes for spec.ReclaimingSince (placeholder.ReclaimingAnnotation).
 // Both go into the same patch as the pin, so that a crash between two
 // writes never leaves a move without the start of its wait.
 func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, spec placeholder.Spec, waitingSince *time.Time) error {
-	desired := placeholder.StatefulSet(spec).Spec.Template.Spec
+	built := placeholder.StatefulSet(spec)
+	desired := built.Spec.Template.Spec
 	current := &sts.Spec.Template.Spec
 	_, waiting := sts.Annotations[placeholder.WaitingSinceAnnotation]
+	reclaiming := built.Annotations[placeholder.ReclaimingAnnotation]
 	if placeholder.PinnedNode(current, spec.Run) == spec.PinnedNode && sameRequests(placeholder.Requests(current), placeholder.Requests(&desired)) &&
-		waiting == (waitingSince != nil) {
+		waiting == (waitingSince != nil) && sts.Annotations[placeholder.ReclaimingAnnotation] == reclaiming {
 		return nil
 	}
 	annotations := map[string]string{}
@@ -156,8 +165,12 @@ func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, sp
 		annotations[k] = v
 	}
 	delete(annotations, placeholder.WaitingSinceAnnotation)
+	delete(annotations, placeholder.ReclaimingAnnotation)
 	if waitingSince != nil {
 		annotations[placeholder.WaitingSinceAnnotation] = waitingSince.UTC().Format(time.RFC3339)
+	}
+	if reclaiming != "" {
+		annotations[placeholder.ReclaimingAnnotation] = reclaiming
 	}
 	// A JSON patch of exactly these fields, without a resourceVersion: the
 	// StatefulSet controller updates the object's status all the time, and an
@@ -178,9 +191,11 @@ func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, sp
 	if err != nil {
 		return fmt.Errorf("encoding placeholder StatefulSet patch: %w", err)
 	}
-	if _, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.JSONPatchType, patch, metav1.PatchOptions{}); err != nil {
+	after, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.JSONPatchType, patch, metav1.PatchOptions{})
+	if err != nil {
 		return fmt.Errorf("updating placeholder StatefulSet %s/%s: %w", sts.Namespace, sts.Name, err)
 	}
+	e.own.updated(sts, after, e.Clock.Now())
 	return nil
 }
 
@@ -221,17 +236,22 @@ func (e *Engine) resize(ctx context.Context, p *corev1.Pod, requests corev1.Reso
 	if err != nil {
 		return false, fmt.Errorf("encoding placeholder pod resize: %w", err)
 	}
-	_, err = e.KubeClient.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.JSONPatchType, patch, metav1.PatchOptions{}, "resize")
+	after, err := e.KubeClient.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.JSONPatchType, patch, metav1.PatchOptions{}, "resize")
 	next := "keeping its size"
 	if replace {
 		next = "replacing the pod"
 	}
 	switch {
 	case err == nil:
+		e.own.resized(p, after, e.Clock.Now())
 		return true, nil
 	case apierrors.IsConflict(err):
 		// Stale copy: the next reconcile sees the current pod.
 		return false, fmt.Errorf("resizing placeholder pod %s/%s: %w", p.Namespace, p.Name, err)
+	case quotaExceeded(err):
+		// A grow beyond what the namespace's quota has left: the next
+		// reconcile tries again, once other pods have finished.
+		logging.FromContext(ctx).Infof("Resizing placeholder pod %s/%s is refused by a ResourceQuota (%v); %s", p.Namespace, p.Name, err, next)
 	case apierrors.IsForbidden(err):
 		// Handled as on a cluster without in-place resize, but this is the
 		// controller's configuration, not the cluster's: say so.
@@ -257,5 +277,6 @@ func (e *Engine) deletePod(ctx context.Context, p *corev1.Pod, now bool) error {
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("deleting placeholder pod %s/%s: %w", p.Namespace, p.Name, err)
 	}
+	e.own.deleted(p, now, e.Clock.Now())
 	return nil
 }

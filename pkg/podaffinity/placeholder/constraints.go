@@ -23,6 +23,7 @@ import (
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/pod"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 )
 
@@ -51,37 +52,47 @@ func (e *ConstraintsError) Error() string { return e.Reason }
 
 // CheckConstraints reports whether a single node can satisfy the node
 // constraints of every pod template of the run (its taskRunTemplate and
-// its taskRunSpecs). The error names the tasks and the constraints in
-// conflict.
-func CheckConstraints(run *v1.PipelineRun) error {
-	_, err := runConstraints(run, nil)
+// its taskRunSpecs), with the scheduling of the RuntimeClasses they name.
+// classes are those RuntimeClasses, by name (see RuntimeClassNames); one
+// that a template names and classes lack does not exist. The error names
+// the tasks and the constraints in conflict.
+func CheckConstraints(run *v1.PipelineRun, classes map[string]*nodev1.RuntimeClass) error {
+	if classes == nil {
+		classes = map[string]*nodev1.RuntimeClass{}
+	}
+	_, err := runConstraints(run, nil, classes)
 	return err
 }
 
 // runConstraints folds the run's pod template and the template each
 // taskRunSpecs entry gives its task (merged over the run's, as Tekton's
-// GetTaskRunSpec does) into what every one of those pods requires.
+// GetTaskRunSpec does) into what every one of those pods requires. The
+// scheduling of the RuntimeClass a template names joins it, as the API
+// server's RuntimeClass admission adds it to the pod; classes nil leaves
+// RuntimeClasses out (the node affinity terms do not depend on them).
 //
 // The run's own template counts even when every task has its own entry:
 // the placeholder may then be stricter than needed, never laxer. base, when
 // set, is the placeholder's own template (the run's merged with Tekton's
 // default affinity assistant template): its node selector and tolerations
 // are the starting point instead of the run's.
-func runConstraints(run *v1.PipelineRun, base *pod.AffinityAssistantTemplate) (nodeConstraints, error) {
+func runConstraints(run *v1.PipelineRun, base *pod.AffinityAssistantTemplate, classes map[string]*nodev1.RuntimeClass) (nodeConstraints, error) {
 	var c nodeConstraints
-	if own := run.Spec.TaskRunTemplate.PodTemplate; own != nil {
-		c.selector = copyLabels(own.NodeSelector)
-		c.tolerations = own.Tolerations
+	own := run.Spec.TaskRunTemplate.PodTemplate
+	first := podScheduling{who: "the run's podTemplate"}
+	if own != nil {
+		first.selector, first.tolerations = own.NodeSelector, own.Tolerations
 		c.terms = requiredTerms(own.Affinity)
 	}
 	if base != nil {
-		c.selector = copyLabels(base.NodeSelector)
-		c.tolerations = base.Tolerations
+		first.selector, first.tolerations = base.NodeSelector, base.Tolerations
 	}
-	origin := map[string]string{} // node label key -> who asked for it
-	for k := range c.selector {
-		origin[k] = "the run's podTemplate"
+	first, err := first.withRuntimeClass(own, classes)
+	if err != nil {
+		return nodeConstraints{}, err
 	}
+	c.selector, c.tolerations = first.selector, first.tolerations
+	origin := first.origin // node label key -> who asked for it
 	for _, spec := range run.Spec.TaskRunSpecs {
 		if spec.PodTemplate == nil {
 			continue
@@ -89,25 +100,24 @@ func runConstraints(run *v1.PipelineRun, base *pod.AffinityAssistantTemplate) (n
 		// MergePodTemplateWithDefault writes into its first argument.
 		tpl := pod.MergePodTemplateWithDefault(spec.PodTemplate.DeepCopy(), run.Spec.TaskRunTemplate.PodTemplate.DeepCopy())
 		who := fmt.Sprintf("taskRunSpecs[%s].podTemplate", spec.PipelineTaskName)
-		keys := make([]string, 0, len(tpl.NodeSelector))
-		for k := range tpl.NodeSelector {
-			keys = append(keys, k)
+		task, err := podScheduling{who: who, selector: tpl.NodeSelector, tolerations: tpl.Tolerations}.withRuntimeClass(tpl, classes)
+		if err != nil {
+			return nodeConstraints{}, err
 		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			v := tpl.NodeSelector[k]
+		for _, k := range sortedKeys(task.selector) {
+			v := task.selector[k]
 			if have, ok := c.selector[k]; ok && have != v {
 				return nodeConstraints{}, &ConstraintsError{Reason: fmt.Sprintf(
-					"no node can run every task of this PipelineRun: %s selects nodes with %s=%s, %s selects %s=%s", origin[k], k, have, who, k, v)}
+					"no node can run every task of this PipelineRun: %s selects nodes with %s=%s, %s selects %s=%s", origin[k], k, have, task.origin[k], k, v)}
 			}
 			if c.selector == nil {
 				c.selector = map[string]string{}
 			}
 			if _, ok := c.selector[k]; !ok {
-				c.selector[k], origin[k] = v, who
+				c.selector[k], origin[k] = v, task.origin[k]
 			}
 		}
-		c.tolerations = commonTolerations(c.tolerations, tpl.Tolerations)
+		c.tolerations = commonTolerations(c.tolerations, task.tolerations)
 		terms, err := andTerms(c.terms, requiredTerms(tpl.Affinity), who)
 		if err != nil {
 			return nodeConstraints{}, err
@@ -160,6 +170,15 @@ func andTerms(a, b []corev1.NodeSelectorTerm, who string) ([]corev1.NodeSelector
 		}
 	}
 	return out, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func copyLabels(m map[string]string) map[string]string {

@@ -90,7 +90,7 @@ func TestPlaceholderHasEveryTasksNodeConstraints(t *testing.T) {
 			run.Spec.TaskRunTemplate.PodTemplate = tc.template
 			run.Spec.TaskRunSpecs = tc.specs
 			before := run.DeepCopy()
-			err := CheckConstraints(run)
+			err := CheckConstraints(run, nil)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("CheckConstraints() = %v, want an error containing %q", err, tc.wantErr)

@@ -44,6 +44,13 @@ const (
 	// 3339, when the run's current wait for a node began after a move, so
 	// that the wait's bound counts from then. It is removed once placed.
 	WaitingSinceAnnotation = "tekton.dev/pod-affinity-waiting-since"
+	// ReclaimingAnnotation on a placeholder StatefulSet records, in RFC
+	// 3339, since when its pod asks the scheduler again for the room its
+	// run needs on its node: the pod the StatefulSet controller had made
+	// on its own (after the one before was preempted, evicted or deleted)
+	// held only the token amount. It is removed once that room is held
+	// again, or the run moves.
+	ReclaimingAnnotation = "tekton.dev/pod-affinity-reclaiming"
 	// HostnameTopologyKey is the topology of "same node".
 	HostnameTopologyKey = "kubernetes.io/hostname"
 )

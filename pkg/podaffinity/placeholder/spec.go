@@ -20,12 +20,14 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/pod"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -61,6 +63,16 @@ type Spec struct {
 	Isolation selection.Isolation
 	// NamespaceScoped limits isolation to the run's namespace.
 	NamespaceScoped bool
+	// TenantLabel, when set, limits isolation to the runs of the namespaces
+	// that have the value Tenant of this namespace label (see isolationTerm).
+	TenantLabel string
+	// Tenant is the value of TenantLabel on the run's namespace; nil when
+	// the namespace does not have the label.
+	Tenant *string
+	// PriorityClassName, when set, is the placeholder pod's priority class
+	// (pipelinerun-pod-affinity-priority-class); otherwise the run's
+	// podTemplate (or Tekton's default template) gives it, if any.
+	PriorityClassName string
 	// Image is the container image, normally Tekton's nop image.
 	Image string
 	// DefaultTemplate is Tekton's default-affinity-assistant-pod-template, if any.
@@ -73,6 +85,13 @@ type Spec struct {
 	// ClaimNames are the PersistentVolumeClaims the run's workspaces use; the
 	// placeholder mounts them so that every volume binds where it runs.
 	ClaimNames []string
+	// RuntimeClasses are the RuntimeClasses the run's pod templates name
+	// (RuntimeClassNames), by name: their scheduling joins the
+	// placeholder's. The placeholder itself runs with none.
+	RuntimeClasses map[string]*nodev1.RuntimeClass
+	// ReclaimingSince, when set, is recorded on the StatefulSet as
+	// ReclaimingAnnotation: its pod asks again for the room its run needs.
+	ReclaimingSince *time.Time
 }
 
 // StatefulSet builds the placeholder StatefulSet.
@@ -80,12 +99,16 @@ func StatefulSet(s Spec) *appsv1.StatefulSet {
 	tpl := schedulingTemplate(s.Run, s.DefaultTemplate)
 	// Conflicts are reported by CheckConstraints before a placeholder is
 	// made; here the constraints are folded in as far as they go.
-	nodes, _ := runConstraints(s.Run, tpl)
+	nodes, _ := runConstraints(s.Run, tpl, s.RuntimeClasses)
 	requests := s.Requests
 	if len(requests) == 0 {
 		requests = TokenRequests()
 	}
 	labels := Labels(s.Name, s.Run.Name)
+	var annotations map[string]string
+	if s.ReclaimingSince != nil {
+		annotations = map[string]string{ReclaimingAnnotation: s.ReclaimingSince.UTC().Format(time.RFC3339)}
+	}
 
 	return &appsv1.StatefulSet{
 		TypeMeta: metav1.TypeMeta{Kind: "StatefulSet", APIVersion: "apps/v1"},
@@ -93,6 +116,7 @@ func StatefulSet(s Spec) *appsv1.StatefulSet {
 			Name:            s.Name,
 			Namespace:       s.Run.Namespace,
 			Labels:          Labels(s.Name, s.Run.Name),
+			Annotations:     annotations,
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(s.Run, v1.SchemeGroupVersion.WithKind("PipelineRun"))},
 		},
 		Spec: appsv1.StatefulSetSpec{
@@ -125,7 +149,7 @@ func StatefulSet(s Spec) *appsv1.StatefulSet {
 					NodeSelector:                  nodes.selector,
 					Tolerations:                   nodes.tolerations,
 					ImagePullSecrets:              tpl.ImagePullSecrets,
-					PriorityClassName:             ptr.Deref(tpl.PriorityClassName, ""),
+					PriorityClassName:             priorityClassName(s, tpl),
 					Affinity:                      Affinity(s),
 					Volumes:                       claimVolumes(s.ClaimNames),
 				},
@@ -164,14 +188,7 @@ func Affinity(s Spec) *corev1.Affinity {
 		affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution = &corev1.NodeSelector{NodeSelectorTerms: terms}
 	}
 
-	repel := corev1.PodAffinityTerm{
-		LabelSelector: AllPlaceholdersSelector(),
-		TopologyKey:   HostnameTopologyKey,
-	}
-	if !s.NamespaceScoped {
-		// An empty selector matches every namespace.
-		repel.NamespaceSelector = &metav1.LabelSelector{}
-	}
+	repel := isolationTerm(s)
 	switch s.Isolation {
 	case selection.IsolationRequired:
 		if affinity.PodAntiAffinity == nil {
@@ -257,7 +274,7 @@ func requiredNodeTerms(run *v1.PipelineRun) []corev1.NodeSelectorTerm {
 	if run == nil {
 		return nil
 	}
-	c, _ := runConstraints(run, nil)
+	c, _ := runConstraints(run, nil, nil)
 	out := make([]corev1.NodeSelectorTerm, 0, len(c.terms))
 	for i := range c.terms {
 		out = append(out, *c.terms[i].DeepCopy())
@@ -273,6 +290,14 @@ func Requests(spec *corev1.PodSpec) corev1.ResourceList {
 		}
 	}
 	return nil
+}
+
+// priorityClassName is the configured class, else the template's.
+func priorityClassName(s Spec, tpl *pod.AffinityAssistantTemplate) string {
+	if s.PriorityClassName != "" {
+		return s.PriorityClassName
+	}
+	return ptr.Deref(tpl.PriorityClassName, "")
 }
 
 func serviceAccountName(tpl *pod.AffinityAssistantTemplate, run *v1.PipelineRun) string {

@@ -253,6 +253,8 @@ func TestAffinity(t *testing.T) {
 		podAffinity     *corev1.Affinity
 		isolation       selection.Isolation
 		namespaceScoped bool
+		tenantLabel     string
+		tenant          *string
 		pinnedNode      string
 		want            *corev1.Affinity
 	}{{
@@ -279,6 +281,44 @@ func TestAffinity(t *testing.T) {
 		namespaceScoped: true,
 		want: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{
 			{Weight: 100, PodAffinityTerm: repelTerm(nil)},
+		}}},
+	}, {
+		name:        "required, tenant scope: the namespaces with the run's namespace's value of the label",
+		isolation:   selection.IsolationRequired,
+		tenantLabel: "example.com/tenant",
+		tenant:      ptr.To("acme"),
+		want: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{
+			repelTerm(&metav1.LabelSelector{MatchLabels: map[string]string{"example.com/tenant": "acme"}}),
+		}}},
+	}, {
+		name:        "required, tenant scope, the label's value is empty: still a value",
+		isolation:   selection.IsolationRequired,
+		tenantLabel: "tenant",
+		tenant:      ptr.To(""),
+		want: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{
+			repelTerm(&metav1.LabelSelector{MatchLabels: map[string]string{"tenant": ""}}),
+		}}},
+	}, {
+		name:        "required, tenant scope, namespace without the label: a tenant of its own (the namespace scope)",
+		isolation:   selection.IsolationRequired,
+		tenantLabel: "tenant",
+		want:        &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{repelTerm(nil)}}},
+	}, {
+		name:            "tenant scope wins over a namespace scope set beside it",
+		isolation:       selection.IsolationRequired,
+		namespaceScoped: true,
+		tenantLabel:     "tenant",
+		tenant:          ptr.To("acme"),
+		want: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{
+			repelTerm(&metav1.LabelSelector{MatchLabels: map[string]string{"tenant": "acme"}}),
+		}}},
+	}, {
+		name:        "preferred, tenant scope",
+		isolation:   selection.IsolationPreferred,
+		tenantLabel: "tenant",
+		tenant:      ptr.To("acme"),
+		want: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{
+			{Weight: 100, PodAffinityTerm: repelTerm(&metav1.LabelSelector{MatchLabels: map[string]string{"tenant": "acme"}})},
 		}}},
 	}, {
 		name:        "required isolation appended to the user's anti-affinity",
@@ -329,7 +369,10 @@ func TestAffinity(t *testing.T) {
 			if tc.podAffinity != nil {
 				run.Spec.TaskRunTemplate.PodTemplate = &pod.Template{Affinity: tc.podAffinity}
 			}
-			s := Spec{Name: testName, Run: run, Isolation: tc.isolation, NamespaceScoped: tc.namespaceScoped, PinnedNode: tc.pinnedNode}
+			s := Spec{
+				Name: testName, Run: run, Isolation: tc.isolation, NamespaceScoped: tc.namespaceScoped,
+				TenantLabel: tc.tenantLabel, Tenant: tc.tenant, PinnedNode: tc.pinnedNode,
+			}
 			got := Affinity(s)
 			if d := cmp.Diff(tc.want, got); d != "" {
 				t.Errorf("Affinity() (-want +got):\n%s", d)
@@ -366,7 +409,9 @@ func TestSchedulingFieldsMergeWithDefaultTemplate(t *testing.T) {
 		podTemplate *pod.Template
 		runSA       string
 		defaults    *pod.AffinityAssistantTemplate
-		want        fields
+		// priorityClass is pipelinerun-pod-affinity-priority-class.
+		priorityClass string
+		want          fields
 	}{{
 		name: "nothing configured",
 		want: fields{},
@@ -401,11 +446,27 @@ func TestSchedulingFieldsMergeWithDefaultTemplate(t *testing.T) {
 			PriorityClassName:  "ci-high",
 			ServiceAccountName: "aa-sa",
 		},
+	}, {
+		name:          "the configured priority class wins over the run's podTemplate and the defaults",
+		podTemplate:   &pod.Template{PriorityClassName: ptr.To("ci-high")},
+		defaults:      defaultTemplate(),
+		priorityClass: "placeholders-low",
+		want: fields{
+			NodeSelector:       defaults.NodeSelector,
+			Tolerations:        defaults.Tolerations,
+			ImagePullSecrets:   defaults.ImagePullSecrets,
+			PriorityClassName:  "placeholders-low",
+			ServiceAccountName: "aa-sa",
+		},
+	}, {
+		name:          "the configured priority class without any template",
+		priorityClass: "placeholders-low",
+		want:          fields{PriorityClassName: "placeholders-low"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			run := &v1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Name: "build", Namespace: "team-a"}}
 			run.Spec.TaskRunTemplate = v1.PipelineTaskRunTemplate{PodTemplate: tc.podTemplate, ServiceAccountName: tc.runSA}
-			spec := StatefulSet(Spec{Name: testName, Run: run, DefaultTemplate: tc.defaults}).Spec.Template.Spec
+			spec := StatefulSet(Spec{Name: testName, Run: run, DefaultTemplate: tc.defaults, PriorityClassName: tc.priorityClass}).Spec.Template.Spec
 			got := fields{
 				NodeSelector:       spec.NodeSelector,
 				Tolerations:        spec.Tolerations,

@@ -19,6 +19,8 @@ package selection
 import (
 	"fmt"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // RecordAnnotationKey is the annotation on which the engine records how it
@@ -31,25 +33,35 @@ const RecordAnnotationKey = "tekton.dev/pod-affinity"
 // recordNone is the recorded value of a run the engine does not handle.
 const recordNone = "none"
 
+// tenantScopePrefix starts the recorded scope of a run isolated within its
+// tenant; the namespace label key follows.
+const tenantScopePrefix = "label:"
+
 // Record is a decision as recorded on the run.
 type Record struct {
 	// Isolation is IsolationNone for a run the engine does not handle.
 	Isolation Isolation
 	// NamespaceScoped limits isolation to the run's namespace.
 	NamespaceScoped bool
+	// TenantLabel, when set, limits isolation to the runs of namespaces
+	// with the same value of this namespace label (its tenant).
+	TenantLabel string
 }
 
 // Handled reports whether the record says the engine places the run.
 func (r Record) Handled() bool { return r.Isolation != IsolationNone }
 
 // String is the annotation value: "none", or "<isolation>/<scope>" such as
-// "required/cluster" or "preferred/namespace".
+// "required/cluster", "preferred/namespace" or "required/label:tenant".
 func (r Record) String() string {
 	if !r.Handled() {
 		return recordNone
 	}
 	scope := "cluster"
-	if r.NamespaceScoped {
+	switch {
+	case r.TenantLabel != "":
+		scope = tenantScopePrefix + r.TenantLabel
+	case r.NamespaceScoped:
 		scope = "namespace"
 	}
 	return string(r.Isolation) + "/" + scope
@@ -69,8 +81,15 @@ func ParseRecord(value string) (Record, error) {
 	case scope == "namespace":
 		r.NamespaceScoped = true
 		return r, nil
+	case strings.HasPrefix(scope, tenantScopePrefix):
+		// The key becomes a namespace selector: an invalid one is no record.
+		key := strings.TrimPrefix(scope, tenantScopePrefix)
+		if len(validation.IsQualifiedName(key)) == 0 {
+			r.TenantLabel = key
+			return r, nil
+		}
 	}
-	return Record{}, fmt.Errorf("annotation %s has invalid value %q: valid values are %q and \"<required|preferred>/<cluster|namespace>\"",
+	return Record{}, fmt.Errorf("annotation %s has invalid value %q: valid values are %q and \"<required|preferred>/<cluster|namespace|label:<namespace label key>>\"",
 		RecordAnnotationKey, value, recordNone)
 }
 

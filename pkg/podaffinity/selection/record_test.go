@@ -29,6 +29,8 @@ func TestRecordRoundTrip(t *testing.T) {
 		{Isolation: IsolationRequired, NamespaceScoped: true},
 		{Isolation: IsolationPreferred},
 		{Isolation: IsolationPreferred, NamespaceScoped: true},
+		{Isolation: IsolationRequired, TenantLabel: "tenant"},
+		{Isolation: IsolationPreferred, TenantLabel: "example.com/tenant"},
 	} {
 		got, err := ParseRecord(r.String())
 		if err != nil {
@@ -41,9 +43,29 @@ func TestRecordRoundTrip(t *testing.T) {
 }
 
 func TestParseRecordInvalid(t *testing.T) {
-	for _, v := range []string{"", "required", "required/zone", "strict/cluster", "None", "/cluster"} {
+	for _, v := range []string{
+		"", "required", "required/zone", "strict/cluster", "None", "/cluster",
+		// A tenant scope needs a valid namespace label key.
+		"required/label:", "required/label:team name", "preferred/label:Example.com/tenant",
+	} {
 		if r, err := ParseRecord(v); err == nil {
 			t.Errorf("ParseRecord(%q) = %+v, want an error", v, r)
+		}
+	}
+}
+
+func TestRecordString(t *testing.T) {
+	for _, tc := range []struct {
+		record Record
+		want   string
+	}{
+		{Record{}, "none"},
+		{Record{Isolation: IsolationRequired}, "required/cluster"},
+		{Record{Isolation: IsolationPreferred, NamespaceScoped: true}, "preferred/namespace"},
+		{Record{Isolation: IsolationRequired, TenantLabel: "example.com/tenant"}, "required/label:example.com/tenant"},
+	} {
+		if got := tc.record.String(); got != tc.want {
+			t.Errorf("%+v.String() = %q, want %q", tc.record, got, tc.want)
 		}
 	}
 }
@@ -81,6 +103,18 @@ func TestSticky(t *testing.T) {
 		history:    History{HasRecord: true, Recorded: "preferred/namespace", Reconciled: true},
 		fresh:      isolate,
 		want:       prefer,
+		wantSource: Recorded,
+	}, {
+		name:       "scope changed to a tenant label mid-run: the record holds",
+		history:    History{HasRecord: true, Recorded: "required/cluster", Reconciled: true, HasChildren: true, OwnsPlaceholder: true},
+		fresh:      Record{Isolation: IsolationRequired, TenantLabel: "tenant"},
+		want:       isolate,
+		wantSource: Recorded,
+	}, {
+		name:       "tenant scope recorded: holds when the scope is changed back",
+		history:    History{HasRecord: true, Recorded: "required/label:tenant", Reconciled: true},
+		fresh:      isolate,
+		want:       Record{Isolation: IsolationRequired, TenantLabel: "tenant"},
 		wantSource: Recorded,
 	}, {
 		name:       "recorded as not handled: stays so when the feature is turned on",

@@ -1,0 +1,183 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+	"knative.dev/pkg/logging"
+)
+
+// A placeholder pod can lose its node's room without the engine: the
+// scheduler preempts it for a pod of higher priority, the kubelet evicts it
+// under node pressure, a drain or a user evicts or deletes it. The
+// StatefulSet controller then makes it again from the pinned template: on
+// the same node, token-sized. That pod is not trusted to hold the node: the
+// room the run's later tasks need may have gone to whatever took it.
+//
+// So, while no task starts, a pinned pod that the StatefulSet made on its
+// own (its spec carries the pin: the pod the engine placed never does) and
+// that holds the token while later tasks need more is replaced by a pod
+// that asks the scheduler for that room on the node (reclaim), with
+// placeholder.ReclaimingAnnotation on the StatefulSet. The scheduler,
+// which counts the preemptor's nomination, decides: bound, the run goes on
+// there (reclaimed); refused, the run moves between tasks (awaitReclaim).
+//
+// Growing the pod in place would not do: the kubelet may accept a grow
+// before a nominated preemptor is bound, and the engine does not wait for a
+// grow the kubelet defers. While tasks start, and on a node that does not
+// resize pods in place (where the engine replaces the pod at every
+// hand-over, and never grows it back), such a pod is taken as the engine's
+// own replacement, which looks the same.
+
+// lostToken is how the run's messages name the cause when the engine did
+// not see it: the old pod is gone, and with it its DisruptionTarget.
+const lostToken = "its pod was preempted, evicted or deleted"
+
+// going reports whether a placeholder pod holds its node no more: it is
+// being deleted, preempted or evicted, or has finished.
+func going(p *corev1.Pod) bool {
+	what, _ := disruption(p)
+	return p.DeletionTimestamp != nil || finished(p) || what != ""
+}
+
+// finished reports whether the pod's containers will not run again.
+func finished(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded
+}
+
+// disruption says who is taking the pod away and why, as its
+// DisruptionTarget condition (or the kubelet's eviction status) says; what
+// is "" when nothing is.
+func disruption(p *corev1.Pod) (what, detail string) {
+	for _, c := range p.Status.Conditions {
+		if c.Type != corev1.DisruptionTarget || c.Status != corev1.ConditionTrue {
+			continue
+		}
+		what = "disrupted"
+		switch c.Reason {
+		case corev1.PodReasonPreemptionByScheduler:
+			what = "preempted by a higher-priority pod"
+		case corev1.PodReasonTerminationByKubelet:
+			what = "evicted by the kubelet"
+		case "EvictionByEvictionAPI":
+			what = "evicted through the Eviction API"
+		case "DeletionByTaintManager":
+			what = "deleted for a NoExecute taint it does not tolerate"
+		case "DeletionByPodGC":
+			what = "deleted by the pod garbage collector"
+		}
+		detail = c.Reason
+		if c.Message != "" {
+			detail += ": " + strings.TrimSpace(c.Message)
+		}
+		return what, detail
+	}
+	if p.Status.Phase == corev1.PodFailed && p.Status.Reason == "Evicted" {
+		return "evicted by the kubelet", strings.TrimSpace(p.Status.Message)
+	}
+	return "", ""
+}
+
+// reclaim replaces p, bound to its pinned node, when the StatefulSet
+// controller made it on its own holding the token while no task starts and
+// later tasks need more, on a node that resizes pods in place: the new pod,
+// pinned too, asks for what they need. replaced is false, and nothing is
+// written, for any other pod.
+func (e *Engine) reclaim(ctx context.Context, s Settings, run *v1.PipelineRun, sts *appsv1.StatefulSet, spec placeholder.Spec, p *corev1.Pod, tasks []demand.Task, limitRanges []*corev1.LimitRange) (placement Placement, replaced bool, err error) {
+	if s.Config.Reservation() != paconfig.ReservationReserve || demand.AnyStarting(tasks) ||
+		placeholder.PinnedNode(&p.Spec, run) == "" || reportedResources(p) == nil {
+		return Placement{}, false, nil
+	}
+	token := placeholder.WithinLimitRanges(placeholder.TokenRequests(), limitRanges)
+	have := placeholder.Requests(&p.Spec)
+	want := placeholder.WithinLimitRanges(demand.WithFloor(demand.Held(tasks), token), limitRanges)
+	if !sameRequests(have, token) || !exceeds(want, have) {
+		return Placement{}, false, nil
+	}
+	node := p.Spec.NodeName
+	spec.PinnedNode = node
+	spec.Requests = want
+	spec.ReclaimingSince = ptr.To(e.Clock.Now())
+	if err := e.updateTemplate(ctx, sts, spec, nil); err != nil {
+		return Placement{}, false, err
+	}
+	if err := e.deletePod(ctx, p, false); err != nil {
+		return Placement{}, false, err
+	}
+	msg := fmt.Sprintf("Placeholder pod %s came back on node %s holding only %s (%s): asking the scheduler again for the %s the PipelineRun's later tasks need there",
+		p.Name, node, formatResources(have), lostToken, formatResources(want))
+	logging.FromContext(ctx).Infof("PipelineRun %s/%s: %s", run.Namespace, run.Name, msg)
+	event(ctx, run, corev1.EventTypeWarning, EventPlaceholderLost, msg)
+	return Placement{Node: node, Reason: ReasonWaitingForNode, Message: msg}, true, nil
+}
+
+// awaitReclaim follows the pod that reclaim made, pinned to its node and
+// not bound yet. While the scheduler has not decided, the run waits,
+// bounded from the pod's creation. When the node has no room for it: the
+// run moves between tasks, at once when none of its pods runs there,
+// otherwise once they are done (WaitingToMove, as for a node that became
+// unusable; then the wait for a node is bounded from the move).
+func (e *Engine) awaitReclaim(ctx context.Context, s Settings, run *v1.PipelineRun, sts *appsv1.StatefulSet, spec placeholder.Spec, p *corev1.Pod, pinned string, reservation corev1.ResourceList) (Placement, error) {
+	lost := fmt.Sprintf("Placeholder pod %s lost its room on node %s (%s)", p.Name, pinned, lostToken)
+	if !unschedulable(p) {
+		since, _ := waitStart(sts, pinned, p)
+		placement, err := e.unscheduled(s, p, since)
+		placement.Message = lost + ". " + placement.Message
+		return placement, err
+	}
+	why := schedulingMessage(p)
+	active, err := e.activeMemberPods(run.Namespace, sts.Name, pinned)
+	if err != nil {
+		return Placement{}, err
+	}
+	if len(active) > 0 {
+		return Placement{Node: pinned, Reason: ReasonWaitingToMove, Message: fmt.Sprintf(
+			"%s and cannot get it back there: %s. Waiting for %s to finish there before the PipelineRun moves to another node",
+			lost, why, strings.Join(active, ", "))}, nil
+	}
+	spec.PinnedNode = ""
+	spec.Requests = reservation
+	if err := e.updateTemplate(ctx, sts, spec, ptr.To(e.Clock.Now())); err != nil {
+		return Placement{}, err
+	}
+	if err := e.deletePod(ctx, p, false); err != nil {
+		return Placement{}, err
+	}
+	msg := fmt.Sprintf("%s and cannot get it back there (%s); choosing another node", lost, why)
+	logging.FromContext(ctx).Infof("PipelineRun %s/%s: %s", run.Namespace, run.Name, msg)
+	event(ctx, run, corev1.EventTypeWarning, EventMoving, msg)
+	e.Metrics.Placement(ctx, metrics.OutcomeMoved)
+	return waiting(ReasonWaitingForNode, msg, 0), nil
+}
+
+// reclaimed says that the pod reclaim made got the room on its node.
+func (e *Engine) reclaimed(ctx context.Context, run *v1.PipelineRun, sts *appsv1.StatefulSet, p *corev1.Pod) {
+	e.Metrics.Restore(ctx)
+	event(ctx, run, corev1.EventTypeNormal, EventReservationRestored, fmt.Sprintf(
+		"Placeholder %s holds %s on node %s again, after %s", sts.Name, formatResources(placeholder.Requests(&p.Spec)), p.Spec.NodeName, lostToken))
+}

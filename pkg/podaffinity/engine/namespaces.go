@@ -1,0 +1,153 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"knative.dev/pkg/logging"
+)
+
+// CacheNamespaces is the name of the namespace cache, as errors give it.
+const CacheNamespaces = "namespaces"
+
+// Namespaces is the engine's cache of namespaces, trimmed to their names
+// and labels, for the tenant isolation scope ("label:<key>"): a run's
+// tenant is its namespace's value of that label. It starts on the first
+// Get, which only the placement of a run isolated per tenant makes: a
+// controller that never uses that scope (or has the feature off) never
+// lists or watches namespaces and needs no permission for them.
+type Namespaces struct {
+	// SyncTimeout bounds each wait of Get for the first sync;
+	// DefaultSyncTimeout by default.
+	SyncTimeout time.Duration
+
+	informer cache.SharedIndexInformer
+	stop     <-chan struct{}
+	start    sync.Once
+	started  atomic.Bool
+
+	mu      sync.Mutex
+	lastErr error
+}
+
+// NewNamespaces sets up the namespace informer on client without starting
+// it. resync is its resync period; stop ends it once started.
+func NewNamespaces(client kubernetes.Interface, resync time.Duration, stop <-chan struct{}) *Namespaces {
+	n := &Namespaces{SyncTimeout: DefaultSyncTimeout, stop: stop}
+	n.informer = coreinformers.NewNamespaceInformer(client, resync, cache.Indexers{})
+	// Not started yet: these cannot fail.
+	_ = n.informer.SetTransform(trimNamespace)
+	// Without a context, as the caches do: see logWatchError.
+	_ = n.informer.SetWatchErrorHandler(func(r *cache.Reflector, err error) {
+		n.mu.Lock()
+		n.lastErr = err
+		n.mu.Unlock()
+		if logWatchError != nil {
+			logWatchError(r, err)
+		}
+	})
+	return n
+}
+
+// Started reports whether Get has started the informer.
+func (n *Namespaces) Started() bool { return n.started.Load() }
+
+// Get returns the namespace called name from the cache. Its first call
+// starts the informer; until it has synced (at most SyncTimeout each call)
+// Get fails with a *NotSyncedError that names the last error of its list or
+// watch. A namespace the cache does not hold is a NotFound error: the
+// caller retries rather than take it for a namespace without labels.
+func (n *Namespaces) Get(ctx context.Context, name string) (*corev1.Namespace, error) {
+	n.start.Do(func() {
+		logging.FromContext(ctx).Infof("Starting the PipelineRun pod affinity engine's informer of %s (isolation scope %s<key>)", CacheNamespaces, paconfig.IsolationScopeLabelPrefix)
+		go n.informer.Run(n.stop)
+		n.started.Store(true)
+	})
+	if !n.informer.HasSynced() {
+		wait, cancel := context.WithTimeout(ctx, n.SyncTimeout)
+		defer cancel()
+		if !cache.WaitForCacheSync(wait.Done(), n.informer.HasSynced) {
+			p := PendingCache{Name: CacheNamespaces}
+			n.mu.Lock()
+			if n.lastErr != nil {
+				p.Err, p.Forbidden = n.lastErr.Error(), apierrors.IsForbidden(n.lastErr)
+			}
+			n.mu.Unlock()
+			err := &NotSyncedError{Timeout: n.SyncTimeout, Pending: []PendingCache{p}}
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%w (%w)", err, ctx.Err())
+			}
+			return nil, err
+		}
+	}
+	ns, err := corelisters.NewNamespaceLister(n.informer.GetIndexer()).Get(name)
+	if err != nil {
+		return nil, fmt.Errorf("reading namespace %s from the cache: %w", name, err)
+	}
+	return ns, nil
+}
+
+// trimNamespace keeps of a namespace what the engine reads: its name and
+// labels (and what the informer needs to follow it).
+func trimNamespace(obj interface{}) (interface{}, error) {
+	ns, ok := obj.(*corev1.Namespace)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Namespace{
+		TypeMeta: ns.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            ns.Name,
+			UID:             ns.UID,
+			ResourceVersion: ns.ResourceVersion,
+			Labels:          ns.Labels,
+		},
+	}, nil
+}
+
+// tenant returns the run's namespace's value of the label key of the
+// tenant isolation scope, or nil when the namespace does not have it (it
+// is then a tenant of its own). A namespace that cannot be read is an
+// error, never taken for one without the label: that would isolate the run
+// from its own namespace only.
+func (e *Engine) tenant(ctx context.Context, namespace, key string) (*string, error) {
+	scope := paconfig.IsolationScopeLabelPrefix + key
+	if e.Namespaces == nil {
+		return nil, fmt.Errorf("isolation scope %s needs the engine's namespace cache, which is not set up", scope)
+	}
+	ns, err := e.Namespaces(ctx, namespace)
+	if err != nil {
+		return nil, fmt.Errorf("reading namespace %s for isolation scope %s: %w", namespace, scope, err)
+	}
+	if v, ok := ns.Labels[key]; ok {
+		return &v, nil
+	}
+	return nil, nil
+}

@@ -1,0 +1,77 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"sync"
+	"time"
+
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// refusalForgetAfter is how long a run's refusal is remembered once the
+// engine stops asking about it (the run was deleted, say). A refused run
+// is asked about every diagnoseEvery.
+const refusalForgetAfter = 10 * time.Minute
+
+// refusals remembers since when the API server refuses to create the
+// placeholder StatefulSet of a run that has started tasks (its placeholder
+// went missing mid-run): no object holds that time, so the controller's
+// memory does, and a restart of the controller starts the wait again. The
+// zero value is ready to use; it is safe for concurrent use.
+type refusals struct {
+	mu    sync.Mutex
+	since map[types.UID]refusal
+}
+
+type refusal struct{ first, last time.Time }
+
+// refusedSince returns when the run's wait for its placeholder StatefulSet,
+// which the API server refuses now, began: the run's start (started, as
+// the API server has it) for a run that has not started tasks, which waits
+// for its first node since; else when the engine first found it refused.
+func (r *refusals) refusedSince(run *v1.PipelineRun, started *metav1.Time, now time.Time) time.Time {
+	if len(run.Status.ChildReferences) == 0 && started != nil && !started.IsZero() {
+		return started.Time
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for uid, seen := range r.since {
+		if now.Sub(seen.last) > refusalForgetAfter {
+			delete(r.since, uid)
+		}
+	}
+	if r.since == nil {
+		r.since = map[types.UID]refusal{}
+	}
+	seen, ok := r.since[run.UID]
+	if !ok {
+		seen.first = now
+	}
+	seen.last = now
+	r.since[run.UID] = seen
+	return seen.first
+}
+
+// forget ends the wait of the run with uid: its placeholder was created.
+func (r *refusals) forget(uid types.UID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.since, uid)
+}

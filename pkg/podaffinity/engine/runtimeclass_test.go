@@ -1,0 +1,266 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
+	"github.com/tektoncd/pipeline/pkg/apis/pipeline/pod"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	"github.com/tektoncd/pipeline/pkg/reconciler/pipeline/dag"
+	"github.com/tektoncd/pipeline/pkg/reconciler/pipelinerun/resources"
+	taskresources "github.com/tektoncd/pipeline/pkg/reconciler/taskrun/resources"
+	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
+)
+
+// fakeRuntimeClasses answers Get from a map, or err.
+type fakeRuntimeClasses struct {
+	classes map[string]*nodev1.RuntimeClass
+	err     error
+}
+
+func (f fakeRuntimeClasses) Get(_ context.Context, name string) (*nodev1.RuntimeClass, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	rc, ok := f.classes[name]
+	if !ok {
+		return nil, apierrors.NewNotFound(schema.GroupResource{Group: "node.k8s.io", Resource: "runtimeclasses"}, name)
+	}
+	return rc, nil
+}
+
+// sandboxClass is a RuntimeClass whose pods run on nodes labelled and
+// tainted sandbox=<handler>, each paying overhead CPU.
+func sandboxClass(name, handler, overhead string) *nodev1.RuntimeClass {
+	return &nodev1.RuntimeClass{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Handler:    handler,
+		Overhead:   &nodev1.Overhead{PodFixed: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(overhead)}},
+		Scheduling: &nodev1.Scheduling{
+			NodeSelector: map[string]string{"sandbox": handler},
+			Tolerations:  []corev1.Toleration{{Key: "sandbox", Operator: corev1.TolerationOpEqual, Value: handler, Effect: corev1.TaintEffectNoSchedule}},
+		},
+	}
+}
+
+var sandboxClasses = fakeRuntimeClasses{classes: map[string]*nodev1.RuntimeClass{
+	"gvisor": sandboxClass("gvisor", "runsc", "100m"),
+	"kata":   sandboxClass("kata", "kata", "250m"),
+}}
+
+// withRuntimeClasses sets the run's runtimeClassName and those of its tasks.
+func withRuntimeClasses(run *v1.PipelineRun, own string, tasks map[string]string) *v1.PipelineRun {
+	if own != "" {
+		run.Spec.TaskRunTemplate.PodTemplate = &pod.PodTemplate{RuntimeClassName: ptr.To(own)}
+	}
+	for _, task := range []string{"a", "b", "c"} {
+		if name, ok := tasks[task]; ok {
+			run.Spec.TaskRunSpecs = append(run.Spec.TaskRunSpecs, v1.PipelineTaskRunSpec{PipelineTaskName: task, PodTemplate: &pod.PodTemplate{RuntimeClassName: ptr.To(name)}})
+		}
+	}
+	return run
+}
+
+// TestPlaceRuntimeClasses checks that the placeholder carries the
+// scheduling of the RuntimeClasses its run's pods use, that classes no node
+// can serve together (or one that does not exist) fail the run before any
+// placeholder, and that a failed read of a RuntimeClass is an error.
+func TestPlaceRuntimeClasses(t *testing.T) {
+	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: "node.k8s.io", Resource: "runtimeclasses"}, "kata", errors.New("RBAC: access denied"))
+	for _, tc := range []struct {
+		name    string
+		run     *v1.PipelineRun
+		reader  RuntimeClassReader
+		want    Placement
+		wantErr string
+		message []string
+		// wantSelector and wantTolerations are the created placeholder's.
+		wantSelector    map[string]string
+		wantTolerations []string
+		wantActions     []string
+	}{{
+		name:            "the run's class: its scheduling joins the placeholder's",
+		run:             withRuntimeClasses(testRun(), "kata", nil),
+		reader:          sandboxClasses,
+		want:            waitForNode,
+		wantSelector:    map[string]string{"sandbox": "kata"},
+		wantTolerations: []string{"sandbox=kata:NoSchedule"},
+		wantActions:     []string{"create statefulsets"},
+	}, {
+		name:         "one task's class: its nodeSelector joins; its toleration is not every pod's",
+		run:          withRuntimeClasses(testRun(), "", map[string]string{"b": "kata"}),
+		reader:       sandboxClasses,
+		want:         waitForNode,
+		wantSelector: map[string]string{"sandbox": "kata"},
+		wantActions:  []string{"create statefulsets"},
+	}, {
+		name:    "two tasks' classes select different nodes: failed at once, naming them",
+		run:     withRuntimeClasses(testRun(), "", map[string]string{"a": "gvisor", "b": "kata"}),
+		reader:  sandboxClasses,
+		want:    Placement{Failed: true, Reason: ReasonConflictingNodeConstraints},
+		message: []string{"taskRunSpecs[a].podTemplate's RuntimeClass gvisor selects nodes with sandbox=runsc", "taskRunSpecs[b].podTemplate's RuntimeClass kata selects sandbox=kata"},
+	}, {
+		name:    "a class that does not exist: failed at once, naming it",
+		run:     withRuntimeClasses(testRun(), "", map[string]string{"c": "wasm"}),
+		reader:  sandboxClasses,
+		want:    Placement{Failed: true, Reason: ReasonConflictingNodeConstraints},
+		message: []string{`taskRunSpecs[c].podTemplate names RuntimeClass "wasm", which does not exist`},
+	}, {
+		name:    "a RuntimeClass cannot be read: an error, nothing created",
+		run:     withRuntimeClasses(testRun(), "kata", nil),
+		reader:  fakeRuntimeClasses{err: forbidden},
+		wantErr: "RBAC: access denied",
+	}, {
+		name:    "a run that names a class, and no reader: an error",
+		run:     withRuntimeClasses(testRun(), "kata", nil),
+		wantErr: "RuntimeClass",
+	}, {
+		name:        "no class named: nothing read",
+		run:         testRun(),
+		reader:      fakeRuntimeClasses{err: forbidden},
+		want:        waitForNode,
+		wantActions: []string{"create statefulsets"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, readyNode("node-1"))
+			e := h.engine(t)
+			e.RuntimeClasses = tc.reader
+			got, err := e.Place(h.ctx, settings(t, nil), tc.run, Target{Placeholder: phName(), Isolation: selection.IsolationRequired}, remaining())
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Place() = %+v, %v; want an error containing %q", got, err, tc.wantErr)
+				}
+			} else if err != nil {
+				t.Fatalf("Place() = %v", err)
+			}
+			if d := cmp.Diff(tc.want, got, ignoreMessage); d != "" {
+				t.Errorf("Place() (-want +got):\n%s", d)
+			}
+			for _, want := range tc.message {
+				if !strings.Contains(got.Message, want) {
+					t.Errorf("Place().Message = %q, want it to contain %q", got.Message, want)
+				}
+			}
+			if d := cmp.Diff(tc.wantActions, h.actions()); d != "" {
+				t.Errorf("API writes (-want +got):\n%s", d)
+			}
+			sts := h.placeholderSTS(t, phName())
+			if sts == nil {
+				return
+			}
+			spec := sts.Spec.Template.Spec
+			if d := cmp.Diff(tc.wantSelector, spec.NodeSelector); d != "" {
+				t.Errorf("placeholder nodeSelector (-want +got):\n%s", d)
+			}
+			var tolerations []string
+			for _, tol := range spec.Tolerations {
+				tolerations = append(tolerations, tol.Key+"="+tol.Value+":"+string(tol.Effect))
+			}
+			if d := cmp.Diff(tc.wantTolerations, tolerations); d != "" {
+				t.Errorf("placeholder tolerations (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// classFacts is a run of two tasks, a (1 CPU) then b (2 CPU), before it starts.
+func classFacts(t *testing.T) *resources.PipelineRunFacts {
+	t.Helper()
+	cpu := func(q string) *v1.TaskSpec {
+		return &v1.TaskSpec{Steps: []v1.Step{{Name: "run", Image: "busybox", ComputeResources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(q)},
+		}}}}
+	}
+	tasks := []v1.PipelineTask{{Name: "a"}, {Name: "b", RunAfter: []string{"a"}}}
+	graph, err := dag.Build(v1.PipelineTaskList(tasks), v1.PipelineTaskList(tasks).Deps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	finalGraph, err := dag.Build(v1.PipelineTaskList(nil), map[string][]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &resources.PipelineRunFacts{
+		State: resources.PipelineRunState{
+			{PipelineTask: &tasks[0], ResolvedTask: &taskresources.ResolvedTask{TaskSpec: cpu("1")}},
+			{PipelineTask: &tasks[1], ResolvedTask: &taskresources.ResolvedTask{TaskSpec: cpu("2")}},
+		},
+		TasksGraph:      graph,
+		FinalTasksGraph: finalGraph,
+	}
+}
+
+// TestTasksCountRuntimeClassOverhead checks that the tasks the engine
+// reserves for pay the overhead of their pods' RuntimeClass, and that a
+// failed read of one is an error.
+func TestTasksCountRuntimeClassOverhead(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		run     *v1.PipelineRun
+		reader  RuntimeClassReader
+		want    map[string]string
+		wantErr bool
+	}{{
+		name:   "no class",
+		run:    testRun(),
+		reader: sandboxClasses,
+		want:   map[string]string{"a": "1", "b": "2"},
+	}, {
+		name:   "the run's class, and b's own",
+		run:    withRuntimeClasses(testRun(), "gvisor", map[string]string{"b": "kata"}),
+		reader: sandboxClasses,
+		want:   map[string]string{"a": "1100m", "b": "2250m"},
+	}, {
+		name:    "the class cannot be read",
+		run:     withRuntimeClasses(testRun(), "kata", nil),
+		reader:  fakeRuntimeClasses{err: apierrors.NewInternalError(errors.New("etcd is down"))},
+		wantErr: true,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			e := h.engine(t)
+			e.RuntimeClasses = tc.reader
+			tasks, err := e.Tasks(h.ctx, tc.run, classFacts(t))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Tasks() = %v, want error: %t", err, tc.wantErr)
+			}
+			if tc.wantErr {
+				return
+			}
+			got := map[string]string{}
+			for _, task := range tasks {
+				q := task.Pod[corev1.ResourceCPU]
+				got[task.Name] = q.String()
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("CPU of each task's pod (-want +got):\n%s", d)
+			}
+		})
+	}
+}

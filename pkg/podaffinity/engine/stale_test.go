@@ -1,0 +1,150 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// TestPlaceStaleCacheActsOnce reconciles a run twice with the same
+// listers: the second call reads the placeholder from caches that have not
+// seen the first call's writes yet, as a reconcile that follows at once
+// does (the run's status update re-queues it). Each transition is made,
+// and announced, once: the second call neither writes again nor records a
+// second event, and reports the wait the first call started.
+func TestPlaceStaleCacheActsOnce(t *testing.T) {
+	token := placeholder.TokenRequests()
+	withStorage := func(r corev1.ResourceList, q string) corev1.ResourceList {
+		out := r.DeepCopy()
+		out[corev1.ResourceEphemeralStorage] = resource.MustParse(q)
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		objects []runtime.Object
+		tasks   []demand.Task
+		// The first call's placement, writes and events.
+		want        Placement
+		wantActions []string
+		wantEvents  []string
+		// The second call's placement; it writes nothing and records no event.
+		wantSecond Placement
+	}{{
+		name:        "placed: pinned and shrunk in place once",
+		objects:     []runtime.Object{readyNode("node-1"), ownSTS("", peak()), reporting(placeholderPod("node-1", peak(), ago(time.Minute)))},
+		tasks:       remaining(),
+		want:        Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
+		wantActions: []string{"patch statefulsets", "patch pods/resize"},
+		wantEvents:  []string{"Normal Placed", "Normal ReservationHandedOver"},
+		// The node has not applied the shrink yet.
+		wantSecond: Placement{Node: "node-1", Reason: ReasonHandingOver},
+	}, {
+		name: "grown back once",
+		objects: []runtime.Object{readyNode("node-1"), ownSTS("node-1", token),
+			reporting(placeholderPod("node-1", token, ago(time.Minute)))},
+		tasks:       growBack(demand.Running, demand.Waiting),
+		want:        Placement{Node: "node-1", Ready: true},
+		wantActions: []string{"patch pods/resize"},
+		wantEvents:  []string{"Normal ReservationRestored"},
+		wantSecond:  Placement{Node: "node-1", Ready: true},
+	}, {
+		name: "handed over by replacing the pod once (ephemeral storage is not resized in place)",
+		objects: []runtime.Object{readyNode("node-1"), ownSTS("node-1", token),
+			reporting(placeholderPod("node-1", withStorage(peak(), "10Gi"), ago(time.Minute)))},
+		tasks: []demand.Task{
+			{Name: "a", Pod: withStorage(rl("2", "1Gi"), "10Gi"), State: demand.Starting},
+			{Name: "b", Pod: rl("1", "2Gi"), State: demand.Starting},
+		},
+		want:        Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
+		wantActions: []string{"delete pods"},
+		wantEvents:  []string{"Normal ReservationHandedOver"},
+		// The old pod terminates; the StatefulSet then recreates it.
+		wantSecond: Placement{Reason: ReasonWaitingForNode, RequeueAfter: time.Second},
+	}, {
+		name: "moved off a cordoned node once",
+		objects: []runtime.Object{cordonedNode("node-1"), readyNode("node-2"), ownSTS("node-1", token),
+			reporting(placeholderPod("node-1", token, ago(time.Hour)))},
+		tasks:       remaining(),
+		want:        waitForNode,
+		wantActions: []string{"patch statefulsets", "delete pods (at once)"},
+		wantEvents:  []string{"Warning Moving"},
+		// The pod is gone; the StatefulSet controller is given a moment.
+		wantSecond: Placement{Reason: ReasonWaitingForNode, RequeueAfter: createGrace},
+	}, {
+		name: "pinned pod that cannot return to its node: node chosen again once",
+		objects: []runtime.Object{readyNode("node-1"), readyNode("node-2"), ownSTS("node-1", token),
+			placeholderPod("", token, ago(time.Minute), unschedulableCondition("0/2 nodes are available: 1 Insufficient cpu"))},
+		tasks:       remaining(),
+		want:        waitForNode,
+		wantActions: []string{"patch statefulsets", "delete pods"},
+		wantEvents:  []string{"Warning Moving"},
+		wantSecond:  Placement{Reason: ReasonWaitingForNode, RequeueAfter: terminationSlack},
+	}, {
+		name:        "pinned pod gone: the start of the wait recorded once",
+		objects:     []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("node-1", token), 3*time.Hour)},
+		tasks:       remaining(),
+		want:        Placement{Reason: ReasonWaitingForNode, RequeueAfter: createGrace},
+		wantActions: []string{"patch statefulsets"},
+		wantSecond:  Placement{Reason: ReasonWaitingForNode, RequeueAfter: createGrace},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.objects...)
+			e := h.engine(t)
+			run := testRun()
+			s := settings(t, nil)
+			target := Target{Placeholder: phName(), Isolation: selection.IsolationRequired}
+
+			got, err := e.Place(h.ctx, s, run, target, tc.tasks)
+			if err != nil {
+				t.Fatalf("first Place() = %v", err)
+			}
+			if d := cmp.Diff(tc.want, got, ignoreMessage); d != "" {
+				t.Errorf("first Place() (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.wantActions, h.actions()); d != "" {
+				t.Errorf("first Place(): API writes (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.wantEvents, h.events()); d != "" {
+				t.Errorf("first Place(): events (-want +got):\n%s", d)
+			}
+
+			h.client.ClearActions()
+			got, err = e.Place(h.ctx, s, run, target, tc.tasks)
+			if err != nil {
+				t.Fatalf("second Place() = %v", err)
+			}
+			if d := cmp.Diff(tc.wantSecond, got, ignoreMessage); d != "" {
+				t.Errorf("second Place(), stale caches (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff([]string(nil), h.actions()); d != "" {
+				t.Errorf("second Place(), stale caches: API writes (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff([]string(nil), h.events()); d != "" {
+				t.Errorf("second Place(), stale caches: events (-want +got):\n%s", d)
+			}
+		})
+	}
+}
