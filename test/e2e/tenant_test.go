@@ -197,6 +197,9 @@ func TestTenantIsolation(t *testing.T) {
 // its namespace selector selects the tenant's label value, or, for a
 // namespace without the label, is absent (the namespace only). The
 // placeholder carries no tenant label.
+// tenantPlaceholderLabel carries a placeholder's tenant (placeholder.LabelTenant).
+const tenantPlaceholderLabel = "tekton.dev/pod-affinity-tenant"
+
 func checkTenantTerm(t *testing.T, ns, run string, want map[string]string) {
 	t.Helper()
 	var sts []string
@@ -219,8 +222,10 @@ func checkTenantTerm(t *testing.T, ns, run string, want map[string]string) {
 		switch {
 		case want == nil && term.NamespaceSelector != nil:
 			t.Errorf("placeholder %s/%s of a namespace without %s selects namespaces %v, want its own namespace only", ns, s.Name, tenantLabel, term.NamespaceSelector)
-		case want != nil && (term.NamespaceSelector == nil || fmt.Sprint(term.NamespaceSelector.MatchLabels) != fmt.Sprint(want)):
-			t.Errorf("placeholder %s/%s selects namespaces %v, want %v", ns, s.Name, term.NamespaceSelector, want)
+		case want != nil && (term.NamespaceSelector == nil || len(term.NamespaceSelector.MatchLabels) > 0 || term.LabelSelector.MatchLabels[tenantPlaceholderLabel] != want[tenantLabel]):
+			t.Errorf("placeholder %s/%s selects %v in namespaces %v, want the placeholders labelled %s=%s in every namespace", ns, s.Name, term.LabelSelector, term.NamespaceSelector, tenantPlaceholderLabel, want[tenantLabel])
+		case want != nil && s.Spec.Template.Labels[tenantPlaceholderLabel] != want[tenantLabel]:
+			t.Errorf("placeholder %s/%s pod labels %v, want %s=%s", ns, s.Name, s.Spec.Template.Labels, tenantPlaceholderLabel, want[tenantLabel])
 		}
 		return true, nil
 	})

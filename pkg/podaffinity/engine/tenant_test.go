@@ -34,6 +34,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
 )
 
 const tenantKey = "example.com/tenant"
@@ -134,17 +135,18 @@ func TestPlaceTenantScope(t *testing.T) {
 		objects []runtime.Object
 		// noReader leaves the engine without a namespace reader.
 		noReader bool
-		// wantSelector is the isolation term's namespace selector.
-		wantSelector *metav1.LabelSelector
-		wantErr      string
+		// wantTenant is the tenant the isolation term selects (and the
+		// placeholder pod carries); nil for a namespace without the label.
+		wantTenant *string
+		wantErr    string
 	}{{
-		name:         "namespace of tenant acme: repels the placeholders of acme's namespaces",
-		objects:      []runtime.Object{namespace(map[string]string{tenantKey: "acme", "team": "a"})},
-		wantSelector: &metav1.LabelSelector{MatchLabels: map[string]string{tenantKey: "acme"}},
+		name:       "namespace of tenant acme: repels the placeholders of acme's namespaces",
+		objects:    []runtime.Object{namespace(map[string]string{tenantKey: "acme", "team": "a"})},
+		wantTenant: ptr.To("acme"),
 	}, {
-		name:         "the label's value is empty: a tenant like any other",
-		objects:      []runtime.Object{namespace(map[string]string{tenantKey: ""})},
-		wantSelector: &metav1.LabelSelector{MatchLabels: map[string]string{tenantKey: ""}},
+		name:       "the label's value is empty: a tenant like any other",
+		objects:    []runtime.Object{namespace(map[string]string{tenantKey: ""})},
+		wantTenant: ptr.To(""),
 	}, {
 		name:    "namespace without the label: a tenant of its own, its namespace only",
 		objects: []runtime.Object{namespace(map[string]string{"team": "a"})},
@@ -181,16 +183,23 @@ func TestPlaceTenantScope(t *testing.T) {
 			if sts == nil {
 				t.Fatal("no placeholder StatefulSet created")
 			}
-			want := &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
-				LabelSelector:     placeholder.AllPlaceholdersSelector(),
-				TopologyKey:       placeholder.HostnameTopologyKey,
-				NamespaceSelector: tc.wantSelector,
-			}}}
+			term := corev1.PodAffinityTerm{
+				LabelSelector: placeholder.AllPlaceholdersSelector(),
+				TopologyKey:   placeholder.HostnameTopologyKey,
+			}
+			wantLabels := placeholder.Labels(phName(), "build")
+			if tc.wantTenant != nil {
+				term.LabelSelector.MatchLabels[placeholder.LabelTenant] = *tc.wantTenant
+				term.NamespaceSelector = &metav1.LabelSelector{}
+				wantLabels[placeholder.LabelTenant] = *tc.wantTenant
+			}
+			want := &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{term}}
 			if d := cmp.Diff(want, sts.Spec.Template.Spec.Affinity.PodAntiAffinity); d != "" {
 				t.Errorf("anti-affinity (-want +got):\n%s", d)
 			}
-			// The tenant is the namespace's: nothing of it is put on the placeholder.
-			if d := cmp.Diff(placeholder.Labels(phName(), "build"), sts.Spec.Template.Labels); d != "" {
+			// The placeholder pod carries its namespace's tenant, which the
+			// engine copies from the namespace's label.
+			if d := cmp.Diff(wantLabels, sts.Spec.Template.Labels); d != "" {
 				t.Errorf("placeholder pod labels (-want +got):\n%s", d)
 			}
 		})

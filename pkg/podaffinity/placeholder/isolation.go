@@ -28,15 +28,22 @@ import (
 //
 //   - every namespace (cluster scope): an empty namespace selector;
 //   - the run's own namespace (namespace scope): no selector;
-//   - the namespaces that have the run's namespace's value of TenantLabel
-//     (tenant scope): a namespace selector on that value, which the
-//     scheduler evaluates against the namespaces' labels. A namespace
-//     without the label is a tenant of its own: no selector.
+//   - the placeholders of its tenant (tenant scope): those that carry the
+//     run's namespace's value of TenantLabel as LabelTenant, in every
+//     namespace. A namespace without the label is a tenant of its own: no
+//     selector.
 //
-// The tenant is the namespace's label, never a label of the placeholder:
-// only who may update Namespace objects decides which runs repel each
-// other. Required anti-affinity is symmetric in the scheduler, so two runs
-// of one tenant never share a node whatever the other run's term says.
+// The tenant is the namespace's label, copied by the engine onto the
+// placeholder pod it creates: only who may update Namespace objects decides
+// which runs repel each other (tenants cannot make a pod with
+// LabelComponent). It is a label of the placeholder rather than a namespace
+// selector because the scheduler, when a pod is deleted, decides whether
+// the pods it kept off a node may fit now without the namespaces' labels
+// (its queueing hint matches a namespace selector against none): with a
+// namespace selector a waiting run of the tenant would be tried again only
+// at the scheduler's periodic flush of unschedulable pods, minutes later.
+// Required anti-affinity is symmetric in the scheduler, so two runs of one
+// tenant never share a node whatever the other run's term says.
 func isolationTerm(s Spec) corev1.PodAffinityTerm {
 	repel := corev1.PodAffinityTerm{
 		LabelSelector: AllPlaceholdersSelector(),
@@ -44,7 +51,8 @@ func isolationTerm(s Spec) corev1.PodAffinityTerm {
 	}
 	switch {
 	case s.TenantLabel != "" && s.Tenant != nil:
-		repel.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{s.TenantLabel: *s.Tenant}}
+		repel.LabelSelector.MatchLabels[LabelTenant] = *s.Tenant
+		repel.NamespaceSelector = &metav1.LabelSelector{}
 	case s.TenantLabel != "":
 	case !s.NamespaceScoped:
 		// An empty selector matches every namespace.

@@ -40,6 +40,9 @@ const (
 	// of a handled run (and so on their pods) to the placeholder name. The pod
 	// builder reads it to add the required pod affinity.
 	MemberLabelKey = "tekton.dev/pod-affinity-placeholder"
+	// LabelTenant carries, on the placeholder pod of a run isolated per
+	// tenant, its namespace's value of the tenant label (see isolationTerm).
+	LabelTenant = "tekton.dev/pod-affinity-tenant"
 	// WaitingSinceAnnotation on a placeholder StatefulSet records, in RFC
 	// 3339, when the run's current wait for a node began after a move, so
 	// that the wait's bound counts from then. It is removed once placed.

@@ -105,6 +105,9 @@ func StatefulSet(s Spec) *appsv1.StatefulSet {
 		requests = TokenRequests()
 	}
 	labels := Labels(s.Name, s.Run.Name)
+	if s.TenantLabel != "" && s.Tenant != nil {
+		labels[LabelTenant] = *s.Tenant
+	}
 	var annotations map[string]string
 	if s.ReclaimingSince != nil {
 		annotations = map[string]string{ReclaimingAnnotation: s.ReclaimingSince.UTC().Format(time.RFC3339)}

@@ -47,6 +47,16 @@ func pinField(node string) corev1.NodeSelectorRequirement {
 	return corev1.NodeSelectorRequirement{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{node}}
 }
 
+// tenantTerm is the isolation term of the tenant scope: the placeholders
+// labelled with the tenant, in every namespace.
+func tenantTerm(tenant string) corev1.PodAffinityTerm {
+	return corev1.PodAffinityTerm{
+		LabelSelector:     &metav1.LabelSelector{MatchLabels: map[string]string{LabelComponent: ComponentName, LabelTenant: tenant}},
+		TopologyKey:       HostnameTopologyKey,
+		NamespaceSelector: &metav1.LabelSelector{},
+	}
+}
+
 // repelTerm is the isolation term; nsSelector is {} for cluster scope.
 func repelTerm(nsSelector *metav1.LabelSelector) corev1.PodAffinityTerm {
 	return corev1.PodAffinityTerm{
@@ -288,7 +298,7 @@ func TestAffinity(t *testing.T) {
 		tenantLabel: "example.com/tenant",
 		tenant:      ptr.To("acme"),
 		want: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{
-			repelTerm(&metav1.LabelSelector{MatchLabels: map[string]string{"example.com/tenant": "acme"}}),
+			tenantTerm("acme"),
 		}}},
 	}, {
 		name:        "required, tenant scope, the label's value is empty: still a value",
@@ -296,7 +306,7 @@ func TestAffinity(t *testing.T) {
 		tenantLabel: "tenant",
 		tenant:      ptr.To(""),
 		want: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{
-			repelTerm(&metav1.LabelSelector{MatchLabels: map[string]string{"tenant": ""}}),
+			tenantTerm(""),
 		}}},
 	}, {
 		name:        "required, tenant scope, namespace without the label: a tenant of its own (the namespace scope)",
@@ -310,7 +320,7 @@ func TestAffinity(t *testing.T) {
 		tenantLabel:     "tenant",
 		tenant:          ptr.To("acme"),
 		want: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{
-			repelTerm(&metav1.LabelSelector{MatchLabels: map[string]string{"tenant": "acme"}}),
+			tenantTerm("acme"),
 		}}},
 	}, {
 		name:        "preferred, tenant scope",
@@ -318,7 +328,7 @@ func TestAffinity(t *testing.T) {
 		tenantLabel: "tenant",
 		tenant:      ptr.To("acme"),
 		want: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{
-			{Weight: 100, PodAffinityTerm: repelTerm(&metav1.LabelSelector{MatchLabels: map[string]string{"tenant": "acme"}})},
+			{Weight: 100, PodAffinityTerm: tenantTerm("acme")},
 		}}},
 	}, {
 		name:        "required isolation appended to the user's anti-affinity",
