@@ -19,16 +19,12 @@ package engine
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -39,7 +35,6 @@ import (
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"knative.dev/pkg/logging"
 )
 
 // DefaultSyncTimeout bounds how long Caches.Synced waits for the informers
@@ -61,30 +56,18 @@ const (
 // permission the unpatched one lacks. Pods and LimitRanges come from the
 // informers Tekton's TaskRun controller starts anyway.
 type Caches struct {
-	// SyncTimeout bounds each wait of Synced; DefaultSyncTimeout by default.
-	SyncTimeout time.Duration
+	*lazy
 
 	factory      informers.SharedInformerFactory
 	statefulSets cache.SharedIndexInformer
 	nodes        cache.SharedIndexInformer
-	stop         <-chan struct{}
-
-	start   sync.Once
-	started atomic.Bool
-
-	mu      sync.Mutex
-	lastErr map[string]error
 }
 
 // NewCaches sets up the engine's informers on client without starting
 // them. namespace limits the StatefulSets watched ("" for all); resync is
 // the informers' resync period; stop ends them once started.
 func NewCaches(client kubernetes.Interface, namespace string, resync time.Duration, stop <-chan struct{}) *Caches {
-	c := &Caches{
-		SyncTimeout: DefaultSyncTimeout,
-		stop:        stop,
-		lastErr:     map[string]error{},
-	}
+	c := &Caches{}
 	c.factory = informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(TrimForCache))
 	selector := labels.SelectorFromSet(labels.Set{placeholder.LabelComponent: placeholder.ComponentName}).String()
 	c.statefulSets = c.factory.InformerFor(&appsv1.StatefulSet{}, func(client kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
@@ -95,17 +78,7 @@ func NewCaches(client kubernetes.Interface, namespace string, resync time.Durati
 	c.nodes = c.factory.InformerFor(&corev1.Node{}, func(client kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
 		return coreinformers.NewNodeInformer(client, resync, cache.Indexers{})
 	})
-	for name, informer := range c.named() {
-		// Not started yet: this cannot fail.
-		_ = informer.SetWatchErrorHandler(func(r *cache.Reflector, err error) {
-			c.mu.Lock()
-			c.lastErr[name] = err
-			c.mu.Unlock()
-			if logWatchError != nil {
-				logWatchError(r, err)
-			}
-		})
-	}
+	c.lazy = newLazy(map[string]cache.SharedIndexInformer{CacheStatefulSets: c.statefulSets, CacheNodes: c.nodes}, c.factory.Start, stop)
 	return c
 }
 
@@ -126,10 +99,6 @@ var logWatchError = func() cache.WatchErrorHandler {
 	return nil
 }()
 
-func (c *Caches) named() map[string]cache.SharedIndexInformer {
-	return map[string]cache.SharedIndexInformer{CacheStatefulSets: c.statefulSets, CacheNodes: c.nodes}
-}
-
 // StatefulSetInformer is the informer of placeholder StatefulSets, for event handlers.
 func (c *Caches) StatefulSetInformer() cache.SharedIndexInformer { return c.statefulSets }
 
@@ -146,57 +115,14 @@ func (c *Caches) Nodes() corelisters.NodeLister {
 	return corelisters.NewNodeLister(c.nodes.GetIndexer())
 }
 
-// Started reports whether Synced has started the informers.
-func (c *Caches) Started() bool { return c.started.Load() }
-
 // Synced starts the informers on its first call, and waits at most
-// SyncTimeout for them to sync. When they have not, its error names each
-// one with the last error its list or watch got (a missing permission, for
-// instance); the caller fails and retries later while they keep trying.
-// It is safe for concurrent use; once synced it returns at once.
+// SyncTimeout for them to sync. When they have not, its error (a
+// *NotSyncedError) names each one with the last error its list or watch
+// got (a missing permission, for instance); the caller fails and retries
+// later while they keep trying. It is safe for concurrent use; once synced
+// it returns at once.
 func (c *Caches) Synced(ctx context.Context) error {
-	c.start.Do(func() {
-		logging.FromContext(ctx).Infof("Starting the PipelineRun pod affinity engine's informers (%s, %s)", CacheStatefulSets, CacheNodes)
-		c.factory.Start(c.stop)
-		c.started.Store(true)
-	})
-	if len(c.pending()) == 0 {
-		return nil
-	}
-	wait, cancel := context.WithTimeout(ctx, c.SyncTimeout)
-	defer cancel()
-	cache.WaitForCacheSync(wait.Done(), c.statefulSets.HasSynced, c.nodes.HasSynced)
-	pending := c.pending()
-	if len(pending) == 0 {
-		return nil
-	}
-	err := &NotSyncedError{Timeout: c.SyncTimeout, Pending: make([]PendingCache, 0, len(pending))}
-	c.mu.Lock()
-	for _, name := range pending {
-		p := PendingCache{Name: name}
-		if last := c.lastErr[name]; last != nil {
-			p.Err = last.Error()
-			p.Forbidden = apierrors.IsForbidden(last)
-		}
-		err.Pending = append(err.Pending, p)
-	}
-	c.mu.Unlock()
-	if ctx.Err() != nil {
-		return fmt.Errorf("%w (%w)", err, ctx.Err())
-	}
-	return err
-}
-
-// pending returns the names of the informers that have not synced, sorted.
-func (c *Caches) pending() []string {
-	var names []string
-	for name, informer := range c.named() {
-		if !informer.HasSynced() {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
-	return names
+	return c.synced(ctx, "a PipelineRun is placed")
 }
 
 // NotSyncedError says which of the engine's informers have not synced in time, and why.
@@ -207,7 +133,8 @@ type NotSyncedError struct {
 
 // PendingCache is one informer that has not synced.
 type PendingCache struct {
-	// Name is CacheStatefulSets or CacheNodes.
+	// Name is CacheStatefulSets, CacheNodes, CacheNamespaces or
+	// CacheRuntimeClasses.
 	Name string
 	// Err is the last error of its list or watch; "" when it got none.
 	Err string
@@ -217,9 +144,10 @@ type PendingCache struct {
 
 // requiredRules says which rule of the controller's ClusterRole each cache needs.
 var requiredRules = map[string]string{
-	CacheStatefulSets: `"list" and "watch" on statefulsets (apps)`,
-	CacheNodes:        `"list" and "watch" on nodes`,
-	CacheNamespaces:   `"list" and "watch" on namespaces`,
+	CacheStatefulSets:   `"list" and "watch" on statefulsets (apps)`,
+	CacheNodes:          `"list" and "watch" on nodes`,
+	CacheNamespaces:     `"list" and "watch" on namespaces`,
+	CacheRuntimeClasses: `"list" and "watch" on runtimeclasses (node.k8s.io)`,
 }
 
 func (e *NotSyncedError) Error() string {

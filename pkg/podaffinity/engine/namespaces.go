@@ -19,19 +19,15 @@ package engine
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"knative.dev/pkg/logging"
 )
 
 // CacheNamespaces is the name of the namespace cache, as errors give it.
@@ -44,40 +40,20 @@ const CacheNamespaces = "namespaces"
 // controller that never uses that scope (or has the feature off) never
 // lists or watches namespaces and needs no permission for them.
 type Namespaces struct {
-	// SyncTimeout bounds each wait of Get for the first sync;
-	// DefaultSyncTimeout by default.
-	SyncTimeout time.Duration
+	*lazy
 
 	informer cache.SharedIndexInformer
-	stop     <-chan struct{}
-	start    sync.Once
-	started  atomic.Bool
-
-	mu      sync.Mutex
-	lastErr error
 }
 
 // NewNamespaces sets up the namespace informer on client without starting
 // it. resync is its resync period; stop ends it once started.
 func NewNamespaces(client kubernetes.Interface, resync time.Duration, stop <-chan struct{}) *Namespaces {
-	n := &Namespaces{SyncTimeout: DefaultSyncTimeout, stop: stop}
-	n.informer = coreinformers.NewNamespaceInformer(client, resync, cache.Indexers{})
-	// Not started yet: these cannot fail.
+	n := &Namespaces{informer: coreinformers.NewNamespaceInformer(client, resync, cache.Indexers{})}
+	// Not started yet: this cannot fail.
 	_ = n.informer.SetTransform(trimNamespace)
-	// Without a context, as the caches do: see logWatchError.
-	_ = n.informer.SetWatchErrorHandler(func(r *cache.Reflector, err error) {
-		n.mu.Lock()
-		n.lastErr = err
-		n.mu.Unlock()
-		if logWatchError != nil {
-			logWatchError(r, err)
-		}
-	})
+	n.lazy = newLazy(map[string]cache.SharedIndexInformer{CacheNamespaces: n.informer}, func(stop <-chan struct{}) { go n.informer.Run(stop) }, stop)
 	return n
 }
-
-// Started reports whether Get has started the informer.
-func (n *Namespaces) Started() bool { return n.started.Load() }
 
 // Get returns the namespace called name from the cache. Its first call
 // starts the informer; until it has synced (at most SyncTimeout each call)
@@ -85,27 +61,8 @@ func (n *Namespaces) Started() bool { return n.started.Load() }
 // watch. A namespace the cache does not hold is a NotFound error: the
 // caller retries rather than take it for a namespace without labels.
 func (n *Namespaces) Get(ctx context.Context, name string) (*corev1.Namespace, error) {
-	n.start.Do(func() {
-		logging.FromContext(ctx).Infof("Starting the PipelineRun pod affinity engine's informer of %s (isolation scope %s<key>)", CacheNamespaces, paconfig.IsolationScopeLabelPrefix)
-		go n.informer.Run(n.stop)
-		n.started.Store(true)
-	})
-	if !n.informer.HasSynced() {
-		wait, cancel := context.WithTimeout(ctx, n.SyncTimeout)
-		defer cancel()
-		if !cache.WaitForCacheSync(wait.Done(), n.informer.HasSynced) {
-			p := PendingCache{Name: CacheNamespaces}
-			n.mu.Lock()
-			if n.lastErr != nil {
-				p.Err, p.Forbidden = n.lastErr.Error(), apierrors.IsForbidden(n.lastErr)
-			}
-			n.mu.Unlock()
-			err := &NotSyncedError{Timeout: n.SyncTimeout, Pending: []PendingCache{p}}
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("%w (%w)", err, ctx.Err())
-			}
-			return nil, err
-		}
+	if err := n.synced(ctx, "isolation scope "+paconfig.IsolationScopeLabelPrefix+"<key>"); err != nil {
+		return nil, err
 	}
 	ns, err := corelisters.NewNamespaceLister(n.informer.GetIndexer()).Get(name)
 	if err != nil {

@@ -19,8 +19,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	nodev1 "k8s.io/api/node/v1"
@@ -30,7 +28,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	nodelisters "k8s.io/client-go/listers/node/v1"
 	"k8s.io/client-go/tools/cache"
-	"knative.dev/pkg/logging"
 )
 
 // RuntimeClassReader reads RuntimeClasses.
@@ -47,61 +44,30 @@ type RuntimeClassReader interface {
 // RuntimeClass admission does: one created a moment ago may not be in the
 // cache yet.
 type RuntimeClassCache struct {
-	// SyncTimeout bounds each wait for the informer to sync; DefaultSyncTimeout by default.
-	SyncTimeout time.Duration
+	*lazy
 
 	client   kubernetes.Interface
 	informer cache.SharedIndexInformer
-	stop     <-chan struct{}
-
-	start   sync.Once
-	started atomic.Bool
-
-	mu      sync.Mutex
-	lastErr error
 }
+
+// CacheRuntimeClasses is the name of the RuntimeClass cache, as errors give it.
+const CacheRuntimeClasses = "runtimeclasses"
 
 // NewRuntimeClassCache sets up the cache on client without starting it;
 // resync is the informer's resync period; stop ends it once started.
 func NewRuntimeClassCache(client kubernetes.Interface, resync time.Duration, stop <-chan struct{}) *RuntimeClassCache {
-	c := &RuntimeClassCache{
-		SyncTimeout: DefaultSyncTimeout,
-		client:      client,
-		informer:    nodeinformers.NewRuntimeClassInformer(client, resync, cache.Indexers{}),
-		stop:        stop,
-	}
-	// Not started yet: this cannot fail.
-	// Without a context, as the caches do: see logWatchError.
-	_ = c.informer.SetWatchErrorHandler(func(r *cache.Reflector, err error) {
-		c.mu.Lock()
-		c.lastErr = err
-		c.mu.Unlock()
-		if logWatchError != nil {
-			logWatchError(r, err)
-		}
-	})
+	c := &RuntimeClassCache{client: client, informer: nodeinformers.NewRuntimeClassInformer(client, resync, cache.Indexers{})}
+	c.lazy = newLazy(map[string]cache.SharedIndexInformer{CacheRuntimeClasses: c.informer}, func(stop <-chan struct{}) { go c.informer.Run(stop) }, stop)
 	return c
 }
 
-// Started reports whether a read has started the informer.
-func (c *RuntimeClassCache) Started() bool { return c.started.Load() }
-
 // Get returns the RuntimeClass called name. It starts the informer on its
 // first call and waits at most SyncTimeout for it to sync; when it has
-// not, its error says why (a missing permission, for instance) and the
-// caller fails and retries later.
+// not, its error (a *NotSyncedError) says why (a missing permission, for
+// instance) and the caller fails and retries later.
 func (c *RuntimeClassCache) Get(ctx context.Context, name string) (*nodev1.RuntimeClass, error) {
-	c.start.Do(func() {
-		logging.FromContext(ctx).Info("Starting the PipelineRun pod affinity engine's RuntimeClass informer")
-		go c.informer.Run(c.stop)
-		c.started.Store(true)
-	})
-	if !c.informer.HasSynced() {
-		wait, cancel := context.WithTimeout(ctx, c.SyncTimeout)
-		defer cancel()
-		if !cache.WaitForCacheSync(wait.Done(), c.informer.HasSynced) {
-			return nil, c.notSynced()
-		}
+	if err := c.synced(ctx, "a placed PipelineRun names a RuntimeClass"); err != nil {
+		return nil, err
 	}
 	rc, err := nodelisters.NewRuntimeClassLister(c.informer.GetIndexer()).Get(name)
 	if apierrors.IsNotFound(err) {
@@ -114,19 +80,4 @@ func (c *RuntimeClassCache) Get(ctx context.Context, name string) (*nodev1.Runti
 		return nil, fmt.Errorf("getting RuntimeClass %s: %w", name, err)
 	}
 	return rc, nil
-}
-
-// notSynced says why the informer has not synced.
-func (c *RuntimeClassCache) notSynced() error {
-	c.mu.Lock()
-	last := c.lastErr
-	c.mu.Unlock()
-	why := "still listing, no error so far"
-	if last != nil {
-		why = last.Error()
-		if apierrors.IsForbidden(last) {
-			why += ` (the controller's ServiceAccount needs "list" and "watch" on runtimeclasses (node.k8s.io), see config/200-clusterrole.yaml)`
-		}
-	}
-	return fmt.Errorf("the pod affinity engine's RuntimeClass informer did not sync within %s: %s", c.SyncTimeout, why)
 }
