@@ -728,6 +728,12 @@ EOF
     http_get "${PORT_KUEUE_HEALTH}" /readyz
   kubectl_ apply -f "${PRA_HACK}/kueue/resourceflavor.yaml" >/dev/null \
     || die "applying hack/kueue/resourceflavor.yaml failed"
+  # The Tekton controller's ServiceAccount may read Workloads (the message
+  # of a run waiting for admission); its namespace exists before Tekton.
+  kubectl_ create namespace "${TEKTON_NS}" --dry-run=client -o yaml | kubectl_ apply -f - >/dev/null \
+    || die "creating namespace ${TEKTON_NS} failed"
+  kubectl_ apply -f "${PRA_ROOT}/config/kueue-rbac.yaml" >/dev/null \
+    || die "applying config/kueue-rbac.yaml failed"
   printf 'KUEUE=%s\nKUEUE_BIN=%s\n' "${KUEUE_VERSION}" "$(bin_path kueue)" >>"${INFO_FILE}"
 }
 
