@@ -100,9 +100,13 @@ stage_e2e() {
 }
 
 # e2e-kueue (make e2e-kueue; not a default stage: Kueue's cold build takes
-# long): a cluster with Kueue (hack/cluster.sh up --kueue) and the tests of
-# test/e2e/kueue_test.go (build tag kueue).
+# long): the contract test of hack/tools/kueue-contract (the placeholder
+# against Kueue's pod reconciler), then a cluster with Kueue
+# (hack/cluster.sh up --kueue) and the tests of test/e2e/kueue_test.go
+# (build tag kueue).
 stage_e2e-kueue() {
+  # The placeholder against Kueue's own pod reconciler (no cluster).
+  (cd "${PRA_HACK}/tools/kueue-contract" && GOTOOLCHAIN=local go test -count=1 ./...)
   bash "${PRA_HACK}/build-binaries.sh"
   bash "${PRA_HACK}/build-binaries.sh" kueue
   bash "${PRA_HACK}/build-tekton.sh" patched >/dev/null
