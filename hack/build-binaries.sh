@@ -8,14 +8,15 @@
 # Usage: hack/build-binaries.sh [--force] [COMPONENT...]
 #   COMPONENT limits the build to some of the components listed above, or
 #   names "karpenter" (Karpenter's kwok cloud provider, hack/tools/karpenter),
-#   which is only built when asked for (cluster.sh up --autoscaler karpenter).
+#   which is only built when asked for (cluster.sh up --autoscaler karpenter),
+#   or "kueue" (Kueue's manager, hack/tools/kueue; cluster.sh up --kueue).
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
-  sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok provisioner)
@@ -30,7 +31,7 @@ while (($#)); do
       usage
       exit 0
       ;;
-    etcd | kube-apiserver | kube-controller-manager | kube-scheduler | kubectl | kwok | provisioner | karpenter) WANTED+=("$1") ;;
+    etcd | kube-apiserver | kube-controller-manager | kube-scheduler | kubectl | kwok | provisioner | karpenter | kueue) WANTED+=("$1") ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
   shift
@@ -149,6 +150,20 @@ if needs_build karpenter; then
     || die "building karpenter failed"
   install_bin "${TMP_BUILD}/karpenter" karpenter
   log "karpenter built in $((SECONDS - start))s"
+fi
+
+# --- Kueue's manager (only when asked for) ------------------------------------
+if needs_build kueue; then
+  log "building kueue ${KUEUE_VERSION} (hack/tools/kueue; a cold build takes ~8 minutes on 2 cores)"
+  start=${SECONDS}
+  # GOTOOLCHAIN=local as for Karpenter. The version variables are the ones
+  # Kueue's Makefile sets (pkg/version), so the manager logs its release.
+  (cd "${PRA_HACK}/tools/kueue" && GOTOOLCHAIN=local go build \
+    -ldflags "-s -w -X ${KUEUE_MODULE}/pkg/version.GitVersion=${KUEUE_VERSION}" \
+    -o "${TMP_BUILD}/kueue" "${KUEUE_MODULE}/cmd/kueue") \
+    || die "building kueue failed"
+  install_bin "${TMP_BUILD}/kueue" kueue
+  log "kueue built in $((SECONDS - start))s"
 fi
 
 log "all cluster binaries are in ${PRA_BIN_DIR}"

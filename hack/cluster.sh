@@ -8,7 +8,7 @@
 #   hack/cluster.sh up [--nodes N] [--node-cpu CPU] [--node-memory MEM]
 #                      [--node-pods PODS] [--node-ephemeral-storage SIZE]
 #                      [--zones Z] [--tekton patched|upstream|none]
-#                      [--autoscaler none|karpenter] [--audit]
+#                      [--autoscaler none|karpenter] [--kueue] [--audit]
 #       build what is missing, start everything, create nodes node-1..node-N,
 #       wait until they are Ready. Defaults: 4 nodes, 4 CPU, 16Gi, 110 pods,
 #       100Gi of ephemeral storage, 2 zones, --tekton patched. Node i is in
@@ -20,6 +20,10 @@
 #       (built on first use, minutes): pods no node fits make it create a
 #       NodeClaim and a kwok node of 2, 4 or 8 CPU (hack/karpenter/); empty
 #       or underused autoscaled nodes are removed 10 s later.
+#       --kueue also runs Kueue's manager (v0.17.0, built on first use,
+#       minutes) with its plain-Pod integration, a ResourceFlavor "default"
+#       and nothing else: tests make their ClusterQueues and LocalQueues
+#       (hack/kueue/README.md).
 #       --audit writes every request of the Tekton controller (its
 #       ServiceAccount), at the stage it is received, to the API server's
 #       audit log logs/audit.log (JSON lines; see hack/bench.sh).
@@ -30,7 +34,8 @@
 #
 # Environment: PRA_STATE_DIR (default ~/.cache/pipelinerun-affinity),
 #              PRA_PORT_BASE (default 28300; ports BASE..BASE+9 are used,
-#              BASE+10 and BASE+11 too with --autoscaler karpenter;
+#              BASE+10 and BASE+11 too with --autoscaler karpenter,
+#              BASE+12 and BASE+13 with --kueue;
 #              the Tekton controller also needs *:8080),
 #              PRA_KEEP_CRD_CONVERSION=1 (keep the Tekton CRDs' webhook
 #              conversion; by default it is set to None, see hack/README.md).
@@ -40,7 +45,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
-  sed -n '2,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,41p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 PKI="${PRA_CLUSTER_DIR}/pki"
@@ -57,7 +62,8 @@ KWOK_NODE_ANNOTATION="kwok.x-k8s.io/node"
 KWOK_NODE_ANNOTATION_VALUE="fake"
 KARPENTER_NS="karpenter"
 # Components in start order; down stops them in reverse.
-COMPONENTS=(etcd kube-apiserver kube-scheduler kube-controller-manager provisioner kwok karpenter tekton-controller)
+COMPONENTS=(etcd kube-apiserver kube-scheduler kube-controller-manager provisioner kwok karpenter kueue tekton-controller)
+KUEUE_NS="kueue-system"
 # The name StorageClasses give to use hack/tools/provisioner.
 PROVISIONER_NAME="pipelinerun-affinity.tekton.dev/local"
 
@@ -109,7 +115,9 @@ component_alive() {
   exe="$(basename "${exe% (deleted)}")"
   # Right after start_bg the child may still be bash, setsid or env on its
   # way to exec'ing the component.
-  [[ "${exe}" == "$(exe_name "$1")" || "${exe}" == bash || "${exe}" == setsid || "${exe}" == env ]]
+  # Kueue starts through unshare and sh (start_kueue).
+  [[ "${exe}" == "$(exe_name "$1")" || "${exe}" == bash || "${exe}" == setsid || "${exe}" == env ||
+    "${exe}" == unshare || "${exe}" == dash || "${exe}" == sh ]]
 }
 logfile() { printf '%s\n' "${LOG_DIR}/$1.log"; }
 
@@ -630,6 +638,105 @@ start_karpenter() {
   printf 'AUTOSCALER=karpenter\nKARPENTER_BIN=%s\n' "$(bin_path karpenter)" >>"${INFO_FILE}"
 }
 
+# ---------------------------------------------------------------- kueue ----
+
+# install_kueue SRC : Kueue's CRDs from the module cache
+# (config/components/crd/bases), its ClusterRole (config/components/rbac/
+# role.yaml, as a release has it), then the namespace, ServiceAccount and
+# binding of hack/kueue/rbac.yaml.
+install_kueue() {
+  local src="$1" crds="$1/config/components/crd/bases"
+  [[ -d "${crds}" ]] || die "${crds} not found"
+  log "installing Kueue's CRDs from ${crds}"
+  kubectl_ apply --server-side --force-conflicts -f "${crds}" >/dev/null \
+    || die "installing the Kueue CRDs failed"
+  kubectl_ wait --for=condition=Established --timeout=60s -f "${crds}" >/dev/null \
+    || die "the Kueue CRDs did not become Established"
+  kubectl_ apply --server-side --force-conflicts -f "${src}/config/components/rbac/role.yaml" \
+    -f "${PRA_HACK}/kueue/rbac.yaml" >/dev/null \
+    || die "applying Kueue's ClusterRole, ServiceAccount and binding failed"
+}
+
+# kueue_certs DIR : a self-signed serving certificate for 127.0.0.1 in
+# DIR/tls.crt and DIR/tls.key (Kueue's webhook server and metrics
+# certificate watcher both need one to start; nothing calls them).
+kueue_certs() {
+  local dir="$1"
+  [[ -f "${dir}/tls.crt" && -f "${dir}/tls.key" ]] && return 0
+  require_openssl
+  mkdir -p "${dir}"
+  (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -sha256 \
+    -subj "/CN=kueue-local" -addext "subjectAltName=IP:127.0.0.1" \
+    -keyout "${dir}/tls.key" -out "${dir}/tls.crt" 2>/dev/null) \
+    || die "generating Kueue's serving certificate failed"
+}
+
+# start_kueue : Kueue's manager out of cluster, with a token of its
+# ServiceAccount, the plain-Pod integration only, no leader election, no
+# internal certificate management, no visibility server; then the
+# ResourceFlavor "default" that the tests' ClusterQueues name.
+#
+# With internal certificate management off, Kueue v0.17.0 reads its metrics
+# certificate from the fixed path /etc/kueue/metrics/certs (and exits when
+# it is missing), even when metrics are off. Rather than write to the
+# machine's /etc, the manager runs in a mount namespace of its own
+# (unshare, as root) where an overlay on /etc adds that directory from the
+# state directory.
+start_kueue() {
+  local src dir kubeconfig token
+  src="$(kueue_src)"
+  install_kueue "${src}"
+  dir="${PRA_CLUSTER_DIR}/kueue"
+  mkdir -p "${dir}"
+  kueue_certs "${dir}/certs"
+  rm -rf "${dir}/etc-upper" "${dir}/etc-work"
+  mkdir -p "${dir}/etc-upper/kueue/metrics/certs" "${dir}/etc-work"
+  cp "${dir}/certs/tls.crt" "${dir}/certs/tls.key" "${dir}/etc-upper/kueue/metrics/certs/"
+  token="$(kubectl_ -n "${KUEUE_NS}" create token kueue-controller-manager --duration=48h)" \
+    || die "creating a token for the kueue-controller-manager ServiceAccount failed"
+  kubeconfig="${PRA_CLUSTER_DIR}/kueue.kubeconfig"
+  kubeconfig_file "${kubeconfig}" kueue "token: ${token}"
+  cat >"${dir}/config.yaml" <<EOF
+apiVersion: config.kueue.x-k8s.io/v1beta2
+kind: Configuration
+namespace: ${KUEUE_NS}
+health:
+  healthProbeBindAddress: 127.0.0.1:${PORT_KUEUE_HEALTH}
+metrics:
+  bindAddress: "0"
+webhook:
+  host: 127.0.0.1
+  port: ${PORT_KUEUE_WEBHOOK}
+  certDir: ${dir}/certs
+leaderElection:
+  leaderElect: false
+internalCertManagement:
+  enable: false
+featureGates:
+  VisibilityOnDemand: false
+integrations:
+  frameworks:
+    - pod
+EOF
+  command -v unshare >/dev/null 2>&1 || die "unshare (util-linux) is needed to run Kueue (see start_kueue)"
+  # shellcheck disable=SC2016 # expanded by the inner sh
+  start_bg kueue "$(command -v unshare)" --mount --propagation private /bin/sh -c \
+    'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc || exit 1; shift 2; exec "$@"' \
+    sh "${dir}/etc-upper" "${dir}/etc-work" /usr/bin/env "KUBECONFIG=${kubeconfig}" \
+    "$(bin_path kueue)" --config "${dir}/config.yaml" --zap-log-level=info
+  wait_component 90 kueue "Kueue /readyz (http://127.0.0.1:${PORT_KUEUE_HEALTH}/readyz)" \
+    http_get "${PORT_KUEUE_HEALTH}" /readyz
+  kubectl_ apply -f "${PRA_HACK}/kueue/resourceflavor.yaml" >/dev/null \
+    || die "applying hack/kueue/resourceflavor.yaml failed"
+  # The Tekton controller's ServiceAccount may read Workloads (the message
+  # of a run waiting for admission); its namespace exists before Tekton.
+  kubectl_ create namespace "${TEKTON_NS}" --dry-run=client -o yaml | kubectl_ apply -f - >/dev/null \
+    || die "creating namespace ${TEKTON_NS} failed"
+  kubectl_ apply -f "${PRA_ROOT}/config/kueue-rbac.yaml" >/dev/null \
+    || die "applying config/kueue-rbac.yaml failed"
+  printf 'KUEUE=%s\nKUEUE_BIN=%s\n' "${KUEUE_VERSION}" "$(bin_path kueue)" >>"${INFO_FILE}"
+}
+
 # ----------------------------------------------------------------- stop -----
 
 # stop_components TIMEOUT NAME... : SIGTERM the named components at once,
@@ -681,7 +788,7 @@ cmd_down() {
   local start=${SECONDS}
   # Clients first (together), then the apiserver (which otherwise waits for
   # their watches to end), then etcd.
-  stop_components 15 tekton-controller karpenter kwok provisioner kube-controller-manager kube-scheduler
+  stop_components 15 tekton-controller kueue karpenter kwok provisioner kube-controller-manager kube-scheduler
   stop_components 30 kube-apiserver
   stop_components 15 etcd
   rm -rf "${ETCD_DATA}" "${RUN_DIR}" "${INFO_FILE}"
@@ -691,7 +798,7 @@ cmd_down() {
 # ------------------------------------------------------------------ up ------
 
 cmd_up() {
-  local nodes=4 cpu=4 mem=16Gi pods=110 storage=100Gi zones=2 tekton=patched autoscaler=none audit=false
+  local nodes=4 cpu=4 mem=16Gi pods=110 storage=100Gi zones=2 tekton=patched autoscaler=none audit=false kueue=false
   while (($#)); do
     case "$1" in
       --nodes) nodes="${2:?--nodes needs a value}"; shift ;;
@@ -711,6 +818,7 @@ cmd_up() {
       --tekton=*) tekton="${1#*=}" ;;
       --autoscaler=*) autoscaler="${1#*=}" ;;
       --audit) audit=true ;;
+      --kueue) kueue=true ;;
       -h | --help) usage; exit 0 ;;
       *) die "unknown argument '$1' for up (see --help)" ;;
     esac
@@ -740,6 +848,10 @@ cmd_up() {
     # Not built by default (a cold build takes minutes); cached afterwards.
     bash "${PRA_HACK}/build-binaries.sh" karpenter || die "building karpenter failed"
   fi
+  if [[ "${kueue}" == true ]]; then
+    # Not built by default either; cached afterwards.
+    bash "${PRA_HACK}/build-binaries.sh" kueue || die "building kueue failed"
+  fi
   if [[ "${tekton}" != none ]]; then
     # Build Tekton before starting anything: a cold build takes minutes.
     bash "${PRA_HACK}/build-tekton.sh" "${tekton}" >/dev/null || die "building Tekton (${tekton}) failed"
@@ -750,6 +862,7 @@ cmd_up() {
   [[ "${tekton}" == none ]] || ports+=("${PORT_TEKTON_METRICS}" "${PORT_TEKTON_PROBES}"
     "${PORT_TEKTON_PROFILING}" "${PORT_TEKTON_KNATIVE_PROBES}")
   [[ "${autoscaler}" == none ]] || ports+=("${PORT_KARPENTER_METRICS}" "${PORT_KARPENTER_HEALTH}")
+  [[ "${kueue}" == false ]] || ports+=("${PORT_KUEUE_HEALTH}" "${PORT_KUEUE_WEBHOOK}")
   local p
   for p in "${ports[@]}"; do
     port_in_use "${p}" && die "port 127.0.0.1:${p} is already in use (set PRA_PORT_BASE to move the cluster's ports; 8080 is fixed by the Tekton controller)"
@@ -790,6 +903,10 @@ cmd_up() {
   else
     log "step 6/7: no autoscaler (--autoscaler none)"
     printf 'AUTOSCALER=none\n' >>"${INFO_FILE}"
+  fi
+  if [[ "${kueue}" == true ]]; then
+    log "step 6/7: Kueue (plain-Pod integration)"
+    start_kueue
   fi
 
   if [[ "${tekton}" == none ]]; then
@@ -842,6 +959,10 @@ cmd_status() {
     echo "tekton controller:   ${flavor:-?} ($(sed -n 's/^TEKTON_BIN=//p' "${INFO_FILE}" 2>/dev/null || true))"
     echo "tekton metrics:      http://127.0.0.1:${PORT_TEKTON_METRICS}/metrics"
     echo "tekton probes:       http://127.0.0.1:${PORT_TEKTON_KNATIVE_PROBES}/readiness (knative), http://127.0.0.1:${PORT_TEKTON_PROBES}/readiness"
+  fi
+  if component_alive kueue; then
+    echo "kueue:               $(sed -n 's/^KUEUE_BIN=//p' "${INFO_FILE}" 2>/dev/null || true)"
+    echo "kueue probes:        http://127.0.0.1:${PORT_KUEUE_HEALTH}/readyz"
   fi
   if component_alive karpenter; then
     echo "karpenter:           $(sed -n 's/^KARPENTER_BIN=//p' "${INFO_FILE}" 2>/dev/null || true)"

@@ -36,6 +36,11 @@ readonly PRA_TEKTON_LINE TEKTON_VERSION
 # satisfies; keep it equal to the version in hack/tools/karpenter/go.mod.
 readonly KARPENTER_VERSION="v1.14.1"
 readonly KARPENTER_MODULE="sigs.k8s.io/karpenter"
+# Kueue's manager (hack/cluster.sh up --kueue); keep it equal to the version
+# in hack/tools/kueue/go.mod. Its go directive (1.25.0) the machine's Go
+# satisfies.
+readonly KUEUE_VERSION="v0.17.0"
+readonly KUEUE_MODULE="sigs.k8s.io/kueue"
 
 PRA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly PRA_ROOT
@@ -66,6 +71,12 @@ readonly PORT_ETCD_METRICS=$((PRA_PORT_BASE + 9))
 # or to turn them off, so they get ports of their own past the first ten.
 readonly PORT_KARPENTER_METRICS=$((PRA_PORT_BASE + 10))
 readonly PORT_KARPENTER_HEALTH=$((PRA_PORT_BASE + 11))
+# Kueue (only with --kueue): its health probes, and its webhook server,
+# which Kueue always starts (no webhook configuration points at it: the
+# placeholders carry what Kueue's pod webhook would add; see
+# hack/kueue/README.md). Both bind 127.0.0.1.
+readonly PORT_KUEUE_HEALTH=$((PRA_PORT_BASE + 12))
+readonly PORT_KUEUE_WEBHOOK=$((PRA_PORT_BASE + 13))
 # knative.dev/pkg's sharedmain (used by the Tekton controller) always serves
 # its own health probes on :8080; it cannot be moved without patching.
 readonly PORT_TEKTON_KNATIVE_PROBES=8080
@@ -181,6 +192,10 @@ kwok_src() { module_dir "sigs.k8s.io/kwok@${KWOK_VERSION}"; }
 # (its CRDs: kwok/charts/crds and kwok/apis/crds).
 karpenter_src() { module_dir "${KARPENTER_MODULE}@${KARPENTER_VERSION}"; }
 
+# kueue_src : print the (read-only) module cache directory of Kueue (its
+# CRDs: config/components/crd/bases; its RBAC: config/components/rbac).
+kueue_src() { module_dir "${KUEUE_MODULE}@${KUEUE_VERSION}"; }
+
 # wait_for TIMEOUT_SECONDS DESCRIPTION COMMAND... : run COMMAND every 0.5 s
 # until it succeeds; fail with DESCRIPTION after TIMEOUT_SECONDS.
 wait_for() {
@@ -249,6 +264,7 @@ bin_path() {
       ;;
     provisioner) printf '%s\n' "${PRA_BIN_DIR}/provisioner-$(provisioner_key)/provisioner" ;;
     karpenter) printf '%s\n' "${PRA_BIN_DIR}/karpenter-${KARPENTER_VERSION}/karpenter" ;;
+    kueue) printf '%s\n' "${PRA_BIN_DIR}/kueue-${KUEUE_VERSION}/kueue" ;;
     *) die "unknown component '$1'" ;;
   esac
 }

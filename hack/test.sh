@@ -42,6 +42,7 @@ stage_lint() {
   # The soak and the benchmark are not run in CI, but must keep compiling.
   go vet -tags='e2e soak' ./test/...
   go vet -tags='e2e bench' ./test/...
+  go vet -tags='e2e kueue' ./test/...
   (cd hack/tools/provisioner && go vet ./...)
 }
 
@@ -98,10 +99,35 @@ stage_e2e() {
   trap - EXIT
 }
 
+# e2e-kueue (make e2e-kueue; not a default stage: Kueue's cold build takes
+# long): the contract test of hack/tools/kueue-contract (the placeholder
+# against Kueue's pod reconciler), then a cluster with Kueue
+# (hack/cluster.sh up --kueue) and the tests of test/e2e/kueue_test.go
+# (build tag kueue).
+stage_e2e-kueue() {
+  # The placeholder against Kueue's own pod reconciler (no cluster).
+  (cd "${PRA_HACK}/tools/kueue-contract" && GOTOOLCHAIN=local go test -count=1 ./...)
+  bash "${PRA_HACK}/build-binaries.sh"
+  bash "${PRA_HACK}/build-binaries.sh" kueue
+  bash "${PRA_HACK}/build-tekton.sh" patched >/dev/null
+  if bash "${PRA_HACK}/cluster.sh" status >/dev/null 2>&1; then
+    die "a local cluster is already running: stop it with hack/cluster.sh down first"
+  fi
+  trap 'bash "${PRA_HACK}/cluster.sh" down || true' EXIT
+  bash "${PRA_HACK}/cluster.sh" up --tekton patched --kueue
+  eval "$(bash "${PRA_HACK}/cluster.sh" env)"
+  go test -count=1 -tags='e2e kueue' -run 'Kueue' -timeout 20m -v ./test/e2e/... 2>&1 | tee "${PRA_STATE_DIR}/e2e-kueue.log" \
+    | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|e2e\.go|_test\.go' || true
+  grep -qE '^(--- FAIL|FAIL|panic)' "${PRA_STATE_DIR}/e2e-kueue.log" && die "Kueue end-to-end tests failed (full log: ${PRA_STATE_DIR}/e2e-kueue.log)"
+  grep -qE '^ok ' "${PRA_STATE_DIR}/e2e-kueue.log" || die "Kueue end-to-end tests did not finish (full log: ${PRA_STATE_DIR}/e2e-kueue.log)"
+  bash "${PRA_HACK}/cluster.sh" down
+  trap - EXIT
+}
+
 stages=("$@")
 [[ ${#stages[@]} -gt 0 ]] || stages=(lint unit patches tekton e2e)
 for s in "${stages[@]}"; do
-  declare -F "stage_${s}" >/dev/null || die "unknown stage ${s} (lint, unit, patches, tekton, lts, e2e)"
+  declare -F "stage_${s}" >/dev/null || die "unknown stage ${s} (lint, unit, patches, tekton, lts, e2e, e2e-kueue)"
   log "==> ${s}"
   SECONDS=0
   "stage_${s}"

@@ -56,7 +56,9 @@ func Merge(spec *corev1.PodSpec, placeholderName string) {
 // NewTransformer returns a Tekton pod transformer (a func(*corev1.Pod)
 // (*corev1.Pod, error), assignable to pod.Transformer) for a TaskRun with the
 // given labels. Pods of TaskRuns that carry placeholder.MemberLabelKey get
-// the required pod affinity to that placeholder; others are left alone.
+// the required pod affinity to that placeholder, and lose the labels that
+// would queue them in Kueue (placeholder.KueueQueueLabel,
+// placeholder.KueuePriorityClassLabel); others are left alone.
 //
 // The pod's affinity is deep-copied before it is changed: Tekton's pod
 // builder assigns the TaskRun's podTemplate affinity by pointer, and that
@@ -69,6 +71,11 @@ func NewTransformer(taskRunLabels map[string]string) func(*corev1.Pod) (*corev1.
 		}
 		p.Spec.Affinity = p.Spec.Affinity.DeepCopy()
 		Merge(&p.Spec, name)
+		// The run's placeholder is its Kueue workload, admitted for the
+		// whole run: its pods, which inherit the run's labels, must not be
+		// queued again one by one (by Kueue's pod webhook, where installed).
+		delete(p.Labels, placeholder.KueueQueueLabel)
+		delete(p.Labels, placeholder.KueuePriorityClassLabel)
 		return p, nil
 	}
 }

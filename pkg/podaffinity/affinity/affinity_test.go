@@ -190,3 +190,37 @@ func TestTransformerDoesNotModifySharedAffinityAcrossPods(t *testing.T) {
 		}
 	}
 }
+
+// The pods of a placed run's TaskRuns inherit the run's labels, Kueue's
+// queue among them: they must not carry it, or Kueue's pod webhook (where
+// installed) would queue each of them again, on top of the run's
+// placeholder, which Kueue admitted for the whole run.
+func TestTransformerDropsKueueLabels(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		taskRun  map[string]string
+		pod      map[string]string
+		wantPods map[string]string
+	}{{
+		name:     "member of a placed run: Kueue's queue and priority labels dropped",
+		taskRun:  map[string]string{placeholder.MemberLabelKey: "placeholder-a-0000000000", placeholder.KueueQueueLabel: "q"},
+		pod:      map[string]string{"app": "x", placeholder.KueueQueueLabel: "q", placeholder.KueuePriorityClassLabel: "high", placeholder.MemberLabelKey: "placeholder-a-0000000000"},
+		wantPods: map[string]string{"app": "x", placeholder.MemberLabelKey: "placeholder-a-0000000000"},
+	}, {
+		name:     "not a member: left alone",
+		taskRun:  map[string]string{placeholder.KueueQueueLabel: "q"},
+		pod:      map[string]string{"app": "x", placeholder.KueueQueueLabel: "q"},
+		wantPods: map[string]string{"app": "x", placeholder.KueueQueueLabel: "q"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Labels: tc.pod}}
+			got, err := NewTransformer(tc.taskRun)(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tc.wantPods, got.Labels); d != "" {
+				t.Errorf("pod labels (-want +got):\n%s", d)
+			}
+		})
+	}
+}

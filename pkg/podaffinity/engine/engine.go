@@ -63,6 +63,10 @@ const (
 	// ReasonHandingOver: the placeholder shrinks to make room for tasks that
 	// start now; they are created once the node has applied it.
 	ReasonHandingOver = "HandingOverReservation"
+	// ReasonWaitingForAdmission: the run is labelled for a Kueue LocalQueue
+	// and its placeholder pod, the run's workload, waits for Kueue to admit
+	// it; no TaskRun is created until it is admitted and on a node.
+	ReasonWaitingForAdmission = "WaitingForAdmission"
 	// ReasonNodeWaitTimeout: the run failed because it waited longer than
 	// the configured bound for a node.
 	ReasonNodeWaitTimeout = "NodeWaitTimeout"
@@ -91,6 +95,10 @@ const (
 	EventMoving = "Moving"
 	// EventInvalidLabel is recorded when a run's opt-in label is invalid.
 	EventInvalidLabel = "InvalidPodAffinityLabel"
+	// EventRequeued is recorded when a run labelled for a Kueue LocalQueue
+	// lost its admission (and its node) before its pods ran there, and is
+	// queued again as a whole.
+	EventRequeued = "RequeuedForAdmission"
 	// EventPlaceholderLost is recorded when the placeholder pod came back
 	// holding less than the run needs (its pod was preempted, evicted or
 	// deleted) and is replaced by one that asks for that room again.
@@ -138,8 +146,11 @@ type Engine struct {
 	// It is called only to place a run isolated per tenant, whose isolation
 	// term needs its namespace's labels.
 	Namespaces func(ctx context.Context, name string) (*corev1.Namespace, error)
-	Clock      clock.PassiveClock
-	Metrics    *metrics.Recorder
+	// Workloads, when set, reads a Kueue Workload as JSON (see
+	// workloadState); otherwise the engine GETs it through KubeClient.
+	Workloads func(ctx context.Context, namespace, name string) ([]byte, error)
+	Clock     clock.PassiveClock
+	Metrics   *metrics.Recorder
 
 	// own holds the engine's writes to placeholders that its caches may
 	// not show yet.
@@ -371,6 +382,12 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		return e.noPod(ctx, s, sts, pinned)
 	}
 	if current == "" {
+		if placeholder.AwaitsAdmission(p) {
+			return e.awaitAdmission(ctx, run, sts, spec, p, pinned, reservation())
+		}
+		if sts, err = e.admitted(ctx, sts); err != nil {
+			return Placement{}, err
+		}
 		if _, reclaiming := sts.Annotations[placeholder.ReclaimingAnnotation]; reclaiming && pinned != "" {
 			return e.awaitReclaim(ctx, s, run, sts, spec, p, pinned, reservation())
 		}

@@ -97,6 +97,17 @@ func disruption(p *corev1.Pod) (what, detail string) {
 		}
 		return what, detail
 	}
+	for _, c := range p.Status.Conditions {
+		// Kueue marks a pod it stops (its Workload preempted or evicted)
+		// before it deletes it.
+		if c.Type == kueueTerminationTarget && c.Status == corev1.ConditionTrue {
+			detail = c.Reason
+			if c.Message != "" {
+				detail += ": " + strings.TrimSpace(c.Message)
+			}
+			return "stopped by Kueue", detail
+		}
+	}
 	if p.Status.Phase == corev1.PodFailed && p.Status.Reason == "Evicted" {
 		return "evicted by the kubelet", strings.TrimSpace(p.Status.Message)
 	}

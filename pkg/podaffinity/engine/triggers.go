@@ -23,7 +23,8 @@ import (
 
 // PlaceholderPodChanged reports whether an update of a placeholder pod
 // changed what the engine reads of it, so that its runs are worth
-// reconciling: its node (binding), deletion, labels or status (phase,
+// reconciling: its node (binding), its scheduling gates (Kueue admitted
+// it), deletion, labels or status (phase,
 // conditions, the resources the node reports, the resize's progress). Not a
 // change of its spec alone: that is the engine's own resize, and the node's
 // answer to it comes as a status change. Nor a resync that changed nothing.
@@ -35,6 +36,7 @@ func PlaceholderPodChanged(oldObj, newObj interface{}) bool {
 		return true
 	}
 	return o.Spec.NodeName != n.Spec.NodeName ||
+		!equality.Semantic.DeepEqual(o.Spec.SchedulingGates, n.Spec.SchedulingGates) ||
 		!o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
 		!equality.Semantic.DeepEqual(o.Labels, n.Labels) ||
 		!equality.Semantic.DeepEqual(o.Status, n.Status)

@@ -33,6 +33,7 @@ func TestPlaceholderPodChanged(t *testing.T) {
 		}}}},
 		Status: corev1.PodStatus{Phase: corev1.PodPending},
 	}
+	base.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "kueue.x-k8s.io/admission"}}
 	for _, tc := range []struct {
 		name   string
 		change func(*corev1.Pod)
@@ -70,6 +71,10 @@ func TestPlaceholderPodChanged(t *testing.T) {
 			}}}
 		},
 		want: true,
+	}, {
+		name:   "admitted by Kueue: its scheduling gate lifted",
+		change: func(p *corev1.Pod) { p.Spec.SchedulingGates = nil },
+		want:   true,
 	}, {
 		name:   "deleted",
 		change: func(p *corev1.Pod) { p.DeletionTimestamp = &metav1.Time{Time: time.Unix(1, 0)} },

@@ -166,6 +166,9 @@ func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, sp
 	}
 	delete(annotations, placeholder.WaitingSinceAnnotation)
 	delete(annotations, placeholder.ReclaimingAnnotation)
+	// Whatever the wait was, it is not for admission any more (placed or
+	// requeued: a requeued pod records its wait again).
+	delete(annotations, placeholder.AwaitingAdmissionAnnotation)
 	if waitingSince != nil {
 		annotations[placeholder.WaitingSinceAnnotation] = waitingSince.UTC().Format(time.RFC3339)
 	}

@@ -54,6 +54,11 @@ const (
 	// held only the token amount. It is removed once that room is held
 	// again, or the run moves.
 	ReclaimingAnnotation = "tekton.dev/pod-affinity-reclaiming"
+	// AwaitingAdmissionAnnotation on a placeholder StatefulSet records, in
+	// RFC 3339, since when its pod waits for admission by Kueue (see
+	// KueueQueue). Once Kueue admits it, the wait for a node starts
+	// (WaitingSinceAnnotation): time spent queued is not a wait for a node.
+	AwaitingAdmissionAnnotation = "tekton.dev/pod-affinity-awaiting-admission"
 	// HostnameTopologyKey is the topology of "same node".
 	HostnameTopologyKey = "kubernetes.io/hostname"
 )

@@ -113,7 +113,7 @@ func StatefulSet(s Spec) *appsv1.StatefulSet {
 		annotations = map[string]string{ReclaimingAnnotation: s.ReclaimingSince.UTC().Format(time.RFC3339)}
 	}
 
-	return &appsv1.StatefulSet{
+	sts := &appsv1.StatefulSet{
 		TypeMeta: metav1.TypeMeta{Kind: "StatefulSet", APIVersion: "apps/v1"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:            s.Name,
@@ -159,6 +159,8 @@ func StatefulSet(s Spec) *appsv1.StatefulSet {
 			},
 		},
 	}
+	kueueTemplate(s, &sts.Spec.Template)
+	return sts
 }
 
 // schedulingTemplate merges the run's podTemplate with Tekton's default

@@ -1,0 +1,213 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"knative.dev/pkg/logging"
+)
+
+// A run labelled for a Kueue LocalQueue (placeholder.KueueQueue) waits for
+// Kueue to admit its placeholder pod, the run's workload at its peak
+// demand, before it looks for a node; no TaskRun starts before (the run is
+// Ready only once its placeholder is bound). That wait is deliberate
+// queueing, not a lack of nodes: pipelinerun-pod-affinity-max-node-wait
+// does not count it. The wait for a node starts when Kueue admits the pod
+// (placeholder.AwaitingAdmissionAnnotation gives way to
+// placeholder.WaitingSinceAnnotation). The run's own timeout still bounds
+// the whole.
+//
+// When Kueue takes the admission back (it preempts the workload for one of
+// higher priority, say), it deletes the placeholder pod; the StatefulSet
+// makes a new one, gated again. If the template was pinned to the node the
+// old pod held and none of the run's pods run there, the run is requeued
+// as a whole: the template is unpinned and asks for the run's remaining
+// peak again, and the pinned pod is replaced, so that the run does not come
+// back to a node it no longer holds (requeue).
+
+// kueueTerminationTarget is the pod condition Kueue sets on a pod it stops.
+const kueueTerminationTarget corev1.PodConditionType = "TerminationTarget"
+
+// kueueWorkloadPath is where the API server serves a Kueue Workload.
+const kueueWorkloadPath = "/apis/kueue.x-k8s.io/v1beta2/namespaces/%s/workloads/%s"
+
+// kueueWorkload is what the engine reads of a Kueue Workload.
+type kueueWorkload struct {
+	Status struct {
+		Conditions []metav1.Condition `json:"conditions"`
+	} `json:"status"`
+}
+
+// awaitAdmission handles a placeholder pod that Kueue has not admitted.
+func (e *Engine) awaitAdmission(ctx context.Context, run *v1.PipelineRun, sts *appsv1.StatefulSet, spec placeholder.Spec, p *corev1.Pod, pinned string, reservation corev1.ResourceList) (Placement, error) {
+	queue := placeholder.KueueQueue(run)
+	if pinned != "" {
+		placement, requeued, err := e.requeue(ctx, run, sts, spec, p, pinned, queue, reservation)
+		if requeued || err != nil {
+			return placement, err
+		}
+	}
+	since, ok := annotatedTime(sts, placeholder.AwaitingAdmissionAnnotation)
+	if !ok {
+		since = e.Clock.Now()
+		if err := e.annotate(ctx, sts, placeholder.AwaitingAdmissionAnnotation, since); err != nil {
+			return Placement{}, err
+		}
+	}
+	workload := placeholder.KueueWorkloadName(sts.Name)
+	msg := fmt.Sprintf("Waiting for admission by Kueue: placeholder pod %s (Workload %s, %s) is queued in LocalQueue %s",
+		p.Name, workload, formatResources(placeholder.Requests(&p.Spec)), queue)
+	if pinned != "" {
+		msg += fmt.Sprintf(", to come back to node %s where the PipelineRun's pods run", pinned)
+	}
+	if state := e.workloadState(ctx, run.Namespace, workload); state != "" {
+		msg += ": " + state
+	}
+	// Again after a while, so that the message follows the Workload
+	// (Kueue's updates of it do not re-queue the run; the pod's do).
+	placement := waiting(ReasonWaitingForAdmission, msg, diagnoseEvery)
+	placement.Since = since
+	return placement, nil
+}
+
+// requeue sends back to the queue, as a whole, a run whose placeholder pod
+// came back gated on a template pinned to the node the pod held before
+// Kueue took its admission back: when none of the run's pods runs there,
+// the template asks for the run's remaining peak on any node again, and the
+// pinned pod is replaced. requeued is false, and nothing is written, when
+// pods of the run still run on that node: the run then waits for admission
+// there.
+func (e *Engine) requeue(ctx context.Context, run *v1.PipelineRun, sts *appsv1.StatefulSet, spec placeholder.Spec, p *corev1.Pod, pinned, queue string, reservation corev1.ResourceList) (placement Placement, requeued bool, err error) {
+	active, err := e.activeMemberPods(run.Namespace, sts.Name, pinned)
+	if err != nil || len(active) > 0 {
+		return Placement{}, false, err
+	}
+	spec.PinnedNode = ""
+	spec.Requests = reservation
+	if err := e.updateTemplate(ctx, sts, spec, ptr.To(e.Clock.Now())); err != nil {
+		return Placement{}, false, err
+	}
+	if err := e.deletePod(ctx, p, false); err != nil {
+		return Placement{}, false, err
+	}
+	msg := fmt.Sprintf("Placeholder pod %s lost its admission by Kueue and node %s (it was preempted or deleted); the PipelineRun is queued again in LocalQueue %s as a whole (%s), for any node",
+		p.Name, pinned, queue, formatResources(reservation))
+	logging.FromContext(ctx).Infof("PipelineRun %s/%s: %s", run.Namespace, run.Name, msg)
+	event(ctx, run, corev1.EventTypeWarning, EventRequeued, msg)
+	e.Metrics.Placement(ctx, metrics.OutcomeMoved)
+	return waiting(ReasonWaitingForAdmission, msg, 0), true, nil
+}
+
+// admitted records, once Kueue has admitted the placeholder pod, that the
+// run's wait for a node starts now, in place of its wait for admission.
+// It returns sts as written, or sts itself when it has no record of a wait
+// for admission.
+func (e *Engine) admitted(ctx context.Context, sts *appsv1.StatefulSet) (*appsv1.StatefulSet, error) {
+	if _, ok := sts.Annotations[placeholder.AwaitingAdmissionAnnotation]; !ok {
+		return sts, nil
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{
+		placeholder.AwaitingAdmissionAnnotation: nil,
+		placeholder.WaitingSinceAnnotation:      e.Clock.Now().UTC().Format(time.RFC3339),
+	}}})
+	if err != nil {
+		return nil, fmt.Errorf("encoding placeholder StatefulSet annotations: %w", err)
+	}
+	after, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("recording the admission of placeholder StatefulSet %s/%s: %w", sts.Namespace, sts.Name, err)
+	}
+	e.own.updated(sts, after, e.Clock.Now())
+	return after, nil
+}
+
+// workloadState says where Kueue's Workload of a placeholder stands, from
+// its conditions, or "" when the engine cannot read it (no Kueue CRDs, or
+// no permission to get Workloads: see config/kueue-rbac.yaml).
+func (e *Engine) workloadState(ctx context.Context, namespace, name string) string {
+	raw, err := e.readWorkload(ctx, namespace, name)
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Sprintf("Kueue has not made Workload %s yet (is Kueue running, with its pod integration?)", name)
+	case err != nil:
+		logging.FromContext(ctx).Debugf("Reading Kueue Workload %s/%s: %v", namespace, name, err)
+		return ""
+	case raw == nil:
+		return ""
+	}
+	var wl kueueWorkload
+	if err := json.Unmarshal(raw, &wl); err != nil {
+		logging.FromContext(ctx).Debugf("Decoding Kueue Workload %s/%s: %v", namespace, name, err)
+		return ""
+	}
+	return workloadMessage(wl.Status.Conditions)
+}
+
+// readWorkload GETs a Kueue Workload as JSON: through Workloads when set,
+// otherwise through the discovery REST client of KubeClient (the engine
+// has no Kueue client). A nil answer means there is no way to read it.
+func (e *Engine) readWorkload(ctx context.Context, namespace, name string) ([]byte, error) {
+	if e.Workloads != nil {
+		return e.Workloads(ctx, namespace, name)
+	}
+	rc := e.KubeClient.Discovery().RESTClient()
+	if rc == nil {
+		return nil, nil
+	}
+	return rc.Get().AbsPath(fmt.Sprintf(kueueWorkloadPath, namespace, name)).DoRaw(ctx)
+}
+
+// workloadMessage turns a Workload's conditions into what the run says.
+func workloadMessage(conditions []metav1.Condition) string {
+	get := func(t string) *metav1.Condition {
+		for i := range conditions {
+			if conditions[i].Type == t {
+				return &conditions[i]
+			}
+		}
+		return nil
+	}
+	var parts []string
+	if c := get("Evicted"); c != nil && c.Status == metav1.ConditionTrue {
+		parts = append(parts, fmt.Sprintf("evicted by Kueue (%s: %s)", c.Reason, strings.TrimSpace(c.Message)))
+	}
+	switch c := get("QuotaReserved"); {
+	case get("Admitted") != nil && get("Admitted").Status == metav1.ConditionTrue:
+		parts = append(parts, "admitted; Kueue lifts the scheduling gate next")
+	case c != nil && c.Status == metav1.ConditionFalse && c.Message != "":
+		parts = append(parts, "pending: "+strings.TrimSpace(c.Message))
+	case c != nil && c.Status == metav1.ConditionTrue:
+		parts = append(parts, "quota reserved, waiting for its admission checks")
+	case len(parts) == 0:
+		parts = append(parts, "not evaluated by Kueue yet")
+	}
+	return strings.Join(parts, "; ")
+}
