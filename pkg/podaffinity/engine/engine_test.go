@@ -1791,6 +1791,17 @@ func TestLabel(t *testing.T) {
 	}
 }
 
+// generation gives p the metadata.generation the API server counts its
+// spec changes by, and, when state is set, a status of its placeholder
+// container in that state without resources.
+func generation(p *corev1.Pod, gen int64, state *corev1.ContainerState) *corev1.Pod {
+	p.Generation = gen
+	if state != nil {
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: placeholder.ContainerName, State: *state}}
+	}
+	return p
+}
+
 func TestShrinking(t *testing.T) {
 	withStatus := func(spec, status corev1.ResourceList) *corev1.Pod {
 		p := placeholderPod("node-1", spec, ago(time.Minute))
@@ -1805,6 +1816,13 @@ func TestShrinking(t *testing.T) {
 		want bool
 	}{
 		{name: "no container resources reported: nothing to apply", pod: withStatus(peak(), nil), want: false},
+		// A real kubelet reports a container's resources only once it has
+		// started; until then it holds the pod at the size it admitted it
+		// with, whatever the spec says since (seen on a real node).
+		{name: "resized before its container started: the node holds the admitted size", pod: generation(withStatus(rl("1", "1Gi"), nil), 2, nil), want: true},
+		{name: "never resized, container not started: nothing to apply", pod: generation(withStatus(peak(), nil), 1, nil), want: false},
+		{name: "resized, container running, no resources reported: the node does not resize in place", pod: generation(withStatus(rl("1", "1Gi"), nil), 2, &corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}), want: false},
+		{name: "resized, container terminated, no resources reported: nothing is held", pod: generation(withStatus(rl("1", "1Gi"), nil), 2, &corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{}}), want: false},
 		{name: "applied", pod: withStatus(peak(), peak()), want: false},
 		{name: "shrink not applied yet", pod: withStatus(rl("1", "1Gi"), peak()), want: true},
 		{name: "grow deferred by the node", pod: withStatus(peak(), rl("1", "1Gi")), want: false},

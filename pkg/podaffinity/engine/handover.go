@@ -172,9 +172,29 @@ func replacement(have, want corev1.ResourceList, tasks []demand.Task) corev1.Res
 // more than its spec asks for: a shrink it has not applied yet, during which
 // the scheduler still counts the larger size. A grow the node has deferred
 // is not shrinking: nothing waits for it. A node that reports no container
-// resources (no in-place resize support) has nothing to apply.
+// resources for a running container (no in-place resize support) has
+// nothing to apply. But a kubelet reports a container's resources only once
+// it has started, and holds the pod at the size it admitted it with until
+// then: a pod resized since it was created (its generation counts spec
+// changes) whose container has not started yet is shrinking. (An API server
+// that does not count pods' generations leaves it 0: nothing is waited for
+// there.)
 func shrinking(p *corev1.Pod) bool {
+	if r := reportedResources(p); r == nil || r.Requests == nil {
+		return p.Generation > 1 && !containerStarted(p)
+	}
 	return exceeds(allocated(p), placeholder.Requests(&p.Spec))
+}
+
+// containerStarted reports whether the node has started the placeholder
+// container (it runs, or ran and stopped).
+func containerStarted(p *corev1.Pod) bool {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name == placeholder.ContainerName {
+			return cs.State.Running != nil || cs.State.Terminated != nil
+		}
+	}
+	return false
 }
 
 // reportedResources returns the placeholder container's resources as the

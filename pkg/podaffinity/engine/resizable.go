@@ -81,8 +81,13 @@ const resizeLimit = time.Minute
 
 // resizeStuck returns why the node will not apply the pod's pending resize
 // in time, or "": it reports the resize Infeasible, or has kept it pending
-// or in progress for longer than resizeLimit (as of now).
+// or in progress for longer than resizeLimit (as of now), or has not
+// started the pod's container within resizeLimit of its creation.
 func resizeStuck(p *corev1.Pod, now time.Time) string {
+	if reportedResources(p) == nil && !containerStarted(p) && !p.CreationTimestamp.IsZero() && now.Sub(p.CreationTimestamp.Time) > resizeLimit {
+		// Its node has not started the container to apply the shrink to.
+		return fmt.Sprintf("its container has not started in %s", now.Sub(p.CreationTimestamp.Time).Round(time.Second))
+	}
 	for _, c := range p.Status.Conditions {
 		if c.Status != corev1.ConditionTrue || (c.Type != podResizePending && c.Type != podResizeInProgress) {
 			continue
