@@ -267,7 +267,7 @@ pid_alive() {
 # nodes. No registry is reachable, so every image such a node runs is built
 # here (hack/build-images.sh) and imported into its containerd under these
 # names; tagged names make the kubelet's default pull policy IfNotPresent.
-readonly REAL_NODE_PACKAGES=(containerd runc containernetworking-plugins busybox-static iptables)
+readonly REAL_NODE_PACKAGES=(containerd runc containernetworking-plugins busybox-static)
 readonly PAUSE_IMAGE="pra.local/pause:3.10"
 readonly BUSYBOX_IMAGE="pra.local/busybox:1.35"
 # The Tekton images (cmd/NAME of the line's release) the controller names

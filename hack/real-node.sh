@@ -105,8 +105,7 @@ real_node_containerd_config() {
         "ranges": [[{"subnet": "${REAL_NODE_POD_SUBNET}"}]],
         "routes": [{"dst": "0.0.0.0/0"}]
       }
-    },
-    {"type": "portmap", "capabilities": {"portMappings": true}}
+    }
   ]
 }
 EOF
