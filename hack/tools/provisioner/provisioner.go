@@ -26,7 +26,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/sig-storage-lib-external-provisioner/v13/controller"
 )
 
@@ -63,7 +63,7 @@ type provisioner struct {
 	root string
 	// makeDirs selects the nodes whose kubelet mounts the volumes; nil:
 	// none.
-	makeDirs labels.Selector
+	makeDirs k8slabels.Selector
 }
 
 var _ controller.Provisioner = (*provisioner)(nil)
@@ -115,7 +115,7 @@ func (p *provisioner) Provision(ctx context.Context, opts controller.ProvisionOp
 		source = corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: path.Join(p.root, opts.PVName)}}
 	}
 
-	if p.makeDirs != nil && p.makeDirs.Matches(labels.Set(node.Labels)) {
+	if p.makeDirs != nil && p.makeDirs.Matches(k8slabels.Set(node.Labels)) {
 		dir := path.Join(p.root, opts.PVName)
 		// Any step's user writes to it, as to a freshly formatted disk.
 		if err := os.MkdirAll(dir, 0o777); err != nil {
