@@ -7,8 +7,9 @@
 # Everything the node makes lives below ${REAL_NODE_DIR} (containerd's root
 # and state, the kubelet's root, pod logs, CNI state), in the cgroup
 # ${REAL_NODE_CGROUP} of every hierarchy, on the bridge ${REAL_NODE_BRIDGE}
-# and the dummy interface ${REAL_NODE_LINK} that carries the node's IP (the
-# kubelet refuses a loopback node IP). real_node_down removes all of it.
+# and the interface ${REAL_NODE_LINK} that carries the node's IP (the kubelet
+# refuses a loopback node IP; the machine's kernel has no "dummy" link type,
+# so it is an empty bridge). real_node_down removes all of it.
 
 readonly REAL_NODE_NAME="real-1"
 readonly REAL_NODE_DIR="${PRA_CLUSTER_DIR}/${REAL_NODE_NAME}"
@@ -60,10 +61,10 @@ real_node_pki() {
   ) || die "making the kubelet's certificate failed"
 }
 
-# real_node_network : the dummy interface with the node IP.
+# real_node_network : the interface with the node IP.
 real_node_network() {
   if ! ip link show "${REAL_NODE_LINK}" >/dev/null 2>&1; then
-    ip link add "${REAL_NODE_LINK}" type dummy || die "creating the dummy interface ${REAL_NODE_LINK} failed"
+    ip link add "${REAL_NODE_LINK}" type bridge || die "creating the interface ${REAL_NODE_LINK} failed"
   fi
   ip addr replace "${REAL_NODE_IP}/32" dev "${REAL_NODE_LINK}" || die "adding ${REAL_NODE_IP} to ${REAL_NODE_LINK} failed"
   ip link set "${REAL_NODE_LINK}" up || die "bringing ${REAL_NODE_LINK} up failed"
@@ -137,6 +138,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   stream_server_port = "0"
   enable_selinux = false
   netns_mounts_under_state_dir = true
+  # The machine's root has no CAP_SYS_RESOURCE (not in the bounding set):
+  # lowering a process's oom_score_adj is refused, and runc then fails every
+  # sandbox (-998) and Guaranteed container (-997) with "can't get final
+  # child's PID from pipe: EOF". This caps the kubelet's values at
+  # containerd's own.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -144,6 +151,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        Root = "${dir}/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "${dir}/cni/net.d"
@@ -171,6 +179,7 @@ readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
 healthzPort: ${PORT_KUBELET_HEALTHZ}
 podLogsDir: ${dir}/pod-logs
+volumePluginDir: ${dir}/volume-plugins
 authentication:
   anonymous:
     enabled: false
@@ -179,7 +188,7 @@ authentication:
   x509:
     clientCAFile: ${PKI}/ca.crt
 # Only the API server (with the admin certificate) reaches the kubelet, on
-# the node's dummy address.
+# the node's address (a local interface).
 authorization:
   mode: AlwaysAllow
 failSwapOn: false
@@ -265,7 +274,8 @@ real_node_stop_pods() {
 # real_node_clean : what remains once the kubelet and containerd are gone:
 # processes left in the node's cgroups, mounts below the node's directory
 # (container root filesystems, network namespaces, pod volumes), the
-# cgroups, the bridge and dummy interface, and the directory itself.
+# cgroups, the kubelet's and CNI's files in fixed places, the bridge and the
+# node IP's interface, and the directory itself.
 real_node_clean() {
   local dir="${REAL_NODE_DIR}" h pids m
   for h in /sys/fs/cgroup/*/"${REAL_NODE_CGROUP}"; do
@@ -288,6 +298,19 @@ real_node_clean() {
     [[ -d "${h}" ]] || continue
     find "${h}" -depth -type d -exec rmdir {} + 2>/dev/null || true
     [[ -d "${h}" ]] && warn "could not remove the cgroup ${h}"
+  done
+  # What the kubelet, containerd and libcni keep in fixed places: container
+  # log links (into the node's directory), the device plugin socket and
+  # checkpoint, CNI result caches (named after the network).
+  find /var/log/containers -maxdepth 1 -type l -lname "${dir}/*" -delete 2>/dev/null || true
+  rm -f /var/lib/kubelet/device-plugins/kubelet.sock /var/lib/kubelet/device-plugins/kubelet_internal_checkpoint
+  rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet 2>/dev/null || true
+  local f id
+  for f in /var/lib/cni/results/pra-real-*-eth0; do
+    [[ -e "${f}" ]] || continue
+    id="${f#/var/lib/cni/results/pra-real-}"
+    id="${id%-eth0}"
+    rm -f "${f}" "/var/lib/cni/results/cni-loopback-${id}-lo"
   done
   ip link del "${REAL_NODE_BRIDGE}" >/dev/null 2>&1 || true
   ip link del "${REAL_NODE_LINK}" >/dev/null 2>&1 || true
