@@ -1,7 +1,7 @@
 # pipelinerun-affinity: every pod of a Tekton PipelineRun on one node.
 # See README.md. All targets run scripts in hack/.
 
-.PHONY: all demo test unit lint patches verify-patches tekton verify-lts e2e e2e-kueue soak bench cluster-up cluster-down build
+.PHONY: all demo test unit lint patches verify-patches tekton verify-lts e2e e2e-kueue e2e-real soak bench cluster-up cluster-down build
 
 all: test
 
@@ -31,6 +31,11 @@ e2e:
 ## e2e-kueue: (not in make test) a cluster with Kueue (hack/cluster.sh up --kueue), the Kueue admission tests, tear down
 e2e-kueue:
 	bash hack/test.sh e2e-kueue
+
+## e2e-real: (root, cgroup v1) the local cluster with a real node (containerd + kubelet), the
+## real-node subset of test/e2e (tags e2e realnode), tear down
+e2e-real:
+	bash hack/test.sh real
 
 ## soak: (not in CI) start a 20-node cluster, run 300 PipelineRuns under random faults, print the report, tear down
 soak:

@@ -8,8 +8,9 @@
 # Usage: hack/build-binaries.sh [--force] [COMPONENT...]
 #   COMPONENT limits the build to some of the components listed above, or
 #   names "karpenter" (Karpenter's kwok cloud provider, hack/tools/karpenter),
-#   which is only built when asked for (cluster.sh up --autoscaler karpenter),
-#   or "kueue" (Kueue's manager, hack/tools/kueue; cluster.sh up --kueue).
+#   "kueue" (Kueue's manager, hack/tools/kueue) or "kubelet" (hack/tools/kube),
+#   which are only built when asked for (cluster.sh up --autoscaler karpenter,
+#   cluster.sh up --kueue, cluster.sh up --real-nodes N).
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -20,8 +21,9 @@ usage() {
 }
 
 ALL_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok provisioner)
-# karpenter is not in ALL_COMPONENTS: a cold build takes minutes and only
-# clusters started with --autoscaler karpenter need it.
+# karpenter and kubelet are not in ALL_COMPONENTS: a cold build takes minutes
+# and only clusters started with --autoscaler karpenter or --real-nodes need
+# them.
 FORCE=0
 WANTED=()
 while (($#)); do
@@ -31,7 +33,7 @@ while (($#)); do
       usage
       exit 0
       ;;
-    etcd | kube-apiserver | kube-controller-manager | kube-scheduler | kubectl | kwok | provisioner | karpenter | kueue) WANTED+=("$1") ;;
+    etcd | kube-apiserver | kube-controller-manager | kube-scheduler | kubectl | kwok | provisioner | karpenter | kueue | kubelet) WANTED+=("$1") ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
   shift
@@ -49,7 +51,7 @@ if ! flock -n 9; then
   flock 9
 fi
 
-KUBE_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+KUBE_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
 
 # needs_build COMPONENT : true when COMPONENT was asked for and its cached
 # binary is missing (or --force).

@@ -9,6 +9,7 @@
 #                      [--node-pods PODS] [--node-ephemeral-storage SIZE]
 #                      [--zones Z] [--tekton patched|upstream|none]
 #                      [--autoscaler none|karpenter] [--kueue] [--audit]
+#                      [--real-nodes 0|1]
 #       build what is missing, start everything, create nodes node-1..node-N,
 #       wait until they are Ready. Defaults: 4 nodes, 4 CPU, 16Gi, 110 pods,
 #       100Gi of ephemeral storage, 2 zones, --tekton patched. Node i is in
@@ -27,6 +28,10 @@
 #       --audit writes every request of the Tekton controller (its
 #       ServiceAccount), at the stage it is received, to the API server's
 #       audit log logs/audit.log (JSON lines; see hack/bench.sh).
+#       --real-nodes 1 adds the real node real-1 (label type=real, taint
+#       pra.dev/real-node=true:NoSchedule): containerd and a kubelet on this
+#       machine, with locally built images (hack/real-node.sh,
+#       hack/build-images.sh; needs root, cgroup v1, apt-get on first use).
 #       Fails (exit 1) if a cluster is already running.
 #   hack/cluster.sh down      stop every process of the cluster, delete etcd data
 #   hack/cluster.sh status    show processes, nodes, endpoints (exit 1 if down)
@@ -36,6 +41,7 @@
 #              PRA_PORT_BASE (default 28300; ports BASE..BASE+9 are used,
 #              BASE+10 and BASE+11 too with --autoscaler karpenter,
 #              BASE+12 and BASE+13 with --kueue;
+#              BASE+14 and BASE+15 with --real-nodes 1;
 #              the Tekton controller also needs *:8080),
 #              PRA_KEEP_CRD_CONVERSION=1 (keep the Tekton CRDs' webhook
 #              conversion; by default it is set to None, see hack/README.md).
@@ -62,12 +68,18 @@ KWOK_NODE_ANNOTATION="kwok.x-k8s.io/node"
 KWOK_NODE_ANNOTATION_VALUE="fake"
 KARPENTER_NS="karpenter"
 # Components in start order; down stops them in reverse.
-COMPONENTS=(etcd kube-apiserver kube-scheduler kube-controller-manager provisioner kwok karpenter kueue tekton-controller)
+COMPONENTS=(etcd kube-apiserver kube-scheduler kube-controller-manager provisioner kwok karpenter kueue containerd kubelet tekton-controller)
 KUEUE_NS="kueue-system"
 # The name StorageClasses give to use hack/tools/provisioner.
 PROVISIONER_NAME="pipelinerun-affinity.tekton.dev/local"
 
 kubectl_() { "$(bin_path kubectl)" --kubeconfig "${KUBECONFIG_FILE}" "$@"; }
+
+# How many real nodes (0 or 1) cmd_up starts; read by start_apiserver and
+# tekton_controller_args.
+REAL_NODES=0
+# shellcheck source-path=SCRIPTDIR source=real-node.sh
+source "${PRA_HACK}/real-node.sh"
 
 # port_in_use PORT : something accepts connections on 127.0.0.1:PORT.
 port_in_use() {
@@ -304,8 +316,16 @@ start_apiserver() {
       --audit-log-path="${AUDIT_LOG}" --audit-log-format=json --audit-log-mode=blocking
       --audit-log-maxsize=0 --audit-log-maxbackup=0)
   fi
+  # A real node's kubelet authenticates as system:node:NAME: the Node
+  # authorizer and NodeRestriction give it what a kubelet gets in a real
+  # cluster; the API server reaches the kubelet (logs, exec) as admin.
+  local -a real=(--authorization-mode=RBAC)
+  if ((REAL_NODES > 0)); then
+    real=(--authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction
+      --kubelet-client-certificate="${PKI}/admin.crt" --kubelet-client-key="${PKI}/admin.key")
+  fi
   start_bg kube-apiserver "$(bin_path kube-apiserver)" \
-    "${audit[@]}" \
+    "${audit[@]}" "${real[@]}" \
     --etcd-servers="http://127.0.0.1:${PORT_ETCD_CLIENT}" \
     --bind-address=127.0.0.1 \
     --advertise-address=127.0.0.1 \
@@ -313,7 +333,6 @@ start_apiserver() {
     --tls-cert-file="${PKI}/apiserver.crt" \
     --tls-private-key-file="${PKI}/apiserver.key" \
     --client-ca-file="${PKI}/ca.crt" \
-    --authorization-mode=RBAC \
     --service-account-key-file="${PKI}/sa.pub" \
     --service-account-signing-key-file="${PKI}/sa.key" \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
@@ -368,8 +387,13 @@ start_controller_manager() {
 # start_provisioner : the local volume provisioner (hack/tools/provisioner)
 # and its two StorageClasses.
 start_provisioner() {
+  # A real node's kubelet mounts the local volumes: their directories are
+  # made below the node's directory (and go with it at down).
+  local -a real=()
+  ((REAL_NODES == 0)) || real=(-make-dirs-on=type=real -root="${REAL_NODE_DIR}/volumes")
   start_bg provisioner "$(bin_path provisioner)" \
     --kubeconfig="${KUBECONFIG_FILE}" \
+    "${real[@]}" \
     --v=1
   kubectl_ apply -f - >/dev/null <<EOF || die "creating the StorageClasses failed"
 apiVersion: storage.k8s.io/v1
@@ -459,10 +483,18 @@ EOF
 # tekton_controller_args CONTROLLER_YAML : print the image flags of
 # config/controller.yaml, one argument per line. ko:// references (resolved
 # by ko at release time) become plausible image names; kwok never pulls them.
+# With a real node they become the images hack/build-images.sh built and
+# real_node_up imported (tagged, so the kubelet never pulls them), and the
+# shell image is the local busybox.
 tekton_controller_args() {
+  local prefix="images.invalid/tektoncd/pipeline"
+  ((REAL_NODES == 0)) || prefix="$(dirname "$(tekton_image x)")"
   grep -E '^[[:space:]]*"-[a-z-]+",[[:space:]]*"[^"]+"' "$1" \
     | sed -E 's/^[[:space:]]*"(-[a-z-]+)",[[:space:]]*"([^"]+)".*$/\1\n\2/' \
-    | sed -E "s#^ko://github.com/tektoncd/pipeline/cmd/([a-z-]+)\$#images.invalid/tektoncd/pipeline/\\1:${TEKTON_VERSION}#"
+    | sed -E "s#^ko://github.com/tektoncd/pipeline/cmd/([a-z-]+)\$#${prefix}/\\1:${TEKTON_VERSION}#" \
+    | if ((REAL_NODES == 0)); then cat; else awk -v bb="${BUSYBOX_IMAGE}" '
+        prev == "-shell-image" { print bb; prev = ""; next }
+        { print; prev = $0 }'; fi
 }
 
 # tekton_controller_env CONTROLLER_YAML : print NAME=VALUE for every literal
@@ -788,6 +820,9 @@ cmd_down() {
   local start=${SECONDS}
   # Clients first (together), then the apiserver (which otherwise waits for
   # their watches to end), then etcd.
+  # A real node first: its kubelet, containers and containerd, and what
+  # they leave (mounts, cgroups, interfaces).
+  real_node_down
   stop_components 15 tekton-controller kueue karpenter kwok provisioner kube-controller-manager kube-scheduler
   stop_components 30 kube-apiserver
   stop_components 15 etcd
@@ -798,7 +833,7 @@ cmd_down() {
 # ------------------------------------------------------------------ up ------
 
 cmd_up() {
-  local nodes=4 cpu=4 mem=16Gi pods=110 storage=100Gi zones=2 tekton=patched autoscaler=none audit=false kueue=false
+  local nodes=4 cpu=4 mem=16Gi pods=110 storage=100Gi zones=2 tekton=patched autoscaler=none audit=false kueue=false real=0
   while (($#)); do
     case "$1" in
       --nodes) nodes="${2:?--nodes needs a value}"; shift ;;
@@ -817,6 +852,8 @@ cmd_up() {
       --zones=*) zones="${1#*=}" ;;
       --tekton=*) tekton="${1#*=}" ;;
       --autoscaler=*) autoscaler="${1#*=}" ;;
+      --real-nodes) real="${2:?--real-nodes needs a value}"; shift ;;
+      --real-nodes=*) real="${1#*=}" ;;
       --audit) audit=true ;;
       --kueue) kueue=true ;;
       -h | --help) usage; exit 0 ;;
@@ -830,6 +867,11 @@ cmd_up() {
   [[ "${storage}" =~ ^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$ ]] || die "--node-ephemeral-storage must be a quantity such as 100Gi"
   case "${tekton}" in patched | upstream | none) ;; *) die "--tekton must be patched, upstream or none" ;; esac
   case "${autoscaler}" in none | karpenter) ;; *) die "--autoscaler must be none or karpenter" ;; esac
+  # One containerd and one kubelet per machine: a second would need its own
+  # set of everything real_node_up makes.
+  case "${real}" in 0 | 1) ;; *) die "--real-nodes must be 0 or 1" ;; esac
+  [[ "${real}" == 0 || "$(id -u)" -eq 0 ]] || die "--real-nodes needs root (containerd, the kubelet, cgroups, interfaces)"
+  REAL_NODES="${real}"
   # hack/karpenter/instance-types.json offers zone-a and zone-b only.
   if [[ "${autoscaler}" == karpenter && "${zones}" != 2 ]]; then
     warn "--zones ${zones}: Karpenter's instance types (hack/karpenter/instance-types.json) are offered in zone-a and zone-b only"
@@ -852,6 +894,9 @@ cmd_up() {
     # Not built by default either; cached afterwards.
     bash "${PRA_HACK}/build-binaries.sh" kueue || die "building kueue failed"
   fi
+  if ((REAL_NODES > 0)); then
+    real_node_prepare
+  fi
   if [[ "${tekton}" != none ]]; then
     # Build Tekton before starting anything: a cold build takes minutes.
     bash "${PRA_HACK}/build-tekton.sh" "${tekton}" >/dev/null || die "building Tekton (${tekton}) failed"
@@ -863,6 +908,7 @@ cmd_up() {
     "${PORT_TEKTON_PROFILING}" "${PORT_TEKTON_KNATIVE_PROBES}")
   [[ "${autoscaler}" == none ]] || ports+=("${PORT_KARPENTER_METRICS}" "${PORT_KARPENTER_HEALTH}")
   [[ "${kueue}" == false ]] || ports+=("${PORT_KUEUE_HEALTH}" "${PORT_KUEUE_WEBHOOK}")
+  ((REAL_NODES == 0)) || ports+=("${PORT_KUBELET_HEALTHZ}")
   local p
   for p in "${ports[@]}"; do
     port_in_use "${p}" && die "port 127.0.0.1:${p} is already in use (set PRA_PORT_BASE to move the cluster's ports; 8080 is fixed by the Tekton controller)"
@@ -896,6 +942,10 @@ cmd_up() {
   log "step 5/7: kwok and ${nodes} nodes"
   start_kwok
   create_nodes "${nodes}" "${cpu}" "${mem}" "${pods}" "${storage}" "${zones}"
+  if ((REAL_NODES > 0)); then
+    log "step 5/7: the real node ${REAL_NODE_NAME} (containerd and kubelet)"
+    real_node_up
+  fi
 
   if [[ "${autoscaler}" == karpenter ]]; then
     log "step 6/7: Karpenter (kwok cloud provider) and its NodePool"

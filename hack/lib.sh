@@ -259,7 +259,7 @@ bin_path() {
   case "$1" in
     etcd) printf '%s\n' "${PRA_BIN_DIR}/etcd-${ETCD_VERSION}/etcd" ;;
     kwok) printf '%s\n' "${PRA_BIN_DIR}/kwok-${KWOK_VERSION}/kwok" ;;
-    kube-apiserver | kube-controller-manager | kube-scheduler | kubectl)
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubectl | kubelet)
       printf '%s\n' "${PRA_BIN_DIR}/$1-${K8S_VERSION}/$1"
       ;;
     provisioner) printf '%s\n' "${PRA_BIN_DIR}/provisioner-$(provisioner_key)/provisioner" ;;
@@ -277,3 +277,49 @@ pid_alive() {
   [[ "${pid}" =~ ^[0-9]+$ ]] || return 1
   kill -0 "${pid}" 2>/dev/null
 }
+
+# ------------------------------------------------------------ real nodes ----
+# hack/cluster.sh up --real-nodes: a kubelet and containerd beside the kwok
+# nodes. No registry is reachable, so every image such a node runs is built
+# here (hack/build-images.sh) and imported into its containerd under these
+# names; tagged names make the kubelet's default pull policy IfNotPresent.
+readonly REAL_NODE_PACKAGES=(containerd runc containernetworking-plugins busybox-static)
+readonly PAUSE_IMAGE="pra.local/pause:3.10"
+readonly BUSYBOX_IMAGE="pra.local/busybox:1.35"
+# The Tekton images (cmd/NAME of the line's release) the controller names
+# when it runs beside a real node.
+readonly TEKTON_IMAGE_COMMANDS=(entrypoint nop workingdirinit sidecarlogresults)
+tekton_image() { printf 'pra.local/tekton/%s:%s\n' "$1" "${TEKTON_VERSION}"; }
+
+# require_packages PACKAGE... : install the Debian packages that are missing
+# with apt-get.
+require_packages() {
+  local p
+  local -a missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "${p}" 2>/dev/null | grep -q 'install ok installed' || missing+=("${p}")
+  done
+  ((${#missing[@]})) || return 0
+  log "installing ${missing[*]} with apt-get"
+  command -v apt-get >/dev/null 2>&1 || die "${missing[*]} missing and apt-get is not available; install them"
+  local sudo=()
+  [[ "$(id -u)" -eq 0 ]] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq >/dev/null || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed"
+}
+
+# images_key : sha256 (first 16 hex digits) of what the real nodes' images
+# are made of: the image tool's source, the Tekton release and the busybox
+# package's version.
+images_key() {
+  (
+    cd "${PRA_HACK}/tools/images" || exit 1
+    find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+    printf '%s\n' "${TEKTON_VERSION}"
+    dpkg-query -W -f='${Version}\n' busybox-static 2>/dev/null || true
+  ) | sha256sum | cut -c1-16
+}
+
+# images_dir : directory of the real nodes' image archives.
+images_dir() { printf '%s\n' "${PRA_BIN_DIR}/images-${TEKTON_VERSION}-$(images_key)"; }

@@ -12,6 +12,10 @@
 #            the same for another line's series and release)
 #   lts      the tekton stage for every older line (v1.12.2, v1.9.2); not
 #            run by default (make verify-lts)
+#   real     starts the local cluster with a real node (--real-nodes 1:
+#            containerd and a kubelet, root and cgroup v1 needed), runs
+#            go test -tags='e2e realnode' -run RealNode ./test/e2e/..., and
+#            stops the cluster; not run by default (make e2e-real)
 #   e2e      starts the local cluster with the patched controller and
 #            Karpenter's kwok provider, runs
 #            go test -tags=e2e ./test/e2e/..., and stops the cluster
@@ -43,6 +47,7 @@ stage_lint() {
   go vet -tags='e2e soak' ./test/...
   go vet -tags='e2e bench' ./test/...
   go vet -tags='e2e kueue' ./test/...
+  go vet -tags='e2e realnode' ./test/...
   (cd hack/tools/provisioner && go vet ./...)
 }
 
@@ -124,10 +129,26 @@ stage_e2e-kueue() {
   trap - EXIT
 }
 
+stage_real() {
+  bash "${PRA_HACK}/build-tekton.sh" patched >/dev/null
+  if bash "${PRA_HACK}/cluster.sh" status >/dev/null 2>&1; then
+    die "a local cluster is already running: stop it with hack/cluster.sh down first"
+  fi
+  trap 'bash "${PRA_HACK}/cluster.sh" down || true' EXIT
+  bash "${PRA_HACK}/cluster.sh" up --tekton patched --real-nodes 1
+  eval "$(bash "${PRA_HACK}/cluster.sh" env)"
+  go test -count=1 -tags='e2e realnode' -run RealNode -timeout 20m -v ./test/e2e/... 2>&1 \
+    | tee "${PRA_STATE_DIR}/e2e-real.log" | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|realnode_test\.go' || true
+  grep -qE '^(--- FAIL|FAIL|panic)' "${PRA_STATE_DIR}/e2e-real.log" && die "real-node tests failed (full log: ${PRA_STATE_DIR}/e2e-real.log)"
+  grep -qE '^ok ' "${PRA_STATE_DIR}/e2e-real.log" || die "real-node tests did not finish (full log: ${PRA_STATE_DIR}/e2e-real.log)"
+  bash "${PRA_HACK}/cluster.sh" down
+  trap - EXIT
+}
+
 stages=("$@")
 [[ ${#stages[@]} -gt 0 ]] || stages=(lint unit patches tekton e2e)
 for s in "${stages[@]}"; do
-  declare -F "stage_${s}" >/dev/null || die "unknown stage ${s} (lint, unit, patches, tekton, lts, e2e, e2e-kueue)"
+  declare -F "stage_${s}" >/dev/null || die "unknown stage ${s} (lint, unit, patches, tekton, lts, e2e, e2e-kueue, real)"
   log "==> ${s}"
   SECONDS=0
   "stage_${s}"

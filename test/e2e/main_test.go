@@ -141,8 +141,11 @@ func setUp() error {
 		return fmt.Errorf("listing nodes: %w", err)
 	}
 	for _, n := range nodes.Items {
-		// Only the static nodes: one an autoscaler made may go at any time.
-		if _, autoscaled := n.Labels[labelNodePool]; nodeReady(&n) && !n.Spec.Unschedulable && !autoscaled {
+		// Only the static kwok nodes: one an autoscaler made may go at any
+		// time, and the real node of cluster.sh up --real-nodes is tainted
+		// for the real-node subset (realnode_test.go) alone.
+		_, autoscaled := n.Labels[labelNodePool]
+		if nodeReady(&n) && !n.Spec.Unschedulable && !autoscaled && n.Labels["type"] != "real" {
 			env.nodes = append(env.nodes, n.Name)
 		}
 	}

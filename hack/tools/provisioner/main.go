@@ -31,6 +31,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -41,6 +42,7 @@ func main() {
 	klog.InitFlags(nil)
 	kubeconfig := flag.String("kubeconfig", "", "path to the kubeconfig")
 	root := flag.String("root", "/var/lib/pipelinerun-affinity/volumes", "directory local volume paths are under")
+	makeDirs := flag.String("make-dirs-on", "", "label selector of the nodes that really mount volumes (a real kubelet): their volumes' directories are made under -root and removed with the PV")
 	flag.Parse()
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -62,6 +64,14 @@ func main() {
 		getNode: func(ctx context.Context, name string) (*corev1.Node, error) {
 			return client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 		},
+	}
+	if *makeDirs != "" {
+		sel, err := labels.Parse(*makeDirs)
+		if err != nil {
+			logger.Error(err, "parsing -make-dirs-on")
+			os.Exit(1)
+		}
+		p.makeDirs = sel
 	}
 	pc := controller.NewProvisionController(ctx, client, Name, p,
 		controller.LeaderElection(false),

@@ -20,10 +20,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path"
+	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/sig-storage-lib-external-provisioner/v13/controller"
 )
 
@@ -51,11 +54,16 @@ type nodeGetter func(ctx context.Context, name string) (*corev1.Node, error)
 // provisioner makes PersistentVolumes for the local cluster's kwok nodes.
 // Nothing backs them (kwok never mounts a volume): what matters is the
 // node affinity each PV gets, which the scheduler and the PV controller
-// enforce as they would for real local volumes and zonal disks.
+// enforce as they would for real local volumes and zonal disks. The real
+// node of cluster.sh up --real-nodes does mount them: for a node makeDirs
+// selects, the PV's directory is made (and removed with the PV).
 type provisioner struct {
 	getNode nodeGetter
 	// root is the directory a local PV's path is under.
 	root string
+	// makeDirs selects the nodes whose kubelet mounts the volumes; nil:
+	// none.
+	makeDirs k8slabels.Selector
 }
 
 var _ controller.Provisioner = (*provisioner)(nil)
@@ -107,6 +115,17 @@ func (p *provisioner) Provision(ctx context.Context, opts controller.ProvisionOp
 		source = corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: path.Join(p.root, opts.PVName)}}
 	}
 
+	if p.makeDirs != nil && p.makeDirs.Matches(k8slabels.Set(node.Labels)) {
+		dir := path.Join(p.root, opts.PVName)
+		// Any step's user writes to it, as to a freshly formatted disk.
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			return nil, controller.ProvisioningNoChange, fmt.Errorf("making the directory of %s for node %s: %w", opts.PVName, node.Name, err)
+		}
+		if err := os.Chmod(dir, 0o777); err != nil {
+			return nil, controller.ProvisioningNoChange, fmt.Errorf("making the directory of %s writable: %w", opts.PVName, err)
+		}
+	}
+
 	reclaim := corev1.PersistentVolumeReclaimDelete
 	if opts.StorageClass.ReclaimPolicy != nil {
 		reclaim = *opts.StorageClass.ReclaimPolicy
@@ -130,11 +149,27 @@ func (p *provisioner) Provision(ctx context.Context, opts controller.ProvisionOp
 	}, controller.ProvisioningFinished, nil
 }
 
-// Delete releases a PV's storage. Nothing backs these volumes; the library
-// deletes the PV object itself once this returns.
+// Delete releases a PV's storage: the directory Provision made for a real
+// node, if any; nothing backs the other volumes. The library deletes the PV
+// object itself once this returns.
 func (p *provisioner) Delete(_ context.Context, pv *corev1.PersistentVolume) error {
-	if pv.Spec.Local == nil && pv.Spec.HostPath == nil {
+	dir := ""
+	switch {
+	case pv.Spec.Local != nil:
+		dir = pv.Spec.Local.Path
+	case pv.Spec.HostPath != nil:
+		dir = pv.Spec.HostPath.Path
+	default:
 		return errors.New("not a volume of this provisioner")
+	}
+	if p.makeDirs == nil {
+		return nil
+	}
+	if filepath.Clean(dir) != filepath.Join(p.root, pv.Name) {
+		return nil // not a path Provision made
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("removing the directory of %s: %w", pv.Name, err)
 	}
 	return nil
 }

@@ -19,6 +19,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,6 +29,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/sig-storage-lib-external-provisioner/v13/controller"
 )
 
@@ -152,6 +155,75 @@ func TestProvision(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("PV (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestProvisionRealNodeDirectories: on nodes the makeDirs selector matches
+// (the real node of cluster.sh up --real-nodes), a kubelet mounts the local
+// volume, so its directory must exist, writable by any step's user, and
+// goes with the PV. Other nodes' volumes get no directory.
+func TestProvisionRealNodeDirectories(t *testing.T) {
+	nodes := map[string]*corev1.Node{
+		"real-1": {ObjectMeta: metav1.ObjectMeta{Name: "real-1", Labels: map[string]string{"type": "real", corev1.LabelHostname: "real-1", ZoneLabel: "zone-a"}}},
+		"node-1": {ObjectMeta: metav1.ObjectMeta{Name: "node-1", Labels: map[string]string{"type": "kwok", corev1.LabelHostname: "node-1", ZoneLabel: "zone-a"}}},
+	}
+	getNode := func(_ context.Context, name string) (*corev1.Node, error) { return nodes[name], nil }
+	claim := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "claim"},
+		Spec: corev1.PersistentVolumeClaimSpec{Resources: corev1.VolumeResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+		}},
+	}
+	for _, tc := range []struct {
+		name     string
+		selector string
+		node     string
+		topology string
+		wantDir  bool
+	}{
+		{name: "real node", selector: "type=real", node: "real-1", topology: TopologyNode, wantDir: true},
+		{name: "real node, zonal class", selector: "type=real", node: "real-1", topology: TopologyZone, wantDir: true},
+		{name: "kwok node", selector: "type=real", node: "node-1", topology: TopologyNode},
+		{name: "no selector", node: "real-1", topology: TopologyNode},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			p := &provisioner{root: root, getNode: getNode}
+			if tc.selector != "" {
+				sel, err := labels.Parse(tc.selector)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.makeDirs = sel
+			}
+			class := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "c"}, Parameters: map[string]string{TopologyParameter: tc.topology}}
+			pv, _, err := p.Provision(context.Background(), controller.ProvisionOptions{
+				StorageClass: class, PVName: "pv-1", PVC: claim, SelectedNodeName: tc.node,
+			})
+			if err != nil {
+				t.Fatalf("Provision: %v", err)
+			}
+			dir := filepath.Join(root, "pv-1")
+			fi, statErr := os.Stat(dir)
+			if got := statErr == nil; got != tc.wantDir {
+				t.Fatalf("directory %s exists = %v, want %v (%v)", dir, got, tc.wantDir, statErr)
+			}
+			if tc.wantDir && fi.Mode().Perm() != 0o777 {
+				t.Errorf("directory mode = %v, want 0777", fi.Mode().Perm())
+			}
+			if err := os.WriteFile(filepath.Join(root, "other"), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Delete(context.Background(), pv); err != nil {
+				t.Fatalf("Delete: %v", err)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("directory %s after Delete: %v, want it gone", dir, err)
+			}
+			if _, err := os.Stat(filepath.Join(root, "other")); err != nil {
+				t.Errorf("Delete touched what is not the PV's: %v", err)
 			}
 		})
 	}
