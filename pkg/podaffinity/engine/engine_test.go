@@ -529,9 +529,9 @@ func TestPlace(t *testing.T) {
 		// runCreated, when set, is the run's creation time.
 		runCreated *metav1.Time
 		// topology is the run's recorded topology key ("": one node).
-		topology   string
-		want       Placement
-		wantErr    bool
+		topology string
+		want     Placement
+		wantErr  bool
 		// wantMessage lists substrings of Placement.Message.
 		wantMessage []string
 		wantActions []string
