@@ -323,7 +323,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			return Placement{}, err
 		}
 		if why != "" {
-			active, err := e.activeMemberPods(run.Namespace, t.Placeholder, target, t.Topology)
+			active, err := e.activeMemberPods(run.Namespace, t.Placeholder, target, t.Topology, why == nodeGone)
 			if err != nil {
 				return Placement{}, err
 			}
@@ -331,7 +331,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			if err != nil {
 				return Placement{}, err
 			}
-			if len(active) > 0 && why != nodeGone {
+			if len(active) > 0 {
 				msg := fmt.Sprintf("Node %s is %s; waiting for %s to finish %s before the PipelineRun moves to another node",
 					target, why, strings.Join(active, ", "), there(t.Topology))
 				if keep != "" {
@@ -376,7 +376,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			return e.awaitReclaim(ctx, s, run, sts, spec, p, pinned, reservation())
 		}
 		if pinned != "" && unschedulable(p) {
-			active, err := e.activeMemberPods(run.Namespace, t.Placeholder, pinned, t.Topology)
+			active, err := e.activeMemberPods(run.Namespace, t.Placeholder, pinned, t.Topology, false)
 			if err != nil {
 				return Placement{}, err
 			}

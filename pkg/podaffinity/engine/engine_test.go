@@ -842,6 +842,19 @@ func TestPlace(t *testing.T) {
 		wantTemplate: waitingReservation(0),
 		wantEvents:   []string{"Warning Moving"},
 	}, {
+		name:     "(6) zone: node gone, a TaskRun pod runs on another node of the zone: wait to move; the gone node's pods do not count",
+		topology: zoneKey,
+		objects: []runtime.Object{
+			readyNode("node-2"),
+			ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
+			memberPod("build-compile-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
+			memberPod("build-other-pod", "node-2", corev1.PodRunning, ago(time.Minute)),
+		},
+		want:         Placement{Node: "node-1", Reason: ReasonWaitingToMove},
+		wantMessage:  []string{"Node node-1 is gone; waiting for build-other-pod to finish in the PipelineRun's topology.kubernetes.io/zone"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+	}, {
 		name: "(7) node gone: moves even with pods that were running there",
 		objects: []runtime.Object{
 			readyNode("node-2"),

@@ -151,7 +151,7 @@ func (e *Engine) awaitReclaim(ctx context.Context, s Settings, run *v1.PipelineR
 		return placement, err
 	}
 	why := schedulingMessage(p)
-	active, err := e.activeMemberPods(run.Namespace, sts.Name, pinned, spec.Topology)
+	active, err := e.activeMemberPods(run.Namespace, sts.Name, pinned, spec.Topology, false)
 	if err != nil {
 		return Placement{}, err
 	}

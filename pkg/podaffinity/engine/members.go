@@ -36,15 +36,16 @@ func (e *Engine) memberPods(namespace, name string) ([]*corev1.Pod, error) {
 // (topology ""); with a wider topology (a zone), those bound to any node,
 // which are in the placeholder's zone (their affinity puts them there). A
 // run that moved while one of them ran elsewhere in the zone could land in
-// another zone and split: it moves only once they are done.
-func (e *Engine) activeMemberPods(namespace, name, node, topology string) ([]string, error) {
+// another zone and split: it moves only once they are done. When node is
+// gone, its own pods keep nothing: they fail with it.
+func (e *Engine) activeMemberPods(namespace, name, node, topology string, gone bool) ([]string, error) {
 	pods, err := e.memberPods(namespace, name)
 	if err != nil {
 		return nil, fmt.Errorf("listing the pods of placeholder %s/%s: %w", namespace, name, err)
 	}
 	var active []string
 	for _, p := range pods {
-		holds := p.Spec.NodeName == node || (wide(topology) && p.Spec.NodeName != "")
+		holds := (p.Spec.NodeName == node && !gone) || (wide(topology) && p.Spec.NodeName != "" && p.Spec.NodeName != node)
 		if holds && p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
 			active = append(active, p.Name)
 		}
