@@ -159,6 +159,7 @@ func patchedFlags(overrides map[string]string) map[string]string {
 		flagScope:       "",
 		flagReservation: "",
 		flagMaxNodeWait: "",
+		flagTopology:    "",
 	}
 	for k, v := range overrides {
 		kv[k] = v

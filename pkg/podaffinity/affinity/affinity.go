@@ -27,17 +27,24 @@ import (
 // Term returns the required pod affinity term that puts a pod on the node of
 // the placeholder called placeholderName.
 func Term(placeholderName string) corev1.PodAffinityTerm {
+	return TermIn(placeholderName, "")
+}
+
+// TermIn returns the required pod affinity term that puts a pod where the
+// node of the placeholder called placeholderName has the same value of the
+// node label topology: in its zone for "topology.kubernetes.io/zone". ""
+// is the placeholder's node (Term).
+func TermIn(placeholderName, topology string) corev1.PodAffinityTerm {
 	return corev1.PodAffinityTerm{
 		LabelSelector: placeholder.Selector(placeholderName),
-		TopologyKey:   placeholder.HostnameTopologyKey,
+		TopologyKey:   placeholder.TopologyKey(topology),
 	}
 }
 
-// Merge adds Term(placeholderName) to the required pod affinity of spec,
-// keeping every term already there. It is idempotent: merging twice leaves
-// one copy of the term.
-func Merge(spec *corev1.PodSpec, placeholderName string) {
-	term := Term(placeholderName)
+// Merge adds term to the required pod affinity of spec, keeping every term
+// already there. It is idempotent: merging twice leaves one copy of the
+// term.
+func Merge(spec *corev1.PodSpec, term corev1.PodAffinityTerm) {
 	if spec.Affinity == nil {
 		spec.Affinity = &corev1.Affinity{}
 	}
@@ -55,22 +62,25 @@ func Merge(spec *corev1.PodSpec, placeholderName string) {
 
 // NewTransformer returns a Tekton pod transformer (a func(*corev1.Pod)
 // (*corev1.Pod, error), assignable to pod.Transformer) for a TaskRun with the
-// given labels. Pods of TaskRuns that carry placeholder.MemberLabelKey get
-// the required pod affinity to that placeholder, and lose the labels that
-// would queue them in Kueue (placeholder.KueueQueueLabel,
-// placeholder.KueuePriorityClassLabel); others are left alone.
+// given labels and annotations. Pods of TaskRuns that carry
+// placeholder.MemberLabelKey get the required pod affinity to that
+// placeholder, in the topology of placeholder.TopologyAnnotationKey (its
+// node when absent), and lose the labels that would queue them in Kueue
+// (placeholder.KueueQueueLabel, placeholder.KueuePriorityClassLabel);
+// others are left alone.
 //
 // The pod's affinity is deep-copied before it is changed: Tekton's pod
 // builder assigns the TaskRun's podTemplate affinity by pointer, and that
 // object must not be modified.
-func NewTransformer(taskRunLabels map[string]string) func(*corev1.Pod) (*corev1.Pod, error) {
+func NewTransformer(taskRunLabels, taskRunAnnotations map[string]string) func(*corev1.Pod) (*corev1.Pod, error) {
 	name := taskRunLabels[placeholder.MemberLabelKey]
+	topology := taskRunAnnotations[placeholder.TopologyAnnotationKey]
 	return func(p *corev1.Pod) (*corev1.Pod, error) {
 		if name == "" {
 			return p, nil
 		}
 		p.Spec.Affinity = p.Spec.Affinity.DeepCopy()
-		Merge(&p.Spec, name)
+		Merge(&p.Spec, TermIn(name, topology))
 		// The run's placeholder is its Kueue workload, admitted for the
 		// whole run: its pods, which inherit the run's labels, must not be
 		// queued again one by one (by Kueue's pod webhook, where installed).

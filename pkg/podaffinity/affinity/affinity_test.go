@@ -34,15 +34,24 @@ func otherTerm() corev1.PodAffinityTerm {
 }
 
 func TestTerm(t *testing.T) {
-	want := corev1.PodAffinityTerm{
-		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{
-			"app.kubernetes.io/component": "pipelinerun-placeholder",
-			"app.kubernetes.io/instance":  "placeholder-run-0123456789",
-		}},
-		TopologyKey: "kubernetes.io/hostname",
-	}
-	if d := cmp.Diff(want, Term("placeholder-run-0123456789")); d != "" {
-		t.Errorf("Term() (-want +got):\n%s", d)
+	const name = "placeholder-run-0123456789"
+	selector := &metav1.LabelSelector{MatchLabels: map[string]string{
+		"app.kubernetes.io/component": "pipelinerun-placeholder",
+		"app.kubernetes.io/instance":  name,
+	}}
+	for _, tc := range []struct {
+		name string
+		got  corev1.PodAffinityTerm
+		want corev1.PodAffinityTerm
+	}{
+		{name: "Term: the node", got: Term(name), want: corev1.PodAffinityTerm{LabelSelector: selector, TopologyKey: "kubernetes.io/hostname"}},
+		{name: "TermIn, no topology recorded: the node", got: TermIn(name, ""), want: corev1.PodAffinityTerm{LabelSelector: selector, TopologyKey: "kubernetes.io/hostname"}},
+		{name: "TermIn the zone", got: TermIn(name, "topology.kubernetes.io/zone"), want: corev1.PodAffinityTerm{LabelSelector: selector, TopologyKey: "topology.kubernetes.io/zone"}},
+		{name: "TermIn a custom label", got: TermIn(name, "example.com/rack"), want: corev1.PodAffinityTerm{LabelSelector: selector, TopologyKey: "example.com/rack"}},
+	} {
+		if d := cmp.Diff(tc.want, tc.got); d != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, d)
+		}
 	}
 }
 
@@ -93,12 +102,12 @@ func TestMerge(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := &corev1.PodSpec{Affinity: tc.in}
-			Merge(spec, name)
+			Merge(spec, Term(name))
 			if d := cmp.Diff(tc.want, spec.Affinity); d != "" {
 				t.Errorf("Merge() (-want +got):\n%s", d)
 			}
 			// Idempotent: a second merge changes nothing.
-			Merge(spec, name)
+			Merge(spec, Term(name))
 			if d := cmp.Diff(tc.want, spec.Affinity); d != "" {
 				t.Errorf("second Merge() (-want +got):\n%s", d)
 			}
@@ -108,11 +117,13 @@ func TestMerge(t *testing.T) {
 
 func TestTransformer(t *testing.T) {
 	const name = "placeholder-run-0123456789"
+	const zone = "topology.kubernetes.io/zone"
 	for _, tc := range []struct {
-		name   string
-		labels map[string]string
-		in     *corev1.Affinity
-		want   *corev1.Affinity
+		name        string
+		labels      map[string]string
+		annotations map[string]string
+		in          *corev1.Affinity
+		want        *corev1.Affinity
 	}{{
 		name:   "no labels: pod untouched",
 		labels: nil,
@@ -138,6 +149,29 @@ func TestTransformer(t *testing.T) {
 		labels: map[string]string{placeholder.MemberLabelKey: name},
 		in:     &corev1.Affinity{PodAffinity: &corev1.PodAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{otherTerm()}}},
 		want:   &corev1.Affinity{PodAffinity: &corev1.PodAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{otherTerm(), Term(name)}}},
+	}, {
+		name:        "member of a run in one zone: the zone of the placeholder",
+		labels:      map[string]string{placeholder.MemberLabelKey: name},
+		annotations: map[string]string{placeholder.TopologyAnnotationKey: zone},
+		in:          nil,
+		want:        &corev1.Affinity{PodAffinity: &corev1.PodAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{TermIn(name, zone)}}},
+	}, {
+		name:        "member of a run in one zone with the podTemplate's affinity",
+		labels:      map[string]string{placeholder.MemberLabelKey: name},
+		annotations: map[string]string{placeholder.TopologyAnnotationKey: zone, "other": "x"},
+		in:          &corev1.Affinity{PodAffinity: &corev1.PodAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{otherTerm()}}},
+		want:        &corev1.Affinity{PodAffinity: &corev1.PodAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{otherTerm(), TermIn(name, zone)}}},
+	}, {
+		name:        "topology annotation without the member label: pod untouched",
+		annotations: map[string]string{placeholder.TopologyAnnotationKey: zone},
+		in:          nil,
+		want:        nil,
+	}, {
+		name:        "empty topology annotation: the node",
+		labels:      map[string]string{placeholder.MemberLabelKey: name},
+		annotations: map[string]string{placeholder.TopologyAnnotationKey: ""},
+		in:          nil,
+		want:        &corev1.Affinity{PodAffinity: &corev1.PodAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{Term(name)}}},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			// shared stands for the TaskRun's podTemplate affinity, which
@@ -146,7 +180,7 @@ func TestTransformer(t *testing.T) {
 			before := shared.DeepCopy()
 			p := &corev1.Pod{Spec: corev1.PodSpec{Affinity: shared}}
 
-			got, err := NewTransformer(tc.labels)(p)
+			got, err := NewTransformer(tc.labels, tc.annotations)(p)
 			if err != nil {
 				t.Fatalf("transformer() = %v", err)
 			}
@@ -170,10 +204,10 @@ func TestTransformerDoesNotModifySharedAffinityAcrossPods(t *testing.T) {
 	first := &corev1.Pod{Spec: corev1.PodSpec{Affinity: shared}}
 	second := &corev1.Pod{Spec: corev1.PodSpec{Affinity: shared}}
 
-	if _, err := NewTransformer(map[string]string{placeholder.MemberLabelKey: "placeholder-a-0000000000"})(first); err != nil {
+	if _, err := NewTransformer(map[string]string{placeholder.MemberLabelKey: "placeholder-a-0000000000"}, nil)(first); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewTransformer(map[string]string{placeholder.MemberLabelKey: "placeholder-b-1111111111"})(second); err != nil {
+	if _, err := NewTransformer(map[string]string{placeholder.MemberLabelKey: "placeholder-b-1111111111"}, nil)(second); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -214,7 +248,7 @@ func TestTransformerDropsKueueLabels(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Labels: tc.pod}}
-			got, err := NewTransformer(tc.taskRun)(p)
+			got, err := NewTransformer(tc.taskRun, nil)(p)
 			if err != nil {
 				t.Fatal(err)
 			}

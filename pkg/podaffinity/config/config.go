@@ -53,6 +53,13 @@ const (
 	// absent or empty, a placeholder has the priority class of its run's
 	// podTemplate (or of Tekton's default Affinity Assistant template), if any.
 	PriorityClassKey = "pipelinerun-pod-affinity-priority-class"
+	// TopologyKeyKey names the node label whose value all pods of a run
+	// share: the topology key of the task pods' required affinity to the
+	// run's placeholder and of the placeholders' anti-affinity to each
+	// other. The default is DefaultTopologyKey (one node);
+	// "topology.kubernetes.io/zone" keeps a run in one zone and gives each
+	// isolated run a zone of its own.
+	TopologyKeyKey = "pipelinerun-pod-affinity-topology-key"
 
 	// IsolationScopeCluster isolates PipelineRuns from each other across namespaces.
 	IsolationScopeCluster = "cluster"
@@ -70,6 +77,9 @@ const (
 
 	// DefaultMaxNodeWait is the wait bound used when MaxNodeWaitKey is absent.
 	DefaultMaxNodeWait = time.Hour
+	// DefaultTopologyKey is the topology key used when TopologyKeyKey is
+	// absent or empty: every pod of a run on one node.
+	DefaultTopologyKey = "kubernetes.io/hostname"
 )
 
 // Config holds the parsed settings. Use the accessor methods: the zero value
@@ -87,6 +97,17 @@ type Config struct {
 	// PriorityClass is the value of PriorityClassKey; empty means the run's
 	// podTemplate decides.
 	PriorityClass string `json:"priorityClass,omitempty"`
+	// Topology is the value of TopologyKeyKey; empty means DefaultTopologyKey.
+	Topology string `json:"topologyKey,omitempty"`
+}
+
+// TopologyKey returns the effective topology key: the node label whose
+// value all pods of a run share.
+func (c Config) TopologyKey() string {
+	if c.Topology == "" {
+		return DefaultTopologyKey
+	}
+	return c.Topology
 }
 
 // IsolationScope returns the effective isolation scope.
@@ -171,6 +192,18 @@ func FromMap(data map[string]string) (Config, error) {
 			return Config{}, fmt.Errorf("invalid value for feature flag %q: %q (want the name of a PriorityClass, or \"\" for the run's podTemplate's): %s", PriorityClassKey, v, strings.Join(errs, "; "))
 		}
 		c.PriorityClass = name
+	}
+	if v, ok := data[TopologyKeyKey]; ok {
+		key := strings.TrimSpace(v)
+		if errs := validation.IsQualifiedName(key); key != "" && len(errs) > 0 {
+			return Config{}, fmt.Errorf("invalid value for feature flag %q: %q (want a node label key such as %q or %q): %s",
+				TopologyKeyKey, v, DefaultTopologyKey, "topology.kubernetes.io/zone", strings.Join(errs, "; "))
+		}
+		// The default is stored as the zero value, so that an explicit
+		// default compares equal to an absent key.
+		if key != DefaultTopologyKey {
+			c.Topology = key
+		}
 	}
 	return c, nil
 }

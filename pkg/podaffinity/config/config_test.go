@@ -96,6 +96,26 @@ func TestFromMap(t *testing.T) {
 		data: map[string]string{MaxNodeWaitKey: "0s"},
 		want: Config{NodeWait: durationPtr(0)},
 	}, {
+		name: "topology key: zone",
+		data: map[string]string{TopologyKeyKey: " topology.kubernetes.io/zone "},
+		want: Config{Topology: "topology.kubernetes.io/zone"},
+	}, {
+		name: "topology key: an unprefixed label key keeps its case",
+		data: map[string]string{TopologyKeyKey: "Rack"},
+		want: Config{Topology: "Rack"},
+	}, {
+		name: "topology key: the default written explicitly",
+		data: map[string]string{TopologyKeyKey: "kubernetes.io/hostname"},
+		want: Config{},
+	}, {
+		name: "topology key: empty is the default",
+		data: map[string]string{TopologyKeyKey: ""},
+		want: Config{},
+	}, {
+		name: "topology key with a tenant scope",
+		data: map[string]string{TopologyKeyKey: "topology.kubernetes.io/zone", IsolationScopeKey: "label:tenant"},
+		want: Config{Topology: "topology.kubernetes.io/zone", Scope: "label:tenant"},
+	}, {
 		name: "unrelated keys are ignored",
 		data: map[string]string{"enable-api-fields": "alpha", "coschedule": "pipelineruns"},
 		want: Config{},
@@ -123,6 +143,7 @@ func TestFromMapExplicitDefaultsEqualAbsent(t *testing.T) {
 		ReservationKey:    ReservationReserve,
 		MaxNodeWaitKey:    DefaultMaxNodeWait.String(),
 		PriorityClassKey:  "",
+		TopologyKeyKey:    DefaultTopologyKey,
 	})
 	if err != nil {
 		t.Fatalf("FromMap(explicit defaults) = %v", err)
@@ -169,6 +190,22 @@ func TestFromMapErrors(t *testing.T) {
 		data:   map[string]string{PriorityClassKey: "High_Priority"},
 		wantIn: []string{PriorityClassKey, `"High_Priority"`, "lowercase RFC 1123 subdomain"},
 	}, {
+		name:   "topology key with a space",
+		data:   map[string]string{TopologyKeyKey: "topology zone"},
+		wantIn: []string{TopologyKeyKey, `"topology zone"`, "name part must consist of alphanumeric characters", "a node label key"},
+	}, {
+		name:   "topology key with an invalid prefix",
+		data:   map[string]string{TopologyKeyKey: "Topology.Kubernetes.io/zone"},
+		wantIn: []string{TopologyKeyKey, "prefix part"},
+	}, {
+		name:   "topology key with an empty name",
+		data:   map[string]string{TopologyKeyKey: "topology.kubernetes.io/"},
+		wantIn: []string{TopologyKeyKey, `"topology.kubernetes.io/"`},
+	}, {
+		name:   "topology key valid, another key invalid: nothing of it is kept",
+		data:   map[string]string{TopologyKeyKey: "topology.kubernetes.io/zone", ReservationKey: "all"},
+		wantIn: []string{ReservationKey},
+	}, {
 		name:   "unknown reservation",
 		data:   map[string]string{ReservationKey: "all"},
 		wantIn: []string{ReservationKey, `"all"`, `"reserve"`, `"none"`},
@@ -206,7 +243,7 @@ func TestAccessors(t *testing.T) {
 	type effective struct {
 		Scope, TenantLabel, Reservation string
 		MaxNodeWait                     time.Duration
-		PriorityClass                   string
+		PriorityClass, TopologyKey      string
 	}
 	for _, tc := range []struct {
 		name string
@@ -215,24 +252,24 @@ func TestAccessors(t *testing.T) {
 	}{{
 		name: "zero value is the default",
 		cfg:  Config{},
-		want: effective{Scope: IsolationScopeCluster, Reservation: ReservationReserve, MaxNodeWait: DefaultMaxNodeWait},
+		want: effective{Scope: IsolationScopeCluster, Reservation: ReservationReserve, MaxNodeWait: DefaultMaxNodeWait, TopologyKey: DefaultTopologyKey},
 	}, {
 		name: "explicit values",
-		cfg:  Config{Scope: IsolationScopeNamespace, Reserve: ReservationNone, NodeWait: durationPtr(5 * time.Minute)},
-		want: effective{Scope: IsolationScopeNamespace, Reservation: ReservationNone, MaxNodeWait: 5 * time.Minute},
+		cfg:  Config{Scope: IsolationScopeNamespace, Reserve: ReservationNone, NodeWait: durationPtr(5 * time.Minute), Topology: "topology.kubernetes.io/zone"},
+		want: effective{Scope: IsolationScopeNamespace, Reservation: ReservationNone, MaxNodeWait: 5 * time.Minute, TopologyKey: "topology.kubernetes.io/zone"},
 	}, {
 		name: "tenant scope and a priority class",
 		cfg:  Config{Scope: "label:example.com/tenant", PriorityClass: "low"},
-		want: effective{Scope: "label:example.com/tenant", TenantLabel: "example.com/tenant", Reservation: ReservationReserve, MaxNodeWait: DefaultMaxNodeWait, PriorityClass: "low"},
+		want: effective{Scope: "label:example.com/tenant", TenantLabel: "example.com/tenant", Reservation: ReservationReserve, MaxNodeWait: DefaultMaxNodeWait, PriorityClass: "low", TopologyKey: DefaultTopologyKey},
 	}, {
 		name: "zero wait is unbounded, not the default",
 		cfg:  Config{NodeWait: durationPtr(0)},
-		want: effective{Scope: IsolationScopeCluster, Reservation: ReservationReserve, MaxNodeWait: 0},
+		want: effective{Scope: IsolationScopeCluster, Reservation: ReservationReserve, MaxNodeWait: 0, TopologyKey: DefaultTopologyKey},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := effective{
 				Scope: tc.cfg.IsolationScope(), TenantLabel: tc.cfg.TenantLabel(), Reservation: tc.cfg.Reservation(),
-				MaxNodeWait: tc.cfg.MaxNodeWait(), PriorityClass: tc.cfg.PriorityClassName(),
+				MaxNodeWait: tc.cfg.MaxNodeWait(), PriorityClass: tc.cfg.PriorityClassName(), TopologyKey: tc.cfg.TopologyKey(),
 			}
 			if d := cmp.Diff(tc.want, got); d != "" {
 				t.Errorf("accessors of %+v (-want +got):\n%s", tc.cfg, d)

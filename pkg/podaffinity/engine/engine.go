@@ -231,6 +231,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		Isolation:         t.Isolation,
 		NamespaceScoped:   t.NamespaceScoped,
 		TenantLabel:       t.TenantLabel,
+		Topology:          t.Topology,
 		PriorityClassName: s.Config.PriorityClassName(),
 		Image:             s.Image,
 		DefaultTemplate:   s.DefaultTemplate,
@@ -333,7 +334,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			return Placement{}, err
 		}
 		if why != "" {
-			active, err := e.activeMemberPods(run.Namespace, t.Placeholder, target)
+			active, err := e.activeMemberPods(run.Namespace, t.Placeholder, target, t.Topology, why == nodeGone)
 			if err != nil {
 				return Placement{}, err
 			}
@@ -341,12 +342,12 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			if err != nil {
 				return Placement{}, err
 			}
-			if len(active) > 0 && why != nodeGone {
-				msg := fmt.Sprintf("Node %s is %s; waiting for %s to finish there before the PipelineRun moves to another node",
-					target, why, strings.Join(active, ", "))
+			if len(active) > 0 {
+				msg := fmt.Sprintf("Node %s is %s; waiting for %s to finish %s before the PipelineRun moves to another node",
+					target, why, strings.Join(active, ", "), there(t.Topology))
 				if keep != "" {
-					msg = fmt.Sprintf("Node %s is %s and the PipelineRun cannot move to another node: %s. Waiting for %s to finish there, then for the node to be usable again",
-						target, why, keep, strings.Join(active, ", "))
+					msg = fmt.Sprintf("Node %s is %s and the PipelineRun cannot move to another node: %s. Waiting for %s to finish %s, then for the node to be usable again",
+						target, why, keep, strings.Join(active, ", "), there(t.Topology))
 				}
 				return Placement{Node: target, Reason: ReasonWaitingToMove, Message: msg}, nil
 			}
@@ -392,7 +393,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			return e.awaitReclaim(ctx, s, run, sts, spec, p, pinned, reservation())
 		}
 		if pinned != "" && unschedulable(p) {
-			active, err := e.activeMemberPods(run.Namespace, t.Placeholder, pinned)
+			active, err := e.activeMemberPods(run.Namespace, t.Placeholder, pinned, t.Topology, false)
 			if err != nil {
 				return Placement{}, err
 			}
@@ -435,14 +436,36 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 			wait := e.Clock.Since(p.CreationTimestamp.Time)
 			e.Metrics.NodeWait(ctx, wait)
 			e.Metrics.Placement(ctx, metrics.OutcomePlaced)
-			event(ctx, run, corev1.EventTypeNormal, EventPlaced, fmt.Sprintf(
-				"All pods of this PipelineRun run on node %s (placeholder %s waited %s for it)", current, sts.Name, wait.Round(time.Millisecond)))
+			event(ctx, run, corev1.EventTypeNormal, EventPlaced, e.placedMessage(current, t.Topology, sts.Name, wait))
 		}
 	}
 	if placement, replaced, err := e.reclaim(ctx, s, run, sts, spec, p, tasks, limitRanges); replaced || err != nil {
 		return placement, err
 	}
 	return e.follow(ctx, s, run, sts, spec, p, tasks, limitRanges)
+}
+
+// placedMessage says where the run's pods go once its placeholder is bound
+// to node: on it, or where nodes share its value of a wider topology.
+func (e *Engine) placedMessage(node, topology, name string, wait time.Duration) string {
+	waited := wait.Round(time.Millisecond)
+	if !wide(topology) {
+		return fmt.Sprintf("All pods of this PipelineRun run on node %s (placeholder %s waited %s for it)", node, name, waited)
+	}
+	where := topology + " of node " + node
+	if n, err := e.Nodes.Get(node); err == nil {
+		where = topology + "=" + n.Labels[topology]
+	}
+	return fmt.Sprintf("All pods of this PipelineRun run in %s; placeholder %s holds the reservation on node %s (it waited %s for it)", where, name, node, waited)
+}
+
+// there says where a run's pods run that a move waits for: on its node,
+// or anywhere in its wider topology.
+func there(topology string) string {
+	if !wide(topology) {
+		return "there"
+	}
+	return "in the PipelineRun's " + topology
 }
 
 // unschedulable reports whether the scheduler tried p and found no node.

@@ -104,6 +104,9 @@ func settings(t *testing.T, data map[string]string) Settings {
 	return Settings{Config: cfg, Coschedule: tektonconfig.CoscheduleWorkspaces, Image: image}
 }
 
+// zoneKey is the topology key of the zone tests.
+const zoneKey = "topology.kubernetes.io/zone"
+
 func phName() string { return placeholder.Name(&testRun().ObjectMeta) }
 
 // ownSTS is the run's placeholder StatefulSet as the engine creates it.
@@ -525,8 +528,10 @@ func TestPlace(t *testing.T) {
 		createErr error
 		// runCreated, when set, is the run's creation time.
 		runCreated *metav1.Time
-		want       Placement
-		wantErr    bool
+		// topology is the run's recorded topology key ("": one node).
+		topology string
+		want     Placement
+		wantErr  bool
 		// wantMessage lists substrings of Placement.Message.
 		wantMessage []string
 		wantActions []string
@@ -808,6 +813,47 @@ func TestPlace(t *testing.T) {
 		wantActions:  []string{"patch statefulsets", "delete pods (at once)"},
 		wantTemplate: waitingReservation(0),
 		wantEvents:   []string{"Warning Moving"},
+	}, {
+		name:     "(6) zone: node cordoned, a TaskRun pod runs on another node of the zone: wait to move, or the run would split",
+		topology: zoneKey,
+		objects: []runtime.Object{
+			cordonedNode("node-1"), readyNode("node-2"),
+			ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
+			memberPod("build-clone-pod", "node-1", corev1.PodSucceeded, ago(time.Hour)),
+			memberPod("build-other-pod", "node-2", corev1.PodRunning, ago(time.Minute)),
+		},
+		want:         Placement{Node: "node-1", Reason: ReasonWaitingToMove},
+		wantMessage:  []string{"Node node-1 is cordoned; waiting for build-other-pod to finish in the PipelineRun's topology.kubernetes.io/zone before the PipelineRun moves"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+	}, {
+		name:     "(7) zone: node cordoned, every pod of the run done (a Pending one follows): unpinned with the reservation",
+		topology: zoneKey,
+		objects: []runtime.Object{
+			cordonedNode("node-1"), readyNode("node-2"),
+			ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
+			memberPod("build-clone-pod", "node-1", corev1.PodSucceeded, ago(time.Hour)),
+			memberPod("build-other-pod", "node-2", corev1.PodFailed, ago(time.Hour)),
+			memberPod("build-next-pod", "", corev1.PodPending, ago(time.Minute)),
+		},
+		want:         waitForNode,
+		wantMessage:  []string{"Node node-1 is cordoned; moving the PipelineRun to another node"},
+		wantActions:  []string{"patch statefulsets", "delete pods (at once)"},
+		wantTemplate: waitingReservation(0),
+		wantEvents:   []string{"Warning Moving"},
+	}, {
+		name:     "(6) zone: node gone, a TaskRun pod runs on another node of the zone: wait to move; the gone node's pods do not count",
+		topology: zoneKey,
+		objects: []runtime.Object{
+			readyNode("node-2"),
+			ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
+			memberPod("build-compile-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
+			memberPod("build-other-pod", "node-2", corev1.PodRunning, ago(time.Minute)),
+		},
+		want:         Placement{Node: "node-1", Reason: ReasonWaitingToMove},
+		wantMessage:  []string{"Node node-1 is gone; waiting for build-other-pod to finish in the PipelineRun's topology.kubernetes.io/zone"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
 	}, {
 		name: "(7) node gone: moves even with pods that were running there",
 		objects: []runtime.Object{
@@ -1209,7 +1255,7 @@ func TestPlace(t *testing.T) {
 			if tc.remaining != nil {
 				rem = tc.remaining
 			}
-			target := Target{Placeholder: phName(), Isolation: selection.IsolationRequired}
+			target := Target{Placeholder: phName(), Isolation: selection.IsolationRequired, Topology: tc.topology}
 
 			got, err := h.engine(t).Place(h.ctx, settings(t, tc.config), run, target, rem)
 			h.check(t, placed{got: got, err: err}, placeExpectation{
@@ -1232,6 +1278,8 @@ func TestPlaceCreate(t *testing.T) {
 		run       func(*v1.PipelineRun)
 		// wantRepel is the anti-affinity between placeholders.
 		wantRepel *corev1.PodAntiAffinity
+		// wantNodes is the placeholder's node affinity.
+		wantNodes *corev1.NodeAffinity
 		wantVols  []string
 	}{{
 		name:      "required, cluster scope",
@@ -1252,6 +1300,18 @@ func TestPlaceCreate(t *testing.T) {
 				TopologyKey:   placeholder.HostnameTopologyKey,
 			},
 		}}},
+	}, {
+		name:      "required, cluster scope, zone: placeholders repel each other in a zone",
+		config:    map[string]string{paconfig.TopologyKeyKey: zoneKey},
+		isolation: selection.IsolationRequired,
+		wantRepel: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+			LabelSelector:     placeholder.AllPlaceholdersSelector(),
+			TopologyKey:       zoneKey,
+			NamespaceSelector: &metav1.LabelSelector{},
+		}}},
+		wantNodes: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: zoneKey, Operator: corev1.NodeSelectorOpExists}},
+		}}}},
 	}, {
 		name:      "workspaces' claims are mounted",
 		isolation: selection.IsolationRequired,
@@ -1276,7 +1336,7 @@ func TestPlaceCreate(t *testing.T) {
 			}
 			s := settings(t, tc.config)
 			// The scope is decided with the run (Target) and then sticks to it.
-			target := Target{Placeholder: phName(), Isolation: tc.isolation, NamespaceScoped: s.Config.IsolationScope() == paconfig.IsolationScopeNamespace}
+			target := Target{Placeholder: phName(), Isolation: tc.isolation, NamespaceScoped: s.Config.IsolationScope() == paconfig.IsolationScopeNamespace, Topology: s.Config.Topology}
 			if _, err := h.engine(t).Place(h.ctx, s, run, target, remaining()); err != nil {
 				t.Fatalf("Place() = %v", err)
 			}
@@ -1294,6 +1354,9 @@ func TestPlaceCreate(t *testing.T) {
 			spec := sts.Spec.Template.Spec
 			if d := cmp.Diff(tc.wantRepel, spec.Affinity.PodAntiAffinity); d != "" {
 				t.Errorf("anti-affinity (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.wantNodes, spec.Affinity.NodeAffinity); d != "" {
+				t.Errorf("node affinity (-want +got):\n%s", d)
 			}
 			if d := cmp.Diff(image, spec.Containers[0].Image); d != "" {
 				t.Errorf("image (-want +got):\n%s", d)
@@ -1625,10 +1688,16 @@ func TestTarget(t *testing.T) {
 	done.Status.SetCondition(&apis.Condition{Type: apis.ConditionSucceeded, Status: corev1.ConditionTrue})
 	const parentPlaceholder = "placeholder-parent-0123456789"
 
+	withAnnotations := func(r *v1.PipelineRun, annotations map[string]string) *v1.PipelineRun {
+		r.Annotations = annotations
+		return r
+	}
 	for _, tc := range []struct {
 		name       string
 		enabled    bool
 		coschedule string
+		// topology is the value of the topology key flag, if set.
+		topology   string
 		run        *v1.PipelineRun
 		want       Target
 		wantEvents []string
@@ -1658,6 +1727,41 @@ func TestTarget(t *testing.T) {
 		enabled: true,
 		run:     done,
 		want:    Target{},
+	}, {
+		name:     "topology key set to the zone: the run's pods share a zone",
+		enabled:  true,
+		topology: zoneKey,
+		run:      testRun(),
+		want:     Target{Placeholder: phName(), Isolation: selection.IsolationRequired, Topology: zoneKey},
+	}, {
+		name:     "topology key set to the node: the default",
+		enabled:  true,
+		topology: placeholder.HostnameTopologyKey,
+		run:      testRun(),
+		want:     Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+	}, {
+		name:     "topology key changed to the zone mid-run: the run's record (one node) holds",
+		enabled:  true,
+		topology: zoneKey,
+		run:      reconciled(recorded(testRun(), "required/cluster"), true),
+		want:     Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+	}, {
+		name:    "topology key changed back to the node mid-run: the run's record (the zone) holds",
+		enabled: true,
+		run:     reconciled(recorded(testRun(), "required/namespace@"+zoneKey), true),
+		want:    Target{Placeholder: phName(), Isolation: selection.IsolationRequired, NamespaceScoped: true, Topology: zoneKey},
+	}, {
+		name:     "child PipelineRun of a run in one zone joins in the parent's zone, whatever the flag says",
+		enabled:  true,
+		topology: "example.com/rack",
+		run:      withAnnotations(childRun(map[string]string{placeholder.MemberLabelKey: parentPlaceholder}), map[string]string{placeholder.TopologyAnnotationKey: zoneKey}),
+		want:     Target{Placeholder: parentPlaceholder, Joined: true, Topology: zoneKey},
+	}, {
+		name:     "child PipelineRun of a run on one node joins on it, whatever the flag says",
+		enabled:  true,
+		topology: zoneKey,
+		run:      childRun(map[string]string{placeholder.MemberLabelKey: parentPlaceholder}),
+		want:     Target{Placeholder: parentPlaceholder, Joined: true},
 	}, {
 		name:    "child PipelineRun joins the parent's placeholder",
 		enabled: true,
@@ -1735,7 +1839,11 @@ func TestTarget(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			s := settings(t, map[string]string{paconfig.EnableKey: fmt.Sprint(tc.enabled)})
+			flags := map[string]string{paconfig.EnableKey: fmt.Sprint(tc.enabled)}
+			if tc.topology != "" {
+				flags[paconfig.TopologyKeyKey] = tc.topology
+			}
+			s := settings(t, flags)
 			s.Coschedule = tc.coschedule
 			got, err := h.engine(t).Target(h.ctx, s, tc.run)
 			if err != nil {
@@ -1769,23 +1877,57 @@ func TestTargetWithoutRecorder(t *testing.T) {
 }
 
 func TestLabel(t *testing.T) {
+	const name = "placeholder-x-0123456789"
+	member := map[string]string{placeholder.MemberLabelKey: name}
+	inZone := map[string]string{placeholder.TopologyAnnotationKey: zoneKey}
 	for _, tc := range []struct {
-		name   string
-		labels map[string]string
-		target Target
-		want   map[string]string
+		name            string
+		labels          map[string]string
+		annotations     map[string]string
+		target          Target
+		want            map[string]string
+		wantAnnotations map[string]string
 	}{
 		{name: "not handled: untouched", labels: map[string]string{"a": "b"}, target: Target{}, want: map[string]string{"a": "b"}},
 		{name: "not handled, no labels: stays nil", target: Target{}, want: nil},
-		{name: "handled, no labels", target: Target{Placeholder: "placeholder-x-0123456789"}, want: map[string]string{placeholder.MemberLabelKey: "placeholder-x-0123456789"}},
-		{name: "handled, labels kept", labels: map[string]string{"a": "b"}, target: Target{Placeholder: "placeholder-x-0123456789", Joined: true}, want: map[string]string{"a": "b", placeholder.MemberLabelKey: "placeholder-x-0123456789"}},
-		{name: "handled, stale value replaced", labels: map[string]string{placeholder.MemberLabelKey: "old"}, target: Target{Placeholder: "placeholder-x-0123456789"}, want: map[string]string{placeholder.MemberLabelKey: "placeholder-x-0123456789"}},
+		{name: "not handled, the run's creator's topology annotation: untouched", annotations: inZone, target: Target{}, wantAnnotations: inZone},
+		{name: "handled, no labels", target: Target{Placeholder: name}, want: member},
+		{name: "handled, labels kept", labels: map[string]string{"a": "b"}, target: Target{Placeholder: name, Joined: true}, want: map[string]string{"a": "b", placeholder.MemberLabelKey: name}},
+		{name: "handled, stale value replaced", labels: map[string]string{placeholder.MemberLabelKey: "old"}, target: Target{Placeholder: name}, want: member},
+		{name: "handled, in a zone: annotated with the key", target: Target{Placeholder: name, Topology: zoneKey}, want: member, wantAnnotations: inZone},
+		{name: "joined child, in a zone: annotated with the key", annotations: map[string]string{"a": "b"}, target: Target{Placeholder: name, Joined: true, Topology: zoneKey}, want: member, wantAnnotations: map[string]string{"a": "b", placeholder.TopologyAnnotationKey: zoneKey}},
+		{name: "handled, on one node: a topology annotation copied from the run is removed", annotations: map[string]string{"a": "b", placeholder.TopologyAnnotationKey: zoneKey}, target: Target{Placeholder: name}, want: member, wantAnnotations: map[string]string{"a": "b"}},
+		{name: "handled, in a zone: another topology copied from the run is replaced", annotations: map[string]string{placeholder.TopologyAnnotationKey: "rack"}, target: Target{Placeholder: name, Topology: zoneKey}, want: member, wantAnnotations: inZone},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			meta := &metav1.ObjectMeta{Labels: tc.labels}
+			meta := &metav1.ObjectMeta{Labels: tc.labels, Annotations: tc.annotations}
 			Label(meta, tc.target)
 			if d := cmp.Diff(tc.want, meta.Labels); d != "" {
 				t.Errorf("labels (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.wantAnnotations, meta.Annotations, cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("annotations (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestPlacedMessage(t *testing.T) {
+	zoned := readyNode("node-1")
+	zoned.Labels = map[string]string{zoneKey: "zone-a"}
+	for _, tc := range []struct {
+		name     string
+		topology string
+		want     string
+	}{
+		{name: "one node", want: "All pods of this PipelineRun run on node node-1 (placeholder p waited 1.5s for it)"},
+		{name: "a zone: its value", topology: zoneKey, want: "All pods of this PipelineRun run in topology.kubernetes.io/zone=zone-a; placeholder p holds the reservation on node node-1 (it waited 1.5s for it)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, zoned)
+			got := h.engine(t).placedMessage("node-1", tc.topology, "p", 1500*time.Millisecond)
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("placedMessage() (-want +got):\n%s", d)
 			}
 		})
 	}
@@ -1882,6 +2024,11 @@ func TestRecord(t *testing.T) {
 		run:    testRun(),
 		target: Target{Placeholder: phName(), Isolation: selection.IsolationPreferred, NamespaceScoped: true},
 		want:   map[string]string{selection.RecordAnnotationKey: "preferred/namespace"},
+	}, {
+		name:   "handled, in a zone: the key follows the scope",
+		run:    testRun(),
+		target: Target{Placeholder: phName(), Isolation: selection.IsolationRequired, TenantLabel: "example.com/tenant", Topology: zoneKey},
+		want:   map[string]string{selection.RecordAnnotationKey: "required/label:example.com/tenant@" + zoneKey},
 	}, {
 		name:   "not handled: nothing written",
 		run:    testRun(),

@@ -106,7 +106,7 @@ func (e *Engine) awaitAdmission(ctx context.Context, run *v1.PipelineRun, sts *a
 // pods of the run still run on that node: the run then waits for admission
 // there.
 func (e *Engine) requeue(ctx context.Context, run *v1.PipelineRun, sts *appsv1.StatefulSet, spec placeholder.Spec, p *corev1.Pod, pinned, queue string, reservation corev1.ResourceList) (placement Placement, requeued bool, err error) {
-	active, err := e.activeMemberPods(run.Namespace, sts.Name, pinned)
+	active, err := e.activeMemberPods(run.Namespace, sts.Name, pinned, spec.Topology, false)
 	if err != nil || len(active) > 0 {
 		return Placement{}, false, err
 	}

@@ -162,14 +162,14 @@ func (e *Engine) awaitReclaim(ctx context.Context, s Settings, run *v1.PipelineR
 		return placement, err
 	}
 	why := schedulingMessage(p)
-	active, err := e.activeMemberPods(run.Namespace, sts.Name, pinned)
+	active, err := e.activeMemberPods(run.Namespace, sts.Name, pinned, spec.Topology, false)
 	if err != nil {
 		return Placement{}, err
 	}
 	if len(active) > 0 {
 		return Placement{Node: pinned, Reason: ReasonWaitingToMove, Message: fmt.Sprintf(
-			"%s and cannot get it back there: %s. Waiting for %s to finish there before the PipelineRun moves to another node",
-			lost, why, strings.Join(active, ", "))}, nil
+			"%s and cannot get it back there: %s. Waiting for %s to finish %s before the PipelineRun moves to another node",
+			lost, why, strings.Join(active, ", "), there(spec.Topology))}, nil
 	}
 	spec.PinnedNode = ""
 	spec.Requests = reservation

@@ -31,15 +31,22 @@ func (e *Engine) memberPods(namespace, name string) ([]*corev1.Pod, error) {
 	return e.Pods.Pods(namespace).List(labels.SelectorFromSet(labels.Set{placeholder.MemberLabelKey: name}))
 }
 
-// activeMemberPods lists the run's pods on node that have not finished.
-func (e *Engine) activeMemberPods(namespace, name, node string) ([]string, error) {
+// activeMemberPods lists the run's pods that have not finished and keep
+// it where it is: those on node when the run's pods share one node
+// (topology ""); with a wider topology (a zone), those bound to any node,
+// which are in the placeholder's zone (their affinity puts them there). A
+// run that moved while one of them ran elsewhere in the zone could land in
+// another zone and split: it moves only once they are done. When node is
+// gone, its own pods keep nothing: they fail with it.
+func (e *Engine) activeMemberPods(namespace, name, node, topology string, gone bool) ([]string, error) {
 	pods, err := e.memberPods(namespace, name)
 	if err != nil {
 		return nil, fmt.Errorf("listing the pods of placeholder %s/%s: %w", namespace, name, err)
 	}
 	var active []string
 	for _, p := range pods {
-		if p.Spec.NodeName == node && p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+		holds := (p.Spec.NodeName == node && !gone) || (wide(topology) && p.Spec.NodeName != "" && p.Spec.NodeName != node)
+		if holds && p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
 			active = append(active, p.Name)
 		}
 	}

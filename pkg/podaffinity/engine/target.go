@@ -40,6 +40,10 @@ type Target struct {
 	// TenantLabel, when set, limits isolation to the runs of namespaces
 	// with the same value of this namespace label (the run's tenant).
 	TenantLabel string
+	// Topology is the node label whose value all pods of the run share
+	// ("" is one node, kubernetes.io/hostname): the topology of its pods'
+	// affinity to the placeholder and of the placeholders' isolation.
+	Topology string
 	// Joined is true for a child PipelineRun that shares its parent's placeholder.
 	Joined bool
 }
@@ -68,7 +72,8 @@ func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) (T
 		return Target{}, nil
 	}
 	if name := run.Labels[placeholder.MemberLabelKey]; name != "" && ownedByPipelineRun(run) {
-		return Target{Placeholder: name, Joined: true}, nil
+		// The parent labelled it (Label), with the topology it recorded.
+		return Target{Placeholder: name, Joined: true, Topology: run.Annotations[placeholder.TopologyAnnotationKey]}, nil
 	}
 	value, hasRecord := run.Annotations[selection.RecordAnnotationKey]
 	history := selection.History{
@@ -92,7 +97,7 @@ func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) (T
 	}
 	return Target{
 		Placeholder: placeholder.Name(&run.ObjectMeta), Isolation: record.Isolation,
-		NamespaceScoped: record.NamespaceScoped, TenantLabel: record.TenantLabel,
+		NamespaceScoped: record.NamespaceScoped, TenantLabel: record.TenantLabel, Topology: record.Topology,
 	}, nil
 }
 
@@ -127,6 +132,7 @@ func (e *Engine) fresh(ctx context.Context, s Settings, run *v1.PipelineRun) sel
 		Isolation:       decision.Isolation,
 		NamespaceScoped: s.Config.IsolationScope() == paconfig.IsolationScopeNamespace,
 		TenantLabel:     s.Config.TenantLabel(),
+		Topology:        s.Config.Topology,
 	}
 }
 
@@ -146,7 +152,7 @@ func Record(run *v1.PipelineRun, t Target) {
 	if run.IsPending() || run.IsDone() || t.Joined {
 		return
 	}
-	r := selection.Record{Isolation: t.Isolation, NamespaceScoped: t.NamespaceScoped, TenantLabel: t.TenantLabel}
+	r := selection.Record{Isolation: t.Isolation, NamespaceScoped: t.NamespaceScoped, TenantLabel: t.TenantLabel, Topology: t.Topology}
 	if !t.Handled() {
 		r = selection.Record{}
 		if _, ok := run.Annotations[selection.RecordAnnotationKey]; !ok {
@@ -160,7 +166,11 @@ func Record(run *v1.PipelineRun, t Target) {
 }
 
 // Label marks a TaskRun, CustomRun or child PipelineRun of a handled run as
-// a member of its placeholder, so that its pods are tied to it.
+// a member of its placeholder, so that its pods are tied to it, in the
+// run's topology: the annotation placeholder.TopologyAnnotationKey when it
+// is wider than a node. Tekton copies a run's annotations onto its
+// children, so one the run's creator wrote is removed: only the topology
+// recorded on the run counts.
 func Label(obj *metav1.ObjectMeta, t Target) {
 	if !t.Handled() {
 		return
@@ -169,6 +179,19 @@ func Label(obj *metav1.ObjectMeta, t Target) {
 		obj.Labels = map[string]string{}
 	}
 	obj.Labels[placeholder.MemberLabelKey] = t.Placeholder
+	if wide(t.Topology) {
+		if obj.Annotations == nil {
+			obj.Annotations = map[string]string{}
+		}
+		obj.Annotations[placeholder.TopologyAnnotationKey] = t.Topology
+		return
+	}
+	delete(obj.Annotations, placeholder.TopologyAnnotationKey)
+}
+
+// wide reports whether a recorded topology is wider than one node.
+func wide(topology string) bool {
+	return placeholder.TopologyKey(topology) != placeholder.HostnameTopologyKey
 }
 
 func ownedByPipelineRun(run *v1.PipelineRun) bool {

@@ -22,7 +22,8 @@ import (
 )
 
 // isolationTerm is the pod (anti-)affinity term by which a placeholder repels
-// the placeholders of other runs on its node: every pod labelled
+// the placeholders of other runs on its node (or in its zone, or whatever
+// topology the run's pods share: s.Topology): every pod labelled
 // LabelComponent=ComponentName (a label config/placeholder-label-policy.yaml
 // reserves to Tekton's controller and the StatefulSet controller) in
 //
@@ -47,7 +48,7 @@ import (
 func isolationTerm(s Spec) corev1.PodAffinityTerm {
 	repel := corev1.PodAffinityTerm{
 		LabelSelector: AllPlaceholdersSelector(),
-		TopologyKey:   HostnameTopologyKey,
+		TopologyKey:   TopologyKey(s.Topology),
 	}
 	switch {
 	case s.TenantLabel != "" && s.Tenant != nil:

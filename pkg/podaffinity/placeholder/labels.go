@@ -59,9 +59,26 @@ const (
 	// KueueQueue). Once Kueue admits it, the wait for a node starts
 	// (WaitingSinceAnnotation): time spent queued is not a wait for a node.
 	AwaitingAdmissionAnnotation = "tekton.dev/pod-affinity-awaiting-admission"
+	// TopologyAnnotationKey is set, next to MemberLabelKey, on every
+	// TaskRun, CustomRun and child PipelineRun of a handled run whose pods
+	// share a topology wider than a node, to its key (recorded on the run,
+	// see selection.Record.Topology). The pod builder reads it as the
+	// topology of the pod affinity to the placeholder. Absent: one node.
+	// (An annotation: a label key such as topology.kubernetes.io/zone is
+	// no valid label value.)
+	TopologyAnnotationKey = "tekton.dev/pod-affinity-topology"
 	// HostnameTopologyKey is the topology of "same node".
 	HostnameTopologyKey = "kubernetes.io/hostname"
 )
+
+// TopologyKey returns the topology key that a recorded topology means:
+// HostnameTopologyKey for "".
+func TopologyKey(recorded string) string {
+	if recorded == "" {
+		return HostnameTopologyKey
+	}
+	return recorded
+}
 
 // Labels returns the labels of the placeholder StatefulSet and its pod.
 func Labels(name, runName string) map[string]string {

@@ -69,6 +69,11 @@ type Spec struct {
 	// Tenant is the value of TenantLabel on the run's namespace; nil when
 	// the namespace does not have the label.
 	Tenant *string
+	// Topology is the node label whose value all pods of the run share
+	// (pipelinerun-pod-affinity-topology-key); "" or HostnameTopologyKey is
+	// one node. With a wider topology the placeholders repel each other in
+	// it, and the placeholder only goes to a node that has the label.
+	Topology string
 	// PriorityClassName, when set, is the placeholder pod's priority class
 	// (pipelinerun-pod-affinity-priority-class); otherwise the run's
 	// podTemplate (or Tekton's default template) gives it, if any.
@@ -193,6 +198,13 @@ func Affinity(s Spec) *corev1.Affinity {
 		affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution = &corev1.NodeSelector{NodeSelectorTerms: terms}
 	}
 
+	// With a topology wider than a node, the run's pods go where a node
+	// has the placeholder's node's value of the label: a placeholder on a
+	// node without it would leave them nowhere to go.
+	if key := TopologyKey(s.Topology); key != HostnameTopologyKey {
+		requireLabel(affinity, key)
+	}
+
 	repel := isolationTerm(s)
 	switch s.Isolation {
 	case selection.IsolationRequired:
@@ -214,6 +226,25 @@ func Affinity(s Spec) *corev1.Affinity {
 		pinToNode(affinity, s.PinnedNode)
 	}
 	return affinity
+}
+
+// requireLabel requires a node that has the label key, ANDed with each
+// existing required node selector term.
+func requireLabel(affinity *corev1.Affinity, key string) {
+	has := corev1.NodeSelectorRequirement{Key: key, Operator: corev1.NodeSelectorOpExists}
+	if affinity.NodeAffinity == nil {
+		affinity.NodeAffinity = &corev1.NodeAffinity{}
+	}
+	required := affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution
+	if required == nil || len(required.NodeSelectorTerms) == 0 {
+		affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution = &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{has}}},
+		}
+		return
+	}
+	for i := range required.NodeSelectorTerms {
+		required.NodeSelectorTerms[i].MatchExpressions = append(required.NodeSelectorTerms[i].MatchExpressions, has)
+	}
 }
 
 // pinToNode requires the node called nodeName, by field (node names and

@@ -57,6 +57,21 @@ func tenantTerm(tenant string) corev1.PodAffinityTerm {
 	}
 }
 
+// zoneKey is the topology key of the zone tests.
+const zoneKey = "topology.kubernetes.io/zone"
+
+// inTopology is the requirement of a placeholder whose run's pods share a
+// topology wider than a node: its node has the topology label.
+func inTopology(key string) corev1.NodeSelectorRequirement {
+	return corev1.NodeSelectorRequirement{Key: key, Operator: corev1.NodeSelectorOpExists}
+}
+
+// withTopology returns term with its topology key set to key.
+func withTopology(term corev1.PodAffinityTerm, key string) corev1.PodAffinityTerm {
+	term.TopologyKey = key
+	return term
+}
+
 // repelTerm is the isolation term; nsSelector is {} for cluster scope.
 func repelTerm(nsSelector *metav1.LabelSelector) corev1.PodAffinityTerm {
 	return corev1.PodAffinityTerm{
@@ -265,6 +280,7 @@ func TestAffinity(t *testing.T) {
 		namespaceScoped bool
 		tenantLabel     string
 		tenant          *string
+		topology        string
 		pinnedNode      string
 		want            *corev1.Affinity
 	}{{
@@ -331,6 +347,66 @@ func TestAffinity(t *testing.T) {
 			{Weight: 100, PodAffinityTerm: tenantTerm("acme")},
 		}}},
 	}, {
+		name:      "the node written explicitly is the default: nothing more",
+		isolation: selection.IsolationRequired,
+		topology:  HostnameTopologyKey,
+		want:      &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{repelTerm(&metav1.LabelSelector{})}}},
+	}, {
+		name:      "required, cluster scope, zone: repels placeholders in the zone; its node has a zone",
+		isolation: selection.IsolationRequired,
+		topology:  zoneKey,
+		want: &corev1.Affinity{
+			NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{inTopology(zoneKey)}}},
+			}},
+			PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{withTopology(repelTerm(&metav1.LabelSelector{}), zoneKey)}},
+		},
+	}, {
+		name:            "preferred, namespace scope, zone",
+		isolation:       selection.IsolationPreferred,
+		namespaceScoped: true,
+		topology:        zoneKey,
+		want: &corev1.Affinity{
+			NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{inTopology(zoneKey)}}},
+			}},
+			PodAntiAffinity: &corev1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{
+				{Weight: 100, PodAffinityTerm: withTopology(repelTerm(nil), zoneKey)},
+			}},
+		},
+	}, {
+		name:        "required, tenant scope, zone",
+		isolation:   selection.IsolationRequired,
+		tenantLabel: "example.com/tenant",
+		tenant:      ptr.To("acme"),
+		topology:    zoneKey,
+		want: &corev1.Affinity{
+			NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{inTopology(zoneKey)}}},
+			}},
+			PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{withTopology(tenantTerm("acme"), zoneKey)}},
+		},
+	}, {
+		name:        "zone, pinned, with the user's required terms: the label and the pin ANDed with each",
+		podAffinity: &corev1.Affinity{NodeAffinity: userNodeAffinity(diskTerm("ssd"), diskTerm("nvme"))},
+		isolation:   selection.IsolationRequired,
+		topology:    zoneKey,
+		pinnedNode:  "node-2",
+		want: &corev1.Affinity{
+			NodeAffinity: userNodeAffinity(
+				corev1.NodeSelectorTerm{MatchExpressions: append(diskTerm("ssd").MatchExpressions, inTopology(zoneKey)), MatchFields: []corev1.NodeSelectorRequirement{pinField("node-2")}},
+				corev1.NodeSelectorTerm{MatchExpressions: append(diskTerm("nvme").MatchExpressions, inTopology(zoneKey)), MatchFields: []corev1.NodeSelectorRequirement{pinField("node-2")}},
+			),
+			PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{withTopology(repelTerm(&metav1.LabelSelector{}), zoneKey)}},
+		},
+	}, {
+		name:       "zone, not isolated, pinned",
+		topology:   zoneKey,
+		pinnedNode: "node-1",
+		want: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{inTopology(zoneKey)}, MatchFields: []corev1.NodeSelectorRequirement{pinField("node-1")}}},
+		}}},
+	}, {
 		name:        "required isolation appended to the user's anti-affinity",
 		podAffinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{userTerm()}}},
 		isolation:   selection.IsolationRequired,
@@ -381,7 +457,7 @@ func TestAffinity(t *testing.T) {
 			}
 			s := Spec{
 				Name: testName, Run: run, Isolation: tc.isolation, NamespaceScoped: tc.namespaceScoped,
-				TenantLabel: tc.tenantLabel, Tenant: tc.tenant, PinnedNode: tc.pinnedNode,
+				TenantLabel: tc.tenantLabel, Tenant: tc.tenant, PinnedNode: tc.pinnedNode, Topology: tc.topology,
 			}
 			got := Affinity(s)
 			if d := cmp.Diff(tc.want, got); d != "" {

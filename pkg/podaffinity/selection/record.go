@@ -33,6 +33,10 @@ const RecordAnnotationKey = "tekton.dev/pod-affinity"
 // recordNone is the recorded value of a run the engine does not handle.
 const recordNone = "none"
 
+// topologySeparator separates the recorded topology key, when it is not
+// the node's, from the scope: "@" is in no label key.
+const topologySeparator = "@"
+
 // tenantScopePrefix starts the recorded scope of a run isolated within its
 // tenant; the namespace label key follows.
 const tenantScopePrefix = "label:"
@@ -46,13 +50,20 @@ type Record struct {
 	// TenantLabel, when set, limits isolation to the runs of namespaces
 	// with the same value of this namespace label (its tenant).
 	TenantLabel string
+	// Topology is the node label whose value all pods of the run share
+	// (pipelinerun-pod-affinity-topology-key); "" is one node
+	// (kubernetes.io/hostname), also for a record written before the key
+	// existed.
+	Topology string
 }
 
 // Handled reports whether the record says the engine places the run.
 func (r Record) Handled() bool { return r.Isolation != IsolationNone }
 
 // String is the annotation value: "none", or "<isolation>/<scope>" such as
-// "required/cluster", "preferred/namespace" or "required/label:tenant".
+// "required/cluster", "preferred/namespace" or "required/label:tenant",
+// followed by "@<topology key>" when the run's pods share a topology wider
+// than a node ("required/cluster@topology.kubernetes.io/zone").
 func (r Record) String() string {
 	if !r.Handled() {
 		return recordNone
@@ -64,6 +75,9 @@ func (r Record) String() string {
 	case r.NamespaceScoped:
 		scope = "namespace"
 	}
+	if r.Topology != "" {
+		scope += topologySeparator + r.Topology
+	}
 	return string(r.Isolation) + "/" + scope
 }
 
@@ -74,8 +88,14 @@ func ParseRecord(value string) (Record, error) {
 	}
 	isolation, scope, ok := strings.Cut(value, "/")
 	r := Record{Isolation: Isolation(isolation)}
+	scope, topology, wide := strings.Cut(scope, topologySeparator)
+	// The key becomes the topology of affinity terms: an invalid one is no record.
+	if wide {
+		r.Topology = topology
+	}
 	switch {
 	case !ok, r.Isolation != IsolationRequired && r.Isolation != IsolationPreferred:
+	case wide && len(validation.IsQualifiedName(topology)) > 0:
 	case scope == "cluster":
 		return r, nil
 	case scope == "namespace":
@@ -89,7 +109,7 @@ func ParseRecord(value string) (Record, error) {
 			return r, nil
 		}
 	}
-	return Record{}, fmt.Errorf("annotation %s has invalid value %q: valid values are %q and \"<required|preferred>/<cluster|namespace|label:<namespace label key>>\"",
+	return Record{}, fmt.Errorf("annotation %s has invalid value %q: valid values are %q and \"<required|preferred>/<cluster|namespace|label:<namespace label key>>[@<node label key>]\"",
 		RecordAnnotationKey, value, recordNone)
 }
 

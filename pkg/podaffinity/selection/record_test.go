@@ -31,6 +31,9 @@ func TestRecordRoundTrip(t *testing.T) {
 		{Isolation: IsolationPreferred, NamespaceScoped: true},
 		{Isolation: IsolationRequired, TenantLabel: "tenant"},
 		{Isolation: IsolationPreferred, TenantLabel: "example.com/tenant"},
+		{Isolation: IsolationRequired, Topology: "topology.kubernetes.io/zone"},
+		{Isolation: IsolationPreferred, NamespaceScoped: true, Topology: "rack"},
+		{Isolation: IsolationRequired, TenantLabel: "example.com/tenant", Topology: "topology.kubernetes.io/zone"},
 	} {
 		got, err := ParseRecord(r.String())
 		if err != nil {
@@ -47,6 +50,9 @@ func TestParseRecordInvalid(t *testing.T) {
 		"", "required", "required/zone", "strict/cluster", "None", "/cluster",
 		// A tenant scope needs a valid namespace label key.
 		"required/label:", "required/label:team name", "preferred/label:Example.com/tenant",
+		// A topology needs a valid node label key; "none" has none.
+		"required/cluster@", "required/cluster@zone name", "required/cluster@Topology.io/zone",
+		"required/cluster@kubernetes.io/hostname@x", "none@topology.kubernetes.io/zone", "@topology.kubernetes.io/zone",
 	} {
 		if r, err := ParseRecord(v); err == nil {
 			t.Errorf("ParseRecord(%q) = %+v, want an error", v, r)
@@ -63,6 +69,10 @@ func TestRecordString(t *testing.T) {
 		{Record{Isolation: IsolationRequired}, "required/cluster"},
 		{Record{Isolation: IsolationPreferred, NamespaceScoped: true}, "preferred/namespace"},
 		{Record{Isolation: IsolationRequired, TenantLabel: "example.com/tenant"}, "required/label:example.com/tenant"},
+		{Record{Isolation: IsolationRequired, Topology: "topology.kubernetes.io/zone"}, "required/cluster@topology.kubernetes.io/zone"},
+		{Record{Isolation: IsolationRequired, TenantLabel: "example.com/tenant", Topology: "topology.kubernetes.io/zone"}, "required/label:example.com/tenant@topology.kubernetes.io/zone"},
+		// Not handled: no topology, whatever the field says.
+		{Record{Topology: "topology.kubernetes.io/zone"}, "none"},
 	} {
 		if got := tc.record.String(); got != tc.want {
 			t.Errorf("%+v.String() = %q, want %q", tc.record, got, tc.want)
@@ -115,6 +125,18 @@ func TestSticky(t *testing.T) {
 		history:    History{HasRecord: true, Recorded: "required/label:tenant", Reconciled: true},
 		fresh:      isolate,
 		want:       Record{Isolation: IsolationRequired, TenantLabel: "tenant"},
+		wantSource: Recorded,
+	}, {
+		name:       "topology key changed to the zone mid-run: the node record holds",
+		history:    History{HasRecord: true, Recorded: "required/cluster", Reconciled: true, HasChildren: true, OwnsPlaceholder: true},
+		fresh:      Record{Isolation: IsolationRequired, Topology: "topology.kubernetes.io/zone"},
+		want:       isolate,
+		wantSource: Recorded,
+	}, {
+		name:       "zone recorded: holds when the topology key is changed back",
+		history:    History{HasRecord: true, Recorded: "required/cluster@topology.kubernetes.io/zone", Reconciled: true},
+		fresh:      isolate,
+		want:       Record{Isolation: IsolationRequired, Topology: "topology.kubernetes.io/zone"},
 		wantSource: Recorded,
 	}, {
 		name:       "recorded as not handled: stays so when the feature is turned on",
