@@ -30,7 +30,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"knative.dev/pkg/logging"
 )
@@ -134,19 +133,10 @@ func (e *Engine) admitted(ctx context.Context, sts *appsv1.StatefulSet) (*appsv1
 	if _, ok := sts.Annotations[placeholder.AwaitingAdmissionAnnotation]; !ok {
 		return sts, nil
 	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{
+	return e.patchAnnotations(ctx, sts, map[string]any{
 		placeholder.AwaitingAdmissionAnnotation: nil,
 		placeholder.WaitingSinceAnnotation:      e.Clock.Now().UTC().Format(time.RFC3339),
-	}}})
-	if err != nil {
-		return nil, fmt.Errorf("encoding placeholder StatefulSet annotations: %w", err)
-	}
-	after, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.MergePatchType, patch, metav1.PatchOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("recording the admission of placeholder StatefulSet %s/%s: %w", sts.Namespace, sts.Name, err)
-	}
-	e.own.updated(sts, after, e.Clock.Now())
-	return after, nil
+	})
 }
 
 // workloadState says where Kueue's Workload of a placeholder stands, from

@@ -245,18 +245,28 @@ func (e *Engine) markWaiting(ctx context.Context, sts *appsv1.StatefulSet, since
 
 // annotate sets an annotation of the StatefulSet to a time.
 func (e *Engine) annotate(ctx context.Context, sts *appsv1.StatefulSet, key string, at time.Time) error {
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
-		key: at.UTC().Format(time.RFC3339),
-	}}})
+	_, err := e.patchAnnotations(ctx, sts, map[string]any{key: at.UTC().Format(time.RFC3339)})
+	return err
+}
+
+// patchAnnotations merge-patches the StatefulSet's annotations (a nil value
+// removes one), records the write, and returns the StatefulSet as written.
+func (e *Engine) patchAnnotations(ctx context.Context, sts *appsv1.StatefulSet, annotations map[string]any) (*appsv1.StatefulSet, error) {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
 	if err != nil {
-		return fmt.Errorf("encoding placeholder StatefulSet annotation: %w", err)
+		return nil, fmt.Errorf("encoding placeholder StatefulSet annotations: %w", err)
 	}
 	after, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 	if err != nil {
-		return fmt.Errorf("annotating placeholder StatefulSet %s/%s with %s: %w", sts.Namespace, sts.Name, key, err)
+		keys := make([]string, 0, len(annotations))
+		for k := range annotations {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		return nil, fmt.Errorf("annotating placeholder StatefulSet %s/%s (%s): %w", sts.Namespace, sts.Name, strings.Join(keys, ", "), err)
 	}
 	e.own.updated(sts, after, e.Clock.Now())
-	return nil
+	return after, nil
 }
 
 // annotatedTime reads a time the engine recorded on the StatefulSet.
