@@ -80,6 +80,10 @@ const (
 	// good (invalid, or forbidden by a LimitRange, Pod Security or an
 	// admission policy); the run fails with its message.
 	ReasonPlaceholderRejected = "PlaceholderRejected"
+	// ReasonPlaceholderStuckDeleting: the run's placeholder StatefulSet, or
+	// its pod, has been being deleted for longer than max-node-wait, held
+	// by finalizers; the run fails, naming them.
+	ReasonPlaceholderStuckDeleting = "PlaceholderStuckDeleting"
 
 	// EventPlaceholderCreated is recorded when a placeholder is created.
 	EventPlaceholderCreated = "PlaceholderCreated"
@@ -303,7 +307,7 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		}
 	}()
 	if sts.DeletionTimestamp != nil {
-		return waiting(ReasonWaitingForNode, fmt.Sprintf("placeholder StatefulSet %s is being deleted; it is recreated once gone", sts.Name), time.Second), nil
+		return e.awaitStatefulSetGone(s, sts)
 	}
 
 	pinned := placeholder.PinnedNode(&sts.Spec.Template.Spec, run)

@@ -647,10 +647,10 @@ func TestPlace(t *testing.T) {
 		wantActions:  []string{"delete pods (at once)"},
 		wantTemplate: waitingReservation(time.Minute),
 	}, {
-		name:         "StatefulSet being deleted: wait for it to go",
+		name:         "StatefulSet being deleted: wait for it to go, within max-node-wait from its deletion (see TestPlaceStuckDeleting)",
 		objects:      []runtime.Object{readyNode("node-1"), beingDeleted(ownSTS("", peak()))},
-		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: time.Second},
-		wantMessage:  []string{"is being deleted"},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: time.Hour - time.Second},
+		wantMessage:  []string{"is being deleted", "held by finalizer orphan"},
 		wantTemplate: reservationFor(),
 	}, {
 		name:         "(2) unschedulable pod: scheduler message, requeue after the remaining wait",

@@ -293,6 +293,10 @@ const terminationSlack = 10 * time.Second
 // A pod the node has finished (failed: evicted by the kubelet, say) holds
 // nothing: it is deleted at once too. The message names what preempted or
 // evicted the pod, when the pod says.
+//
+// A pod deleted at once that finalizers still hold is waited for within a
+// bound of its own too, counted from its deletion, and the message names
+// them (see deletionWait).
 func (e *Engine) awaitTermination(ctx context.Context, s Settings, sts *appsv1.StatefulSet, pinned string, old *corev1.Pod) (Placement, error) {
 	stuck := finished(old) || (old.DeletionTimestamp != nil && e.Clock.Since(old.DeletionTimestamp.Time) > terminationSlack)
 	if old.Spec.NodeName != "" && !stuck {
@@ -311,16 +315,33 @@ func (e *Engine) awaitTermination(ctx context.Context, s Settings, sts *appsv1.S
 	if what != "" {
 		msg = fmt.Sprintf("Placeholder pod %s was %s on node %s (%s); waiting for it to go", old.Name, what, old.Spec.NodeName, why)
 	}
+	then := fmt.Sprintf("it was deleted at once on node %s", old.Spec.NodeName)
 	if stuck {
-		if err := e.deletePod(ctx, old, true); err != nil {
-			return Placement{}, err
+		// Once is enough: a pod deleted at once that is still there is
+		// held by finalizers, which another deletion does not remove.
+		if !deletedAtOnce(old) {
+			if err := e.deletePod(ctx, old, true); err != nil {
+				return Placement{}, err
+			}
+			then = fmt.Sprintf("it did not terminate on node %s and was deleted at once", old.Spec.NodeName)
 		}
 		msg = fmt.Sprintf("Placeholder pod %s did not terminate on node %s; deleted it at once", old.Name, old.Spec.NodeName)
 		if what != "" {
 			msg = fmt.Sprintf("Placeholder pod %s was %s on node %s (%s); deleted it", old.Name, what, old.Spec.NodeName, why)
 		}
 	}
+	if what != "" {
+		then = fmt.Sprintf("it was %s on node %s (%s)", what, old.Spec.NodeName, why)
+	}
 	since, ok := waitStart(sts, pinned, nil)
+	if heldPod(old, stuck) {
+		d := deletingObject("Placeholder pod "+old.Name, old)
+		wait := deletionWait(s.Config.MaxNodeWait(), e.Clock.Now(), d, then+"; the StatefulSet creates it again once it is gone", terminationSlack)
+		if wait.Failed || !ok {
+			return wait, nil
+		}
+		return e.waitBounded(s, since, wait.Message, wait.RequeueAfter), nil
+	}
 	if !ok {
 		return waiting(ReasonWaitingForNode, msg, time.Second), nil
 	}

@@ -126,8 +126,11 @@ func (e *Engine) Release(ctx context.Context, s Settings, run *v1.PipelineRun) e
 	if err != nil {
 		return fmt.Errorf("getting placeholder StatefulSet %s/%s: %w", run.Namespace, name, err)
 	}
-	if !metav1.IsControlledBy(sts, run) || sts.DeletionTimestamp != nil {
+	if !metav1.IsControlledBy(sts, run) {
 		return nil
+	}
+	if sts.DeletionTimestamp != nil {
+		return e.releaseHeldPod(ctx, sts)
 	}
 	policy := metav1.DeletePropagationBackground
 	err = e.KubeClient.AppsV1().StatefulSets(run.Namespace).Delete(ctx, sts.Name, metav1.DeleteOptions{
@@ -138,6 +141,31 @@ func (e *Engine) Release(ctx context.Context, s Settings, run *v1.PipelineRun) e
 		return fmt.Errorf("deleting placeholder StatefulSet %s/%s: %w", run.Namespace, sts.Name, err)
 	}
 	logging.FromContext(ctx).Infof("Deleted placeholder StatefulSet %s/%s of PipelineRun %s", run.Namespace, sts.Name, run.Name)
+	return nil
+}
+
+// releaseHeldPod deletes the pod of the placeholder StatefulSet sts, which
+// is being deleted, when the pod still runs: finalizers that hold the
+// StatefulSet (someone else's: see deleting) hold its pods too when it is
+// deleted in the background, and its pod would keep the room the run
+// reserved on its node for as long as they do. The StatefulSet controller
+// makes no pod for a StatefulSet that is being deleted.
+func (e *Engine) releaseHeldPod(ctx context.Context, sts *appsv1.StatefulSet) error {
+	name := placeholder.PodName(sts.Name)
+	p, err := e.Pods.Pods(sts.Namespace).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("getting placeholder pod %s/%s: %w", sts.Namespace, name, err)
+	}
+	if p.DeletionTimestamp != nil || !metav1.IsControlledBy(p, sts) {
+		return nil
+	}
+	if err := e.deletePod(ctx, p, false); err != nil {
+		return err
+	}
+	logging.FromContext(ctx).Infof("Deleted placeholder pod %s/%s: its StatefulSet is being deleted and %s", p.Namespace, p.Name, deletingObject("", sts).held())
 	return nil
 }
 
