@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,19 +13,25 @@ import (
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"knative.dev/pkg/apis"
 )
 
 // The fault matrix of issue 8: what real clusters do to a handled run
 // (quotas, LimitRanges, bad names, flag flips, Pending runs, wide DAGs,
-// tainted nodes). Each case asserts the run's terminal outcome within a
+// tainted nodes, placeholders that finalizers keep from going). Each case asserts the run's terminal outcome within a
 // bound, and the reason and message its condition shows on the way.
 
 const (
-	reasonRejected = "PlaceholderRejected"
-	recordKey      = "tekton.dev/pod-affinity"
+	reasonRejected      = "PlaceholderRejected"
+	reasonStuckDeleting = "PlaceholderStuckDeleting"
+	recordKey           = "tekton.dev/pod-affinity"
+	// holdFinalizer is the finalizer the tests put on a placeholder object
+	// to keep it from going when it is deleted, as another controller may.
+	holdFinalizer = "example.com/e2e-hold"
 )
 
 // parallel is a pipeline of n tasks that run at once, each requesting cpu.
@@ -429,5 +436,124 @@ func createLimitRange(t *testing.T, ns string, item corev1.LimitRangeItem) {
 	}
 	if _, err := cluster.kube.CoreV1().LimitRanges(ns).Create(bg(), lr, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating the LimitRange: %v", err)
+	}
+}
+
+// A placeholder StatefulSet that somebody deletes mid-run while a finalizer
+// of theirs holds it: the run says what holds it and since when, and fails
+// once max-node-wait, counted from the deletion, has run out: its running
+// TaskRun is cancelled, the next never created, and its placeholder pod,
+// which the held StatefulSet would keep on the node, is deleted.
+func TestReliabilityPlaceholderStatefulSetStuckDeleting(t *testing.T) {
+	setFeatureFlags(t, patchedFlags(map[string]string{flagMaxNodeWait: "20s"}))
+	ns := newNamespace(t, "sts-held")
+	const run = "sts-held"
+	spec := pipelineSpec(taskDef{name: "t1", duration: "300s"}, taskDef{name: "t2", after: []string{"t1"}, duration: "1s"})
+	createRun(t, newRun(ns, run, spec, runOpts{}))
+	waitPlaced(t, ns, run, 60*time.Second)
+	name := waitPlaceholder(t, ns, run, 10*time.Second)
+	statefulSets := cluster.kube.AppsV1().StatefulSets(ns)
+	holdWithFinalizer(t, "StatefulSet "+name, func(patch []byte) error {
+		_, err := statefulSets.Patch(bg(), name, types.MergePatchType, patch, metav1.PatchOptions{})
+		return err
+	})
+	if err := statefulSets.Delete(bg(), name, metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("deleting StatefulSet %s: %v", name, err)
+	}
+	pr := waitRunMessage(t, ns, run, reasonWaiting, 30*time.Second,
+		"Placeholder StatefulSet "+name+" is being deleted since", "held by finalizer "+holdFinalizer, "The PipelineRun fails if it is not gone by")
+	t.Logf("while held: %s", describeCondition(pr))
+	pr = waitRunMessage(t, ns, run, reasonStuckDeleting, 60*time.Second,
+		"Placeholder StatefulSet "+name+" is still being deleted", flagMaxNodeWait+"=20s", "held by finalizer "+holdFinalizer)
+	if c := succeeded(pr); !c.IsFalse() {
+		t.Errorf("%s: %s, want Succeeded=False", run, describeCondition(pr))
+	}
+	assertCancelledAfter(t, ns, run, "t1", "t2")
+	waitFor(t, "the held StatefulSet's placeholder pod to be deleted", 30*time.Second, func(ctx context.Context) (bool, error) {
+		pods, err := placeholderPods(ctx, ns, run)
+		return err == nil && len(pods) == 0, err
+	})
+	if _, err := statefulSets.Get(bg(), name, metav1.GetOptions{}); err != nil {
+		t.Errorf("StatefulSet %s: %v; want it still held by %s", name, err, holdFinalizer)
+	}
+}
+
+// A placeholder pod deleted mid-run on a Ready node while a finalizer holds
+// it stays Terminating, and its StatefulSet cannot make it again: the run
+// says what holds it and since when, and fails once max-node-wait, counted
+// from the deletion, has run out, cancelling its running TaskRun.
+func TestReliabilityPlaceholderPodStuckTerminating(t *testing.T) {
+	setFeatureFlags(t, patchedFlags(map[string]string{flagMaxNodeWait: "20s"}))
+	ns := newNamespace(t, "pod-held")
+	const run = "pod-held"
+	spec := pipelineSpec(taskDef{name: "t1", duration: "300s"}, taskDef{name: "t2", after: []string{"t1"}, duration: "1s"})
+	createRun(t, newRun(ns, run, spec, runOpts{}))
+	node := waitPlaced(t, ns, run, 60*time.Second)
+	name := waitPlaceholder(t, ns, run, 10*time.Second) + "-0"
+	pods := cluster.kube.CoreV1().Pods(ns)
+	holdWithFinalizer(t, "pod "+name, func(patch []byte) error {
+		_, err := pods.Patch(bg(), name, types.MergePatchType, patch, metav1.PatchOptions{})
+		return err
+	})
+	if err := pods.Delete(bg(), name, metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("deleting pod %s: %v", name, err)
+	}
+	pr := waitRunMessage(t, ns, run, reasonWaiting, 30*time.Second,
+		"Placeholder pod "+name+" is being deleted since", "held by finalizer "+holdFinalizer, "on node "+node, "The PipelineRun fails if it is not gone by")
+	t.Logf("while held: %s", describeCondition(pr))
+	pr = waitRunMessage(t, ns, run, reasonStuckDeleting, 60*time.Second,
+		"Placeholder pod "+name+" is still being deleted", flagMaxNodeWait+"=20s", "held by finalizer "+holdFinalizer)
+	if c := succeeded(pr); !c.IsFalse() {
+		t.Errorf("%s: %s, want Succeeded=False", run, describeCondition(pr))
+	}
+	assertCancelledAfter(t, ns, run, "t1", "t2")
+}
+
+// holdWithFinalizer puts holdFinalizer on an object of the test (what
+// names it; patch merge-patches it) and registers its removal, so that the
+// object, and the test's namespace, can go.
+func holdWithFinalizer(t *testing.T, what string, patch func([]byte) error) {
+	t.Helper()
+	if err := patch([]byte(`{"metadata":{"finalizers":["` + holdFinalizer + `"]}}`)); err != nil {
+		t.Fatalf("adding finalizer %s to %s: %v", holdFinalizer, what, err)
+	}
+	t.Cleanup(func() {
+		if err := patch([]byte(`{"metadata":{"finalizers":null}}`)); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("removing finalizer %s from %s: %v", holdFinalizer, what, err)
+		}
+	})
+}
+
+// assertCancelledAfter checks that the failed run's TaskRun of task
+// running is done without success (cancelled) within a bound, and that no
+// TaskRun of task next was created.
+func assertCancelledAfter(t *testing.T, ns, run, running, next string) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("the TaskRun of %s to be done", running), 60*time.Second, func(ctx context.Context) (bool, error) {
+		trs, err := taskRuns(ctx, ns, run)
+		if err != nil {
+			return false, err
+		}
+		for _, tr := range trs {
+			if tr.Labels[labelPipelineTask] == running {
+				return tr.IsDone(), nil
+			}
+		}
+		return false, nil
+	})
+	trs, err := taskRuns(bg(), ns, run)
+	if err != nil {
+		t.Fatalf("listing TaskRuns: %v", err)
+	}
+	for _, tr := range trs {
+		c := tr.Status.GetCondition(apis.ConditionSucceeded)
+		switch tr.Labels[labelPipelineTask] {
+		case running:
+			if c == nil || !c.IsFalse() {
+				t.Errorf("TaskRun %s of %s: %v, want it cancelled", tr.Name, running, c)
+			}
+		case next:
+			t.Errorf("TaskRun %s of %s was created after the run failed", tr.Name, next)
+		}
 	}
 }
