@@ -25,6 +25,7 @@ import (
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"knative.dev/pkg/logging"
 )
@@ -86,7 +87,11 @@ func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) (T
 		if err := e.synced(ctx); err != nil {
 			return Target{}, fmt.Errorf("deciding whether the pod affinity engine places PipelineRun %s/%s: %w", run.Namespace, run.Name, err)
 		}
-		history.OwnsPlaceholder = e.ownsPlaceholder(run)
+		owns, err := e.ownsPlaceholder(run)
+		if err != nil {
+			return Target{}, fmt.Errorf("deciding whether the pod affinity engine places PipelineRun %s/%s: %w", run.Namespace, run.Name, err)
+		}
+		history.OwnsPlaceholder = owns
 	}
 	record, _, err := selection.Sticky(history, func() selection.Record { return e.fresh(ctx, s, run) })
 	if err != nil {
@@ -137,9 +142,19 @@ func (e *Engine) fresh(ctx context.Context, s Settings, run *v1.PipelineRun) sel
 }
 
 // ownsPlaceholder reports whether run controls a placeholder StatefulSet.
-func (e *Engine) ownsPlaceholder(run *v1.PipelineRun) bool {
-	sts, err := e.StatefulSets.StatefulSets(run.Namespace).Get(placeholder.Name(&run.ObjectMeta))
-	return err == nil && metav1.IsControlledBy(sts, run)
+// A StatefulSet that cannot be read is an error, never taken for none:
+// that would decide that a run the engine placed began without it, and
+// strand its later pods, tied to a placeholder nobody keeps.
+func (e *Engine) ownsPlaceholder(run *v1.PipelineRun) (bool, error) {
+	name := placeholder.Name(&run.ObjectMeta)
+	sts, err := e.StatefulSets.StatefulSets(run.Namespace).Get(name)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("getting placeholder StatefulSet %s/%s: %w", run.Namespace, name, err)
+	}
+	return metav1.IsControlledBy(sts, run), nil
 }
 
 // Record writes the decision t onto run, so that it sticks (see Target).
