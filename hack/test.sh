@@ -2,8 +2,8 @@
 # Usage: hack/test.sh [STAGE...]      (default: all stages, in this order)
 #
 # Stages:
-#   lint     gofmt and go vet over this module and hack/tools/provisioner
-#   unit     go test ./... (the engine's unit tests) and the provisioner's tests
+#   lint     gofmt and go vet over this module, hack/tools/provisioner and hack/tools/images
+#   unit     go test ./... (the engine's unit tests), the provisioner's and the image packer's tests
 #   patches  hack/verify-patches.sh: every line's committed series equals a
 #            regeneration, and the older lines' hooks make the main line's changes
 #   tekton   applies the series to Tekton v1.15.0, builds the patched
@@ -39,7 +39,7 @@ readonly TEKTON_TEST_PACKAGES=(
 
 stage_lint() {
   local unformatted
-  unformatted="$(gofmt -l pkg test cmd hack/tools/provisioner 2>/dev/null || true)"
+  unformatted="$(gofmt -l pkg test cmd hack/tools/provisioner hack/tools/images 2>/dev/null || true)"
   [[ -z "${unformatted}" ]] || die "gofmt needed on: ${unformatted}"
   go vet ./...
   go vet -tags=e2e ./test/...
@@ -49,11 +49,13 @@ stage_lint() {
   go vet -tags='e2e kueue' ./test/...
   go vet -tags='e2e realnode' ./test/...
   (cd hack/tools/provisioner && go vet ./...)
+  (cd hack/tools/images && go vet ./...)
 }
 
 stage_unit() {
   go test -count=1 ./...
   (cd hack/tools/provisioner && go test -count=1 ./...)
+  (cd hack/tools/images && go test -count=1 ./...)
 }
 
 stage_patches() {

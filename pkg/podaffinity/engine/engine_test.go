@@ -697,7 +697,7 @@ func TestPlace(t *testing.T) {
 		wantPod:      peak(),
 	}, {
 		name:         "(4) bound with the reservation: pinned, token requests, pod shrunk in place: wait for the node to apply it",
-		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("node-1", peak(), ago(2*time.Minute))},
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), reporting(placeholderPod("node-1", peak(), ago(2*time.Minute)))},
 		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantMessage:  []string{"Handing the reservation on node node-1 over"},
 		wantActions:  []string{"patch statefulsets", "patch pods/resize"},
@@ -705,13 +705,34 @@ func TestPlace(t *testing.T) {
 		wantPod:      token,
 		wantEvents:   []string{"Normal Placed", "Normal ReservationHandedOver"},
 	}, {
+		// A ResourceQuota recounts a pod only when the resources its node
+		// reports change: resized before its container starts, the pod could
+		// stay charged at the reservation and the first TaskRun pods be
+		// refused for minutes.
+		name:         "(4) bound with the reservation, its container not started yet: pinned, not resized until the node starts it",
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("node-1", peak(), ago(10*time.Second))},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: 51 * time.Second},
+		wantMessage:  []string{"waiting for the node to start placeholder pod " + placeholder.PodName(phName())},
+		wantActions:  []string{"patch statefulsets"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      peak(),
+		wantEvents:   []string{"Normal Placed"},
+	}, {
+		name:         "(4) bound with the reservation, its container not started a minute after the pod's creation: replaced by a token pod",
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), placeholderPod("node-1", peak(), ago(2*time.Minute))},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
+		wantMessage:  []string{"its container has not started in 2m0s", "replacing it with a token pod"},
+		wantActions:  []string{"delete pods"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      nil,
+	}, {
 		name: "(5) shrunk in place but the node still reports the reservation: wait",
 		objects: []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), func() *corev1.Pod {
 			p := placeholderPod("node-1", token, ago(2*time.Minute))
 			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: placeholder.ContainerName, Resources: &corev1.ResourceRequirements{Requests: peak(), Limits: peak()}}}
 			return p
 		}()},
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: resizeLimit + time.Second},
 		wantMessage:  []string{"waiting for the node to apply it"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
@@ -727,7 +748,7 @@ func TestPlace(t *testing.T) {
 		wantPod:      token,
 	}, {
 		name:         "(4) bound with the reservation, no in-place resize: pinned, token requests, pod replaced",
-		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("node-1", peak(), ago(2*time.Minute))},
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), runningUnreported(placeholderPod("node-1", peak(), ago(2*time.Minute)))},
 		resizeErr:    resizeUnsupported,
 		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantMessage:  []string{"Handing the reservation on node node-1 over"},
@@ -737,7 +758,7 @@ func TestPlace(t *testing.T) {
 		wantEvents:   []string{"Normal Placed", "Normal ReservationHandedOver"},
 	}, {
 		name:         "(4) resize forbidden by RBAC: handled as without in-place resize (and logged as a warning)",
-		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), placeholderPod("node-1", peak(), ago(2*time.Minute))},
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), runningUnreported(placeholderPod("node-1", peak(), ago(2*time.Minute)))},
 		resizeErr:    apierrors.NewForbidden(schema.GroupResource{Resource: "pods/resize"}, "p", errors.New("RBAC: access denied")),
 		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantActions:  []string{"patch pods/resize", "delete pods"},
@@ -746,7 +767,7 @@ func TestPlace(t *testing.T) {
 		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
 		name:         "(4) already pinned but the pod still holds the reservation: only the pod is handed over",
-		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), placeholderPod("node-1", peak(), ago(2*time.Minute))},
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), runningUnreported(placeholderPod("node-1", peak(), ago(2*time.Minute)))},
 		resizeErr:    resizeUnsupported,
 		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantActions:  []string{"patch pods/resize", "delete pods"},
@@ -755,7 +776,7 @@ func TestPlace(t *testing.T) {
 		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
 		name:         "(4) resize conflict: error, pod kept for the next reconcile",
-		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), placeholderPod("node-1", peak(), ago(2*time.Minute))},
+		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), runningUnreported(placeholderPod("node-1", peak(), ago(2*time.Minute)))},
 		resizeErr:    apierrors.NewConflict(schema.GroupResource{Resource: "pods"}, "p", nil),
 		wantErr:      true,
 		wantActions:  []string{"patch pods/resize"},
@@ -1143,7 +1164,7 @@ func TestPlace(t *testing.T) {
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
 		remaining:    growBack(-1, demand.Starting),
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: 56 * time.Second},
 		wantMessage:  []string{"waiting for the node to apply it"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
@@ -1404,12 +1425,32 @@ func TestPlaceLifecycle(t *testing.T) {
 			t.Helper()
 			sts := h.placeholderSTS(t, phName())
 			p := &corev1.Pod{
-				ObjectMeta: metav1.ObjectMeta{Name: podName, Namespace: ns, UID: types.UID("pod-on-" + node), Labels: sts.Spec.Template.Labels, CreationTimestamp: ago(time.Minute)},
+				ObjectMeta: metav1.ObjectMeta{Name: podName, Namespace: ns, UID: types.UID("pod-on-" + node), Labels: sts.Spec.Template.Labels, CreationTimestamp: ago(10 * time.Second)},
 				Spec:       *sts.Spec.Template.Spec.DeepCopy(),
 				Status:     corev1.PodStatus{Phase: corev1.PodPending, Conditions: conditions},
 			}
 			p.Spec.NodeName = node
 			if _, err := h.client.CoreV1().Pods(ns).Create(h.ctx, p, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// kubelet starts the pod's container; reporting, it reports the
+	// container's resources as they are in the pod's spec then, as a kubelet
+	// with in-place resize does once it has applied a resize.
+	kubelet := func(reporting bool) func(*testing.T, *harness) {
+		return func(t *testing.T, h *harness) {
+			t.Helper()
+			p, err := h.client.CoreV1().Pods(ns).Get(h.ctx, podName, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runningUnreported(p)
+			if reporting {
+				r := placeholder.Requests(&p.Spec)
+				p.Status.ContainerStatuses[0].Resources = &corev1.ResourceRequirements{Requests: r.DeepCopy(), Limits: r.DeepCopy()}
+			}
+			if _, err := h.client.CoreV1().Pods(ns).UpdateStatus(h.ctx, p, metav1.UpdateOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -1452,11 +1493,24 @@ func TestPlaceLifecycle(t *testing.T) {
 	}{{
 		name: "in-place resize",
 		steps: append(append([]step{}, start...), step{
-			name:         "pod bound: pin and shrink in place, ready once the node reports it",
+			name:         "pod bound: pinned, the shrink waits for the node to start the container",
 			before:       scheduler("node-2"),
+			want:         Placement{Node: "node-2", Reason: ReasonHandingOver, RequeueAfter: 51 * time.Second},
+			wantActions:  []string{"patch statefulsets"},
+			wantTemplate: pinned,
+			wantPod:      peak(),
+		}, step{
+			name:         "container started: shrink in place, then wait for the node to report it",
+			before:       kubelet(true),
 			want:         Placement{Node: "node-2", Reason: ReasonHandingOver, HandOverBegun: true},
-			wantSecond:   &Placement{Node: "node-2", Ready: true},
-			wantActions:  []string{"patch statefulsets", "patch pods/resize"},
+			wantSecond:   &Placement{Node: "node-2", Reason: ReasonHandingOver, RequeueAfter: resizeLimit + time.Second},
+			wantActions:  []string{"patch pods/resize"},
+			wantTemplate: pinned,
+			wantPod:      placeholder.TokenRequests(),
+		}, step{
+			name:         "the node reports the smaller size: ready",
+			before:       kubelet(true),
+			want:         Placement{Node: "node-2", Ready: true},
 			wantTemplate: pinned,
 			wantPod:      placeholder.TokenRequests(),
 		}),
@@ -1465,13 +1519,20 @@ func TestPlaceLifecycle(t *testing.T) {
 		name:      "pod replaced",
 		resizeErr: resizeUnsupported,
 		steps: append(append([]step{}, start...), step{
-			name:   "pod bound: pin and replace the pod",
-			before: scheduler("node-2"),
+			name:         "pod bound: pinned, the shrink waits for the node to start the container",
+			before:       scheduler("node-2"),
+			want:         Placement{Node: "node-2", Reason: ReasonHandingOver, RequeueAfter: 51 * time.Second},
+			wantActions:  []string{"patch statefulsets"},
+			wantTemplate: pinned,
+			wantPod:      peak(),
+		}, step{
+			name:   "container started, no resources reported: replace the pod",
+			before: kubelet(false),
 			want:   Placement{Node: "node-2", Reason: ReasonHandingOver, HandOverBegun: true},
 			// The pod is gone: its wait starts, the StatefulSet controller
 			// is given a moment.
 			wantSecond:         &Placement{Reason: ReasonWaitingForNode, RequeueAfter: createGrace},
-			wantActions:        []string{"patch statefulsets", "patch pods/resize", "delete pods"},
+			wantActions:        []string{"patch pods/resize", "delete pods"},
 			wantSecondActions:  []string{"patch statefulsets"},
 			wantTemplate:       pinned,
 			wantSecondTemplate: &template{Pinned: "node-2", Requests: placeholder.TokenRequests(), WaitingSince: now.Format(time.RFC3339)},
@@ -2105,6 +2166,13 @@ func TestPlaceConflictingNodeConstraints(t *testing.T) {
 
 // shrinkNotApplied is the placeholder pod on node-1 shrunk to the token in
 // its spec while the node still gives it 2 CPU and reports condition.
+// runningUnreported makes the node run the placeholder container without
+// reporting its resources, as a kubelet without in-place resize does.
+func runningUnreported(p *corev1.Pod) *corev1.Pod {
+	p.Status.Phase = corev1.PodRunning
+	return generation(p, p.Generation, &corev1.ContainerState{Running: &corev1.ContainerStateRunning{}})
+}
+
 func shrinkNotApplied(condition corev1.PodCondition) *corev1.Pod {
 	p := reportingRequests(placeholderPod("node-1", placeholder.TokenRequests(), ago(time.Hour)), rl("2", "16Mi"))
 	p.Status.Conditions = append(p.Status.Conditions, condition)

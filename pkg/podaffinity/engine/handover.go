@@ -78,6 +78,16 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, st
 
 	if !sameRequests(want, have) {
 		grows := exceeds(want, have)
+		if !containerStarted(p) && reportedResources(p) == nil {
+			// A kubelet admits a pod at its spec's size and reports its
+			// container's resources once it has started it, and a
+			// ResourceQuota recounts a pod only when those reported
+			// resources change: a pod resized before its container starts
+			// can stay charged at its old size until the quota's next full
+			// resync (minutes), refusing the very TaskRun pods the shrink
+			// makes room for. Resize a started container only.
+			return e.awaitStart(ctx, p, node, starting)
+		}
 		if grows && reportedResources(p) == nil {
 			// The node does not resize pods in place: growing would mean a new,
 			// larger pod that might not fit any more. Keep what is held.
@@ -110,23 +120,47 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, st
 			"Handing the reservation on node %s over to the PipelineRun's pods", node)}, nil
 	}
 	if starting && shrinking(p) {
-		if why := resizeStuck(p, e.Clock.Now()); why != "" {
+		now := e.Clock.Now()
+		if why := resizeStuck(p, now); why != "" {
 			// The node will never apply it (a static CPU or memory manager
-			// keeps Guaranteed pods at their size, say), or not in time:
-			// hand over by replacing the pod with a token pod pinned to the
-			// node.
-			if err := e.deletePod(ctx, p, false); err != nil {
-				return Placement{}, err
-			}
-			return Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, Message: fmt.Sprintf(
-				"Handing the reservation on node %s over to the PipelineRun's pods: the node cannot resize placeholder pod %s in place (%s); replacing it with a token pod", node, p.Name, why)}, nil
+			// keeps Guaranteed pods at their size, say), or not in time.
+			return e.replaceStuck(ctx, p, node, why)
 		}
 		// The kubelet has not applied the shrink yet: until it has, the
 		// scheduler still counts the reservation on the node.
-		return Placement{Node: node, Reason: ReasonHandingOver, Message: fmt.Sprintf(
+		return Placement{Node: node, Reason: ReasonHandingOver, RequeueAfter: resizeCheckAfter(p, now), Message: fmt.Sprintf(
 			"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to apply it", node)}, nil
 	}
 	return Placement{Node: node, Ready: true}, nil
+}
+
+// awaitStart is follow's step for a bound placeholder pod that should
+// change size but whose container the node has not started yet: nothing
+// to do while no task starts; otherwise the tasks that start wait for the
+// node to start it (the pod's update brings the run back), for at most
+// resizeLimit after the pod's creation, after which the pod is replaced
+// with a token pod pinned to the node.
+func (e *Engine) awaitStart(ctx context.Context, p *corev1.Pod, node string, starting bool) (Placement, error) {
+	if !starting {
+		return Placement{Node: node, Ready: true}, nil
+	}
+	now := e.Clock.Now()
+	if why := resizeStuck(p, now); why != "" {
+		return e.replaceStuck(ctx, p, node, why)
+	}
+	return Placement{Node: node, Reason: ReasonHandingOver, RequeueAfter: resizeCheckAfter(p, now), Message: fmt.Sprintf(
+		"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to start placeholder pod %s, to shrink it", node, p.Name)}, nil
+}
+
+// replaceStuck hands the reservation over by replacing placeholder pod p,
+// which the node will not resize in time (why), with a token pod pinned to
+// the node.
+func (e *Engine) replaceStuck(ctx context.Context, p *corev1.Pod, node, why string) (Placement, error) {
+	if err := e.deletePod(ctx, p, false); err != nil {
+		return Placement{}, err
+	}
+	return Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, Message: fmt.Sprintf(
+		"Handing the reservation on node %s over to the PipelineRun's pods: the node cannot resize placeholder pod %s in place (%s); replacing it with a token pod", node, p.Name, why)}, nil
 }
 
 // replacement is what a placeholder pod replaced during a hand-over holds:

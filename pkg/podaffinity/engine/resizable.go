@@ -108,3 +108,29 @@ func resizeStuck(p *corev1.Pod, now time.Time) string {
 	}
 	return ""
 }
+
+// resizeCheckAfter returns how long after now resizeStuck's verdict on p
+// may change without p changing: a moment after the first of its bounds
+// still running out, and never less than a second. A wait for the node
+// asks to be looked at again then, so that its bound holds even when the
+// node never updates the pod.
+func resizeCheckAfter(p *corev1.Pod, now time.Time) time.Duration {
+	next := resizeLimit
+	consider := func(since time.Time) {
+		if d := since.Add(resizeLimit).Sub(now); d < next {
+			next = d
+		}
+	}
+	if reportedResources(p) == nil && !containerStarted(p) && !p.CreationTimestamp.IsZero() {
+		consider(p.CreationTimestamp.Time)
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Status == corev1.ConditionTrue && (c.Type == podResizePending || c.Type == podResizeInProgress) && !c.LastTransitionTime.IsZero() {
+			consider(c.LastTransitionTime.Time)
+		}
+	}
+	if next < 0 {
+		next = 0
+	}
+	return next + time.Second
+}

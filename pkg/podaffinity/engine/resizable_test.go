@@ -63,3 +63,41 @@ func TestResizeStuck(t *testing.T) {
 		})
 	}
 }
+
+func TestResizeCheckAfter(t *testing.T) {
+	now := time.Now()
+	condition := func(typ corev1.PodConditionType, since time.Duration) corev1.PodCondition {
+		return corev1.PodCondition{Type: typ, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(now.Add(-since))}
+	}
+	for _, tc := range []struct {
+		name string
+		pod  *corev1.Pod
+		want time.Duration
+	}{{
+		name: "container not started, pod created 10s ago: when it has not started within the limit",
+		pod:  placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-10*time.Second))),
+		want: 51 * time.Second,
+	}, {
+		name: "resize in progress for 50s: when the limit runs out",
+		pod:  reporting(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-time.Hour)), condition(podResizeInProgress, 50*time.Second))),
+		want: 11 * time.Second,
+	}, {
+		name: "the first bound to run out counts",
+		pod:  placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-30*time.Second)), condition(podResizePending, 45*time.Second)),
+		want: 16 * time.Second,
+	}, {
+		name: "a bound already run out: a second from now",
+		pod:  reporting(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-time.Hour)), condition(podResizePending, 2*time.Minute))),
+		want: time.Second,
+	}, {
+		name: "nothing pending: the limit from now",
+		pod:  reporting(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-time.Hour)))),
+		want: resizeLimit + time.Second,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := resizeCheckAfter(tc.pod, now); got != tc.want {
+				t.Errorf("resizeCheckAfter() = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
