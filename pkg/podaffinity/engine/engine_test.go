@@ -1134,7 +1134,7 @@ func TestPlace(t *testing.T) {
 		wantActions:  []string{"delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
 	}, {
-		name: "(9) a shrink in progress for a moment: the tasks wait for it",
+		name: "(9) a shrink in progress for a moment: the tasks wait for it, checked again when it would count as stuck (no event marks that moment)",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
 			shrinkNotApplied(corev1.PodCondition{
@@ -1143,7 +1143,7 @@ func TestPlace(t *testing.T) {
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
 		remaining:    growBack(-1, demand.Starting),
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: resizeLimit - 5*time.Second},
 		wantMessage:  []string{"waiting for the node to apply it"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,

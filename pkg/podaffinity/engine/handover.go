@@ -122,8 +122,11 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, st
 				"Handing the reservation on node %s over to the PipelineRun's pods: the node cannot resize placeholder pod %s in place (%s); replacing it with a token pod", node, p.Name, why)}, nil
 		}
 		// The kubelet has not applied the shrink yet: until it has, the
-		// scheduler still counts the reservation on the node.
-		return Placement{Node: node, Reason: ReasonHandingOver, Message: fmt.Sprintf(
+		// scheduler still counts the reservation on the node. The pod's
+		// update brings the run back once it has; the run is also checked
+		// again when the shrink would count as stuck, a moment no event
+		// marks.
+		return Placement{Node: node, Reason: ReasonHandingOver, RequeueAfter: resizeRecheck(p, e.Clock.Now()), Message: fmt.Sprintf(
 			"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to apply it", node)}, nil
 	}
 	return Placement{Node: node, Ready: true}, nil
