@@ -136,6 +136,16 @@ func waitingSince(sts *appsv1.StatefulSet, d time.Duration) *appsv1.StatefulSet 
 	return sts
 }
 
+// nudgedAgo records on sts that the engine nudged the StatefulSet
+// controller d ago.
+func nudgedAgo(sts *appsv1.StatefulSet, d time.Duration) *appsv1.StatefulSet {
+	if sts.Annotations == nil {
+		sts.Annotations = map[string]string{}
+	}
+	sts.Annotations[placeholder.NudgedAnnotation] = now.Add(-d).Format(time.RFC3339)
+	return sts
+}
+
 // tolerating adds to sts a toleration of the taint key, as the run's
 // podTemplate would.
 func tolerating(sts *appsv1.StatefulSet, key string) *appsv1.StatefulSet {
@@ -571,9 +581,16 @@ func TestPlace(t *testing.T) {
 		wantMessage:  []string{"Waiting for StatefulSet " + phName() + " to create placeholder pod " + phName() + "-0"},
 		wantTemplate: reservationFor(),
 	}, {
-		name:         "StatefulSet without its pod past the moment, the pod would be admitted: wait, asked again",
+		name:         "StatefulSet without its pod past the moment, the pod would be admitted: the StatefulSet controller is nudged (it may be backing off after refusals), asked again",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak())},
-		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 30 * time.Second},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: nudgeEvery},
+		wantMessage:  []string{"Waiting for StatefulSet " + phName() + " to create placeholder pod " + phName() + "-0", "asked the StatefulSet controller to try again"},
+		wantActions:  []string{"create pods (dry run)", "patch statefulsets"},
+		wantTemplate: reservationFor(),
+	}, {
+		name:         "StatefulSet without its pod, nudged a moment ago, the pod would be admitted: not nudged again yet",
+		objects:      []runtime.Object{readyNode("node-1"), nudgedAgo(ownSTS("", peak()), 4*time.Second)},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: nudgeEvery - 4*time.Second},
 		wantMessage:  []string{"Waiting for StatefulSet " + phName() + " to create placeholder pod " + phName() + "-0"},
 		wantActions:  []string{"create pods (dry run)"},
 		wantTemplate: reservationFor(),
