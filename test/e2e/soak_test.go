@@ -163,20 +163,12 @@ func soakApplyFlags(ctx context.Context, kv map[string]string) error {
 	})
 }
 
-func soakFlagsMatch(data, kv map[string]string) bool {
-	for k, v := range kv {
-		got, ok := data[k]
-		if (v == "" && ok) || (v != "" && got != v) {
-			return false
-		}
-	}
-	return true
-}
-
 // ----------------------------------------------------------- controller ----
 
-// killController SIGKILLs the Tekton controller and starts it again
-// (sigkillController, startController).
+// killController SIGKILLs the Tekton controller and starts it again at once,
+// as a kubelet restarts a crashed container (hack/tekton-controller.sh
+// restart: nothing is installed again, the feature flags stay as they are).
+// Its log so far is kept first (keepControllerLog).
 func killController(t testing.TB) error {
 	t.Helper()
 	pid, err := sigkillController()
@@ -187,7 +179,7 @@ func killController(t testing.TB) error {
 		t.Logf("%v", err)
 	}
 	start := time.Now()
-	if err := startController("patched"); err != nil {
+	if err := startController("restart"); err != nil {
 		return err
 	}
 	t.Logf("killed the Tekton controller (PID %d); restarted and serving metrics in %s", pid, time.Since(start).Round(100*time.Millisecond))
@@ -806,38 +798,18 @@ func (f *faultInjector) inject(ctx context.Context, id, kind string) (target str
 		return target, runs, err == nil, err
 
 	case faultKill:
-		// hack/tekton-controller.sh re-applies Tekton's config-*.yaml, which
-		// resets the feature flags; a real restart keeps them, so keep
-		// putting the soak's back while the script runs.
-		keepCtx, stopKeeping := context.WithCancel(ctx)
-		kept := make(chan struct{})
-		go func() {
-			defer close(kept)
-			for keepCtx.Err() == nil {
-				if cm, err := cluster.kube.CoreV1().ConfigMaps(tektonNamespace).Get(keepCtx, featureFlagsConfigMap, metav1.GetOptions{}); err == nil {
-					if want := s.desiredFlags(); !soakFlagsMatch(cm.Data, want) {
-						_ = soakApplyFlags(keepCtx, want)
-					}
-				}
-				select {
-				case <-keepCtx.Done():
-				case <-time.After(250 * time.Millisecond):
-				}
-			}
-		}()
 		err := killController(s.t)
 		if err != nil {
-			// Whatever failed, the soak needs a controller.
+			// Whatever failed, the soak needs a controller: installed
+			// afresh, which resets the feature flags, put back below.
 			if _, merr := cluster.scrapeMetrics(ctx); merr != nil {
 				if rerr := startController("patched"); rerr != nil {
 					s.recordError("no Tekton controller after fault %s (%v): %v", id, err, rerr)
 				}
+				if ferr := soakApplyFlags(ctx, s.desiredFlags()); ferr != nil {
+					s.recordError("re-applying the feature flags after fault %s: %v", id, ferr)
+				}
 			}
-		}
-		stopKeeping()
-		<-kept
-		if ferr := soakApplyFlags(ctx, s.desiredFlags()); ferr != nil && err == nil {
-			err = fmt.Errorf("re-applying the feature flags: %w", ferr)
 		}
 		return "the Tekton controller (SIGKILL, restart)", nil, err == nil, err
 
