@@ -42,6 +42,14 @@ const (
 	soakCreateTimeout = 45 * time.Minute // bound of the creation phase
 	soakDoneTimeout   = 20 * time.Minute // bound of the wait for every run
 	soakLeakWait      = 60 * time.Second // placeholders/PVCs left after this leaked
+	// soakKillSpacing is the least time between two controller kills. A
+	// restarted controller first reconciles every PipelineRun and TaskRun
+	// it finds, done or not: about 40 s for the soak's thousand on the
+	// development machine, during which no run moves. Killed again within
+	// that time, as kills in a row did (each fault that could not apply
+	// fell to a kill, which always applies), it moves nothing at all; a
+	// kubelet holds a crash-looping container back for longer still.
+	soakKillSpacing = 90 * time.Second
 )
 
 // The fault kinds, in the order of the report.
@@ -110,6 +118,7 @@ type soak struct {
 	quotaWindows []soakWindow
 	quotaActive  bool
 	flagOff      bool
+	lastKill     time.Time // when the controller was last killed
 	cancelled    map[string]bool
 	pending      []soakUndo // owned by the fault goroutine until it has ended
 
@@ -798,7 +807,16 @@ func (f *faultInjector) inject(ctx context.Context, id, kind string) (target str
 		return target, runs, err == nil, err
 
 	case faultKill:
+		s.mu.Lock()
+		recent := time.Since(s.lastKill) < soakKillSpacing
+		s.mu.Unlock()
+		if recent {
+			return "", nil, false, nil
+		}
 		err := killController(s.t)
+		s.mu.Lock()
+		s.lastKill = time.Now()
+		s.mu.Unlock()
 		if err != nil {
 			// Whatever failed, the soak needs a controller: installed
 			// afresh, which resets the feature flags, put back below.
