@@ -572,15 +572,25 @@ controller_kubeconfig() {
 }
 
 start_tekton() {
-  local flavor="$1" bindir src controller_yaml
+  local flavor="$1" bindir src
   bindir="$(bash "${PRA_HACK}/build-tekton.sh" "${flavor}")" || die "building Tekton (${flavor}) failed"
   src="$(tekton_src_dir "${flavor}")"
-  controller_yaml="${src}/config/controller.yaml"
-  [[ -f "${controller_yaml}" ]] || die "${controller_yaml} not found"
   install_tekton "${src}"
   local kubeconfig
   kubeconfig="$(controller_kubeconfig)"
+  run_tekton_controller "${bindir}" "${src}" "${kubeconfig}"
+  printf 'TEKTON_FLAVOR=%s\nTEKTON_SRC=%s\nTEKTON_BIN=%s\n' "${flavor}" "${src}" "${bindir}" >>"${INFO_FILE}"
+}
 
+# run_tekton_controller BINDIR SRC KUBECONFIG : start the controller built in
+# BINDIR with the environment and flags of SRC/config/controller.yaml, and
+# wait until it is ready. Installs nothing: start_tekton does that first;
+# hack/tekton-controller.sh restart starts the same controller again, as a
+# kubelet restarts a crashed container.
+run_tekton_controller() {
+  local bindir="$1" src="$2" kubeconfig="$3" controller_yaml
+  controller_yaml="${src}/config/controller.yaml"
+  [[ -f "${controller_yaml}" ]] || die "${controller_yaml} not found"
   local -a env_args args
   mapfile -t env_args < <(tekton_controller_env "${controller_yaml}")
   mapfile -t args < <(tekton_controller_args "${controller_yaml}")
@@ -599,7 +609,6 @@ start_tekton() {
     "${args[@]}"
   wait_component 60 tekton-controller "the Tekton controller (http://127.0.0.1:${PORT_TEKTON_KNATIVE_PROBES}/readiness)" \
     http_get "${PORT_TEKTON_KNATIVE_PROBES}" /readiness
-  printf 'TEKTON_FLAVOR=%s\nTEKTON_SRC=%s\nTEKTON_BIN=%s\n' "${flavor}" "${src}" "${bindir}" >>"${INFO_FILE}"
 }
 
 # ------------------------------------------------------------ karpenter ----

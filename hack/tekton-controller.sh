@@ -8,6 +8,11 @@
 # config-*.yaml ConfigMaps, so feature-flags go back to that flavor's defaults.
 #
 # Usage: hack/tekton-controller.sh patched|upstream
+#        hack/tekton-controller.sh restart    start the running flavor's controller
+#                                             again (after it crashed or was killed),
+#                                             as a kubelet restarts a container:
+#                                             nothing is built or installed, the
+#                                             feature flags stay as they are
 #        hack/tekton-controller.sh status     print the running flavor
 set -euo pipefail
 
@@ -18,6 +23,23 @@ source "$(dirname "${BASH_SOURCE[0]}")/cluster.sh"
 flavor="${1:-}"
 case "${flavor}" in
   patched | upstream) ;;
+  restart)
+    component_alive kube-apiserver || die "no cluster is running (start one with hack/cluster.sh up)"
+    bindir="$(sed -n 's/^TEKTON_BIN=//p' "${INFO_FILE}" 2>/dev/null | tail -n1)"
+    src="$(sed -n 's/^TEKTON_SRC=//p' "${INFO_FILE}" 2>/dev/null | tail -n1)"
+    kubeconfig="${PRA_CLUSTER_DIR}/tekton-controller.kubeconfig"
+    [[ -n "${bindir}" && -n "${src}" && -f "${kubeconfig}" ]] \
+      || die "no Tekton controller was started on this cluster (${INFO_FILE}, ${kubeconfig})"
+    start=${SECONDS}
+    stop_components 15 tekton-controller
+    for port in "${PORT_TEKTON_KNATIVE_PROBES}" "${PORT_TEKTON_METRICS}" "${PORT_TEKTON_PROBES}" "${PORT_TEKTON_PROFILING}"; do
+      wait_for 15 "port ${port} to be free" bash -c "! (exec 3<>/dev/tcp/127.0.0.1/${port}) 2>/dev/null" \
+        || die "port 127.0.0.1:${port} is still in use"
+    done
+    run_tekton_controller "${bindir}" "${src}" "${kubeconfig}"
+    log "Tekton controller restarted in $((SECONDS - start))s (log $(logfile tekton-controller))"
+    exit 0
+    ;;
   status)
     if component_alive tekton-controller; then
       sed -n 's/^TEKTON_FLAVOR=//p' "${INFO_FILE}" 2>/dev/null | tail -n1
@@ -26,8 +48,8 @@ case "${flavor}" in
     fi
     exit 0
     ;;
-  -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) die "usage: $0 patched|upstream|status" ;;
+  -h | --help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) die "usage: $0 patched|upstream|restart|status" ;;
 esac
 
 component_alive kube-apiserver || die "no cluster is running (start one with hack/cluster.sh up)"

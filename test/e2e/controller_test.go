@@ -53,10 +53,11 @@ func processGone(pid int) bool {
 	return len(fields) > 0 && (fields[0] == "Z" || fields[0] == "X")
 }
 
-// startController runs hack/tekton-controller.sh FLAVOR (which stops what
-// is left of the controller, re-applies Tekton's configuration and starts
-// it) and waits until it serves metrics. Note that re-applying the
-// configuration resets the feature flags to the release's values.
+// startController runs hack/tekton-controller.sh MODE and waits until the
+// controller serves metrics. MODE "patched" or "upstream" stops what is left
+// of the controller, re-applies that flavor's configuration, which resets
+// the feature flags to the release's values, and starts it; "restart"
+// starts the running flavor again and installs nothing.
 func startController(flavor string) error {
 	ctx, cancel := context.WithTimeout(bg(), 3*time.Minute)
 	defer cancel()

@@ -42,6 +42,14 @@ const (
 	soakCreateTimeout = 45 * time.Minute // bound of the creation phase
 	soakDoneTimeout   = 20 * time.Minute // bound of the wait for every run
 	soakLeakWait      = 60 * time.Second // placeholders/PVCs left after this leaked
+	// soakKillSpacing is the least time between two controller kills. A
+	// restarted controller first reconciles every PipelineRun and TaskRun
+	// it finds, done or not: about 40 s for the soak's thousand on the
+	// development machine, during which no run moves. Killed again within
+	// that time, as kills in a row did (each fault that could not apply
+	// fell to a kill, which always applies), it moves nothing at all; a
+	// kubelet holds a crash-looping container back for longer still.
+	soakKillSpacing = 90 * time.Second
 )
 
 // The fault kinds, in the order of the report.
@@ -66,11 +74,15 @@ type soakRun struct {
 	created    time.Time
 	lastChange time.Time     // last change of the progress signature
 	maxGap     time.Duration // longest time without a change while not done
+	gap        soakGap       // when maxGap was, and what ended it
 	signature  string
-	done       bool
-	succeeded  bool
-	condition  string
-	touchedBy  []string // ids of the faults that touched it
+	placed     time.Time // when its first child was seen: it had its node
+	// lastCondition is the condition when the signature last changed.
+	lastCondition string
+	done          bool
+	succeeded     bool
+	condition     string
+	touchedBy     []string // ids of the faults that touched it
 }
 
 // soakUndo undoes a fault when it is due.
@@ -106,6 +118,7 @@ type soak struct {
 	quotaWindows []soakWindow
 	quotaActive  bool
 	flagOff      bool
+	lastKill     time.Time // when the controller was last killed
 	cancelled    map[string]bool
 	pending      []soakUndo // owned by the fault goroutine until it has ended
 
@@ -159,28 +172,23 @@ func soakApplyFlags(ctx context.Context, kv map[string]string) error {
 	})
 }
 
-func soakFlagsMatch(data, kv map[string]string) bool {
-	for k, v := range kv {
-		got, ok := data[k]
-		if (v == "" && ok) || (v != "" && got != v) {
-			return false
-		}
-	}
-	return true
-}
-
 // ----------------------------------------------------------- controller ----
 
-// killController SIGKILLs the Tekton controller and starts it again
-// (sigkillController, startController).
+// killController SIGKILLs the Tekton controller and starts it again at once,
+// as a kubelet restarts a crashed container (hack/tekton-controller.sh
+// restart: nothing is installed again, the feature flags stay as they are).
+// Its log so far is kept first (keepControllerLog).
 func killController(t testing.TB) error {
 	t.Helper()
 	pid, err := sigkillController()
 	if err != nil {
 		return err
 	}
+	if err := keepControllerLog(); err != nil {
+		t.Logf("%v", err)
+	}
 	start := time.Now()
-	if err := startController("patched"); err != nil {
+	if err := startController("restart"); err != nil {
 		return err
 	}
 	t.Logf("killed the Tekton controller (PID %d); restarted and serving metrics in %s", pid, time.Since(start).Round(100*time.Millisecond))
@@ -335,23 +343,6 @@ func (s *soak) addRun(ns, name, pipeline string, created time.Time) *soakRun {
 	return r
 }
 
-// progressSignature is what counts as progress of a run: its Succeeded
-// condition (status, reason and message, which has Tekton's task counts)
-// and its child references.
-func progressSignature(pr *v1.PipelineRun) string {
-	var b strings.Builder
-	if c := succeeded(pr); c != nil {
-		fmt.Fprintf(&b, "%s|%s|%s", c.Status, c.Reason, c.Message)
-	}
-	var children []string
-	for _, cr := range pr.Status.ChildReferences {
-		children = append(children, cr.Name)
-	}
-	sort.Strings(children)
-	b.WriteString("|" + strings.Join(children, ","))
-	return b.String()
-}
-
 // observeRun is the run informer's handler.
 func (s *soak) observeRun(obj interface{}) {
 	pr, ok := obj.(*v1.PipelineRun)
@@ -365,14 +356,13 @@ func (s *soak) observeRun(obj interface{}) {
 		return
 	}
 	now := time.Now()
-	if sig := progressSignature(pr); sig != r.signature {
-		if gap := now.Sub(r.lastChange); gap > r.maxGap {
-			r.maxGap = gap
-		}
-		r.signature = sig
-		r.lastChange = now
-	}
 	r.condition = describeCondition(pr)
+	if sig := progressSignature(pr); sig != r.signature {
+		r.progressed(sig, r.condition, now)
+	}
+	if r.placed.IsZero() && len(pr.Status.ChildReferences) > 0 {
+		r.placed = now
+	}
 	if pr.IsDone() {
 		r.done = true
 		c := succeeded(pr)
@@ -817,38 +807,27 @@ func (f *faultInjector) inject(ctx context.Context, id, kind string) (target str
 		return target, runs, err == nil, err
 
 	case faultKill:
-		// hack/tekton-controller.sh re-applies Tekton's config-*.yaml, which
-		// resets the feature flags; a real restart keeps them, so keep
-		// putting the soak's back while the script runs.
-		keepCtx, stopKeeping := context.WithCancel(ctx)
-		kept := make(chan struct{})
-		go func() {
-			defer close(kept)
-			for keepCtx.Err() == nil {
-				if cm, err := cluster.kube.CoreV1().ConfigMaps(tektonNamespace).Get(keepCtx, featureFlagsConfigMap, metav1.GetOptions{}); err == nil {
-					if want := s.desiredFlags(); !soakFlagsMatch(cm.Data, want) {
-						_ = soakApplyFlags(keepCtx, want)
-					}
-				}
-				select {
-				case <-keepCtx.Done():
-				case <-time.After(250 * time.Millisecond):
-				}
-			}
-		}()
+		s.mu.Lock()
+		recent := time.Since(s.lastKill) < soakKillSpacing
+		s.mu.Unlock()
+		if recent {
+			return "", nil, false, nil
+		}
 		err := killController(s.t)
+		s.mu.Lock()
+		s.lastKill = time.Now()
+		s.mu.Unlock()
 		if err != nil {
-			// Whatever failed, the soak needs a controller.
+			// Whatever failed, the soak needs a controller: installed
+			// afresh, which resets the feature flags, put back below.
 			if _, merr := cluster.scrapeMetrics(ctx); merr != nil {
 				if rerr := startController("patched"); rerr != nil {
 					s.recordError("no Tekton controller after fault %s (%v): %v", id, err, rerr)
 				}
+				if ferr := soakApplyFlags(ctx, s.desiredFlags()); ferr != nil {
+					s.recordError("re-applying the feature flags after fault %s: %v", id, ferr)
+				}
 			}
-		}
-		stopKeeping()
-		<-kept
-		if ferr := soakApplyFlags(ctx, s.desiredFlags()); ferr != nil && err == nil {
-			err = fmt.Errorf("re-applying the feature flags: %w", ferr)
 		}
 		return "the Tekton controller (SIGKILL, restart)", nil, err == nil, err
 
@@ -1131,8 +1110,8 @@ func (s *soak) report(t *testing.T, wanted int) {
 			}
 		}
 		if !r.done || gap > soakStuckAfter {
-			stuck = append(stuck, fmt.Sprintf("run=%s done=%t no_progress_for=%s touched=%v condition=%q",
-				k, r.done, gap.Round(time.Second), r.touchedBy, r.condition))
+			stuck = append(stuck, fmt.Sprintf("run=%s done=%t no_progress_for=%s touched=%v condition=%q %s",
+				k, r.done, gap.Round(time.Second), r.touchedBy, r.condition, s.stuckDetail(r, end)))
 		}
 		switch {
 		case !r.done:
@@ -1158,6 +1137,7 @@ func (s *soak) report(t *testing.T, wanted int) {
 	faults, faultErrors := s.faultCount, s.faultErrors
 	total := len(s.order)
 	errs := append([]string(nil), s.errors...)
+	waits := s.nodeWaits()
 	s.mu.Unlock()
 
 	var kinds []string
@@ -1172,6 +1152,7 @@ func (s *soak) report(t *testing.T, wanted int) {
 	fmt.Printf("SOAK faults %s errors=%d\n", strings.Join(byKind, " "), faultErrors)
 	fmt.Printf("SOAK isolation violations=%d assistant_overlaps=%d\n", len(isolation), mixed)
 	fmt.Printf("SOAK touched runs=%d pipelines %s nodes=%d\n", len(touchedRuns), strings.Join(kinds, " "), len(cluster.nodes))
+	fmt.Printf("SOAK %s\n", waits)
 	for _, group := range []struct {
 		kind  string
 		lines []string
@@ -1223,8 +1204,9 @@ func soakEnvInt(t *testing.T, name string, def int64) int64 {
 }
 
 // TestSoak creates SOAK_RUNS (300) PipelineRuns in three namespaces, at most
-// 1.5 runs per node unfinished at once, while random faults hit the runs,
-// the nodes and the controller; then waits for every run and reports.
+// as many unfinished at once as faults leave nodes (SOAK_UNFINISHED), while
+// random faults hit the runs, the nodes and the controller; then waits for
+// every run and reports.
 func TestSoak(t *testing.T) {
 	wanted := int(soakEnvInt(t, "SOAK_RUNS", 300))
 	if wanted < 1 {
@@ -1237,7 +1219,20 @@ func TestSoak(t *testing.T) {
 		busyNodes: map[string]string{}, deletedNodes: map[string]*corev1.Node{}, lostPods: map[types.UID]bool{},
 		cancelled: map[string]bool{}, splits: map[string]string{}, isolation: map[string]bool{}, assistantMix: map[string]bool{},
 	}
-	limit := (3*len(cluster.nodes) + 1) / 2
+	// At most as many unfinished runs as there are nodes that no fault
+	// takes (faults cordon, taint or delete up to maxBusy nodes at once):
+	// then a run that waits for a node waits for a fault or for the engine,
+	// never in a queue behind other isolated runs. Such a queue has no
+	// order: the scheduler retries a placeholder that failed more often
+	// after a longer backoff, so the placeholders of new runs, created just
+	// as a run ends and frees its node, overtake the old ones, which can
+	// wait out max-node-wait (soak_progress_test.go counts the overtakes).
+	// SOAK_UNFINISHED sets another limit, to see that queue.
+	maxBusy := max(1, len(cluster.nodes)/5)
+	limit := int(soakEnvInt(t, "SOAK_UNFINISHED", int64(max(1, len(cluster.nodes)-maxBusy))))
+	if limit < 1 {
+		t.Fatalf("SOAK_UNFINISHED=%d: want at least 1", limit)
+	}
 	s.logf("seed=%d (SOAK_SEED=%d repeats the choices, not their timing); %d runs on %d nodes, at most %d unfinished at once",
 		seed, seed, wanted, len(cluster.nodes), limit)
 
@@ -1277,7 +1272,7 @@ func TestSoak(t *testing.T) {
 	})
 	f := &faultInjector{
 		s: s, rng: rand.New(rand.NewSource(seed + 1)),
-		maxBusy:  max(1, len(cluster.nodes)/5),
+		maxBusy:  maxBusy,
 		minPause: 5 * time.Second, maxPause: 20 * time.Second,
 	}
 	go f.loop(stop, faultsDone)

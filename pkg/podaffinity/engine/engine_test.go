@@ -136,6 +136,16 @@ func waitingSince(sts *appsv1.StatefulSet, d time.Duration) *appsv1.StatefulSet 
 	return sts
 }
 
+// nudgedAgo records on sts that the engine nudged the StatefulSet
+// controller d ago.
+func nudgedAgo(sts *appsv1.StatefulSet, d time.Duration) *appsv1.StatefulSet {
+	if sts.Annotations == nil {
+		sts.Annotations = map[string]string{}
+	}
+	sts.Annotations[placeholder.NudgedAnnotation] = now.Add(-d).Format(time.RFC3339)
+	return sts
+}
+
 // tolerating adds to sts a toleration of the taint key, as the run's
 // podTemplate would.
 func tolerating(sts *appsv1.StatefulSet, key string) *appsv1.StatefulSet {
@@ -571,9 +581,16 @@ func TestPlace(t *testing.T) {
 		wantMessage:  []string{"Waiting for StatefulSet " + phName() + " to create placeholder pod " + phName() + "-0"},
 		wantTemplate: reservationFor(),
 	}, {
-		name:         "StatefulSet without its pod past the moment, the pod would be admitted: wait, asked again",
+		name:         "StatefulSet without its pod past the moment, the pod would be admitted: the StatefulSet controller is nudged (it may be backing off after refusals), asked again",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak())},
-		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 30 * time.Second},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: nudgeEvery},
+		wantMessage:  []string{"Waiting for StatefulSet " + phName() + " to create placeholder pod " + phName() + "-0", "asked the StatefulSet controller to try again"},
+		wantActions:  []string{"create pods (dry run)", "patch statefulsets"},
+		wantTemplate: reservationFor(),
+	}, {
+		name:         "StatefulSet without its pod, nudged a moment ago, the pod would be admitted: not nudged again yet",
+		objects:      []runtime.Object{readyNode("node-1"), nudgedAgo(ownSTS("", peak()), 4*time.Second)},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: nudgeEvery - 4*time.Second},
 		wantMessage:  []string{"Waiting for StatefulSet " + phName() + " to create placeholder pod " + phName() + "-0"},
 		wantActions:  []string{"create pods (dry run)"},
 		wantTemplate: reservationFor(),
@@ -711,7 +728,7 @@ func TestPlace(t *testing.T) {
 		// refused for minutes.
 		name:         "(4) bound with the reservation, its container not started yet: pinned, not resized until the node starts it",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), placeholderPod("node-1", peak(), ago(10*time.Second))},
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: 51 * time.Second},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: 50 * time.Second},
 		wantMessage:  []string{"waiting for the node to start placeholder pod " + placeholder.PodName(phName())},
 		wantActions:  []string{"patch statefulsets"},
 		wantTemplate: tokenTemplate("node-1"),
@@ -732,7 +749,7 @@ func TestPlace(t *testing.T) {
 			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: placeholder.ContainerName, Resources: &corev1.ResourceRequirements{Requests: peak(), Limits: peak()}}}
 			return p
 		}()},
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: resizeLimit + time.Second},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
 		wantMessage:  []string{"waiting for the node to apply it"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
@@ -1155,7 +1172,7 @@ func TestPlace(t *testing.T) {
 		wantActions:  []string{"delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
 	}, {
-		name: "(9) a shrink in progress for a moment: the tasks wait for it",
+		name: "(9) a shrink in progress for a moment: the tasks wait for it, checked again when it would count as stuck (no event marks that moment)",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
 			shrinkNotApplied(corev1.PodCondition{
@@ -1164,7 +1181,7 @@ func TestPlace(t *testing.T) {
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
 		remaining:    growBack(-1, demand.Starting),
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: 56 * time.Second},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: resizeLimit - 5*time.Second},
 		wantMessage:  []string{"waiting for the node to apply it"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
@@ -1495,7 +1512,7 @@ func TestPlaceLifecycle(t *testing.T) {
 		steps: append(append([]step{}, start...), step{
 			name:         "pod bound: pinned, the shrink waits for the node to start the container",
 			before:       scheduler("node-2"),
-			want:         Placement{Node: "node-2", Reason: ReasonHandingOver, RequeueAfter: 51 * time.Second},
+			want:         Placement{Node: "node-2", Reason: ReasonHandingOver, RequeueAfter: 50 * time.Second},
 			wantActions:  []string{"patch statefulsets"},
 			wantTemplate: pinned,
 			wantPod:      peak(),
@@ -1503,7 +1520,7 @@ func TestPlaceLifecycle(t *testing.T) {
 			name:         "container started: shrink in place, then wait for the node to report it",
 			before:       kubelet(true),
 			want:         Placement{Node: "node-2", Reason: ReasonHandingOver, HandOverBegun: true},
-			wantSecond:   &Placement{Node: "node-2", Reason: ReasonHandingOver, RequeueAfter: resizeLimit + time.Second},
+			wantSecond:   &Placement{Node: "node-2", Reason: ReasonHandingOver},
 			wantActions:  []string{"patch pods/resize"},
 			wantTemplate: pinned,
 			wantPod:      placeholder.TokenRequests(),
@@ -1521,7 +1538,7 @@ func TestPlaceLifecycle(t *testing.T) {
 		steps: append(append([]step{}, start...), step{
 			name:         "pod bound: pinned, the shrink waits for the node to start the container",
 			before:       scheduler("node-2"),
-			want:         Placement{Node: "node-2", Reason: ReasonHandingOver, RequeueAfter: 51 * time.Second},
+			want:         Placement{Node: "node-2", Reason: ReasonHandingOver, RequeueAfter: 50 * time.Second},
 			wantActions:  []string{"patch statefulsets"},
 			wantTemplate: pinned,
 			wantPod:      peak(),

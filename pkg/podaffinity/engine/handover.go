@@ -127,8 +127,11 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, st
 			return e.replaceStuck(ctx, p, node, why)
 		}
 		// The kubelet has not applied the shrink yet: until it has, the
-		// scheduler still counts the reservation on the node.
-		return Placement{Node: node, Reason: ReasonHandingOver, RequeueAfter: resizeCheckAfter(p, now), Message: fmt.Sprintf(
+		// scheduler still counts the reservation on the node. The pod's
+		// update brings the run back once it has; the run is also checked
+		// again when the shrink would count as stuck, a moment no event
+		// marks.
+		return Placement{Node: node, Reason: ReasonHandingOver, RequeueAfter: resizeRecheck(p, now), Message: fmt.Sprintf(
 			"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to apply it", node)}, nil
 	}
 	return Placement{Node: node, Ready: true}, nil
@@ -148,7 +151,7 @@ func (e *Engine) awaitStart(ctx context.Context, p *corev1.Pod, node string, sta
 	if why := resizeStuck(p, now); why != "" {
 		return e.replaceStuck(ctx, p, node, why)
 	}
-	return Placement{Node: node, Reason: ReasonHandingOver, RequeueAfter: resizeCheckAfter(p, now), Message: fmt.Sprintf(
+	return Placement{Node: node, Reason: ReasonHandingOver, RequeueAfter: resizeRecheck(p, now), Message: fmt.Sprintf(
 		"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to start placeholder pod %s, to shrink it", node, p.Name)}, nil
 }
 

@@ -81,12 +81,43 @@ const resizeLimit = time.Minute
 
 // resizeStuck returns why the node will not apply the pod's pending resize
 // in time, or "": it reports the resize Infeasible, or has kept it pending
-// or in progress for longer than resizeLimit (as of now), or has not
-// started the pod's container within resizeLimit of its creation.
+// or in progress for resizeLimit or longer (as of now), or has not started
+// the pod's container within resizeLimit of its creation.
 func resizeStuck(p *corev1.Pod, now time.Time) string {
-	if reportedResources(p) == nil && !containerStarted(p) && !p.CreationTimestamp.IsZero() && now.Sub(p.CreationTimestamp.Time) > resizeLimit {
-		// Its node has not started the container to apply the shrink to.
-		return fmt.Sprintf("its container has not started in %s", now.Sub(p.CreationTimestamp.Time).Round(time.Second))
+	return resizeCheck(p, now).stuck
+}
+
+// resizeRecheck returns how long from now resizeStuck turns true for p
+// if nothing else changes, or 0 when it is already true or depends on no
+// clock: a run that waits for the shrink is reconciled again then, since no
+// event of the pod marks that moment.
+func resizeRecheck(p *corev1.Pod, now time.Time) time.Duration {
+	return resizeCheck(p, now).recheck
+}
+
+// resizeVerdict is resizeStuck's answer and resizeRecheck's.
+type resizeVerdict struct {
+	stuck   string
+	recheck time.Duration
+}
+
+func resizeCheck(p *corev1.Pod, now time.Time) resizeVerdict {
+	var v resizeVerdict
+	// until notes a deadline of resizeLimit from since: the earliest is
+	// when the verdict changes.
+	until := func(since time.Time) {
+		if left := resizeLimit - now.Sub(since); left > 0 && (v.recheck == 0 || left < v.recheck) {
+			v.recheck = left
+		}
+	}
+	stuck := func(why string) resizeVerdict { return resizeVerdict{stuck: why} }
+
+	if reportedResources(p) == nil && !containerStarted(p) && !p.CreationTimestamp.IsZero() {
+		if now.Sub(p.CreationTimestamp.Time) >= resizeLimit {
+			// Its node has not started the container to apply the shrink to.
+			return stuck(fmt.Sprintf("its container has not started in %s", now.Sub(p.CreationTimestamp.Time).Round(time.Second)))
+		}
+		until(p.CreationTimestamp.Time)
 	}
 	for _, c := range p.Status.Conditions {
 		if c.Status != corev1.ConditionTrue || (c.Type != podResizePending && c.Type != podResizeInProgress) {
@@ -101,36 +132,13 @@ func resizeStuck(p *corev1.Pod, now time.Time) string {
 		}
 		switch {
 		case c.Type == podResizePending && c.Reason == podReasonInfeasible:
-			return what
-		case !c.LastTransitionTime.IsZero() && now.Sub(c.LastTransitionTime.Time) > resizeLimit:
-			return fmt.Sprintf("%s, for %s", what, now.Sub(c.LastTransitionTime.Time).Round(time.Second))
+			return stuck(what)
+		case c.LastTransitionTime.IsZero():
+		case now.Sub(c.LastTransitionTime.Time) >= resizeLimit:
+			return stuck(fmt.Sprintf("%s, for %s", what, now.Sub(c.LastTransitionTime.Time).Round(time.Second)))
+		default:
+			until(c.LastTransitionTime.Time)
 		}
 	}
-	return ""
-}
-
-// resizeCheckAfter returns how long after now resizeStuck's verdict on p
-// may change without p changing: a moment after the first of its bounds
-// still running out, and never less than a second. A wait for the node
-// asks to be looked at again then, so that its bound holds even when the
-// node never updates the pod.
-func resizeCheckAfter(p *corev1.Pod, now time.Time) time.Duration {
-	next := resizeLimit
-	consider := func(since time.Time) {
-		if d := since.Add(resizeLimit).Sub(now); d < next {
-			next = d
-		}
-	}
-	if reportedResources(p) == nil && !containerStarted(p) && !p.CreationTimestamp.IsZero() {
-		consider(p.CreationTimestamp.Time)
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Status == corev1.ConditionTrue && (c.Type == podResizePending || c.Type == podResizeInProgress) && !c.LastTransitionTime.IsZero() {
-			consider(c.LastTransitionTime.Time)
-		}
-	}
-	if next < 0 {
-		next = 0
-	}
-	return next + time.Second
+	return v
 }

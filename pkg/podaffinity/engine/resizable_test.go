@@ -34,9 +34,14 @@ func TestResizeStuck(t *testing.T) {
 		name string
 		pod  *corev1.Pod
 		want string
+		// wantRecheck is how soon a run waiting for this pod's shrink is
+		// reconciled again without an event (resizeRecheck): when
+		// resizeStuck would turn true; 0 when nothing is timed.
+		wantRecheck time.Duration
 	}{{
-		name: "in progress for a moment",
-		pod:  reporting(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-time.Hour)), condition(podResizeInProgress, "", time.Second))),
+		name:        "in progress for a moment: checked again when the limit runs out",
+		pod:         reporting(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-time.Hour)), condition(podResizeInProgress, "", time.Second))),
+		wantRecheck: resizeLimit - time.Second,
 	}, {
 		name: "infeasible",
 		pod:  reporting(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-time.Hour)), condition(podResizePending, podReasonInfeasible, time.Second))),
@@ -46,57 +51,27 @@ func TestResizeStuck(t *testing.T) {
 		pod:  reporting(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-time.Hour)), condition(podResizePending, "Deferred", 2*time.Minute))),
 		want: "PodResizePending (Deferred), for 2m0s",
 	}, {
-		name: "container not started, pod created a moment ago",
-		pod:  generation(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-time.Second))), 2, nil),
+		name:        "pending for a while: checked again when the limit runs out",
+		pod:         reporting(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-time.Hour)), condition(podResizePending, "Deferred", 58*time.Second))),
+		wantRecheck: 2 * time.Second,
+	}, {
+		name:        "container not started, pod created a moment ago: checked again when the limit runs out",
+		pod:         generation(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-time.Second))), 2, nil),
+		wantRecheck: resizeLimit - time.Second,
 	}, {
 		name: "container not started within the limit",
 		pod:  generation(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-90*time.Second))), 2, nil),
 		want: "its container has not started in 1m30s",
 	}, {
-		name: "container running, nothing reported, long ago: nothing pending",
+		name: "container running, nothing reported, long ago: nothing pending, nothing timed",
 		pod:  generation(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-time.Hour))), 2, running),
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := resizeStuck(tc.pod, now); got != tc.want {
 				t.Errorf("resizeStuck() = %q, want %q", got, tc.want)
 			}
-		})
-	}
-}
-
-func TestResizeCheckAfter(t *testing.T) {
-	now := time.Now()
-	condition := func(typ corev1.PodConditionType, since time.Duration) corev1.PodCondition {
-		return corev1.PodCondition{Type: typ, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(now.Add(-since))}
-	}
-	for _, tc := range []struct {
-		name string
-		pod  *corev1.Pod
-		want time.Duration
-	}{{
-		name: "container not started, pod created 10s ago: when it has not started within the limit",
-		pod:  placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-10*time.Second))),
-		want: 51 * time.Second,
-	}, {
-		name: "resize in progress for 50s: when the limit runs out",
-		pod:  reporting(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-time.Hour)), condition(podResizeInProgress, 50*time.Second))),
-		want: 11 * time.Second,
-	}, {
-		name: "the first bound to run out counts",
-		pod:  placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-30*time.Second)), condition(podResizePending, 45*time.Second)),
-		want: 16 * time.Second,
-	}, {
-		name: "a bound already run out: a second from now",
-		pod:  reporting(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-time.Hour)), condition(podResizePending, 2*time.Minute))),
-		want: time.Second,
-	}, {
-		name: "nothing pending: the limit from now",
-		pod:  reporting(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-time.Hour)))),
-		want: resizeLimit + time.Second,
-	}} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := resizeCheckAfter(tc.pod, now); got != tc.want {
-				t.Errorf("resizeCheckAfter() = %s, want %s", got, tc.want)
+			if got := resizeRecheck(tc.pod, now); got != tc.wantRecheck {
+				t.Errorf("resizeRecheck() = %s, want %s", got, tc.wantRecheck)
 			}
 		})
 	}

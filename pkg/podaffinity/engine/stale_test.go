@@ -60,7 +60,7 @@ func TestPlaceStaleCacheActsOnce(t *testing.T) {
 		wantActions: []string{"patch statefulsets", "patch pods/resize"},
 		wantEvents:  []string{"Normal Placed", "Normal ReservationHandedOver"},
 		// The node has not applied the shrink yet.
-		wantSecond: Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: resizeLimit + time.Second},
+		wantSecond: Placement{Node: "node-1", Reason: ReasonHandingOver},
 	}, {
 		name: "grown back once",
 		objects: []runtime.Object{readyNode("node-1"), ownSTS("node-1", token),

@@ -177,7 +177,17 @@ func (e *Engine) noPod(ctx context.Context, s Settings, sts *appsv1.StatefulSet,
 	cause := rejection(err)
 	switch {
 	case err == nil:
-		return e.waitBounded(s, since, fmt.Sprintf("Waiting for StatefulSet %s to create placeholder pod %s", sts.Name, podName), diagnoseEvery), nil
+		// The API server admits the pod now: the StatefulSet controller
+		// may be waiting out the back-off of earlier refusals.
+		nudged, after, err := e.nudge(ctx, sts)
+		if err != nil {
+			return Placement{}, err
+		}
+		msg := fmt.Sprintf("Waiting for StatefulSet %s to create placeholder pod %s", sts.Name, podName)
+		if nudged {
+			msg += " (the API server admits it now: asked the StatefulSet controller to try again at once)"
+		}
+		return e.waitBounded(s, since, msg, after), nil
 	case cause == rejectedForGood:
 		return Placement{Failed: true, Reason: ReasonPlaceholderRejected, Message: fmt.Sprintf(
 			"The API server rejects placeholder pod %s: %v", podName, err)}, nil

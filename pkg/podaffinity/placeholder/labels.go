@@ -59,6 +59,12 @@ const (
 	// KueueQueue). Once Kueue admits it, the wait for a node starts
 	// (WaitingSinceAnnotation): time spent queued is not a wait for a node.
 	AwaitingAdmissionAnnotation = "tekton.dev/pod-affinity-awaiting-admission"
+	// NudgedAnnotation on a placeholder StatefulSet records, in RFC 3339,
+	// when the engine last asked the StatefulSet controller to create the
+	// missing placeholder pod now: a write to the StatefulSet has it try
+	// at once, instead of after the back-off its refused tries (a quota
+	// that was full, say) piled up. See the engine's nudge.
+	NudgedAnnotation = "tekton.dev/pod-affinity-nudged"
 	// TopologyAnnotationKey is set, next to MemberLabelKey, on every
 	// TaskRun, CustomRun and child PipelineRun of a handled run whose pods
 	// share a topology wider than a node, to its key (recorded on the run,

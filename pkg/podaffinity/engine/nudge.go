@@ -1,0 +1,54 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	appsv1 "k8s.io/api/apps/v1"
+)
+
+// nudgeEvery is how often the engine asks the StatefulSet controller again
+// to create a placeholder pod that the API server would admit.
+const nudgeEvery = 10 * time.Second
+
+// nudge asks the StatefulSet controller to create the missing pod of sts
+// now, by recording the time on it (placeholder.NudgedAnnotation), unless
+// it did so less than nudgeEvery ago. It returns when the run should be
+// checked again.
+//
+// The StatefulSet controller retries a pod it could not create (a
+// ResourceQuota was full, a webhook was down) after an exponential back-off
+// that doubles with every refusal and is reset only by a success: after a
+// quota was full for half a minute it waits a minute or more before it
+// tries again, however long ago the quota freed up. Any change to the
+// StatefulSet has it try at once. The engine calls this once a dry run
+// shows that the API server admits the pod now.
+func (e *Engine) nudge(ctx context.Context, sts *appsv1.StatefulSet) (nudged bool, after time.Duration, err error) {
+	now := e.Clock.Now()
+	if last, ok := annotatedTime(sts, placeholder.NudgedAnnotation); ok {
+		if since := now.Sub(last); since >= 0 && since < nudgeEvery {
+			return false, nudgeEvery - since, nil
+		}
+	}
+	if err := e.annotate(ctx, sts, placeholder.NudgedAnnotation, now); err != nil {
+		return false, 0, err
+	}
+	return true, nudgeEvery, nil
+}
