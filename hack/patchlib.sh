@@ -60,9 +60,10 @@ readonly OVER_LIMIT=(
 
 # Hook patches of an older line whose changes may differ from the main
 # line's patch of the same name ("LINE/PATCH", the patch named without its
-# number, which moves when the engine's groups change); verify-patches.sh checks
-# that every other hook patch makes the same changes as the main line's, in
-# the context of its own release (see hook_changes). Each entry says why.
+# number, which moves when the engine's groups change); verify-patches.sh
+# checks that every other hook patch makes the same changes as the main
+# line's, in the context of its own release (see hook_changes). Each entry
+# says why.
 # shellcheck disable=SC2034 # used by verify-patches.sh
 readonly HOOKS_MAY_DIFFER=(
   # v1.9.2's Affinity Assistant never deletes volumeClaimTemplate PVCs with
