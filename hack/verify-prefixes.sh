@@ -13,7 +13,9 @@
 #      build after the first is incremental; test and vet results come from
 #      Go's caches when nothing they depend on changed since a run that
 #      passed.
-# With --keep DIR the tree is made in DIR and kept (DIR must not exist).
+# The tree is made in ${PRA_STATE_DIR}/prefixes-LINE, at the same path on
+# every run (Go's caches key on it), and removed at the end; with --keep DIR
+# it is made in DIR (which must not exist) and kept.
 # Needs only Go, gcc and git; Tekton's source comes from the Go module cache.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -56,7 +58,13 @@ if [[ -n "${keep}" ]]; then
   [[ ! -e "${keep}" ]] || die "${keep} exists"
   tree="${keep}"
 else
-  tree="$(mktemp -d "${TMPDIR:-/tmp}/pra-prefixes.XXXXXX")"
+  tree="${PRA_STATE_DIR}/prefixes-${PRA_TEKTON_LINE}"
+  mkdir -p "${PRA_STATE_DIR}"
+  exec 9>"${tree}.lock"
+  if ! flock -n 9; then
+    log "another hack/verify-prefixes.sh of ${PRA_TEKTON_LINE} is running; waiting for it"
+    flock 9
+  fi
   trap 'rm -rf "${tree}" "${tree}.mod" "${tree}.test.log" "${tree}.vet.log"' EXIT
 fi
 log "${PRA_TEKTON_LINE}: a Tekton ${TEKTON_VERSION} tree in ${tree}"
