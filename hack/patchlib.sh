@@ -29,16 +29,47 @@ readonly PATCH_DATE="2026-01-01T00:00:00Z"
 # shellcheck disable=SC2034 # used by patch-tekton.sh
 readonly PATCH_BASE_TAG="base-${TEKTON_VERSION}"
 
+# The engine: pkg/podaffinity and its reference page, at the same paths in
+# this repository and in Tekton's tree. The first patches of every line's
+# series add it, one group of files each, as ENGINE_MANIFEST lists them (the
+# same patches on every line); the line's hook patches follow.
+readonly ENGINE_DIR="pkg/podaffinity"
+readonly ENGINE_DOC="docs/pipelinerun-pod-affinity.md"
+# shellcheck disable=SC2034 # used by update-patches.sh
+readonly ENGINE_MANIFEST="${PRA_HACK}/patches/engine/series"
+
+# The most lines a patch of the series may add or remove, files under docs/
+# apart: the size of a pull request Tekton reviews. update-patches.sh fails
+# when an engine patch is larger; verify-prefixes.sh checks every patch of
+# the series but those OVER_LIMIT lists.
+readonly PATCH_LINE_LIMIT=800
+# Patches of the main line larger than PATCH_LINE_LIMIT, each with why,
+# named without their number ("0007-" apart), which moves when the engine's
+# groups change.
+# shellcheck disable=SC2034 # used by update-patches.sh and verify-prefixes.sh
+readonly OVER_LIMIT=(
+  # The placeholder's spec, about 930 lines without its tests: StatefulSet
+  # reaches every part of it (the isolation term, the Kueue template, the
+  # merged node constraints of the run's pod templates and RuntimeClasses),
+  # so no smaller patch builds. Its tests follow in two patches.
+  podaffinity-placeholder-the-placeholder-StatefulSet.patch
+  # The reconciler hook (about 450 lines) with its tests (about 1,270): not
+  # split yet; issue 12 item 2 reshapes the hooks.
+  pipelinerun-place-PipelineRuns-with-the-pod-affinity.patch
+)
+
 # Hook patches of an older line whose changes may differ from the main
-# line's patch of the same name ("LINE/PATCH"); verify-patches.sh checks
-# that every other hook patch makes the same changes as the main line's, in
-# the context of its own release (see hook_changes). Each entry says why.
+# line's patch of the same name ("LINE/PATCH", the patch named without its
+# number, which moves when the engine's groups change); verify-patches.sh
+# checks that every other hook patch makes the same changes as the main
+# line's, in the context of its own release (see hook_changes). Each entry
+# says why.
 # shellcheck disable=SC2034 # used by verify-patches.sh
 readonly HOOKS_MAY_DIFFER=(
   # v1.9.2's Affinity Assistant never deletes volumeClaimTemplate PVCs with
   # coschedule: workspaces and has no AutoCleanupPVCAnnotation (v1.12 on):
   # deletesTemplatePVCs and its test follow it.
-  v1.9/0004-pipelinerun-place-PipelineRuns-with-the-pod-affinity.patch
+  v1.9/pipelinerun-place-PipelineRuns-with-the-pod-affinity.patch
 )
 
 # git_fixed ARGS... : git with the series' identity and dates.
@@ -132,3 +163,54 @@ hook_changes() {
     /^[-+]/ { print }
   ' "$1"
 }
+
+# engine_path PATH : true when PATH (relative to a tree's root) belongs to
+# the engine: under ENGINE_DIR, or ENGINE_DOC.
+engine_path() { [[ "$1" == "${ENGINE_DIR}/"* || "$1" == "${ENGINE_DOC}" ]]; }
+
+# engine_paths : true when the paths read from stdin, one a line, are at
+# least one and all the engine's.
+engine_paths() {
+  local path n=0
+  while IFS= read -r path; do
+    [[ -n "${path}" ]] || continue
+    engine_path "${path}" || return 1
+    n=$((n + 1))
+  done
+  ((n > 0))
+}
+
+# patch_paths PATCH : the paths a patch file changes, one a line.
+patch_paths() { sed -n 's|^diff --git a/\([^ ]*\) b/.*$|\1|p' "$1"; }
+
+# commit_paths REPO COMMIT : the paths a commit changes, one a line.
+commit_paths() { git -C "$1" diff-tree --no-commit-id --name-only -r --root "$2"; }
+
+# hook_patches DIR : the hook patches of the series in DIR, in order: the
+# patches after the leading ones that change only the engine's files. Both
+# the series of this layout (several engine patches) and the older one (one)
+# are read right, so --from and --port work on trees made from either.
+hook_patches() {
+  local p hooks=0
+  while read -r p; do
+    if ((hooks == 0)) && patch_paths "$1/${p}" | engine_paths; then
+      continue
+    fi
+    hooks=1
+    printf '%s\n' "${p}"
+  done < <(series_patches "$1")
+}
+
+# changed_lines PATCH : the lines PATCH adds or removes, files under docs/
+# apart (the hunks' "+" and "-" lines; not the message or file headers).
+changed_lines() {
+  awk '
+    /^diff --git / { docs = ($3 ~ /^a\/docs\//); inhunk = 0; next }
+    /^@@ / { inhunk = 1; next }
+    inhunk && !docs && /^[-+]/ { n++ }
+    END { print n + 0 }
+  ' "$1"
+}
+
+# unnumbered PATCH : the patch file name without its "NNNN-" number.
+unnumbered() { printf '%s\n' "${1#[0-9][0-9][0-9][0-9]-}"; }

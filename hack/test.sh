@@ -5,7 +5,11 @@
 #   lint     gofmt and go vet over this module, hack/tools/provisioner and hack/tools/images
 #   unit     go test ./... (the engine's unit tests), the provisioner's and the image packer's tests
 #   patches  hack/verify-patches.sh: every line's committed series equals a
-#            regeneration, and the older lines' hooks make the main line's changes
+#            regeneration, and the older lines' hooks make the main line's
+#            changes; then hack/verify-prefixes.sh: no v1.15 patch is larger
+#            than the review limit (800 changed lines, docs apart), and every
+#            prefix of the v1.15 series applies, builds, and passes go vet
+#            and the tests of the packages its last patch touches
 #   tekton   applies the series to Tekton v1.15.0, builds the patched
 #            controller and webhook, and runs go vet and the patched tree's
 #            tests for the areas the series touches (PRA_TEKTON_LINE=LINE:
@@ -60,6 +64,7 @@ stage_unit() {
 
 stage_patches() {
   bash "${PRA_HACK}/verify-patches.sh"
+  bash "${PRA_HACK}/verify-prefixes.sh"
 }
 
 stage_tekton() {

@@ -5,13 +5,20 @@
 # hack/lib.sh: v1.15, the main line, then v1.12 and v1.9) from pkg/ and the
 # hook patches. For each line:
 #   1. a fresh Tekton tree at the line's release;
-#   2. patch 0001: a copy of pkg/podaffinity at pkg/podaffinity, with this
-#      module's import path rewritten to Tekton's, and of
-#      docs/pipelinerun-pod-affinity.md (the same patch on every line);
-#   3. the line's hook patches: every later patch of the line's series, or
+#   2. the engine patches (the same on every line): a copy of pkg/podaffinity
+#      at pkg/podaffinity, with this module's import path rewritten to
+#      Tekton's, and of docs/pipelinerun-pod-affinity.md, committed one group
+#      of files at a time as hack/patches/engine/series lists them, each with
+#      its message. It fails when a file of pkg/podaffinity is in no group or
+#      in two, when a group names no file, or when a group's patch adds or
+#      removes more than PATCH_LINE_LIMIT lines (hack/patchlib.sh; files under
+#      docs/ apart);
+#   3. the line's hook patches: the patches after the engine's in the line's
+#      series, or
 #      - with --from TREE, if TREE is of that line: the hook commits of TREE
 #        (a tree made by hack/patch-tekton.sh, with PRA_TEKTON_LINE=LINE for
-#        an older line, in which you edited and committed the hooks);
+#        an older line, in which you edited and committed the hooks; its
+#        commits after those that change only the engine's files);
 #      - with --port LINE: the main line's hook patches, as just regenerated,
 #        carried onto LINE's release by git rebase (a three-way merge). When
 #        that conflicts the script stops and keeps the tree: resolve the
@@ -62,15 +69,22 @@ line_out() {
   fi
 }
 
-# hooks_from_tree TREE HOOKS : the hook commits of TREE (everything after its
-# first patch) as patches in HOOKS.
+# hooks_from_tree TREE HOOKS : the hook commits of TREE (its commits after
+# the leading ones that change only the engine's files) as patches in HOOKS.
 hooks_from_tree() {
-  local tree="$1" hooks="$2" base
+  local tree="$1" hooks="$2" base c first=""
   local -a commits
   base="base-$(tekton_line_version "$(tree_line "${tree}")")"
   mapfile -t commits < <(git -C "${tree}" rev-list --reverse "${base}..HEAD")
   ((${#commits[@]})) || die "${tree} has no commits after ${base}"
-  git -C "${tree}" format-patch -q --zero-commit --no-signature -o "${hooks}" "${commits[0]}..HEAD"
+  for c in "${commits[@]}"; do
+    if ! commit_paths "${tree}" "${c}" | engine_paths; then
+      first="${c}"
+      break
+    fi
+  done
+  [[ -n "${first}" ]] || die "${tree} has no hook commits: every commit after ${base} changes only ${ENGINE_DIR}/ and ${ENGINE_DOC}"
+  git -C "${tree}" format-patch -q --zero-commit --no-signature -o "${hooks}" "${first}^..HEAD"
   # Authorship dates of local commits are noise in the series: fix them.
   local p
   for p in "${hooks}"/*.patch; do
@@ -100,6 +114,91 @@ hooks_ported() {
   rm -rf "${tree}"
 }
 
+# read_manifest : reads ENGINE_MANIFEST into GROUP_MESSAGES (the message
+# file of each group, in order) and GROUP_FILES (its files, relative to the
+# repository root, space-separated), expanding the globs in this repository.
+# Dies when the manifest is malformed, a message file is missing, a glob
+# matches no file, a file is in two groups, or a file of the engine is in
+# none.
+declare -a GROUP_MESSAGES=() GROUP_FILES=()
+read_manifest() {
+  local raw lineno=0 message globs glob f i
+  local -a entries=() matches
+  local -A group_of=()
+  [[ -f "${ENGINE_MANIFEST}" ]] || die "${ENGINE_MANIFEST} is missing"
+  # Groups: "MESSAGE: GLOB...", continued on indented lines.
+  while IFS= read -r raw || [[ -n "${raw}" ]]; do
+    lineno=$((lineno + 1))
+    [[ "${raw}" =~ ^[[:space:]]*(#|$) ]] && continue
+    if [[ "${raw}" =~ ^[[:space:]] ]]; then
+      ((${#entries[@]})) || die "${ENGINE_MANIFEST}:${lineno}: a continuation line before any group"
+      entries[-1]+=" ${raw}"
+    elif [[ "${raw}" == *:* ]]; then
+      entries+=("${raw}")
+    else
+      die "${ENGINE_MANIFEST}:${lineno}: want \"MESSAGE_FILE: GLOB...\" or an indented line of globs, not \"${raw}\""
+    fi
+  done < "${ENGINE_MANIFEST}"
+  ((${#entries[@]})) || die "${ENGINE_MANIFEST} lists no group"
+  shopt -s nullglob
+  for i in "${!entries[@]}"; do
+    message="${entries[i]%%:*}"
+    message="${message//[[:space:]]/}"
+    globs="${entries[i]#*:}"
+    [[ -f "$(dirname "${ENGINE_MANIFEST}")/${message}" ]] \
+      || die "${ENGINE_MANIFEST}: group $((i + 1)): its message file ${message} is not beside it"
+    [[ -n "${globs//[[:space:]]/}" ]] || die "${ENGINE_MANIFEST}: group $((i + 1)) (${message}) lists no file"
+    local files=""
+    for glob in ${globs}; do
+      # shellcheck disable=SC2206 # the glob expands here, in the repository
+      matches=(${PRA_ROOT}/${glob})
+      ((${#matches[@]})) || die "${ENGINE_MANIFEST}: ${glob} (group ${message}) matches no file"
+      for f in "${matches[@]}"; do
+        f="${f#"${PRA_ROOT}/"}"
+        [[ -f "${PRA_ROOT}/${f}" ]] && engine_path "${f}" \
+          || die "${ENGINE_MANIFEST}: ${glob} (group ${message}) matches ${f}, which is not a file of ${ENGINE_DIR}/ or ${ENGINE_DOC}"
+        [[ -z "${group_of[${f}]:-}" ]] \
+          || die "${ENGINE_MANIFEST}: ${f} is in two groups, ${group_of[${f}]} and ${message}"
+        group_of["${f}"]="${message}"
+        files+=" ${f}"
+      done
+    done
+    GROUP_MESSAGES+=("${message}")
+    GROUP_FILES+=("${files# }")
+  done
+  shopt -u nullglob
+  local -a missing=()
+  while IFS= read -r f; do
+    [[ -n "${group_of[${f}]:-}" ]] || missing+=("${f}")
+  done < <(cd "${PRA_ROOT}" && { find "${ENGINE_DIR}" -type f; echo "${ENGINE_DOC}"; } | LC_ALL=C sort)
+  ((${#missing[@]} == 0)) || die "these files are in no group of ${ENGINE_MANIFEST}, so no patch would add them: ${missing[*]}. Add each to the group of the patch that should carry it (mind the ${PATCH_LINE_LIMIT}-line limit), or to a new group"
+}
+
+# commit_engine TREE : commits the engine's files, copied into TREE, one
+# group of GROUP_FILES at a time; dies when a commit adds or removes more
+# than PATCH_LINE_LIMIT lines, files under docs/ apart.
+commit_engine() {
+  local tree="$1" i n subject name left
+  local -a files
+  for i in "${!GROUP_MESSAGES[@]}"; do
+    read -r -a files <<<"${GROUP_FILES[i]}"
+    git -C "${tree}" add -- "${files[@]}"
+    git_fixed -C "${tree}" commit -q -F "$(dirname "${ENGINE_MANIFEST}")/${GROUP_MESSAGES[i]}"
+    n="$(git -C "${tree}" diff --numstat HEAD^ HEAD | awk '$3 !~ /^docs\// { n += $1 + $2 } END { print n + 0 }')"
+    if ((n > PATCH_LINE_LIMIT)); then
+      subject="$(git -C "${tree}" log -1 --format=%s)"
+      name="$(git -C "${tree}" format-patch -1 --zero-commit --no-signature -o "${work}/names" HEAD)"
+      if [[ " ${OVER_LIMIT[*]} " == *" $(unnumbered "$(basename "${name}")") "* ]]; then
+        warn "engine patch $((i + 1)) (\"${subject}\") adds or removes ${n} lines, more than ${PATCH_LINE_LIMIT}: OVER_LIMIT (hack/patchlib.sh) lets it"
+        continue
+      fi
+      die "engine patch $((i + 1)) (\"${subject}\", group ${GROUP_MESSAGES[i]}) adds or removes ${n} lines, more than ${PATCH_LINE_LIMIT} (docs/ apart): split its group in ${ENGINE_MANIFEST}. Its files, by size: $(git -C "${tree}" diff --numstat HEAD^ HEAD | sort -rn | awk '{ printf "%s%s (%d)", sep, $3, $1 + $2; sep = ", " }')"
+    fi
+  done
+  left="$(git -C "${tree}" status --porcelain -- "${ENGINE_DIR}" "${ENGINE_DOC}")"
+  [[ -z "${left}" ]] || die "files of the engine left out of every engine patch: ${left}"
+}
+
 # regenerate LINE : writes LINE's series.
 regenerate() {
   local line="$1" version dest hooks tree n p
@@ -112,12 +211,9 @@ regenerate() {
   elif [[ -n "${port[${line}]:-}" ]]; then
     hooks_ported "${line}" "${hooks}"
   else
-    n=0
     while read -r p; do
-      n=$((n + 1))
-      [[ "${n}" -eq 1 ]] && continue
       cp "$(tekton_line_patches "${line}")/${p}" "${hooks}/"
-    done < <(series_patches "$(tekton_line_patches "${line}")")
+    done < <(hook_patches "$(tekton_line_patches "${line}")")
   fi
 
   tree="${work}/tekton-${line}"
@@ -132,14 +228,13 @@ regenerate() {
   # The new import path sorts elsewhere among the imports: format again.
   gofmt -w "${tree}/pkg/podaffinity"
   cp "${PRA_ROOT}/docs/pipelinerun-pod-affinity.md" "${tree}/docs/pipelinerun-pod-affinity.md"
-  git -C "${tree}" add pkg/podaffinity docs/pipelinerun-pod-affinity.md
-  git_fixed -C "${tree}" commit -q -F "${PRA_HACK}/patches/0001-message.txt"
+  commit_engine "${tree}"
 
   log "${line}: applying $(find "${hooks}" -name '*.patch' | wc -l) hook patches"
   for p in "${hooks}"/*.patch; do
     [[ -e "${p}" ]] || continue
     git_fixed -C "${tree}" am -q --committer-date-is-author-date "${p}" \
-      || die "${line}: hook patch $(basename "${p}") does not apply to Tekton ${version} on top of the regenerated engine patch"
+      || die "${line}: hook patch $(basename "${p}") does not apply to Tekton ${version} on top of the regenerated engine patches"
     # git am keeps the patch's own author (a --from tree's, or the committed
     # series'): the whole series gets the one of patchlib.sh (PRA_PATCH_AUTHOR).
     git_fixed -C "${tree}" commit -q --amend --no-edit --cleanup=verbatim --reset-author
@@ -156,6 +251,7 @@ regenerate() {
   } > "${dest}/series"
 }
 
+read_manifest
 for line in "${TEKTON_LINES[@]}"; do
   regenerate "${line}"
 done

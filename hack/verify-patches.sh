@@ -36,8 +36,9 @@ for line in "${TEKTON_LINES[@]:1}"; do
     drift=1
     continue
   fi
-  for p in "${series[@]:1}"; do
-    [[ " ${HOOKS_MAY_DIFFER[*]} " == *" ${line}/${p} "* ]] && continue
+  mapfile -t hooks < <(hook_patches "${dir}")
+  for p in "${hooks[@]}"; do
+    [[ " ${HOOKS_MAY_DIFFER[*]} " == *" ${line}/$(unnumbered "${p}") "* ]] && continue
     if ! diff -u <(hook_changes "${main_dir}/${p}") <(hook_changes "${dir}/${p}") > "${out}.diff"; then
       head -40 "${out}.diff" >&2
       warn "${line}/${p} changes other lines than ${TEKTON_LINES[0]}'s ${p} (above: -${TEKTON_LINES[0]} +${line})"

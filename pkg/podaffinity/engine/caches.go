@@ -243,3 +243,9 @@ func AddIndexer(informer cache.SharedIndexInformer, name string, f cache.IndexFu
 	}
 	return nil
 }
+
+// CacheNamespaces is the name of the namespace cache, as errors give it.
+const CacheNamespaces = "namespaces"
+
+// CacheRuntimeClasses is the name of the RuntimeClass cache, as errors give it.
+const CacheRuntimeClasses = "runtimeclasses"

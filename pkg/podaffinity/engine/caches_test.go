@@ -19,18 +19,13 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
-	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
-	tektonconfig "github.com/tektoncd/pipeline/pkg/apis/config"
-	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -42,8 +37,6 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/utils/ptr"
-	"knative.dev/pkg/apis"
 	logtesting "knative.dev/pkg/logging/testing"
 )
 
@@ -64,59 +57,6 @@ func fullNode(name string) *corev1.Node {
 // otherSTS is a StatefulSet that is not a placeholder.
 func otherSTS() *appsv1.StatefulSet {
 	return &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "database", Namespace: ns, Labels: map[string]string{"app": "db"}}}
-}
-
-func TestTrimForCache(t *testing.T) {
-	full := fullNode("node-1")
-	got, err := TrimForCache(full.DeepCopy())
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: "node-1", Labels: full.Labels},
-		Spec:       full.Spec,
-		Status:     corev1.NodeStatus{Allocatable: full.Status.Allocatable, Conditions: full.Status.Conditions},
-	}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("trimmed node (-want +got):\n%s", d)
-	}
-	trimmed := got.(*corev1.Node)
-	// What the engine decides from a node is the same on the trimmed copy.
-	tolerations := []corev1.Toleration{{Key: "example.com/pressure", Operator: corev1.TolerationOpExists}}
-	volumes := []boundVolume{{claim: "c", volume: "v", affinity: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
-		MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "topology.kubernetes.io/zone", Operator: corev1.NodeSelectorOpIn, Values: []string{"zone-a"}}},
-		MatchFields:      []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"node-1"}}},
-	}}}}}
-	for _, check := range []struct {
-		name        string
-		full, terse any
-	}{
-		{"nodeUnusable", nodeUnusable(full, nil), nodeUnusable(trimmed, nil)},
-		{"nodeUnusable, tolerated", nodeUnusable(full, tolerations), nodeUnusable(trimmed, tolerations)},
-		{"nodeReady", nodeReady(full), nodeReady(trimmed)},
-		{"shortfall", shortfall(rl("8", "1Gi"), []*corev1.Node{full}), shortfall(rl("8", "1Gi"), []*corev1.Node{trimmed})},
-		{"mountsAll", mountsAll(full, volumes), mountsAll(trimmed, volumes)},
-	} {
-		if d := cmp.Diff(check.full, check.terse); d != "" {
-			t.Errorf("%s on the trimmed node differs (-full +trimmed):\n%s", check.name, d)
-		}
-	}
-
-	sts := ownSTS("node-1", peak())
-	sts.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "tekton"}}
-	gotSTS, err := TrimForCache(sts.DeepCopy())
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantSTS := sts.DeepCopy()
-	wantSTS.ManagedFields = nil
-	if d := cmp.Diff(wantSTS, gotSTS); d != "" {
-		t.Errorf("trimmed StatefulSet (-want +got):\n%s", d)
-	}
-	pod := placeholderPod("node-1", peak(), ago(time.Minute))
-	if gotPod, _ := TrimForCache(pod); gotPod != pod {
-		t.Errorf("TrimForCache changed a pod")
-	}
 }
 
 // cacheActions lists the list and watch calls sent for the engine's own caches.
@@ -313,112 +253,6 @@ func TestIndexes(t *testing.T) {
 	}
 	if d := cmp.Diff([]any{bound}, got); d != "" {
 		t.Errorf("ByIndex (-want +got):\n%s", d)
-	}
-}
-
-// TestSyncedOnlyWhenNeeded checks that the engine waits for its caches
-// exactly when it reads them for a run, and returns their error then.
-func TestSyncedOnlyWhenNeeded(t *testing.T) {
-	errNotSynced := errors.New("not synced")
-	child := testRun()
-	child.Name, child.UID = "build-child", "child-uid"
-	child.Labels = map[string]string{placeholder.MemberLabelKey: "placeholder-parent-0123456789"}
-	child.OwnerReferences = []metav1.OwnerReference{{APIVersion: "tekton.dev/v1", Kind: "PipelineRun", Name: "parent", UID: "parent-uid", Controller: ptr.To(true)}}
-	done := func(r *v1.PipelineRun) *v1.PipelineRun {
-		r.Status.SetCondition(&apis.Condition{Type: apis.ConditionSucceeded, Status: corev1.ConditionTrue})
-		return r
-	}
-	handled := Target{Placeholder: phName(), Isolation: selection.IsolationRequired}
-	for _, tc := range []struct {
-		name      string
-		enabled   bool
-		call      func(context.Context, *Engine, Settings) error
-		wantCalls int
-	}{{
-		name:    "Place of a handled run",
-		enabled: true,
-		call: func(ctx context.Context, e *Engine, s Settings) error {
-			_, err := e.Place(ctx, s, testRun(), handled, remaining())
-			return err
-		},
-		wantCalls: 1,
-	}, {
-		name:    "Place of a child run that joined its parent",
-		enabled: true,
-		call: func(ctx context.Context, e *Engine, s Settings) error {
-			_, err := e.Place(ctx, s, child, Target{Placeholder: "placeholder-parent-0123456789", Joined: true}, nil)
-			return err
-		},
-		wantCalls: 1,
-	}, {
-		name:    "Target of a new run",
-		enabled: true,
-		call: func(ctx context.Context, e *Engine, s Settings) error {
-			_, err := e.Target(ctx, s, testRun())
-			return err
-		},
-	}, {
-		name:    "Target of a run reconciled with children and no record, feature on: does it own a placeholder?",
-		enabled: true,
-		call: func(ctx context.Context, e *Engine, s Settings) error {
-			_, err := e.Target(ctx, s, reconciled(testRun(), true))
-			return err
-		},
-		wantCalls: 1,
-	}, {
-		name: "the same with the feature off: not handled whatever the cache says",
-		call: func(ctx context.Context, e *Engine, s Settings) error {
-			got, err := e.Target(ctx, s, reconciled(testRun(), true))
-			if got.Handled() {
-				return fmt.Errorf("handled: %+v", got)
-			}
-			return err
-		},
-	}, {
-		name: "Target of a run recorded as handled, feature off",
-		call: func(ctx context.Context, e *Engine, s Settings) error {
-			got, err := e.Target(ctx, s, reconciled(recorded(testRun(), "required/cluster"), true))
-			if !got.Handled() {
-				return fmt.Errorf("not handled")
-			}
-			return err
-		},
-	}, {
-		name: "Release of a run the engine placed, feature off",
-		call: func(ctx context.Context, e *Engine, s Settings) error {
-			return e.Release(ctx, s, done(recorded(testRun(), "required/cluster")))
-		},
-		wantCalls: 1,
-	}, {
-		name:      "Release of a run the engine never placed, feature on",
-		enabled:   true,
-		call:      func(ctx context.Context, e *Engine, s Settings) error { return e.Release(ctx, s, done(testRun())) },
-		wantCalls: 1,
-	}, {
-		name: "Release of a run the engine never placed, feature off",
-		call: func(ctx context.Context, e *Engine, s Settings) error { return e.Release(ctx, s, done(testRun())) },
-	}} {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t)
-			e := h.engine(t)
-			calls := 0
-			e.Synced = func(context.Context) error {
-				calls++
-				return errNotSynced
-			}
-			s := settings(t, map[string]string{paconfig.EnableKey: fmt.Sprint(tc.enabled)})
-			s.Coschedule = tektonconfig.CoscheduleIsolatePipelineRun
-			err := tc.call(h.ctx, e, s)
-			if tc.wantCalls > 0 && !errors.Is(err, errNotSynced) {
-				t.Errorf("error = %v, want one wrapping %v", err, errNotSynced)
-			}
-			if tc.wantCalls == 0 && err != nil {
-				t.Errorf("error = %v, want nil", err)
-			}
-			if calls != tc.wantCalls {
-				t.Errorf("Synced called %d times, want %d", calls, tc.wantCalls)
-			}
-		})
 	}
 }
 

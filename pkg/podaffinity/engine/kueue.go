@@ -52,9 +52,6 @@ import (
 // peak again, and the pinned pod is replaced, so that the run does not come
 // back to a node it no longer holds (requeue).
 
-// kueueTerminationTarget is the pod condition Kueue sets on a pod it stops.
-const kueueTerminationTarget corev1.PodConditionType = "TerminationTarget"
-
 // kueueWorkloadPath is where the API server serves a Kueue Workload.
 const kueueWorkloadPath = "/apis/kueue.x-k8s.io/v1beta2/namespaces/%s/workloads/%s"
 

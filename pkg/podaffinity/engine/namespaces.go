@@ -30,9 +30,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
-// CacheNamespaces is the name of the namespace cache, as errors give it.
-const CacheNamespaces = "namespaces"
-
 // Namespaces is the engine's cache of namespaces, trimmed to their names
 // and labels, for the tenant isolation scope ("label:<key>"): a run's
 // tenant is its namespace's value of that label. It starts on the first

@@ -130,3 +130,10 @@ func TestNamespacesSyncFailure(t *testing.T) {
 		t.Error("second Get() = nil, want an error")
 	}
 }
+
+const tenantKey = "example.com/tenant"
+
+// namespace is the run's namespace with labels.
+func namespace(labels map[string]string) *corev1.Namespace {
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels}}
+}

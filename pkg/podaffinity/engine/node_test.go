@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func TestNodeUnusable(t *testing.T) {
@@ -75,3 +76,40 @@ func TestTolerates(t *testing.T) {
 		})
 	}
 }
+
+func notReadyNode(name string) *corev1.Node {
+	n := readyNode(name)
+	n.Status.Conditions[0].Status = corev1.ConditionUnknown
+	n.Spec.Taints = []corev1.Taint{{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute}}
+	return n
+}
+
+func readyNode(name string) *corev1.Node {
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Status: corev1.NodeStatus{
+			Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}},
+			Allocatable: rl("4", "16Gi"),
+		},
+	}
+}
+
+func cordonedNode(name string) *corev1.Node {
+	n := readyNode(name)
+	n.Spec.Unschedulable = true
+	return n
+}
+
+func taintedNode(name, key string, effect corev1.TaintEffect) *corev1.Node {
+	n := readyNode(name)
+	n.Spec.Taints = []corev1.Taint{{Key: key, Effect: effect}}
+	return n
+}
+
+// inZone puts a node in a zone.
+func inZone(n *corev1.Node, zone string) *corev1.Node {
+	n.Labels = map[string]string{zoneLabel: zone, corev1.LabelHostname: n.Name}
+	return n
+}
+
+const zoneLabel = corev1.LabelTopologyZone

@@ -30,13 +30,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
-// RuntimeClassReader reads RuntimeClasses.
-type RuntimeClassReader interface {
-	// Get returns the RuntimeClass called name, or an error for which
-	// apierrors.IsNotFound is true when there is none.
-	Get(ctx context.Context, name string) (*nodev1.RuntimeClass, error)
-}
-
 // RuntimeClassCache is a RuntimeClassReader backed by an informer that
 // starts the first time a class is read: a controller whose runs name no
 // RuntimeClass watches none and needs no permission on them. A class the
@@ -49,9 +42,6 @@ type RuntimeClassCache struct {
 	client   kubernetes.Interface
 	informer cache.SharedIndexInformer
 }
-
-// CacheRuntimeClasses is the name of the RuntimeClass cache, as errors give it.
-const CacheRuntimeClasses = "runtimeclasses"
 
 // NewRuntimeClassCache sets up the cache on client without starting it;
 // resync is the informer's resync period; stop ends it once started.

@@ -23,8 +23,13 @@ import (
 	"testing"
 	"time"
 
+	nodev1 "k8s.io/api/node/v1"
+
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
@@ -117,5 +122,19 @@ func TestRuntimeClassCacheSyncFailure(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Get() = %q, want it to say %q", err, want)
 		}
+	}
+}
+
+// sandboxClass is a RuntimeClass whose pods run on nodes labelled and
+// tainted sandbox=<handler>, each paying overhead CPU.
+func sandboxClass(name, handler, overhead string) *nodev1.RuntimeClass {
+	return &nodev1.RuntimeClass{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Handler:    handler,
+		Overhead:   &nodev1.Overhead{PodFixed: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(overhead)}},
+		Scheduling: &nodev1.Scheduling{
+			NodeSelector: map[string]string{"sandbox": handler},
+			Tolerations:  []corev1.Toleration{{Key: "sandbox", Operator: corev1.TolerationOpEqual, Value: handler, Effect: corev1.TaintEffectNoSchedule}},
+		},
 	}
 }

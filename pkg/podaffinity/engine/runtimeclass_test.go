@@ -33,7 +33,6 @@ import (
 	nodev1 "k8s.io/api/node/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 )
@@ -53,20 +52,6 @@ func (f fakeRuntimeClasses) Get(_ context.Context, name string) (*nodev1.Runtime
 		return nil, apierrors.NewNotFound(schema.GroupResource{Group: "node.k8s.io", Resource: "runtimeclasses"}, name)
 	}
 	return rc, nil
-}
-
-// sandboxClass is a RuntimeClass whose pods run on nodes labelled and
-// tainted sandbox=<handler>, each paying overhead CPU.
-func sandboxClass(name, handler, overhead string) *nodev1.RuntimeClass {
-	return &nodev1.RuntimeClass{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Handler:    handler,
-		Overhead:   &nodev1.Overhead{PodFixed: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(overhead)}},
-		Scheduling: &nodev1.Scheduling{
-			NodeSelector: map[string]string{"sandbox": handler},
-			Tolerations:  []corev1.Toleration{{Key: "sandbox", Operator: corev1.TolerationOpEqual, Value: handler, Effect: corev1.TaintEffectNoSchedule}},
-		},
-	}
 }
 
 var sandboxClasses = fakeRuntimeClasses{classes: map[string]*nodev1.RuntimeClass{

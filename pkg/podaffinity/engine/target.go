@@ -213,3 +213,12 @@ func ownedByPipelineRun(run *v1.PipelineRun) bool {
 	ref := metav1.GetControllerOf(run)
 	return ref != nil && ref.Kind == "PipelineRun"
 }
+
+// there says where a run's pods run that a move waits for: on its node,
+// or anywhere in its wider topology.
+func there(topology string) string {
+	if !wide(topology) {
+		return "there"
+	}
+	return "in the PipelineRun's " + topology
+}

@@ -37,13 +37,6 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-const tenantKey = "example.com/tenant"
-
-// namespace is the run's namespace with labels.
-func namespace(labels map[string]string) *corev1.Namespace {
-	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels}}
-}
-
 // withNamespaces gives e a namespace reader over what the fake API server
 // holds now, as the engine's namespace cache would once synced, and
 // counts its calls.

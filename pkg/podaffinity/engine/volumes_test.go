@@ -33,14 +33,6 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-const zoneLabel = corev1.LabelTopologyZone
-
-// inZone puts a node in a zone.
-func inZone(n *corev1.Node, zone string) *corev1.Node {
-	n.Labels = map[string]string{zoneLabel: zone, corev1.LabelHostname: n.Name}
-	return n
-}
-
 // claim is the run's workspace claim "src", bound to volume unless it is "".
 func claim(volume string) *corev1.PersistentVolumeClaim {
 	return &corev1.PersistentVolumeClaim{

@@ -144,15 +144,6 @@ func shortfall(requests corev1.ResourceList, nodes []*corev1.Node) string {
 	return strings.Join(parts, "; ")
 }
 
-func sortedNames(r corev1.ResourceList) []corev1.ResourceName {
-	names := make([]corev1.ResourceName, 0, len(r))
-	for name := range r {
-		names = append(names, name)
-	}
-	sort.Slice(names, func(i, j int) bool { return names[i] < names[j] })
-	return names
-}
-
 // noPod handles a placeholder StatefulSet that has no pod. For a moment
 // that is the StatefulSet controller at work; past createGrace the engine
 // asks the API server, with a dry run of the pod, why it cannot be created,

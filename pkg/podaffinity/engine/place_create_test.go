@@ -1,0 +1,225 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/utils/ptr"
+	"knative.dev/pkg/apis"
+)
+
+// TestPlaceCreate checks the StatefulSet that Place creates in detail.
+func TestPlaceCreate(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		config    map[string]string
+		isolation selection.Isolation
+		run       func(*v1.PipelineRun)
+		// wantRepel is the anti-affinity between placeholders.
+		wantRepel *corev1.PodAntiAffinity
+		// wantNodes is the placeholder's node affinity.
+		wantNodes *corev1.NodeAffinity
+		wantVols  []string
+	}{{
+		name:      "required, cluster scope",
+		isolation: selection.IsolationRequired,
+		wantRepel: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+			LabelSelector:     placeholder.AllPlaceholdersSelector(),
+			TopologyKey:       placeholder.HostnameTopologyKey,
+			NamespaceSelector: &metav1.LabelSelector{},
+		}}},
+	}, {
+		name:      "preferred, namespace scope",
+		config:    map[string]string{paconfig.IsolationScopeKey: paconfig.IsolationScopeNamespace},
+		isolation: selection.IsolationPreferred,
+		wantRepel: &corev1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+			Weight: 100,
+			PodAffinityTerm: corev1.PodAffinityTerm{
+				LabelSelector: placeholder.AllPlaceholdersSelector(),
+				TopologyKey:   placeholder.HostnameTopologyKey,
+			},
+		}}},
+	}, {
+		name:      "required, cluster scope, zone: placeholders repel each other in a zone",
+		config:    map[string]string{paconfig.TopologyKeyKey: zoneKey},
+		isolation: selection.IsolationRequired,
+		wantRepel: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+			LabelSelector:     placeholder.AllPlaceholdersSelector(),
+			TopologyKey:       zoneKey,
+			NamespaceSelector: &metav1.LabelSelector{},
+		}}},
+		wantNodes: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: zoneKey, Operator: corev1.NodeSelectorOpExists}},
+		}}}},
+	}, {
+		name:      "workspaces' claims are mounted",
+		isolation: selection.IsolationRequired,
+		run: func(r *v1.PipelineRun) {
+			r.Spec.Workspaces = []v1.WorkspaceBinding{
+				{Name: "src", PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "source"}},
+				{Name: "tmp", EmptyDir: &corev1.EmptyDirVolumeSource{}},
+			}
+		},
+		wantRepel: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+			LabelSelector:     placeholder.AllPlaceholdersSelector(),
+			TopologyKey:       placeholder.HostnameTopologyKey,
+			NamespaceSelector: &metav1.LabelSelector{},
+		}}},
+		wantVols: []string{"source"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, readyNode("node-1"))
+			run := testRun()
+			if tc.run != nil {
+				tc.run(run)
+			}
+			s := settings(t, tc.config)
+			// The scope is decided with the run (Target) and then sticks to it.
+			target := Target{Placeholder: phName(), Isolation: tc.isolation, NamespaceScoped: s.Config.IsolationScope() == paconfig.IsolationScopeNamespace, Topology: s.Config.Topology}
+			if _, err := h.engine(t).Place(h.ctx, s, run, target, remaining()); err != nil {
+				t.Fatalf("Place() = %v", err)
+			}
+			sts := h.placeholderSTS(t, phName())
+			if sts == nil {
+				t.Fatal("no placeholder StatefulSet created")
+			}
+			wantOwner := []metav1.OwnerReference{{
+				APIVersion: "tekton.dev/v1", Kind: "PipelineRun", Name: "build", UID: "run-uid",
+				Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
+			}}
+			if d := cmp.Diff(wantOwner, sts.OwnerReferences); d != "" {
+				t.Errorf("owner references (-want +got):\n%s", d)
+			}
+			spec := sts.Spec.Template.Spec
+			if d := cmp.Diff(tc.wantRepel, spec.Affinity.PodAntiAffinity); d != "" {
+				t.Errorf("anti-affinity (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.wantNodes, spec.Affinity.NodeAffinity); d != "" {
+				t.Errorf("node affinity (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(image, spec.Containers[0].Image); d != "" {
+				t.Errorf("image (-want +got):\n%s", d)
+			}
+			wantResources := corev1.ResourceRequirements{Requests: peak(), Limits: peak()}
+			if d := cmp.Diff(wantResources, spec.Containers[0].Resources, quantityEqual); d != "" {
+				t.Errorf("resources (-want +got):\n%s", d)
+			}
+			var vols []string
+			for _, v := range spec.Volumes {
+				vols = append(vols, v.PersistentVolumeClaim.ClaimName)
+			}
+			if d := cmp.Diff(tc.wantVols, vols); d != "" {
+				t.Errorf("claims mounted (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestPlaceDoesNotRecreateForAStaleRun(t *testing.T) {
+	// The run failed (NodeWaitTimeout) and its placeholder was released; a
+	// reconcile that read the run from a stale cache finds no placeholder.
+	// Before it makes a new one the engine reads the run afresh, and hands
+	// the reconcile the current run instead.
+	stale := testRun()
+	failed := testRun()
+	failed.Status.SetCondition(&apis.Condition{Type: apis.ConditionSucceeded, Status: corev1.ConditionFalse, Reason: ReasonNodeWaitTimeout})
+	for _, tc := range []struct {
+		name        string
+		current     *v1.PipelineRun
+		wantCurrent bool
+		wantActions []string
+	}{
+		{name: "run done since it was read: nothing created, the current run handed back", current: failed, wantCurrent: true},
+		{name: "run as read: the placeholder is created", current: stale, wantActions: []string{"create statefulsets"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, readyNode("node-1"))
+			e := h.engine(t)
+			e.PipelineRuns = func(context.Context, string, string) (*v1.PipelineRun, error) { return tc.current.DeepCopy(), nil }
+			got, err := e.Place(h.ctx, settings(t, nil), stale.DeepCopy(), Target{Placeholder: phName(), Isolation: selection.IsolationRequired}, remaining())
+			if err != nil {
+				t.Fatalf("Place() = %v", err)
+			}
+			if (got.Current != nil) != tc.wantCurrent {
+				t.Errorf("Place().Current = %v, want set: %t", got.Current, tc.wantCurrent)
+			}
+			if d := cmp.Diff(tc.wantActions, h.actions()); d != "" {
+				t.Errorf("API writes (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestPlaceCreateFindsExisting checks what Place does when the placeholder's
+// name is taken by a StatefulSet its cache does not hold: someone else's
+// (the cache holds placeholders only) fails the run; its own (the cache is
+// behind) is waited for, without a second PlaceholderCreated event.
+func TestPlaceCreateFindsExisting(t *testing.T) {
+	foreign := ownSTS("", peak())
+	foreign.OwnerReferences = nil
+	for _, tc := range []struct {
+		name       string
+		existing   *appsv1.StatefulSet
+		want       Placement
+		wantEvents []string
+	}{{
+		name:     "someone else's StatefulSet: conflict",
+		existing: foreign,
+		want:     Placement{Failed: true, Reason: ReasonPlaceholderConflict},
+	}, {
+		name:     "its own, not in the cache yet: wait",
+		existing: createdAgo(ownSTS("", peak()), time.Second),
+		want:     Placement{Reason: ReasonWaitingForNode, Since: now.Add(-time.Second)},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, readyNode("node-1"))
+			e := h.engine(t)
+			h.client.PrependReactor("create", "statefulsets", func(k8stesting.Action) (bool, runtime.Object, error) {
+				return true, nil, apierrors.NewAlreadyExists(schema.GroupResource{Group: "apps", Resource: "statefulsets"}, phName())
+			})
+			h.client.PrependReactor("get", "statefulsets", func(k8stesting.Action) (bool, runtime.Object, error) {
+				return true, tc.existing.DeepCopy(), nil
+			})
+			got, err := e.Place(h.ctx, settings(t, nil), testRun(), Target{Placeholder: phName(), Isolation: selection.IsolationRequired}, remaining())
+			if err != nil {
+				t.Fatalf("Place() = %v", err)
+			}
+			if d := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(Placement{}, "Message")); d != "" {
+				t.Errorf("Place() (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.wantEvents, h.events()); d != "" {
+				t.Errorf("events (-want +got):\n%s", d)
+			}
+		})
+	}
+}

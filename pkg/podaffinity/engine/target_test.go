@@ -1,0 +1,352 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
+	tektonconfig "github.com/tektoncd/pipeline/pkg/apis/config"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"knative.dev/pkg/apis"
+	logtesting "knative.dev/pkg/logging/testing"
+)
+
+func TestTarget(t *testing.T) {
+	withLabels := func(r *v1.PipelineRun, labels map[string]string) *v1.PipelineRun {
+		r.Labels = labels
+		return r
+	}
+	childRun := func(labels map[string]string) *v1.PipelineRun {
+		r := testRun()
+		r.Name, r.UID = "build-child", "child-uid"
+		r.Labels = labels
+		r.OwnerReferences = []metav1.OwnerReference{{APIVersion: "tekton.dev/v1", Kind: "PipelineRun", Name: "parent", UID: "parent-uid", Controller: ptr.To(true)}}
+		return r
+	}
+	done := testRun()
+	done.Status.SetCondition(&apis.Condition{Type: apis.ConditionSucceeded, Status: corev1.ConditionTrue})
+	const parentPlaceholder = "placeholder-parent-0123456789"
+
+	withAnnotations := func(r *v1.PipelineRun, annotations map[string]string) *v1.PipelineRun {
+		r.Annotations = annotations
+		return r
+	}
+	for _, tc := range []struct {
+		name       string
+		enabled    bool
+		coschedule string
+		// topology is the value of the topology key flag, if set.
+		topology   string
+		run        *v1.PipelineRun
+		want       Target
+		wantEvents []string
+	}{{
+		name:    "feature disabled",
+		enabled: false,
+		run:     testRun(),
+		want:    Target{},
+	}, {
+		name:    "labelled run: required isolation",
+		enabled: true,
+		run:     testRun(),
+		want:    Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+	}, {
+		name:       "coschedule pipelineruns: preferred isolation",
+		enabled:    true,
+		coschedule: tektonconfig.CoschedulePipelineRuns,
+		run:        withLabels(testRun(), nil),
+		want:       Target{Placeholder: phName(), Isolation: selection.IsolationPreferred},
+	}, {
+		name:    "not selected",
+		enabled: true,
+		run:     withLabels(testRun(), nil),
+		want:    Target{},
+	}, {
+		name:    "done run",
+		enabled: true,
+		run:     done,
+		want:    Target{},
+	}, {
+		name:     "topology key set to the zone: the run's pods share a zone",
+		enabled:  true,
+		topology: zoneKey,
+		run:      testRun(),
+		want:     Target{Placeholder: phName(), Isolation: selection.IsolationRequired, Topology: zoneKey},
+	}, {
+		name:     "topology key set to the node: the default",
+		enabled:  true,
+		topology: placeholder.HostnameTopologyKey,
+		run:      testRun(),
+		want:     Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+	}, {
+		name:     "topology key changed to the zone mid-run: the run's record (one node) holds",
+		enabled:  true,
+		topology: zoneKey,
+		run:      reconciled(recorded(testRun(), "required/cluster"), true),
+		want:     Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+	}, {
+		name:    "topology key changed back to the node mid-run: the run's record (the zone) holds",
+		enabled: true,
+		run:     reconciled(recorded(testRun(), "required/namespace@"+zoneKey), true),
+		want:    Target{Placeholder: phName(), Isolation: selection.IsolationRequired, NamespaceScoped: true, Topology: zoneKey},
+	}, {
+		name:     "child PipelineRun of a run in one zone joins in the parent's zone, whatever the flag says",
+		enabled:  true,
+		topology: "example.com/rack",
+		run:      withAnnotations(childRun(map[string]string{placeholder.MemberLabelKey: parentPlaceholder}), map[string]string{placeholder.TopologyAnnotationKey: zoneKey}),
+		want:     Target{Placeholder: parentPlaceholder, Joined: true, Topology: zoneKey},
+	}, {
+		name:     "child PipelineRun of a run on one node joins on it, whatever the flag says",
+		enabled:  true,
+		topology: zoneKey,
+		run:      childRun(map[string]string{placeholder.MemberLabelKey: parentPlaceholder}),
+		want:     Target{Placeholder: parentPlaceholder, Joined: true},
+	}, {
+		name:    "child PipelineRun joins the parent's placeholder",
+		enabled: true,
+		run:     childRun(map[string]string{placeholder.MemberLabelKey: parentPlaceholder}),
+		want:    Target{Placeholder: parentPlaceholder, Joined: true},
+	}, {
+		name:       "child PipelineRun joins even when coschedule would select it",
+		enabled:    true,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        childRun(map[string]string{placeholder.MemberLabelKey: parentPlaceholder}),
+		want:       Target{Placeholder: parentPlaceholder, Joined: true},
+	}, {
+		name:    "child PipelineRun joins after the feature was turned off: the parent's decision holds",
+		enabled: false,
+		run:     childRun(map[string]string{placeholder.MemberLabelKey: parentPlaceholder}),
+		want:    Target{Placeholder: parentPlaceholder, Joined: true},
+	}, {
+		name:    "feature turned off mid-run: the run's record holds",
+		enabled: false,
+		run:     reconciled(recorded(testRun(), "required/cluster"), false),
+		want:    Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+	}, {
+		name:       "coschedule and scope changed mid-run: the run's record holds",
+		enabled:    true,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        reconciled(recorded(withLabels(testRun(), nil), "preferred/namespace"), true),
+		want:       Target{Placeholder: phName(), Isolation: selection.IsolationPreferred, NamespaceScoped: true},
+	}, {
+		name:       "recorded as not handled: the feature turned on later leaves it alone",
+		enabled:    true,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        reconciled(recorded(withLabels(testRun(), nil), "none"), true),
+		want:       Target{},
+	}, {
+		name:       "feature turned on while a run without a record is between tasks: it finishes under the Affinity Assistant",
+		enabled:    true,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        reconciled(withLabels(testRun(), nil), true),
+		want:       Target{},
+	}, {
+		name:       "a record on a run the controller never reconciled is its creator's, not the engine's",
+		enabled:    false,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        recorded(testRun(), "required/cluster"),
+		want:       Target{},
+	}, {
+		name:       "an invalid record is ignored; a run with children finishes as it began",
+		enabled:    true,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        reconciled(recorded(withLabels(testRun(), nil), "always"), true),
+		want:       Target{},
+	}, {
+		name:    "member label on a run not owned by a PipelineRun is ignored",
+		enabled: true,
+		run:     withLabels(testRun(), map[string]string{placeholder.MemberLabelKey: parentPlaceholder}),
+		want:    Target{},
+	}, {
+		name:    "child of a handled parent without the member label is placed on its own terms",
+		enabled: true,
+		run:     childRun(map[string]string{selection.LabelKey: "true"}),
+		want:    Target{Placeholder: placeholder.Name(&childRun(nil).ObjectMeta), Isolation: selection.IsolationRequired},
+	}, {
+		name:       "invalid label on a run reconciled before: not handled, no second warning",
+		enabled:    true,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        reconciled(withLabels(testRun(), map[string]string{selection.LabelKey: "yes"}), false),
+		want:       Target{},
+	}, {
+		name:       "invalid label: not handled, warning event",
+		enabled:    true,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        withLabels(testRun(), map[string]string{selection.LabelKey: "yes"}),
+		want:       Target{},
+		wantEvents: []string{"Warning InvalidPodAffinityLabel"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			flags := map[string]string{paconfig.EnableKey: fmt.Sprint(tc.enabled)}
+			if tc.topology != "" {
+				flags[paconfig.TopologyKeyKey] = tc.topology
+			}
+			s := settings(t, flags)
+			s.Coschedule = tc.coschedule
+			got, err := h.engine(t).Target(h.ctx, s, tc.run)
+			if err != nil {
+				t.Fatalf("Target() = %v", err)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("Target() (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.want.Placeholder != "", got.Handled()); d != "" {
+				t.Errorf("Target().Handled() (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.wantEvents, h.events()); d != "" {
+				t.Errorf("events (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestTargetWithoutRecorder(t *testing.T) {
+	// No recorder in the context: the invalid label is still ignored, without a panic.
+	e := newHarness(t).engine(t)
+	run := testRun()
+	run.Labels[selection.LabelKey] = "maybe"
+	got, err := e.Target(logtesting.TestContextWithLogger(t), settings(t, nil), run)
+	if err != nil {
+		t.Fatalf("Target() = %v", err)
+	}
+	if d := cmp.Diff(Target{}, got); d != "" {
+		t.Errorf("Target() (-want +got):\n%s", d)
+	}
+}
+
+func TestLabel(t *testing.T) {
+	const name = "placeholder-x-0123456789"
+	member := map[string]string{placeholder.MemberLabelKey: name}
+	inZone := map[string]string{placeholder.TopologyAnnotationKey: zoneKey}
+	for _, tc := range []struct {
+		name            string
+		labels          map[string]string
+		annotations     map[string]string
+		target          Target
+		want            map[string]string
+		wantAnnotations map[string]string
+	}{
+		{name: "not handled: untouched", labels: map[string]string{"a": "b"}, target: Target{}, want: map[string]string{"a": "b"}},
+		{name: "not handled, no labels: stays nil", target: Target{}, want: nil},
+		{name: "not handled, the run's creator's topology annotation: untouched", annotations: inZone, target: Target{}, wantAnnotations: inZone},
+		{name: "handled, no labels", target: Target{Placeholder: name}, want: member},
+		{name: "handled, labels kept", labels: map[string]string{"a": "b"}, target: Target{Placeholder: name, Joined: true}, want: map[string]string{"a": "b", placeholder.MemberLabelKey: name}},
+		{name: "handled, stale value replaced", labels: map[string]string{placeholder.MemberLabelKey: "old"}, target: Target{Placeholder: name}, want: member},
+		{name: "handled, in a zone: annotated with the key", target: Target{Placeholder: name, Topology: zoneKey}, want: member, wantAnnotations: inZone},
+		{name: "joined child, in a zone: annotated with the key", annotations: map[string]string{"a": "b"}, target: Target{Placeholder: name, Joined: true, Topology: zoneKey}, want: member, wantAnnotations: map[string]string{"a": "b", placeholder.TopologyAnnotationKey: zoneKey}},
+		{name: "handled, on one node: a topology annotation copied from the run is removed", annotations: map[string]string{"a": "b", placeholder.TopologyAnnotationKey: zoneKey}, target: Target{Placeholder: name}, want: member, wantAnnotations: map[string]string{"a": "b"}},
+		{name: "handled, in a zone: another topology copied from the run is replaced", annotations: map[string]string{placeholder.TopologyAnnotationKey: "rack"}, target: Target{Placeholder: name, Topology: zoneKey}, want: member, wantAnnotations: inZone},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			meta := &metav1.ObjectMeta{Labels: tc.labels, Annotations: tc.annotations}
+			Label(meta, tc.target)
+			if d := cmp.Diff(tc.want, meta.Labels); d != "" {
+				t.Errorf("labels (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.wantAnnotations, meta.Annotations, cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("annotations (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestTargetOwnedPlaceholderWithoutRecord(t *testing.T) {
+	// A handled run whose record was lost (written by a controller before
+	// the record existed, say) still owns its placeholder: it stays handled.
+	run := testRun()
+	run.Labels = nil
+	run.Status.StartTime = ptr.To(ago(time.Minute))
+	run.Status.ChildReferences = []v1.ChildStatusReference{{Name: "build-a", PipelineTaskName: "a"}}
+	h := newHarness(t, ownSTS("node-1", placeholder.TokenRequests()))
+	s := settings(t, nil)
+	s.Coschedule = tektonconfig.CoscheduleIsolatePipelineRun
+	want := Target{Placeholder: phName(), Isolation: selection.IsolationRequired}
+	got, err := h.engine(t).Target(h.ctx, s, run)
+	if err != nil {
+		t.Fatalf("Target() = %v", err)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Target() (-want +got):\n%s", d)
+	}
+}
+
+func TestRecord(t *testing.T) {
+	pending := func(r *v1.PipelineRun) *v1.PipelineRun {
+		r.Spec.Status = v1.PipelineRunSpecStatusPending
+		return r
+	}
+	withRecord := func(r *v1.PipelineRun, value string) *v1.PipelineRun {
+		r.Annotations = map[string]string{selection.RecordAnnotationKey: value, "keep": "me"}
+		return r
+	}
+	for _, tc := range []struct {
+		name   string
+		run    *v1.PipelineRun
+		target Target
+		want   map[string]string
+	}{{
+		name:   "handled: recorded",
+		run:    testRun(),
+		target: Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+		want:   map[string]string{selection.RecordAnnotationKey: "required/cluster"},
+	}, {
+		name:   "handled, namespace scope",
+		run:    testRun(),
+		target: Target{Placeholder: phName(), Isolation: selection.IsolationPreferred, NamespaceScoped: true},
+		want:   map[string]string{selection.RecordAnnotationKey: "preferred/namespace"},
+	}, {
+		name:   "handled, in a zone: the key follows the scope",
+		run:    testRun(),
+		target: Target{Placeholder: phName(), Isolation: selection.IsolationRequired, TenantLabel: "example.com/tenant", Topology: zoneKey},
+		want:   map[string]string{selection.RecordAnnotationKey: "required/label:example.com/tenant@" + zoneKey},
+	}, {
+		name:   "not handled: nothing written",
+		run:    testRun(),
+		target: Target{},
+	}, {
+		name:   "not handled, with a record its creator wrote: overwritten",
+		run:    withRecord(testRun(), "required/cluster"),
+		target: Target{},
+		want:   map[string]string{selection.RecordAnnotationKey: "none", "keep": "me"},
+	}, {
+		name:   "pending: decided again when released, not recorded",
+		run:    pending(testRun()),
+		target: Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+	}, {
+		name:   "joined child: its member label is its record",
+		run:    testRun(),
+		target: Target{Placeholder: "placeholder-parent-0123456789", Joined: true},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			Record(tc.run, tc.target)
+			if d := cmp.Diff(tc.want, tc.run.Annotations); d != "" {
+				t.Errorf("annotations (-want +got):\n%s", d)
+			}
+		})
+	}
+}
