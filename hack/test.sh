@@ -6,14 +6,16 @@
 #   unit     go test ./... (the engine's unit tests), the provisioner's and the image packer's tests
 #   patches  hack/verify-patches.sh: every line's committed series equals a
 #            regeneration, and the older lines' hooks make the main line's
-#            changes; then hack/verify-prefixes.sh: no v1.15 patch is larger
-#            than the review limit (800 changed lines, docs apart), and every
-#            prefix of the v1.15 series applies, builds, and passes go vet
-#            and the tests of the packages its last patch touches
+#            changes
 #   tekton   applies the series to Tekton v1.15.0, builds the patched
 #            controller and webhook, and runs go vet and the patched tree's
 #            tests for the areas the series touches (PRA_TEKTON_LINE=LINE:
 #            the same for another line's series and release)
+#   prefixes hack/verify-prefixes.sh: no v1.15 patch is larger than the
+#            review limit (800 changed lines, docs apart), and every prefix
+#            of the v1.15 series applies, builds, and passes go vet and the
+#            tests of the packages its last patch touches; after the tekton
+#            stage, whose build of Tekton's dependencies it reuses
 #   lts      the tekton stage for every older line (v1.12.2, v1.9.2); not
 #            run by default (make verify-lts)
 #   real     starts the local cluster with a real node (--real-nodes 1:
@@ -64,6 +66,9 @@ stage_unit() {
 
 stage_patches() {
   bash "${PRA_HACK}/verify-patches.sh"
+}
+
+stage_prefixes() {
   bash "${PRA_HACK}/verify-prefixes.sh"
 }
 
@@ -153,9 +158,9 @@ stage_real() {
 }
 
 stages=("$@")
-[[ ${#stages[@]} -gt 0 ]] || stages=(lint unit patches tekton e2e)
+[[ ${#stages[@]} -gt 0 ]] || stages=(lint unit patches tekton prefixes e2e)
 for s in "${stages[@]}"; do
-  declare -F "stage_${s}" >/dev/null || die "unknown stage ${s} (lint, unit, patches, tekton, lts, e2e, e2e-kueue, real)"
+  declare -F "stage_${s}" >/dev/null || die "unknown stage ${s} (lint, unit, patches, tekton, prefixes, lts, e2e, e2e-kueue, real)"
   log "==> ${s}"
   SECONDS=0
   "stage_${s}"
