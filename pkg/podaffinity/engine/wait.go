@@ -206,38 +206,6 @@ func (e *Engine) dryRunPod(ctx context.Context, sts *appsv1.StatefulSet) error {
 	return err
 }
 
-// rejectionKind says whether retrying a rejected create can succeed.
-type rejectionKind int
-
-const (
-	// rejectedForNow: a quota, a webhook that timed out, a conflict; it may
-	// pass later.
-	rejectedForNow rejectionKind = iota
-	// rejectedForGood: invalid, or forbidden by a policy (LimitRange, Pod
-	// Security, an admission webhook or policy) that no retry satisfies.
-	rejectedForGood
-)
-
-// rejection classifies an API error from creating a placeholder object.
-func rejection(err error) rejectionKind {
-	switch {
-	case err == nil:
-		return rejectedForNow
-	case apierrors.IsInvalid(err):
-		return rejectedForGood
-	case apierrors.IsForbidden(err) && !quotaExceeded(err):
-		return rejectedForGood
-	}
-	return rejectedForNow
-}
-
-// quotaExceeded reports whether err is a ResourceQuota's rejection, which
-// passes once other pods of the namespace finish. The quota admission
-// plugin gives it no cause of its own: only its message tells it apart.
-func quotaExceeded(err error) bool {
-	return apierrors.IsForbidden(err) && strings.Contains(err.Error(), "exceeded quota")
-}
-
 // markWaiting records on the StatefulSet when the run's wait for a node
 // began (see waitStart).
 func (e *Engine) markWaiting(ctx context.Context, sts *appsv1.StatefulSet, since time.Time) error {
