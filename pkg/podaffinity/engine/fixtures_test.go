@@ -148,11 +148,14 @@ func reporting(p *corev1.Pod) *corev1.Pod {
 	return reportingRequests(p, placeholder.Requests(&p.Spec))
 }
 
-// reportingRequests makes the node report the placeholder container with requests.
+// reportingRequests makes the node report the placeholder container with
+// requests; a kubelet reports them once it has started the container, so
+// the container runs.
 func reportingRequests(p *corev1.Pod, requests corev1.ResourceList) *corev1.Pod {
 	p.Status.Phase = corev1.PodRunning
 	p.Status.ContainerStatuses = []corev1.ContainerStatus{{
 		Name:      placeholder.ContainerName,
+		State:     corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
 		Resources: &corev1.ResourceRequirements{Requests: requests.DeepCopy(), Limits: requests.DeepCopy()},
 	}}
 	return p

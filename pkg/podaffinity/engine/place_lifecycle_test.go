@@ -84,10 +84,10 @@ func TestPlaceLifecycle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			runningUnreported(p)
 			if reporting {
-				r := placeholder.Requests(&p.Spec)
-				p.Status.ContainerStatuses[0].Resources = &corev1.ResourceRequirements{Requests: r.DeepCopy(), Limits: r.DeepCopy()}
+				reportingRequests(p, placeholder.Requests(&p.Spec))
+			} else {
+				runningUnreported(p)
 			}
 			if _, err := h.client.CoreV1().Pods(ns).UpdateStatus(h.ctx, p, metav1.UpdateOptions{}); err != nil {
 				t.Fatal(err)
