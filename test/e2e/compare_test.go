@@ -19,86 +19,10 @@ import (
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"knative.dev/pkg/apis"
 )
-
-// holderComponent is the label value of the run-level placeholder of the
-// flavor under test: the engine's placeholder or upstream's assistant.
-func (s *scenario) holderComponent() string {
-	if s.upstream {
-		return componentAssistant
-	}
-	return componentHolder
-}
-
-// upstreamWindow bounds how long an upstream run is observed before it is
-// recorded as hanging.
-const upstreamWindow = 40 * time.Second
-
-// finish waits for the run to end: on patched it must succeed within
-// timeout; on upstream (or a recorded-only variant) a run that is not done
-// (or failed) is recorded.
-func (s *scenario) finish(ns, run string, timeout time.Duration) (*v1.PipelineRun, bool) {
-	s.t.Helper()
-	if !s.upstream && !s.recordOnly {
-		return waitRunSucceeded(s.t, ns, run, timeout), true
-	}
-	if timeout > upstreamWindow {
-		timeout = upstreamWindow
-	}
-	pr, done := waitRunDone(ns, run, timeout)
-	if !done {
-		s.check(false, "PipelineRun %s did not finish within %s (hangs): %s", run, timeout, describeCondition(pr))
-		return pr, false
-	}
-	c := succeeded(pr)
-	return pr, s.check(c != nil && c.IsTrue(), "PipelineRun %s did not succeed: %s", run, describeCondition(pr))
-}
-
-// waitBound waits until the run has a bound TaskRun pod; false on upstream timeout.
-func (s *scenario) waitBound(ns, run string, timeout time.Duration) (string, bool) {
-	s.t.Helper()
-	var node string
-	err := poll(timeout, func(ctx context.Context) (bool, error) {
-		pods, err := taskRunPods(ctx, ns, run)
-		for _, p := range pods {
-			if p.Spec.NodeName != "" {
-				node = p.Spec.NodeName
-				return true, nil
-			}
-		}
-		return false, err
-	})
-	return node, s.require(err == nil, "PipelineRun %s has no bound TaskRun pod after %s", run, timeout)
-}
-
-// createPodOnNode creates a pod that is not Tekton's, requesting cpu, that
-// only node may run.
-func createPodOnNode(t *testing.T, ns, name, node, cpu string) {
-	t.Helper()
-	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: corev1.PodSpec{
-			NodeSelector: map[string]string{"kubernetes.io/hostname": node},
-			Containers: []corev1.Container{{Name: "c", Image: "busybox", Resources: corev1.ResourceRequirements{
-				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)},
-			}}},
-		},
-	}
-	if _, err := cluster.kube.CoreV1().Pods(ns).Create(bg(), p, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating pod %s: %v", name, err)
-	}
-}
-
-func logPods(t *testing.T, recs []podRecord) {
-	t.Helper()
-	for _, r := range recs {
-		t.Logf("  pod %-55s node=%-8s task=%-8s unschedulable=%v", r.Name, r.Node, r.Labels[labelPipelineTask], r.Unschedulable)
-	}
-}
 
 // (a) Capacity: the placeholder reserves the run's peak demand, so a run
 // never lands on a node that cannot fit its biggest task. Upstream's small
