@@ -114,12 +114,11 @@ func resumeAutoscaler(t *testing.T) {
 		}
 		// Empty nodes are consolidated away within a minute; a node some
 		// pod still holds is removed by deleting its NodeClaim.
-		if err := poll(90*time.Second, func(ctx context.Context) (bool, error) {
-			nodes, err := autoscaledNodes(ctx)
-			return len(nodes) == 0, err
-		}); err == nil {
+		err := poll("Karpenter to consolidate its nodes away", 90*time.Second, noAutoscaledNodes)
+		if err == nil {
 			return
 		}
+		t.Log(err)
 		claims, err := cluster.dynamic.Resource(nodeClaims).List(bg(), metav1.ListOptions{})
 		if err != nil {
 			t.Errorf("listing NodeClaims: %v", err)
@@ -131,11 +130,24 @@ func resumeAutoscaler(t *testing.T) {
 				t.Errorf("deleting NodeClaim %s: %v", c.GetName(), err)
 			}
 		}
-		waitFor(t, "the nodes Karpenter made to be gone", 2*time.Minute, func(ctx context.Context) (bool, error) {
-			nodes, err := autoscaledNodes(ctx)
-			return len(nodes) == 0, err
-		})
+		waitFor(t, "the nodes Karpenter made to be gone", 2*time.Minute, noAutoscaledNodes)
 	})
+}
+
+// noAutoscaledNodes is a probe: nil once Karpenter's nodes are gone.
+func noAutoscaledNodes(ctx context.Context) error {
+	nodes, err := autoscaledNodes(ctx)
+	if err != nil {
+		return err
+	}
+	if len(nodes) > 0 {
+		var names []string
+		for _, n := range nodes {
+			names = append(names, n.Name)
+		}
+		return fmt.Errorf("nodes %v", names)
+	}
+	return nil
 }
 
 // autoscaledNodes lists the nodes Karpenter made.
@@ -309,10 +321,16 @@ func autoscalerScaleUp(s *scenario, flags map[string]string) {
 		}
 		// The run is done and its placeholder gone: the node is empty and
 		// Karpenter removes it.
-		err = poll(2*time.Minute, func(ctx context.Context) (bool, error) {
-			_, err := cluster.kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
-			return apierrors.IsNotFound(err), nil
+		err = poll(fmt.Sprintf("Karpenter to remove node %s after the run finished", node), 2*time.Minute, func(ctx context.Context) error {
+			n, err := cluster.kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
+				return nil
+			case err != nil:
+				return err
+			}
+			return fmt.Errorf("node %s is there (unschedulable=%t, %d taints)", node, n.Spec.Unschedulable, len(n.Spec.Taints))
 		})
-		s.check(err == nil, "node %s is still there 2m after the run finished", node)
+		s.check(err == nil, "%v", err)
 	}
 }

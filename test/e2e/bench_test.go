@@ -422,17 +422,20 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 func waitHoldersGone(ns string, timeout time.Duration) int {
 	selector := fmt.Sprintf("%s in (%s,%s)", labelComponent, componentHolder, componentAssistant)
 	left := 0
-	_ = poll(timeout, func(ctx context.Context) (bool, error) {
+	_ = poll(fmt.Sprintf("the placeholders and assistants of %s to be gone", ns), timeout, func(ctx context.Context) error {
 		sts, err := cluster.kube.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if err != nil {
-			return false, nil
+			return err
 		}
 		pods, err := cluster.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if err != nil {
-			return false, nil
+			return err
 		}
 		left = len(sts.Items) + len(pods.Items)
-		return left == 0, nil
+		if left > 0 {
+			return fmt.Errorf("%d left", left)
+		}
+		return nil
 	})
 	return left
 }

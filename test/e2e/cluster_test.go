@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -135,15 +134,7 @@ func switchController(t testing.TB, flavor string) {
 // until the new controller serves metrics.
 func restartController(t testing.TB, flavor string) {
 	t.Helper()
-	cmd := exec.Command("bash", "hack/tekton-controller.sh", flavor)
-	cmd.Dir = cluster.repoRoot
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("hack/tekton-controller.sh %s: %v\n%s", flavor, err, out)
-	}
-	if err := poll(60*time.Second, func(ctx context.Context) (bool, error) {
-		_, err := cluster.scrapeMetrics(ctx)
-		return err == nil, nil
-	}); err != nil {
-		t.Fatalf("the %s controller does not serve metrics at %s", flavor, cluster.metricsURL)
+	if err := startController(flavor); err != nil {
+		t.Fatal(err)
 	}
 }

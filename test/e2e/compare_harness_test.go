@@ -109,9 +109,9 @@ func (s *scenario) finish(ns, run string, timeout time.Duration) (*v1.PipelineRu
 	if timeout > upstreamWindow {
 		timeout = upstreamWindow
 	}
-	pr, done := waitRunDone(ns, run, timeout)
-	if !done {
-		s.check(false, "PipelineRun %s did not finish within %s (hangs): %s", run, timeout, describeCondition(pr))
+	pr, err := waitRunDone(ns, run, timeout)
+	if err != nil {
+		s.check(false, "PipelineRun %s hangs: %v", run, err)
 		return pr, false
 	}
 	c := succeeded(pr)
@@ -122,15 +122,10 @@ func (s *scenario) finish(ns, run string, timeout time.Duration) (*v1.PipelineRu
 func (s *scenario) waitBound(ns, run string, timeout time.Duration) (string, bool) {
 	s.t.Helper()
 	var node string
-	err := poll(timeout, func(ctx context.Context) (bool, error) {
-		pods, err := taskRunPods(ctx, ns, run)
-		for _, p := range pods {
-			if p.Spec.NodeName != "" {
-				node = p.Spec.NodeName
-				return true, nil
-			}
-		}
-		return false, err
+	err := poll(fmt.Sprintf("PipelineRun %s/%s to have a bound TaskRun pod", ns, run), timeout, func(ctx context.Context) error {
+		var err error
+		node, err = boundTaskRunPod(ctx, ns, run)
+		return err
 	})
-	return node, s.require(err == nil, "PipelineRun %s has no bound TaskRun pod after %s", run, timeout)
+	return node, s.require(err == nil, "%v", err)
 }

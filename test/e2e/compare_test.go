@@ -21,7 +21,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-	"knative.dev/pkg/apis"
 )
 
 // (a) Capacity: the placeholder reserves the run's peak demand, so a run
@@ -56,10 +55,7 @@ func TestCompareCapacityReservation(t *testing.T) {
 			t.Fatalf("test premise broken: blockers occupy every node: %v", occupied)
 		}
 		createPodOnNode(t, ns, "background", free, "3500m")
-		waitFor(t, "the background pod to be bound on "+free, 30*time.Second, func(ctx context.Context) (bool, error) {
-			p, err := cluster.kube.CoreV1().Pods(ns).Get(ctx, "background", metav1.GetOptions{})
-			return err == nil && p.Spec.NodeName == free, err
-		})
+		waitFor(t, "the background pod to be bound on "+free, 30*time.Second, podBoundTo(ns, "background", free))
 		t.Logf("blockers on %v; background pod (3500m) on %s", keys(occupied), free)
 
 		const run = "big"
@@ -137,13 +133,9 @@ func TestCompareCordonMove(t *testing.T) {
 			return
 		}
 		// Cordon while t1 runs there.
-		waitFor(t, "the pod of t1 to be bound", 60*time.Second, func(context.Context) (bool, error) {
-			for _, p := range rec.matching(map[string]string{labelPipelineRun: run, labelPipelineTask: "t1"}) {
-				if p.Node != "" {
-					return true, nil
-				}
-			}
-			return false, nil
+		waitFor(t, "the pod of t1 to be bound", 60*time.Second, func(context.Context) error {
+			_, err := rec.boundNode(map[string]string{labelPipelineRun: run, labelPipelineTask: "t1"})
+			return err
 		})
 		cordon(t, first)
 		if !s.upstream {
@@ -313,15 +305,22 @@ func TestComparePlaceholderDeletedMidRun(t *testing.T) {
 			t.Fatalf("deleting pod %s: %v", p.Name, err)
 		}
 		var recreated *corev1.Pod
-		err = poll(30*time.Second, func(ctx context.Context) (bool, error) {
+		err = poll("the deleted holder pod to be recreated and bound", 30*time.Second, func(ctx context.Context) error {
 			np, err := holderPod(ctx)
-			if np != nil && np.UID != p.UID && np.Spec.NodeName != "" {
-				recreated = np
-				return true, nil
+			switch {
+			case err != nil:
+				return err
+			case np == nil:
+				return fmt.Errorf("no holder pod")
+			case np.UID == p.UID:
+				return fmt.Errorf("the deleted pod %s is still there (%s)", np.Name, podStatus(np))
+			case np.Spec.NodeName == "":
+				return fmt.Errorf("the new pod %s is %s, not bound", np.Name, podStatus(np))
 			}
-			return false, err
+			recreated = np
+			return nil
 		})
-		if s.require(err == nil, "the deleted holder pod was not recreated and bound within 30s") {
+		if s.require(err == nil, "%v", err) {
 			s.check(recreated.Spec.NodeName == node, "recreated holder pod is on %s, want %s", recreated.Spec.NodeName, node)
 		}
 		// 2. Delete the StatefulSet.
@@ -336,19 +335,29 @@ func TestComparePlaceholderDeletedMidRun(t *testing.T) {
 		}
 		t.Logf("deleted pod %s and StatefulSet %s on %s", p.Name, old.Name, node)
 		var again *corev1.Pod
-		err = poll(45*time.Second, func(ctx context.Context) (bool, error) {
+		err = poll("the deleted holder StatefulSet to be recreated with a bound pod", 45*time.Second, func(ctx context.Context) error {
 			sts, err := cluster.kube.AppsV1().StatefulSets(ns).Get(ctx, old.Name, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) || err != nil || sts.UID == old.UID {
-				return false, nil
+			switch {
+			case apierrors.IsNotFound(err):
+				return fmt.Errorf("no StatefulSet %s", old.Name)
+			case err != nil:
+				return err
+			case sts.UID == old.UID:
+				return fmt.Errorf("the deleted StatefulSet %s is still there", old.Name)
 			}
 			np, err := holderPod(ctx)
-			if np != nil && np.Spec.NodeName != "" && np.Labels["controller-revision-hash"] != "" && metav1.IsControlledBy(np, sts) {
-				again = np
-				return true, nil
+			switch {
+			case err != nil:
+				return err
+			case np == nil:
+				return fmt.Errorf("the new StatefulSet %s has no pod", sts.Name)
+			case np.Spec.NodeName == "" || np.Labels["controller-revision-hash"] == "" || !metav1.IsControlledBy(np, sts):
+				return fmt.Errorf("pod %s is %s on %q, controlled by the new StatefulSet: %t", np.Name, podStatus(np), np.Spec.NodeName, metav1.IsControlledBy(np, sts))
 			}
-			return false, err
+			again = np
+			return nil
 		})
-		if s.check(err == nil, "the deleted holder StatefulSet was not recreated with a bound pod within 45s") {
+		if s.check(err == nil, "%v", err) {
 			s.check(again.Spec.NodeName == node, "recreated StatefulSet's pod is on %s, want %s", again.Spec.NodeName, node)
 		}
 		if _, ok := s.finish(ns, run, 90*time.Second); ok {
@@ -394,10 +403,10 @@ func TestCompareMetrics(t *testing.T) {
 		seen := map[string]bool{}
 		var missing []string
 		var maxActive float64
-		err := poll(20*time.Second, func(ctx context.Context) (bool, error) {
+		err := poll("the engine's metrics during the run", 20*time.Second, func(ctx context.Context) error {
 			b, err := cluster.scrapeMetrics(ctx)
 			if err != nil {
-				return false, err
+				return err
 			}
 			body = b
 			missing = nil
@@ -412,7 +421,10 @@ func TestCompareMetrics(t *testing.T) {
 			if v := metricValue(body, "pod_affinity", "active_placeholders"); v > maxActive {
 				maxActive = v
 			}
-			return len(missing) == 0 && maxActive >= 1, nil
+			if len(missing) > 0 || maxActive < 1 {
+				return fmt.Errorf("missing %v, highest active_placeholders %v", missing, maxActive)
+			}
+			return nil
 		})
 		var lines []string
 		for _, l := range metricLines(body, "pod_affinity") {
@@ -421,7 +433,7 @@ func TestCompareMetrics(t *testing.T) {
 			}
 		}
 		t.Logf("pod_affinity samples (first %d, no buckets):\n  %s", len(lines), strings.Join(lines, "\n  "))
-		s.check(err == nil, "metrics missing during the run: %v (highest active_placeholders seen: %v)", missing, maxActive)
+		s.check(err == nil, "%v", err)
 		s.finish(ns, run, 60*time.Second)
 	})
 }
@@ -488,18 +500,11 @@ func TestCompareReservationGrowsBack(t *testing.T) {
 		), runOpts{}))
 
 		var node string
-		waitFor(t, "task a to finish", 60*time.Second, func(ctx context.Context) (bool, error) {
-			trs, err := taskRuns(ctx, ns, run)
-			for _, tr := range trs {
-				if c := tr.Status.GetCondition(apis.ConditionSucceeded); tr.Labels[labelPipelineTask] == "a" && c != nil && c.IsTrue() {
-					for _, p := range rec.matching(map[string]string{labelPipelineRun: run, labelPipelineTask: "a"}) {
-						node = p.Node
-					}
-					return true, nil
-				}
+		waitFor(t, "task a to finish", 60*time.Second, taskSucceeded(ns, run, "a", func(*v1.TaskRun) {
+			for _, p := range rec.matching(map[string]string{labelPipelineRun: run, labelPipelineTask: "a"}) {
+				node = p.Node
 			}
-			return false, err
-		})
+		}))
 		if !s.upstream {
 			restored := waitEvent(t, ns, "PipelineRun", run, eventRestored, 30*time.Second)
 			s.check(strings.Contains(restored.Message, "cpu=2"), "%s event %q: want the placeholder to hold cpu=2 again", eventRestored, restored.Message)
@@ -510,15 +515,18 @@ func TestCompareReservationGrowsBack(t *testing.T) {
 		// The node holds b (1 CPU) and, patched, the placeholder (2 CPU).
 		createPodOnNode(t, ns, "thief", node, "1500m")
 		var thiefNode, thiefMessage string
-		_ = poll(30*time.Second, func(ctx context.Context) (bool, error) {
+		_ = poll("pod thief to be bound or unschedulable for CPU", 30*time.Second, func(ctx context.Context) error {
 			p, err := cluster.kube.CoreV1().Pods(ns).Get(ctx, "thief", metav1.GetOptions{})
 			if err != nil {
-				return false, err
+				return err
 			}
 			thiefNode = p.Spec.NodeName
 			msg, unschedulable := podScheduledFalse(p)
 			thiefMessage = msg
-			return thiefNode != "" || (unschedulable && strings.Contains(msg, "Insufficient cpu")), nil
+			if thiefNode == "" && !(unschedulable && strings.Contains(msg, "Insufficient cpu")) {
+				return fmt.Errorf("pod thief is %s", podStatus(p))
+			}
+			return nil
 		})
 		s.check(thiefNode == "", "pod thief (1500m) was bound to %s: nothing held the CPU task a gave back for c", thiefNode)
 		s.check(strings.Contains(thiefMessage, "Insufficient cpu"), "pod thief was not found unschedulable for CPU (message %q)", thiefMessage)

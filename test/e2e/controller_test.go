@@ -35,8 +35,13 @@ func sigkillController() (int, error) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		return 0, fmt.Errorf("SIGKILL to the Tekton controller (PID %d): %w", pid, err)
 	}
-	if err := poll(10*time.Second, func(context.Context) (bool, error) { return processGone(pid), nil }); err != nil {
-		return 0, fmt.Errorf("the Tekton controller (PID %d) still runs 10s after SIGKILL", pid)
+	if err := poll(fmt.Sprintf("the Tekton controller (PID %d) to be gone after SIGKILL", pid), 10*time.Second, func(context.Context) error {
+		if !processGone(pid) {
+			return fmt.Errorf("PID %d still runs", pid)
+		}
+		return nil
+	}); err != nil {
+		return 0, err
 	}
 	return pid, nil
 }
@@ -68,11 +73,11 @@ func startController(flavor string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("hack/tekton-controller.sh %s: %v\n%s", flavor, err, out)
 	}
-	if err := poll(60*time.Second, func(ctx context.Context) (bool, error) {
+	if err := poll(fmt.Sprintf("the %s controller to serve metrics at %s", flavor, cluster.metricsURL), 60*time.Second, func(ctx context.Context) error {
 		_, err := cluster.scrapeMetrics(ctx)
-		return err == nil, nil
+		return err
 	}); err != nil {
-		return fmt.Errorf("the restarted controller does not serve metrics at %s after 60s", cluster.metricsURL)
+		return err
 	}
 	return nil
 }

@@ -71,23 +71,14 @@ func TestReliabilityControllerKilledBetweenWrites(t *testing.T) {
 			}
 			createRun(t, newRun(ns, run, spec, runOpts{}))
 			if tc.armAt != nil {
-				waitFor(t, "the run to reach the state where the refusal starts", 60*time.Second, func(ctx context.Context) (bool, error) {
-					return placeholderState(ctx, ns, run, tc.armAt)
-				})
+				waitFor(t, "the run to reach the state where the refusal starts", 60*time.Second, placeholderState(ns, run, tc.armAt))
 				lift = refuseInNamespace(t, ns, tc.refuse)
 			}
 			last := ""
-			t.Cleanup(func() {
-				if t.Failed() {
-					t.Logf("last state seen: %s", last)
-				}
-			})
-			waitFor(t, "the run to stand right before the refused write", 60*time.Second, func(ctx context.Context) (bool, error) {
-				return placeholderState(ctx, ns, run, func(pinned bool, cpu string, taskRuns, done int) bool {
-					last = fmt.Sprintf("pinned=%t cpu=%s taskRuns=%d done=%d", pinned, cpu, taskRuns, done)
-					return tc.reached(pinned, cpu, taskRuns, done)
-				})
-			})
+			waitFor(t, "the run to stand right before the refused write", 60*time.Second, placeholderState(ns, run, func(pinned bool, cpu string, taskRuns, done int) bool {
+				last = fmt.Sprintf("pinned=%t cpu=%s taskRuns=%d done=%d", pinned, cpu, taskRuns, done)
+				return tc.reached(pinned, cpu, taskRuns, done)
+			}))
 			t.Logf("stands right before the refused write: %s", last)
 			// Let the controller try the refused write at least once.
 			time.Sleep(2 * time.Second)
@@ -121,31 +112,46 @@ func rule(group, resource string, op admissionv1.OperationType) admissionv1.Name
 
 // placeholderState reads the run's placeholder (pinned or not, the CPU its
 // pod asks for) and its TaskRuns (created, done), and asks at whether that
-// is the state wanted.
-func placeholderState(ctx context.Context, ns, run string, at func(pinned bool, cpu string, taskRuns, done int) bool) (bool, error) {
-	sts, err := placeholderStatefulSets(ctx, ns, run)
-	if err != nil || len(sts) != 1 {
-		return false, err
-	}
-	pods, err := placeholderPods(ctx, ns, run)
-	if err != nil || len(pods) != 1 || pods[0].Spec.NodeName == "" {
-		return false, err
-	}
-	trs, err := taskRuns(ctx, ns, run)
-	if err != nil {
-		return false, err
-	}
-	done := 0
-	for i := range trs {
-		if trs[i].IsDone() {
-			done++
+// is the state wanted; a probe that reports that state until it is.
+func placeholderState(ns, run string, at func(pinned bool, cpu string, taskRuns, done int) bool) probe {
+	return func(ctx context.Context) error {
+		sts, err := placeholderStatefulSets(ctx, ns, run)
+		if err != nil {
+			return err
 		}
+		if len(sts) != 1 {
+			return fmt.Errorf("placeholder StatefulSets %v, want one", stsNames(sts))
+		}
+		pods, err := placeholderPods(ctx, ns, run)
+		if err != nil {
+			return err
+		}
+		if len(pods) != 1 || pods[0].Spec.NodeName == "" {
+			var seen []string
+			for i := range pods {
+				seen = append(seen, fmt.Sprintf("%s %s on %q", pods[i].Name, podStatus(&pods[i]), pods[i].Spec.NodeName))
+			}
+			return fmt.Errorf("placeholder pods %v, want one bound", seen)
+		}
+		trs, err := taskRuns(ctx, ns, run)
+		if err != nil {
+			return err
+		}
+		done := 0
+		for i := range trs {
+			if trs[i].IsDone() {
+				done++
+			}
+		}
+		// The run has no pod template: any node affinity is the pin.
+		affinity := sts[0].Spec.Template.Spec.Affinity
+		pinned := affinity != nil && affinity.NodeAffinity != nil
+		cpu := pods[0].Spec.Containers[0].Resources.Requests[corev1.ResourceCPU]
+		if !at(pinned, cpu.String(), len(trs), done) {
+			return fmt.Errorf("pinned=%t cpu=%s taskRuns=%d done=%d", pinned, cpu.String(), len(trs), done)
+		}
+		return nil
 	}
-	// The run has no pod template: any node affinity is the pin.
-	affinity := sts[0].Spec.Template.Spec.Affinity
-	pinned := affinity != nil && affinity.NodeAffinity != nil
-	cpu := pods[0].Spec.Containers[0].Resources.Requests[corev1.ResourceCPU]
-	return at(pinned, cpu.String(), len(trs), done), nil
 }
 
 // refuseInNamespace makes the API server refuse the writes r matches in

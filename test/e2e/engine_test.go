@@ -36,9 +36,12 @@ func TestFourTaskPipelineOnPlaceholderNode(t *testing.T) {
 
 	// While running: TaskRuns and pods carry the placeholder label and the
 	// required pod affinity to the placeholder pod.
-	waitFor(t, "a TaskRun pod", 60*time.Second, func(ctx context.Context) (bool, error) {
+	waitFor(t, "a TaskRun pod", 60*time.Second, func(ctx context.Context) error {
 		pods, err := taskRunPods(ctx, ns, run)
-		return len(pods) > 0, err
+		if err == nil && len(pods) == 0 {
+			return fmt.Errorf("no TaskRun pod")
+		}
+		return err
 	})
 	for _, p := range mustTaskRunPods(t, ns, run) {
 		if p.Labels[labelMember] != holder {
@@ -157,30 +160,30 @@ func TestIsolation(t *testing.T) {
 		holder := waitPlaceholder(t, ns, extra, 30*time.Second)
 		podName := holder + "-0"
 		var schedMsg string
-		waitFor(t, "the placeholder pod to be unschedulable on anti-affinity", 30*time.Second, func(ctx context.Context) (bool, error) {
+		waitFor(t, "the placeholder pod to be unschedulable on anti-affinity", 30*time.Second, func(ctx context.Context) error {
 			p, err := cluster.kube.CoreV1().Pods(ns).Get(ctx, podName, metav1.GetOptions{})
 			if err != nil {
-				return false, err
+				return err
 			}
 			msg, ok := podScheduledFalse(p)
 			schedMsg = msg
-			return ok && p.Spec.NodeName == "" && strings.Contains(msg, "anti-affinity"), nil
+			if !ok || p.Spec.NodeName != "" || !strings.Contains(msg, "anti-affinity") {
+				return fmt.Errorf("pod %s is %s on %q: %q", podName, podStatus(p), p.Spec.NodeName, msg)
+			}
+			return nil
 		})
 		ev := waitEvent(t, ns, "Pod", podName, "FailedScheduling", 30*time.Second)
 		if !strings.Contains(ev.Message, "anti-affinity") {
 			t.Errorf("FailedScheduling event does not name anti-affinity: %s", ev.Message)
 		}
-		pr := waitRunReason(t, ns, extra, reasonWaiting, 30*time.Second)
-		waitFor(t, "the WaitingForNode message to carry the scheduler's message", 20*time.Second, func(ctx context.Context) (bool, error) {
-			pr = getRun(t, ns, extra)
-			c := succeeded(pr)
-			return c != nil && c.Reason == reasonWaiting && strings.Contains(c.Message, "anti-affinity"), nil
-		})
+		waitRunReason(t, ns, extra, reasonWaiting, 30*time.Second)
+		// The WaitingForNode message carries the scheduler's message.
+		pr := waitRunMessage(t, ns, extra, reasonWaiting, 20*time.Second, "anti-affinity")
 		t.Logf("waiting: pod %s %q; run %s", podName, schedMsg, describeCondition(pr))
 		// Tekton records the condition's changes as events on the run: one
 		// of them says why it waits.
-		waitFor(t, "a WaitingForNode event with the scheduler's message", 20*time.Second, func(context.Context) (bool, error) {
-			return len(findEvents(ns, extra, eventWaitingForNode, "anti-affinity")) > 0, nil
+		waitFor(t, "a WaitingForNode event with the scheduler's message", 20*time.Second, func(ctx context.Context) error {
+			return hasRunEvent(ctx, ns, extra, eventWaitingForNode, "anti-affinity")
 		})
 		if trs, err := taskRuns(bg(), ns, extra); err != nil || len(trs) != 0 {
 			t.Errorf("run %s has %d TaskRuns while waiting for a node (err %v)", extra, len(trs), err)
@@ -259,10 +262,10 @@ func TestNodeWait(t *testing.T) {
 		created := createRun(t, newRun(ns, patient, oneTask(), runOpts{duration: "20s", timeout: 30 * time.Second}))
 		waitRunReason(t, ns, patient, reasonWaiting, 30*time.Second)
 		checkedAfterTimeout := false
-		waitFor(t, "the patient run to get a TaskRun", 90*time.Second, func(ctx context.Context) (bool, error) {
+		waitFor(t, "the patient run to get a TaskRun", 90*time.Second, func(ctx context.Context) error {
 			pr, err := cluster.tekton.TektonV1().PipelineRuns(ns).Get(ctx, patient, metav1.GetOptions{})
 			if err != nil {
-				return false, err
+				return err
 			}
 			if pr.IsDone() {
 				t.Fatalf("%s finished while waiting for a node: %s", patient, describeCondition(pr))
@@ -275,7 +278,10 @@ func TestNodeWait(t *testing.T) {
 				checkedAfterTimeout = true
 			}
 			trs, err := taskRuns(ctx, ns, patient)
-			return len(trs) > 0, err
+			if err == nil && len(trs) == 0 {
+				return fmt.Errorf("no TaskRun; condition %s", describeCondition(pr))
+			}
+			return err
 		})
 		waited := time.Since(created.CreationTimestamp.Time)
 		if waited < 30*time.Second {
@@ -351,9 +357,9 @@ func TestPlaceholderCleanup(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cancelling: %v", err)
 		}
-		pr, ok := waitRunDone(ns, "cancelled", 60*time.Second)
-		if !ok {
-			t.Fatalf("cancelled run not done: %s", describeCondition(pr))
+		pr, err := waitRunDone(ns, "cancelled", 60*time.Second)
+		if err != nil {
+			t.Fatalf("cancelled run: %v", err)
 		}
 		if c := succeeded(pr); c.Reason != "Cancelled" {
 			t.Errorf("cancelled run: %s, want reason Cancelled", describeCondition(pr))

@@ -40,18 +40,20 @@ func eventTime(e *corev1.Event) time.Time {
 func waitEvent(t *testing.T, ns, kind, name, reason string, timeout time.Duration) corev1.Event {
 	t.Helper()
 	var found corev1.Event
-	waitFor(t, fmt.Sprintf("event %s on %s %s/%s", reason, kind, ns, name), timeout, func(ctx context.Context) (bool, error) {
+	waitFor(t, fmt.Sprintf("event %s on %s %s/%s", reason, kind, ns, name), timeout, func(ctx context.Context) error {
 		evs, err := events(ctx, ns, kind, name)
 		if err != nil {
-			return false, err
+			return err
 		}
+		var reasons []string
 		for _, e := range evs {
 			if e.Reason == reason {
 				found = e
-				return true, nil
+				return nil
 			}
+			reasons = append(reasons, e.Reason)
 		}
-		return false, nil
+		return fmt.Errorf("events %v", reasons)
 	})
 	return found
 }
@@ -83,6 +85,21 @@ func placedNode(ns, run string) string {
 		}
 	}
 	return node
+}
+
+// hasRunEvent is a probe: nil once the run has an event with reason whose
+// message contains substr; otherwise an error listing the run's events.
+func hasRunEvent(ctx context.Context, ns, run, reason, substr string) error {
+	evs, err := events(ctx, ns, "PipelineRun", run)
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		if e.Reason == reason && strings.Contains(e.Message, substr) {
+			return nil
+		}
+	}
+	return fmt.Errorf("no %s event mentioning %q among %q", reason, substr, eventMessages(evs))
 }
 
 // findEvents returns the run's events with reason whose message contains substr.

@@ -15,7 +15,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // newNamespace creates a namespace named e2e-<prefix>-xxxxx, waits for its
@@ -50,14 +49,19 @@ func newNamespace(t *testing.T, prefix string) string {
 			dumpDiagnostics(t, name)
 		}
 	})
-	err = wait.PollUntilContextTimeout(bg(), 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		_, err := cluster.kube.CoreV1().ServiceAccounts(name).Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, nil
-	})
-	if err != nil {
-		t.Fatalf("namespace %s: no default ServiceAccount after 30s", name)
+	if err := waitDefaultServiceAccount(name); err != nil {
+		t.Fatal(err)
 	}
 	return name
+}
+
+// waitDefaultServiceAccount waits until namespace ns has its default
+// ServiceAccount, which a run's pods need.
+func waitDefaultServiceAccount(ns string) error {
+	return eventually(bg(), fmt.Sprintf("the default ServiceAccount of namespace %s", ns), 200*time.Millisecond, 30*time.Second, func(ctx context.Context) error {
+		_, err := cluster.kube.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		return err
+	})
 }
 
 // taskDef describes one pipeline task: a single step with optional CPU and

@@ -181,19 +181,23 @@ func TestKueueAdmitsWholeRuns(t *testing.T) {
 		createRun(t, threeCPURun(ns, name, queue))
 	}
 	// Three of them cannot be admitted at first: they say so.
-	waitFor(t, "three runs waiting for admission by Kueue", 60*time.Second, func(ctx context.Context) (bool, error) {
+	waitFor(t, "three runs waiting for admission by Kueue", 60*time.Second, func(ctx context.Context) error {
 		waiting := 0
+		var seen []string
 		for _, name := range names {
 			pr, err := cluster.tekton.TektonV1().PipelineRuns(ns).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
-				return false, err
+				return err
 			}
-			if c := succeeded(pr); c != nil && c.Reason == reasonWaitingForAdmission &&
-				strings.Contains(c.Message, "LocalQueue "+queue) && strings.Contains(c.Message, "cpu=3") {
+			if conditionMentions(succeeded(pr), reasonWaitingForAdmission, "LocalQueue "+queue, "cpu=3") {
 				waiting++
 			}
+			seen = append(seen, name+" "+describeCondition(pr))
 		}
-		return waiting >= 3, nil
+		if waiting < 3 {
+			return fmt.Errorf("%d waiting: %s", waiting, strings.Join(seen, "; "))
+		}
+		return nil
 	})
 	for _, name := range names {
 		waitRunSucceeded(t, ns, name, 3*time.Minute)

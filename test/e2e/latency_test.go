@@ -26,7 +26,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // BenchmarkFirstTaskRunPodRunning measures, on the local cluster, the time
@@ -92,25 +91,27 @@ func BenchmarkFirstTaskRunPodRunning(b *testing.B) {
 				i++
 				start := time.Now()
 				createRun(b, newRun(ns, name, oneTask(), runOpts{duration: "1s"}))
-				if err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+				if err := eventually(ctx, fmt.Sprintf("a TaskRun pod of %s to be Running", name), 5*time.Millisecond, 2*time.Minute, func(ctx context.Context) error {
 					pods, err := taskRunPods(ctx, ns, name)
 					if err != nil {
-						return false, nil
+						return err
 					}
+					var seen []string
 					for _, p := range pods {
 						if p.Status.Phase == corev1.PodRunning || p.Status.Phase == corev1.PodSucceeded {
-							return true, nil
+							return nil
 						}
+						seen = append(seen, p.Name+" "+podStatus(&p))
 					}
-					return false, nil
+					return fmt.Errorf("TaskRun pods %v", seen)
 				}); err != nil {
-					b.Fatalf("run %s: no TaskRun pod Running within 2m", name)
+					b.Fatal(err)
 				}
 				total += time.Since(start)
 				b.StopTimer()
 				// Let the run finish and free its node before the next one.
-				if _, ok := waitRunDone(ns, name, 2*time.Minute); !ok {
-					b.Fatalf("run %s did not finish", name)
+				if _, err := waitRunDone(ns, name, 2*time.Minute); err != nil {
+					b.Fatal(err)
 				}
 				b.StartTimer()
 			}
@@ -133,11 +134,8 @@ func benchNamespace(b *testing.B) string {
 		_ = cluster.kube.CoreV1().Namespaces().Delete(bg(), ns.Name, metav1.DeleteOptions{})
 		_ = cluster.waitNamespacePodsGone(bg(), ns.Name, 90*time.Second)
 	})
-	if err := wait.PollUntilContextTimeout(bg(), 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		_, err := cluster.kube.CoreV1().ServiceAccounts(ns.Name).Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, nil
-	}); err != nil {
-		b.Fatalf("namespace %s: no default ServiceAccount", ns.Name)
+	if err := waitDefaultServiceAccount(ns.Name); err != nil {
+		b.Fatal(err)
 	}
 	return ns.Name
 }

@@ -19,7 +19,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -129,12 +128,11 @@ func setUp() error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var lastErr error
-	if err := wait.PollUntilContextTimeout(ctx, time.Second, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		_, lastErr = kube.Discovery().ServerVersion()
-		return lastErr == nil, nil
+	if err := eventually(ctx, fmt.Sprintf("the API server at %s (KUBECONFIG=%s)", cfg.Host, kubeconfig), time.Second, 30*time.Second, func(context.Context) error {
+		_, err := kube.Discovery().ServerVersion()
+		return err
 	}); err != nil {
-		return fmt.Errorf("no cluster reachable at %s (KUBECONFIG=%s): %v", cfg.Host, kubeconfig, lastErr)
+		return fmt.Errorf("no cluster reachable: %w", err)
 	}
 	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -212,19 +210,16 @@ func (c *clusterEnv) removeLeftovers(ctx context.Context) error {
 }
 
 func (c *clusterEnv) waitNamespacePodsGone(ctx context.Context, ns string, timeout time.Duration) error {
-	var left int
-	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+	return eventually(ctx, fmt.Sprintf("the pods of namespace %s to be gone", ns), pollInterval, timeout, func(ctx context.Context) error {
 		pods, err := c.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
-			return false, nil
+			return err
 		}
-		left = len(pods.Items)
-		return left == 0, nil
+		if len(pods.Items) > 0 {
+			return fmt.Errorf("%d pods left: %v", len(pods.Items), podNames(pods.Items))
+		}
+		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("namespace %s still has %d pods after %s", ns, left, timeout)
-	}
-	return nil
 }
 
 func (c *clusterEnv) clusterEnvFile() string {

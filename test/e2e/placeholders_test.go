@@ -44,13 +44,16 @@ func placeholderPods(ctx context.Context, ns, run string) ([]corev1.Pod, error) 
 func waitPlaceholder(t *testing.T, ns, run string, timeout time.Duration) string {
 	t.Helper()
 	var name string
-	waitFor(t, fmt.Sprintf("the placeholder StatefulSet of %s/%s", ns, run), timeout, func(ctx context.Context) (bool, error) {
+	waitFor(t, fmt.Sprintf("the placeholder StatefulSet of %s/%s", ns, run), timeout, func(ctx context.Context) error {
 		l, err := placeholderStatefulSets(ctx, ns, run)
-		if err != nil || len(l) == 0 {
-			return false, err
+		if err != nil {
+			return err
+		}
+		if len(l) == 0 {
+			return fmt.Errorf("no placeholder StatefulSet")
 		}
 		name = l[0].Name
-		return true, nil
+		return nil
 	})
 	return name
 }
@@ -60,18 +63,10 @@ func waitPlaceholder(t *testing.T, ns, run string, timeout time.Duration) string
 func waitPlaced(t *testing.T, ns, run string, timeout time.Duration) string {
 	t.Helper()
 	var node string
-	waitFor(t, fmt.Sprintf("PipelineRun %s/%s to have a bound TaskRun pod", ns, run), timeout, func(ctx context.Context) (bool, error) {
-		pods, err := taskRunPods(ctx, ns, run)
-		if err != nil {
-			return false, err
-		}
-		for _, p := range pods {
-			if p.Spec.NodeName != "" {
-				node = p.Spec.NodeName
-				return true, nil
-			}
-		}
-		return false, nil
+	waitFor(t, fmt.Sprintf("PipelineRun %s/%s to have a bound TaskRun pod", ns, run), timeout, func(ctx context.Context) error {
+		var err error
+		node, err = boundTaskRunPod(ctx, ns, run)
+		return err
 	})
 	return node
 }
@@ -94,17 +89,28 @@ func assertNoPlaceholder(t *testing.T, ns, run string) {
 // waitNoPlaceholder waits until the run's placeholder StatefulSet and pods are gone.
 func waitNoPlaceholder(t *testing.T, ns, run string, timeout time.Duration) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("the placeholder of %s/%s to be deleted", ns, run), timeout, func(ctx context.Context) (bool, error) {
+	waitFor(t, fmt.Sprintf("the placeholder of %s/%s to be deleted", ns, run), timeout, func(ctx context.Context) error {
 		sts, err := placeholderStatefulSets(ctx, ns, run)
 		if err != nil {
-			return false, err
+			return err
 		}
 		pods, err := placeholderPods(ctx, ns, run)
 		if err != nil {
-			return false, err
+			return err
 		}
-		return len(sts) == 0 && len(pods) == 0, nil
+		if len(sts) > 0 || len(pods) > 0 {
+			return fmt.Errorf("StatefulSets %v, pods %v", stsNames(sts), podNames(pods))
+		}
+		return nil
 	})
+}
+
+func podNames(l []corev1.Pod) []string {
+	var out []string
+	for _, p := range l {
+		out = append(out, p.Name)
+	}
+	return out
 }
 
 func stsNames(l []appsv1.StatefulSet) []string {

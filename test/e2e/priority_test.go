@@ -73,16 +73,25 @@ func waitHolding(t *testing.T, ns, run, node, cpu string) *corev1.Pod {
 	t.Helper()
 	want := resource.MustParse(cpu)
 	var found *corev1.Pod
-	waitFor(t, fmt.Sprintf("the placeholder of %s/%s to hold cpu=%s on %s", ns, run, cpu, node), 60*time.Second, func(ctx context.Context) (bool, error) {
+	waitFor(t, fmt.Sprintf("the placeholder of %s/%s to hold cpu=%s on %s", ns, run, cpu, node), 60*time.Second, func(ctx context.Context) error {
 		pods, err := placeholderPods(ctx, ns, run)
+		if err != nil {
+			return err
+		}
+		var seen []string
 		for i := range pods {
 			p := &pods[i]
 			if p.DeletionTimestamp == nil && p.Spec.NodeName == node && len(p.Spec.Containers) > 0 && p.Spec.Containers[0].Resources.Requests.Cpu().Cmp(want) == 0 {
 				found = p
-				return true, nil
+				return nil
 			}
+			holds := "<no container>"
+			if len(p.Spec.Containers) > 0 {
+				holds = p.Spec.Containers[0].Resources.Requests.Cpu().String()
+			}
+			seen = append(seen, fmt.Sprintf("%s %s on %q cpu=%s", p.Name, podStatus(p), p.Spec.NodeName, holds))
 		}
-		return false, err
+		return fmt.Errorf("placeholder pods %v", seen)
 	})
 	return found
 }
@@ -183,10 +192,7 @@ func TestPlaceholderPreempted(t *testing.T) {
 	if _, err := cluster.kube.CoreV1().Pods(ns).Create(bg(), preemptor, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating pod preemptor: %v", err)
 	}
-	waitFor(t, "the preemptor to be bound to "+node, 60*time.Second, func(ctx context.Context) (bool, error) {
-		p, err := cluster.kube.CoreV1().Pods(ns).Get(ctx, "preemptor", metav1.GetOptions{})
-		return err == nil && p.Spec.NodeName == node, err
-	})
+	waitFor(t, "the preemptor to be bound to "+node, 60*time.Second, podBoundTo(ns, "preemptor", node))
 	mu.Lock()
 	lostNode = node
 	mu.Unlock()
@@ -269,8 +275,8 @@ func TestPlaceholderEvicted(t *testing.T) {
 
 			lost := waitEvent(t, ns, "PipelineRun", run, eventLost, 30*time.Second)
 			t.Logf("%s: %s", eventLost, lost.Message)
-			waitFor(t, "the placeholder to hold its room on "+node+" again", 30*time.Second, func(context.Context) (bool, error) {
-				return len(findEvents(ns, run, eventRestored, "again, after")) > 0, nil
+			waitFor(t, "the placeholder to hold its room on "+node+" again", 30*time.Second, func(ctx context.Context) error {
+				return hasRunEvent(ctx, ns, run, eventRestored, "again, after")
 			})
 			if getRun(t, ns, run).IsDone() {
 				t.Fatalf("test premise broken: %s finished before the placeholder came back; lengthen t1", run)

@@ -388,17 +388,23 @@ func TestRealNodeFourTaskPipeline(t *testing.T) {
 	// The TaskRun is done when its steps have ended; the kubelet reports
 	// the pod Succeeded a moment later.
 	var pods []corev1.Pod
-	waitFor(t, "the TaskRun pods to be Succeeded", time.Minute, func(ctx context.Context) (bool, error) {
+	waitFor(t, "the four TaskRun pods to be Succeeded", time.Minute, func(ctx context.Context) error {
 		var err error
 		if pods, err = taskRunPods(ctx, ns, pr.Name); err != nil {
-			return false, err
+			return err
 		}
+		var phases []string
+		succeededPods := 0
 		for _, p := range pods {
-			if p.Status.Phase != corev1.PodSucceeded {
-				return false, nil
+			phases = append(phases, p.Name+" "+podStatus(&p))
+			if p.Status.Phase == corev1.PodSucceeded {
+				succeededPods++
 			}
 		}
-		return len(pods) == 4, nil
+		if succeededPods != len(pods) || len(pods) != 4 {
+			return fmt.Errorf("TaskRun pods %v", phases)
+		}
+		return nil
 	})
 	for _, p := range pods {
 		if p.Spec.NodeName != node {
@@ -538,7 +544,7 @@ func TestRealNodePlaceholderRestricted(t *testing.T) {
 	}
 	run := newRun(ns, "restricted", spec, runOpts{podTemplate: tpl})
 	createRun(t, run)
-	done, ok := waitRunDone(ns, run.Name, 3*time.Minute)
+	done, doneErr := waitRunDone(ns, run.Name, 3*time.Minute)
 	if done != nil {
 		t.Logf("PipelineRun %s: %s", run.Name, describeCondition(done))
 	}
@@ -565,7 +571,10 @@ func TestRealNodePlaceholderRestricted(t *testing.T) {
 		t.Errorf("the placeholder ran on %s, want %s", ready.Spec.NodeName, node)
 	}
 	t.Logf("placeholder %s Ready on %s (pod security context %+v)", ready.Name, ready.Spec.NodeName, ready.Spec.SecurityContext)
-	if !ok || succeeded(done) == nil || !succeeded(done).IsTrue() {
+	switch {
+	case doneErr != nil:
+		t.Errorf("the PipelineRun in the restricted namespace: %v", doneErr)
+	case succeeded(done) == nil || !succeeded(done).IsTrue():
 		t.Errorf("the PipelineRun in the restricted namespace did not succeed: %s", describeCondition(done))
 	}
 }

@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -156,6 +158,25 @@ func (r *podRecorder) getViolations() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.violations...)
+}
+
+// boundNode returns the node of the first pod matching sel (see matching)
+// that was bound, or an error saying what the recorder saw of those pods.
+func (r *podRecorder) boundNode(sel map[string]string) (string, error) {
+	recs := r.matching(sel)
+	for _, p := range recs {
+		if p.Node != "" {
+			return p.Node, nil
+		}
+	}
+	if len(recs) == 0 {
+		return "", fmt.Errorf("no pod with labels %v seen", sel)
+	}
+	var seen []string
+	for _, p := range recs {
+		seen = append(seen, fmt.Sprintf("%s phases %v unschedulable %q", p.Name, p.Phases, p.Unschedulable))
+	}
+	return "", fmt.Errorf("not bound: %s", strings.Join(seen, "; "))
 }
 
 // nodesOf returns the distinct nodes of recs, in order.

@@ -469,9 +469,12 @@ func TestReliabilityPlaceholderStatefulSetStuckDeleting(t *testing.T) {
 		t.Errorf("%s: %s, want Succeeded=False", run, describeCondition(pr))
 	}
 	assertCancelledAfter(t, ns, run, "t1", "t2")
-	waitFor(t, "the held StatefulSet's placeholder pod to be deleted", 30*time.Second, func(ctx context.Context) (bool, error) {
+	waitFor(t, "the held StatefulSet's placeholder pod to be deleted", 30*time.Second, func(ctx context.Context) error {
 		pods, err := placeholderPods(ctx, ns, run)
-		return err == nil && len(pods) == 0, err
+		if err == nil && len(pods) > 0 {
+			return fmt.Errorf("placeholder pods %v", podNames(pods))
+		}
+		return err
 	})
 	if _, err := statefulSets.Get(bg(), name, metav1.GetOptions{}); err != nil {
 		t.Errorf("StatefulSet %s: %v; want it still held by %s", name, err, holdFinalizer)
@@ -529,17 +532,20 @@ func holdWithFinalizer(t *testing.T, what string, patch func([]byte) error) {
 // TaskRun of task next was created.
 func assertCancelledAfter(t *testing.T, ns, run, running, next string) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("the TaskRun of %s to be done", running), 60*time.Second, func(ctx context.Context) (bool, error) {
+	waitFor(t, fmt.Sprintf("the TaskRun of %s to be done", running), 60*time.Second, func(ctx context.Context) error {
 		trs, err := taskRuns(ctx, ns, run)
 		if err != nil {
-			return false, err
+			return err
 		}
 		for _, tr := range trs {
 			if tr.Labels[labelPipelineTask] == running {
-				return tr.IsDone(), nil
+				if !tr.IsDone() {
+					return fmt.Errorf("TaskRun %s: %s", tr.Name, conditionString(tr.Status.GetCondition(apis.ConditionSucceeded)))
+				}
+				return nil
 			}
 		}
-		return false, nil
+		return fmt.Errorf("no TaskRun of task %s", running)
 	})
 	trs, err := taskRuns(bg(), ns, run)
 	if err != nil {

@@ -20,37 +20,69 @@ func succeeded(pr *v1.PipelineRun) *apis.Condition {
 }
 
 func describeCondition(pr *v1.PipelineRun) string {
-	c := succeeded(pr)
+	if pr == nil {
+		return "<PipelineRun not read>"
+	}
+	return conditionString(succeeded(pr))
+}
+
+// conditionString is "Status/Reason: Message" of a Succeeded condition.
+func conditionString(c *apis.Condition) string {
 	if c == nil {
 		return "<no Succeeded condition>"
 	}
 	return fmt.Sprintf("%s/%s: %s", c.Status, c.Reason, c.Message)
 }
 
-// waitRunDone waits until the run is done; ok=false on timeout.
-func waitRunDone(ns, name string, timeout time.Duration) (*v1.PipelineRun, bool) {
+// taskSucceeded is a probe: nil once the TaskRun of pipeline task task of
+// run succeeded; it is returned to done when done is not nil.
+func taskSucceeded(ns, run, task string, done func(*v1.TaskRun)) probe {
+	return func(ctx context.Context) error {
+		trs, err := taskRuns(ctx, ns, run)
+		if err != nil {
+			return err
+		}
+		for i := range trs {
+			tr := &trs[i]
+			if tr.Labels[labelPipelineTask] != task {
+				continue
+			}
+			if c := tr.Status.GetCondition(apis.ConditionSucceeded); c == nil || !c.IsTrue() {
+				return fmt.Errorf("TaskRun %s: %s", tr.Name, conditionString(c))
+			}
+			if done != nil {
+				done(tr)
+			}
+			return nil
+		}
+		return fmt.Errorf("no TaskRun of task %s", task)
+	}
+}
+
+// waitRunDone waits until the run is done and returns it as last seen (nil
+// if never read); the error, on timeout, names its last condition.
+func waitRunDone(ns, name string, timeout time.Duration) (*v1.PipelineRun, error) {
 	var last *v1.PipelineRun
-	err := poll(timeout, func(ctx context.Context) (bool, error) {
+	err := poll(fmt.Sprintf("PipelineRun %s/%s to be done", ns, name), timeout, func(ctx context.Context) error {
 		pr, err := cluster.tekton.TektonV1().PipelineRuns(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return false, err
+			return err
 		}
 		last = pr
-		return pr.IsDone(), nil
+		if !pr.IsDone() {
+			return fmt.Errorf("condition %s", describeCondition(pr))
+		}
+		return nil
 	})
-	return last, err == nil
+	return last, err
 }
 
 // waitRunSucceeded fails the test unless the run succeeds within timeout.
 func waitRunSucceeded(t *testing.T, ns, name string, timeout time.Duration) *v1.PipelineRun {
 	t.Helper()
-	pr, ok := waitRunDone(ns, name, timeout)
-	if !ok {
-		cond := "<not found>"
-		if pr != nil {
-			cond = describeCondition(pr)
-		}
-		t.Fatalf("PipelineRun %s/%s not done after %s: %s", ns, name, timeout, cond)
+	pr, err := waitRunDone(ns, name, timeout)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if c := succeeded(pr); c == nil || !c.IsTrue() {
 		t.Fatalf("PipelineRun %s/%s did not succeed: %s", ns, name, describeCondition(pr))
@@ -68,32 +100,37 @@ func waitRunReason(t *testing.T, ns, name, reason string, timeout time.Duration)
 // containing every part.
 func waitRunMessage(t *testing.T, ns, name, reason string, timeout time.Duration, parts ...string) *v1.PipelineRun {
 	t.Helper()
+	what := fmt.Sprintf("PipelineRun %s/%s to have condition reason %s", ns, name, reason)
+	if len(parts) > 0 {
+		what += fmt.Sprintf(" with a message mentioning %q", parts)
+	}
 	var last *v1.PipelineRun
-	err := poll(timeout, func(ctx context.Context) (bool, error) {
+	waitFor(t, what, timeout, func(ctx context.Context) error {
 		pr, err := cluster.tekton.TektonV1().PipelineRuns(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return false, err
+			return err
 		}
 		last = pr
-		c := succeeded(pr)
-		if c == nil || c.Reason != reason {
-			return false, nil
+		if !conditionMentions(succeeded(pr), reason, parts...) {
+			return fmt.Errorf("condition %s", describeCondition(pr))
 		}
-		for _, p := range parts {
-			if !strings.Contains(c.Message, p) {
-				return false, nil
-			}
-		}
-		return true, nil
+		return nil
 	})
-	if err != nil {
-		cond := "<not found>"
-		if last != nil {
-			cond = describeCondition(last)
-		}
-		t.Fatalf("PipelineRun %s/%s: no condition %s mentioning %q after %s; last: %s", ns, name, reason, parts, timeout, cond)
-	}
 	return last
+}
+
+// conditionMentions is true when c has reason and its message contains
+// every part.
+func conditionMentions(c *apis.Condition, reason string, parts ...string) bool {
+	if c == nil || c.Reason != reason {
+		return false
+	}
+	for _, p := range parts {
+		if !strings.Contains(c.Message, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // taskRunPods lists the TaskRun pods of a PipelineRun (not of its children).
@@ -111,6 +148,42 @@ func taskRuns(ctx context.Context, ns, run string) ([]v1.TaskRun, error) {
 		return nil, err
 	}
 	return l.Items, nil
+}
+
+// boundTaskRunPod returns the node of a bound TaskRun pod of the run, or
+// an error saying what its TaskRun pods are (or why they could not be read).
+func boundTaskRunPod(ctx context.Context, ns, run string) (string, error) {
+	pods, err := taskRunPods(ctx, ns, run)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range pods {
+		if p.Spec.NodeName != "" {
+			return p.Spec.NodeName, nil
+		}
+	}
+	if len(pods) == 0 {
+		return "", fmt.Errorf("no TaskRun pod")
+	}
+	var states []string
+	for _, p := range pods {
+		states = append(states, p.Name+" "+podStatus(&p))
+	}
+	return "", fmt.Errorf("no TaskRun pod bound: %s", strings.Join(states, ", "))
+}
+
+// podBoundTo is a probe: nil once pod ns/name is bound to node.
+func podBoundTo(ns, name, node string) probe {
+	return func(ctx context.Context) error {
+		p, err := cluster.kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if p.Spec.NodeName != node {
+			return fmt.Errorf("pod %s is %s on %q", name, podStatus(p), p.Spec.NodeName)
+		}
+		return nil
+	}
 }
 
 func mustTaskRunPods(t *testing.T, ns, run string) []corev1.Pod {

@@ -299,19 +299,13 @@ func soakPipeline(rng *rand.Rand, allCPU bool) (*v1.PipelineSpec, runOpts, strin
 // createSoakRun creates pr, retrying for up to a minute: one transient API
 // error must not end a soak of hundreds of runs (createRun would).
 func createSoakRun(pr *v1.PipelineRun) error {
-	var last error
-	err := poll(time.Minute, func(ctx context.Context) (bool, error) {
+	return poll(fmt.Sprintf("PipelineRun %s/%s to be created", pr.Namespace, pr.Name), time.Minute, func(ctx context.Context) error {
 		_, err := cluster.tekton.TektonV1().PipelineRuns(pr.Namespace).Create(ctx, pr, metav1.CreateOptions{})
-		if err == nil || apierrors.IsAlreadyExists(err) {
-			return true, nil
+		if apierrors.IsAlreadyExists(err) {
+			return nil
 		}
-		last = err
-		return false, err
+		return err
 	})
-	if err != nil {
-		return fmt.Errorf("creating PipelineRun %s/%s: %v", pr.Namespace, pr.Name, last)
-	}
-	return nil
 }
 
 // forgetRun drops a run whose creation failed.
@@ -638,14 +632,7 @@ func (f *faultInjector) runDueUndos() {
 }
 
 func soakRunUndo(u soakUndo) error {
-	var last error
-	if err := poll(30*time.Second, func(ctx context.Context) (bool, error) {
-		last = u.fn(ctx)
-		return last == nil, last
-	}); err != nil {
-		return fmt.Errorf("%v (retried 30s)", last)
-	}
-	return nil
+	return poll("undoing: "+u.what, 30*time.Second, u.fn)
 }
 
 func (f *faultInjector) schedule(after time.Duration, what string, fn func(ctx context.Context) error) {
@@ -1027,62 +1014,73 @@ func (s *soak) inQuotaWindow(r *soakRun, end time.Time) bool {
 // leaks waits up to soakLeakWait for the placeholders of done runs and the
 // PVCs of the soak's namespaces to go, and returns what is left.
 func (s *soak) leaks() (placeholders []string, pvcs []string) {
-	deadline := time.Now().Add(soakLeakWait)
-	for {
-		placeholders, pvcs = nil, nil
-		ctx, cancel := context.WithTimeout(bg(), 30*time.Second)
-		for _, ns := range s.namespaces {
-			sts, err := placeholderStatefulSets(ctx, ns, "")
-			if err != nil {
-				placeholders = append(placeholders, fmt.Sprintf("listing StatefulSets of %s: %v", ns, err))
-			}
-			pods, err := placeholderPods(ctx, ns, "")
-			if err != nil {
-				placeholders = append(placeholders, fmt.Sprintf("listing pods of %s: %v", ns, err))
-			}
-			s.mu.Lock()
-			leaked := func(run string) bool {
-				r := s.runs[soakKey(ns, run)]
-				return r == nil || r.done // a stuck run's placeholder is not a leak
-			}
-			for _, x := range sts {
-				if leaked(x.Labels[labelPipelineRun]) {
-					placeholders = append(placeholders, fmt.Sprintf("StatefulSet %s/%s (run %s)", ns, x.Name, x.Labels[labelPipelineRun]))
-				}
-			}
-			for _, x := range pods {
-				if leaked(x.Labels[labelPipelineRun]) {
-					placeholders = append(placeholders, fmt.Sprintf("pod %s/%s (run %s) on %q", ns, x.Name, x.Labels[labelPipelineRun], x.Spec.NodeName))
-				}
-			}
-			s.mu.Unlock()
-			l, err := cluster.kube.CoreV1().PersistentVolumeClaims(ns).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				pvcs = append(pvcs, fmt.Sprintf("listing PVCs of %s: %v", ns, err))
-			} else {
-				for _, c := range l.Items {
-					pvcs = append(pvcs, ns+"/"+c.Name)
-				}
-			}
+	_ = eventually(bg(), "the placeholders of done runs and the soak's PVCs to go", 2*time.Second, soakLeakWait, func(ctx context.Context) error {
+		lp, lc := s.leftovers(ctx)
+		if ctx.Err() != nil && (placeholders != nil || pvcs != nil) {
+			// The deadline cut this look short: keep the last full one.
+			return ctx.Err()
 		}
-		// A claim deleted with its run leaves its volume to the provisioner,
-		// which deletes it (reclaim policy Delete).
-		pvs, err := cluster.kube.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{})
+		placeholders, pvcs = lp, lc
+		if len(placeholders) > 0 || len(pvcs) > 0 {
+			return fmt.Errorf("%d placeholder objects, %d claims or volumes left", len(placeholders), len(pvcs))
+		}
+		return nil
+	})
+	return placeholders, pvcs
+}
+
+// leftovers lists the placeholders of done runs, the PVCs of the soak's
+// namespaces and the volumes still bound to them, once.
+func (s *soak) leftovers(ctx context.Context) (placeholders []string, pvcs []string) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, ns := range s.namespaces {
+		sts, err := placeholderStatefulSets(ctx, ns, "")
 		if err != nil {
-			pvcs = append(pvcs, fmt.Sprintf("listing PersistentVolumes: %v", err))
-		} else {
-			for _, pv := range pvs.Items {
-				if ref := pv.Spec.ClaimRef; ref != nil && soakContains(s.namespaces, ref.Namespace) {
-					pvcs = append(pvcs, fmt.Sprintf("PersistentVolume %s (claim %s/%s, %s)", pv.Name, ref.Namespace, ref.Name, pv.Status.Phase))
-				}
+			placeholders = append(placeholders, fmt.Sprintf("listing StatefulSets of %s: %v", ns, err))
+		}
+		pods, err := placeholderPods(ctx, ns, "")
+		if err != nil {
+			placeholders = append(placeholders, fmt.Sprintf("listing pods of %s: %v", ns, err))
+		}
+		s.mu.Lock()
+		leaked := func(run string) bool {
+			r := s.runs[soakKey(ns, run)]
+			return r == nil || r.done // a stuck run's placeholder is not a leak
+		}
+		for _, x := range sts {
+			if leaked(x.Labels[labelPipelineRun]) {
+				placeholders = append(placeholders, fmt.Sprintf("StatefulSet %s/%s (run %s)", ns, x.Name, x.Labels[labelPipelineRun]))
 			}
 		}
-		cancel()
-		if (len(placeholders) == 0 && len(pvcs) == 0) || time.Now().After(deadline) {
-			return placeholders, pvcs
+		for _, x := range pods {
+			if leaked(x.Labels[labelPipelineRun]) {
+				placeholders = append(placeholders, fmt.Sprintf("pod %s/%s (run %s) on %q", ns, x.Name, x.Labels[labelPipelineRun], x.Spec.NodeName))
+			}
 		}
-		time.Sleep(2 * time.Second)
+		s.mu.Unlock()
+		l, err := cluster.kube.CoreV1().PersistentVolumeClaims(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			pvcs = append(pvcs, fmt.Sprintf("listing PVCs of %s: %v", ns, err))
+		} else {
+			for _, c := range l.Items {
+				pvcs = append(pvcs, ns+"/"+c.Name)
+			}
+		}
 	}
+	// A claim deleted with its run leaves its volume to the provisioner,
+	// which deletes it (reclaim policy Delete).
+	pvs, err := cluster.kube.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		pvcs = append(pvcs, fmt.Sprintf("listing PersistentVolumes: %v", err))
+	} else {
+		for _, pv := range pvs.Items {
+			if ref := pv.Spec.ClaimRef; ref != nil && soakContains(s.namespaces, ref.Namespace) {
+				pvcs = append(pvcs, fmt.Sprintf("PersistentVolume %s (claim %s/%s, %s)", pv.Name, ref.Namespace, ref.Name, pv.Status.Phase))
+			}
+		}
+	}
+	return placeholders, pvcs
 }
 
 // report prints the SOAK lines and fails the test on stuck or split runs,
@@ -1328,13 +1326,16 @@ func TestSoak(t *testing.T) {
 
 	s.logf("waiting up to %s for every run to be done", soakDoneTimeout)
 	waitStart := time.Now()
-	_ = poll(soakDoneTimeout, func(context.Context) (bool, error) {
+	_ = poll("every run to be done", soakDoneTimeout, func(context.Context) error {
 		total, done, failed := s.counts()
 		if time.Since(lastProgress) > 30*time.Second {
 			s.logf("%d of %d runs done (%d failed) after %s", done, total, failed, time.Since(waitStart).Round(time.Second))
 			lastProgress = time.Now()
 		}
-		return done == total, nil
+		if done < total {
+			return fmt.Errorf("%d of %d runs done", done, total)
+		}
+		return nil
 	})
 	total, done, _ := s.counts()
 	s.logf("%d of %d runs done; checking for leftovers (up to %s)", done, total, soakLeakWait)

@@ -202,21 +202,22 @@ const tenantPlaceholderLabel = "tekton.dev/pod-affinity-tenant"
 
 func checkTenantTerm(t *testing.T, ns, run string, want map[string]string) {
 	t.Helper()
-	var sts []string
-	err := poll(30*time.Second, func(ctx context.Context) (bool, error) {
+	err := poll(fmt.Sprintf("the placeholder StatefulSet of %s/%s to check", ns, run), 30*time.Second, func(ctx context.Context) error {
 		l, err := placeholderStatefulSets(ctx, ns, run)
-		if err != nil || len(l) == 0 {
-			return false, err
+		if err != nil {
+			return err
+		}
+		if len(l) == 0 {
+			return fmt.Errorf("no placeholder StatefulSet")
 		}
 		s := l[0]
-		sts = append(sts, s.Name)
 		if _, ok := s.Spec.Template.Labels[tenantLabel]; ok {
 			t.Errorf("placeholder %s/%s carries the tenant label", ns, s.Name)
 		}
 		aa := s.Spec.Template.Spec.Affinity.PodAntiAffinity
 		if aa == nil || len(aa.RequiredDuringSchedulingIgnoredDuringExecution) == 0 {
 			t.Errorf("placeholder %s/%s has no required anti-affinity", ns, s.Name)
-			return true, nil
+			return nil
 		}
 		term := aa.RequiredDuringSchedulingIgnoredDuringExecution[len(aa.RequiredDuringSchedulingIgnoredDuringExecution)-1]
 		switch {
@@ -227,9 +228,9 @@ func checkTenantTerm(t *testing.T, ns, run string, want map[string]string) {
 		case want != nil && s.Spec.Template.Labels[tenantPlaceholderLabel] != want[tenantLabel]:
 			t.Errorf("placeholder %s/%s pod labels %v, want %s=%s", ns, s.Name, s.Spec.Template.Labels, tenantPlaceholderLabel, want[tenantLabel])
 		}
-		return true, nil
+		return nil
 	})
 	if err != nil {
-		t.Errorf("no placeholder StatefulSet of %s/%s to check (%v)", ns, run, sts)
+		t.Error(err)
 	}
 }

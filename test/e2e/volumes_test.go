@@ -12,6 +12,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -77,31 +78,27 @@ func claimTemplate(ws, class string) v1.WorkspaceBinding {
 func waitBoundClaim(ns string, timeout time.Duration) (*corev1.PersistentVolumeClaim, *corev1.PersistentVolume, error) {
 	var pvc *corev1.PersistentVolumeClaim
 	var pv *corev1.PersistentVolume
-	last := "no PersistentVolumeClaim"
-	err := poll(timeout, func(ctx context.Context) (bool, error) {
+	err := poll(fmt.Sprintf("one bound PersistentVolumeClaim in %s", ns), timeout, func(ctx context.Context) error {
 		l, err := cluster.kube.CoreV1().PersistentVolumeClaims(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
-			return false, err
+			return err
 		}
 		if len(l.Items) != 1 {
-			last = fmt.Sprintf("%d PersistentVolumeClaims", len(l.Items))
-			return false, nil
+			return fmt.Errorf("%d PersistentVolumeClaims", len(l.Items))
 		}
 		c := l.Items[0]
 		if c.Status.Phase != corev1.ClaimBound || c.Spec.VolumeName == "" {
-			last = fmt.Sprintf("claim %s is %s", c.Name, c.Status.Phase)
-			return false, nil
+			return fmt.Errorf("claim %s is %s", c.Name, c.Status.Phase)
 		}
 		v, err := cluster.kube.CoreV1().PersistentVolumes().Get(ctx, c.Spec.VolumeName, metav1.GetOptions{})
 		if err != nil {
-			last = fmt.Sprintf("claim %s: PersistentVolume %s: %v", c.Name, c.Spec.VolumeName, err)
-			return false, err
+			return fmt.Errorf("claim %s: PersistentVolume %s: %w", c.Name, c.Spec.VolumeName, err)
 		}
 		pvc, pv = &c, v
-		return true, nil
+		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("no bound PersistentVolumeClaim in %s after %s (last: %s)", ns, timeout, last)
+		return nil, nil, err
 	}
 	return pvc, pv, nil
 }
@@ -186,14 +183,10 @@ func byTask(recs []podRecord) map[string]podRecord {
 func waitTaskBound(t *testing.T, rec *podRecorder, run, task string, timeout time.Duration) string {
 	t.Helper()
 	var node string
-	waitFor(t, fmt.Sprintf("the pod of %s of %s to be bound", task, run), timeout, func(context.Context) (bool, error) {
-		for _, p := range rec.matching(map[string]string{labelPipelineRun: run, labelPipelineTask: task}) {
-			if p.Node != "" {
-				node = p.Node
-				return true, nil
-			}
-		}
-		return false, nil
+	waitFor(t, fmt.Sprintf("the pod of %s of %s to be bound", task, run), timeout, func(context.Context) error {
+		var err error
+		node, err = rec.boundNode(map[string]string{labelPipelineRun: run, labelPipelineTask: task})
+		return err
 	})
 	return node
 }
@@ -260,11 +253,13 @@ func volumeClaimTemplateScenario(s *scenario) {
 	}
 
 	start := time.Now()
-	_ = poll(60*time.Second, func(ctx context.Context) (bool, error) {
-		return volumeLeft(ctx, ns, claim.Name, pv.Name) == "", nil
+	err = poll("the claim made from the volumeClaimTemplate and its volume to be deleted at completion", 60*time.Second, func(ctx context.Context) error {
+		if left := volumeLeft(ctx, ns, claim.Name, pv.Name); left != "" {
+			return errors.New(left)
+		}
+		return nil
 	})
-	left := volumeLeft(bg(), ns, claim.Name, pv.Name)
-	if s.check(left == "", "the claim made from the volumeClaimTemplate is not deleted at completion: 60s after it, left: %s", left) {
+	if s.check(err == nil, "%v", err) {
 		t.Logf("observed: claim %s and PersistentVolume %s deleted %s after completion", claim.Name, pv.Name, time.Since(start).Round(time.Second))
 	}
 }
@@ -322,8 +317,8 @@ func TestCompareClaimWithVolumeOnNode(t *testing.T) {
 		trs, err := taskRuns(bg(), ns, user)
 		s.check(err == nil && len(trs) == 0, "%s has %d TaskRuns (err %v) while %s holds the node of its volume", user, len(trs), err, holder)
 
-		hpr, done := waitRunDone(ns, holder, 60*time.Second)
-		if !s.require(done, "%s not done after 60s: %s", holder, describeCondition(hpr)) {
+		hpr, err := waitRunDone(ns, holder, 60*time.Second)
+		if !s.require(err == nil, "%v", err) {
 			return
 		}
 		var holderDone time.Time
@@ -503,22 +498,24 @@ func TestVolumeLocalClaimCannotMove(t *testing.T) {
 				if elapsed < maxNodeWait-time.Second {
 					t.Errorf("failed %s after the cordon, before max-node-wait %s", elapsed.Round(time.Second), maxNodeWait)
 				}
-				var running []string
-				err := poll(30*time.Second, func(ctx context.Context) (bool, error) {
+				err := poll(fmt.Sprintf("the TaskRuns of %s to end after it failed", run), 30*time.Second, func(ctx context.Context) error {
 					trs, err := taskRuns(ctx, ns, run)
 					if err != nil {
-						return false, err
+						return err
 					}
-					running = nil
+					var running []string
 					for _, tr := range trs {
 						if c := tr.Status.GetCondition(apis.ConditionSucceeded); c == nil || c.IsUnknown() {
 							running = append(running, tr.Name)
 						}
 					}
-					return len(running) == 0, nil
+					if len(running) > 0 {
+						return fmt.Errorf("TaskRuns %v still running", running)
+					}
+					return nil
 				})
 				if err != nil {
-					t.Errorf("30s after %s failed, its TaskRuns %v are still running", run, running)
+					t.Error(err)
 				}
 				trs, _ := taskRuns(bg(), ns, run)
 				var tasks []string

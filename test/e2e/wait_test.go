@@ -2,31 +2,65 @@
 
 package e2e
 
+// The suite's one wait primitive. Every wait of the suite (for a run's
+// condition, a pod, an event, a node, the controller) is a probe run by
+// eventually, so that a wait that times out says what it waited for, how
+// long, and what it saw last.
+
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
 )
 
-// poll is wait.PollUntilContextTimeout with a 500 ms interval; errors from
-// cond are retried (the API server may be briefly busy on 2 cores).
-func poll(timeout time.Duration, cond func(ctx context.Context) (bool, error)) error {
-	return wait.PollUntilContextTimeout(bg(), 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		ok, err := cond(ctx)
-		if err != nil {
+// A probe looks once. It returns nil when what the wait waits for holds,
+// and otherwise an error saying what it saw instead (or the API error that
+// kept it from looking); a wait that times out reports the last one.
+type probe func(ctx context.Context) error
+
+// pollInterval is how often the waits of the tests look: often enough for
+// kwok's second-long tasks, rarely enough for an API server that shares two
+// cores with the rest of the cluster.
+const pollInterval = 500 * time.Millisecond
+
+// eventually runs p at once and then every interval until p returns nil
+// (eventually returns nil) or until timeout passes or ctx ends (an error
+// naming what, the time waited and what p saw last). An error of p is
+// retried, never final: the API server may be briefly busy.
+func eventually(ctx context.Context, what string, interval, timeout time.Duration, p probe) error {
+	start := time.Now()
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, interval, timeout, true, func(ctx context.Context) (bool, error) {
+		err := p(ctx)
+		if err != nil && ctx.Err() != nil && last != nil {
+			// The deadline cut this look short: the one before says more.
 			return false, nil
 		}
-		return ok, nil
+		last = err
+		return err == nil, nil
 	})
+	if err == nil {
+		return nil
+	}
+	waited := time.Since(start).Round(100 * time.Millisecond)
+	if last == nil {
+		return fmt.Errorf("waited %s for %s: %w (nothing seen)", waited, what, err)
+	}
+	return fmt.Errorf("waited %s for %s; last seen: %w", waited, what, last)
 }
 
-// waitFor polls cond and fails the test with what when it times out.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func(ctx context.Context) (bool, error)) {
+// poll is eventually with the tests' interval, not bound to a test.
+func poll(what string, timeout time.Duration, p probe) error {
+	return eventually(bg(), what, pollInterval, timeout, p)
+}
+
+// waitFor is poll that fails the test when the wait times out.
+func waitFor(t testing.TB, what string, timeout time.Duration, p probe) {
 	t.Helper()
-	start := time.Now()
-	if err := poll(timeout, cond); err != nil {
-		t.Fatalf("timed out after %s waiting for %s", time.Since(start).Round(time.Second), what)
+	if err := poll(what, timeout, p); err != nil {
+		t.Fatal(err)
 	}
 }
