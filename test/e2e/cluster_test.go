@@ -2,10 +2,12 @@
 
 package e2e
 
+// The cluster settings a test changes and restores: the feature-flags
+// ConfigMap and cordoned nodes.
+
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -111,30 +113,4 @@ func cordon(t *testing.T, node string) {
 		t.Fatalf("cordoning %s: %v", node, err)
 	}
 	t.Logf("cordoned %s", node)
-}
-
-// compareUpstream is true when the side-by-side tests also run against the
-// unpatched controller.
-func compareUpstream() bool { return os.Getenv("E2E_COMPARE_UPSTREAM") == "1" }
-
-// switchController switches the Tekton controller to flavor, unless it
-// runs already (see restartController).
-func switchController(t testing.TB, flavor string) {
-	t.Helper()
-	if cluster.controllerFlavor() == flavor {
-		return
-	}
-	start := time.Now()
-	restartController(t, flavor)
-	t.Logf("switched the Tekton controller to %s in %s", flavor, time.Since(start).Round(100*time.Millisecond))
-}
-
-// restartController runs hack/tekton-controller.sh FLAVOR, which stops the
-// running controller, whatever its flavor, and starts a fresh one, and waits
-// until the new controller serves metrics.
-func restartController(t testing.TB, flavor string) {
-	t.Helper()
-	if err := startController(flavor); err != nil {
-		t.Fatal(err)
-	}
 }

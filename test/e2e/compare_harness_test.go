@@ -2,15 +2,24 @@
 
 package e2e
 
+// The side-by-side harness: a scenario runs against the patched
+// controller (its checks are assertions) and, with E2E_COMPARE_UPSTREAM=1,
+// against upstream (its checks are observations).
+
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 )
+
+// compareUpstream is true when the side-by-side tests also run against the
+// unpatched controller.
+func compareUpstream() bool { return os.Getenv("E2E_COMPARE_UPSTREAM") == "1" }
 
 // scenario runs a side-by-side proof: against the patched controller its
 // checks are assertions; against upstream they are observations logged

@@ -2,6 +2,9 @@
 
 package e2e
 
+// The names the tests share with the engine's contract (pkg/podaffinity)
+// and Tekton: the feature flags, labels, condition reasons and events.
+
 import (
 	"context"
 )

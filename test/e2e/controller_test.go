@@ -2,6 +2,9 @@
 
 package e2e
 
+// The Tekton controller process: SIGKILL as a crash, restart, and the
+// switch between the patched and the upstream controller.
+
 import (
 	"context"
 	"fmt"
@@ -11,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -80,4 +84,26 @@ func startController(flavor string) error {
 		return err
 	}
 	return nil
+}
+
+// switchController switches the Tekton controller to flavor, unless it
+// runs already (see restartController).
+func switchController(t testing.TB, flavor string) {
+	t.Helper()
+	if cluster.controllerFlavor() == flavor {
+		return
+	}
+	start := time.Now()
+	restartController(t, flavor)
+	t.Logf("switched the Tekton controller to %s in %s", flavor, time.Since(start).Round(100*time.Millisecond))
+}
+
+// restartController runs hack/tekton-controller.sh FLAVOR, which stops the
+// running controller, whatever its flavor, and starts a fresh one, and waits
+// until the new controller serves metrics.
+func restartController(t testing.TB, flavor string) {
+	t.Helper()
+	if err := startController(flavor); err != nil {
+		t.Fatal(err)
+	}
 }

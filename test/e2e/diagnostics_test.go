@@ -2,6 +2,9 @@
 
 package e2e
 
+// What a failed test logs: pods, conditions, events, nodes and the
+// controller's log lines about its namespaces.
+
 import (
 	"context"
 	"encoding/json"

@@ -2,6 +2,8 @@
 
 package e2e
 
+// Events: listing, waiting for and matching the events of an object.
+
 import (
 	"context"
 	"fmt"

@@ -2,6 +2,9 @@
 
 package e2e
 
+// Fixtures: a namespace per test, pipelines built in Go (tasks, chains,
+// embedded specs), PipelineRuns, and a pod pinned to a node.
+
 import (
 	"context"
 	"fmt"

@@ -2,6 +2,9 @@
 
 package e2e
 
+// The placeholder of a run: listing, waiting for it and for its removal,
+// and the isolation invariant over placeholders and Affinity Assistants.
+
 import (
 	"context"
 	"fmt"

@@ -2,6 +2,9 @@
 
 package e2e
 
+// podRecorder: a pod informer that remembers every pod of a test's
+// namespaces and checks an invariant at each change.
+
 import (
 	"fmt"
 	"strings"

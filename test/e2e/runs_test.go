@@ -2,6 +2,9 @@
 
 package e2e
 
+// PipelineRuns and TaskRuns: their conditions, the waits for them, and
+// their pods.
+
 import (
 	"context"
 	"fmt"
