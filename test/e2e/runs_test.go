@@ -38,7 +38,7 @@ func conditionString(c *apis.Condition) string {
 }
 
 // taskSucceeded is a probe: nil once the TaskRun of pipeline task task of
-// run succeeded; it is returned to done when done is not nil.
+// run succeeded, which done (when not nil) is then given.
 func taskSucceeded(ns, run, task string, done func(*v1.TaskRun)) probe {
 	return func(ctx context.Context) error {
 		trs, err := taskRuns(ctx, ns, run)
