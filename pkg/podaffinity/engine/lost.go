@@ -19,11 +19,9 @@ package engine
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
-	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -45,7 +43,7 @@ import (
 // that asks the scheduler for that room on the node (reclaim), with
 // placeholder.ReclaimingAnnotation on the StatefulSet. The scheduler,
 // which counts the preemptor's nomination, decides: bound, the run goes on
-// there (reclaimed); refused, the run moves between tasks (awaitReclaim).
+// there (reclaimed); refused, the run moves between tasks (decideReclaim).
 //
 // Growing the pod in place would not do: the kubelet may accept a grow
 // before a nominated preemptor is bound, and the engine does not wait for a
@@ -89,45 +87,6 @@ func (e *Engine) reclaim(ctx context.Context, s Settings, run *v1.PipelineRun, s
 	logging.FromContext(ctx).Infof("PipelineRun %s/%s: %s", run.Namespace, run.Name, msg)
 	event(ctx, run, corev1.EventTypeWarning, EventPlaceholderLost, msg)
 	return Placement{Node: node, Reason: ReasonWaitingForNode, Message: msg}, true, nil
-}
-
-// awaitReclaim follows the pod that reclaim made, pinned to its node and
-// not bound yet. While the scheduler has not decided, the run waits,
-// bounded from the pod's creation. When the node has no room for it: the
-// run moves between tasks, at once when none of its pods runs there,
-// otherwise once they are done (WaitingToMove, as for a node that became
-// unusable; then the wait for a node is bounded from the move).
-func (e *Engine) awaitReclaim(ctx context.Context, s Settings, run *v1.PipelineRun, sts *appsv1.StatefulSet, spec placeholder.Spec, p *corev1.Pod, pinned string, reservation corev1.ResourceList) (Placement, error) {
-	lost := fmt.Sprintf("Placeholder pod %s lost its room on node %s (%s)", p.Name, pinned, lostToken)
-	if !unschedulable(p) {
-		since, _ := waitStart(sts, pinned, p)
-		placement, err := e.unscheduled(s, p, since)
-		placement.Message = lost + ". " + placement.Message
-		return placement, err
-	}
-	why := schedulingMessage(p)
-	active, err := e.activeMemberPods(run.Namespace, sts.Name, pinned, spec.Topology, false)
-	if err != nil {
-		return Placement{}, err
-	}
-	if len(active) > 0 {
-		return Placement{Node: pinned, Reason: ReasonWaitingToMove, Message: fmt.Sprintf(
-			"%s and cannot get it back there: %s. Waiting for %s to finish %s before the PipelineRun moves to another node",
-			lost, why, strings.Join(active, ", "), there(spec.Topology))}, nil
-	}
-	spec.PinnedNode = ""
-	spec.Requests = reservation
-	if err := e.updateTemplate(ctx, sts, spec, ptr.To(e.Clock.Now())); err != nil {
-		return Placement{}, err
-	}
-	if err := e.deletePod(ctx, p, false); err != nil {
-		return Placement{}, err
-	}
-	msg := fmt.Sprintf("%s and cannot get it back there (%s); choosing another node", lost, why)
-	logging.FromContext(ctx).Infof("PipelineRun %s/%s: %s", run.Namespace, run.Name, msg)
-	event(ctx, run, corev1.EventTypeWarning, EventMoving, msg)
-	e.Metrics.Placement(ctx, metrics.OutcomeMoved)
-	return waiting(ReasonWaitingForNode, msg, 0), nil
 }
 
 // reclaimed says that the pod reclaim made got the room on its node.

@@ -1,0 +1,115 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	corelisters "k8s.io/client-go/listers/core/v1"
+)
+
+// countingPods is a pod lister that counts the lists of the run's pods.
+type countingPods struct {
+	corelisters.PodLister
+	lists *int
+}
+
+func (c countingPods) Pods(namespace string) corelisters.PodNamespaceLister {
+	return countingPodsIn{PodNamespaceLister: c.PodLister.Pods(namespace), lists: c.lists}
+}
+
+type countingPodsIn struct {
+	corelisters.PodNamespaceLister
+	lists *int
+}
+
+func (c countingPodsIn) List(selector labels.Selector) ([]*corev1.Pod, error) {
+	if selector.String() == labels.SelectorFromSet(labels.Set{placeholder.MemberLabelKey: phName()}).String() {
+		*c.lists++
+	}
+	return c.PodNamespaceLister.List(selector)
+}
+
+// TestPlaceListsMembersOnce checks that one call of Place lists the run's
+// pods at most once, whatever it decides: the world it decides on is one
+// snapshot, not a read per question.
+func TestPlaceListsMembersOnce(t *testing.T) {
+	token := placeholder.TokenRequests()
+	for _, tc := range []struct {
+		name     string
+		config   map[string]string
+		objects  []runtime.Object
+		wantList int
+	}{{
+		name: "placeholder gone mid-run: recreated on the node of the run's pods",
+		objects: []runtime.Object{
+			readyNode("node-1"),
+			memberPod("build-clone-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
+		},
+		wantList: 1,
+	}, {
+		name: "node cordoned with an active pod: wait to move",
+		objects: []runtime.Object{
+			cordonedNode("node-1"), readyNode("node-2"),
+			ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
+			memberPod("build-compile-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
+		},
+		wantList: 1,
+	}, {
+		name: "pinned pod unschedulable, no active pod: choose again",
+		objects: []runtime.Object{
+			readyNode("node-1"),
+			ownSTS("node-1", token), placeholderPod("", token, ago(time.Minute), unschedulableCondition(schedulerMessage)),
+			memberPod("build-clone-pod", "node-1", corev1.PodSucceeded, ago(time.Hour)),
+		},
+		wantList: 1,
+	}, {
+		name: "Kueue took the admission back: queued again",
+		objects: []runtime.Object{
+			readyNode("node-1"),
+			ownSTS("node-1", token), gatedPinned("node-1", token, ago(time.Second)),
+		},
+		wantList: 1,
+	}, {
+		name: "bound to a usable node: the run's pods are not needed",
+		objects: []runtime.Object{
+			readyNode("node-1"),
+			ownSTS("node-1", token), reporting(placeholderPod("node-1", token, ago(time.Hour))),
+		},
+		wantList: 0,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.objects...)
+			e := h.engine(t)
+			var lists int
+			e.Pods = countingPods{PodLister: e.Pods, lists: &lists}
+			run := testRun()
+			if _, err := e.Place(h.ctx, settings(t, tc.config), run, Target{Placeholder: phName(), Isolation: selection.IsolationRequired}, remaining()); err != nil {
+				t.Fatalf("Place() = %v", err)
+			}
+			if lists != tc.wantList {
+				t.Errorf("Place() listed the run's pods %d times, want %d", lists, tc.wantList)
+			}
+		})
+	}
+}
