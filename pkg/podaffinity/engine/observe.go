@@ -171,19 +171,8 @@ func (e *Engine) observeAbsent(ctx context.Context, w *world) error {
 // decides on.
 func (e *Engine) observePlaced(ctx context.Context, w *world) error {
 	run := w.run
-	w.pinned = placeholder.PinnedNode(&w.sts.Spec.Template.Spec, run)
 	tolerations := w.sts.Spec.Template.Spec.Tolerations
-	w.pod = e.own.pod(w.cached, e.Clock.Now())
-	if w.pod != nil && going(w.pod) {
-		// Being deleted, preempted, evicted or done: it holds the node no more.
-		w.terminating, w.pod = w.pod, nil
-	}
-	if w.pod != nil {
-		w.node = w.pod.Spec.NodeName
-	}
-	if w.node == "" {
-		w.node = w.pinned
-	}
+	w.see(e.own.pod(w.cached, e.Clock.Now()))
 	if w.node != "" {
 		n, err := e.Nodes.Get(w.node)
 		switch {
@@ -229,6 +218,24 @@ func (e *Engine) observePlaced(ctx context.Context, w *world) error {
 		}
 	}
 	return nil
+}
+
+// see puts into w the placeholder pod p, as the engine last wrote it (nil:
+// none), and what follows from it and the StatefulSet: the pin, the pod
+// that holds or looks for a node or the one that is going, the run's node.
+func (w *world) see(p *corev1.Pod) {
+	w.pinned = placeholder.PinnedNode(&w.sts.Spec.Template.Spec, w.run)
+	w.pod, w.terminating, w.node = p, nil, ""
+	if p != nil && going(p) {
+		// Being deleted, preempted, evicted or done: it holds the node no more.
+		w.terminating, w.pod = p, nil
+	}
+	if w.pod != nil {
+		w.node = w.pod.Spec.NodeName
+	}
+	if w.node == "" {
+		w.node = w.pinned
+	}
 }
 
 // needsMembers reports whether decide needs the run's pods: to leave or
