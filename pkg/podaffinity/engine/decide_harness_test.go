@@ -41,7 +41,7 @@ func decideWorld(sts *appsv1.StatefulSet, p *corev1.Pod, mods ...func(*world)) w
 		spec:  placeholder.Spec{Name: phName(), Run: run, Isolation: selection.IsolationRequired, Image: image},
 	}
 	if sts == nil {
-		w.stored, w.listed = run, true
+		w.stored = run
 	} else {
 		w.sts = sts
 		w.see(p)
@@ -65,9 +65,9 @@ func unusableAs(why string) func(*world) {
 	}
 }
 
-// withMembers gives the run its pods, listed.
+// withMembers gives the run its pods.
 func withMembers(pods ...*corev1.Pod) func(*world) {
-	return func(w *world) { w.members, w.listed = pods, true }
+	return func(w *world) { w.members = pods }
 }
 
 // queued labels the run for a Kueue LocalQueue.

@@ -102,7 +102,7 @@ func decideReclaim(w world, now time.Time, s Settings) step {
 // pinned pod is replaced. Otherwise the run waits for admission (there).
 func decideAdmission(w world, now time.Time, s Settings) step {
 	p, pinned, queue := w.pod, w.pinned, placeholder.KueueQueue(w.run)
-	if pinned != "" && len(activeOn(w.members, pinned, w.t.Topology, false)) == 0 {
+	if requeues(w) {
 		msg := fmt.Sprintf("Placeholder pod %s lost its admission by Kueue and node %s (it was preempted or deleted); the PipelineRun is queued again in LocalQueue %s as a whole (%s), for any node",
 			p.Name, pinned, queue, formatResources(reservation(w, s)))
 		return move(w, now, s, p, false, ReasonWaitingForAdmission, EventRequeued, msg)
@@ -127,4 +127,11 @@ func decideAdmission(w world, now time.Time, s Settings) step {
 		return step{kind: stepAnnotate, placement: placement, annotation: placeholder.AwaitingAdmissionAnnotation, since: since}
 	}
 	return done(placement)
+}
+
+// requeues reports whether the run of a pod that awaits Kueue's admission
+// goes back to the queue as a whole: its pod came back pinned to a node
+// where none of the run's pods runs (see decideAdmission).
+func requeues(w world) bool {
+	return w.pinned != "" && len(activeOn(w.members, w.pinned, w.t.Topology, false)) == 0
 }

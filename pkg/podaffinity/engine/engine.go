@@ -20,24 +20,19 @@ limitations under the License.
 // the run may start TaskRuns now.
 //
 // Every call is level-triggered and takes at most one step towards what
-// the run needs. Place reads as observe, decide, act: observe reads what
-// the run's placement depends on once (a world: the placeholder
-// StatefulSet and pod as the engine last wrote them, the run's node and
-// why it is unusable, the run's pods, listed at most once, and what else
-// the run's situation needs); decide, a pure function of that snapshot and
-// the time, returns the one step to take (create the placeholder, record
-// when a wait began, move, delete a pod that does not terminate, pin; or
-// nothing: ready, a wait with its reason and bound, a failure); act carries
-// it out and records its events and metrics. A step may take more than
-// one write (a move unpins the template and replaces the pod), never a
-// second decision on what it wrote.
-//
-// Two kinds of step are still carried out by code that reads and decides
-// on its own: diagnose, for a StatefulSet that has no pod past a moment
-// (a dry run of the pod asks the API server why, which may nudge the
-// StatefulSet controller), and the hand-over that follows a pin (reclaim
-// and follow read the placeholder pod's resize state and resize or
-// replace it). Any step may fail or crash and be retried.
+// the run needs. Place observes, decides, acts: observe reads once what the
+// run's placement depends on (the placeholder StatefulSet and pod as the
+// engine last wrote them, the run's node, the run's pods listed at most
+// once); decide, a pure function of that world and the time, returns the
+// one step to take (create, record when a wait began, move, delete a pod
+// that does not terminate, pin; or nothing: ready, a bounded wait with its
+// reason, a failure); act writes it. A step may take more than one write
+// (a move unpins the template and replaces the pod), never a second
+// decision on what it wrote. Two steps are still carried out by code that
+// reads and decides on its own: diagnose (a dry run asks the API server why
+// the StatefulSet has no pod, and may nudge its controller) and the
+// hand-over after a pin (reclaim and follow read the pod's resize state).
+// Any step may fail or crash and be retried.
 package engine
 
 import (

@@ -71,16 +71,15 @@ type world struct {
 	unusable string
 	keep     string
 	// members are the run's pods, listed once, when a decision needs them
-	// (needsMembers); listed says whether they were.
+	// (without a StatefulSet, or needsMembers).
 	members []*corev1.Pod
-	listed  bool
 	// oldNodeDown: the node of the terminating pod is gone or not ready.
 	oldNodeDown bool
 	// nodes are the cluster's nodes, read when the unbound pod has a
 	// scheduler's message (to say when no node is large enough).
 	nodes []*corev1.Node
 	// workload is Kueue's state of the pod's Workload, read while the pod
-	// awaits admission ("" when unknown).
+	// awaits admission and the run waits for it ("" when unknown).
 	workload string
 }
 
@@ -111,7 +110,8 @@ func (e *Engine) observe(ctx context.Context, s Settings, run *v1.PipelineRun, t
 	sts, err := e.StatefulSets.StatefulSets(run.Namespace).Get(t.Placeholder)
 	switch {
 	case apierrors.IsNotFound(err):
-		return w, e.observeAbsent(ctx, &w)
+		err = e.observeAbsent(ctx, &w)
+		return w, err
 	case err != nil:
 		return world{}, fmt.Errorf("getting placeholder StatefulSet %s/%s: %w", run.Namespace, t.Placeholder, err)
 	}
@@ -128,7 +128,8 @@ func (e *Engine) observe(ctx context.Context, s Settings, run *v1.PipelineRun, t
 	if w.sts.DeletionTimestamp != nil {
 		return w, nil
 	}
-	return w, e.observePlaced(ctx, &w)
+	err = e.observePlaced(ctx, &w)
+	return w, err
 }
 
 // observeAbsent reads what a run without a placeholder StatefulSet
@@ -208,7 +209,9 @@ func (e *Engine) observePlaced(ctx context.Context, w *world) error {
 	}
 	if p := w.pod; p != nil && p.Spec.NodeName == "" && w.unusable == "" {
 		if placeholder.AwaitsAdmission(p) {
-			w.workload = e.workloadState(ctx, run.Namespace, placeholder.KueueWorkloadName(w.sts.Name))
+			if !requeues(*w) {
+				w.workload = e.workloadState(ctx, run.Namespace, placeholder.KueueWorkloadName(w.sts.Name))
+			}
 		} else if schedulingMessage(p) != "" {
 			nodes, err := e.Nodes.List(labels.Everything())
 			if err != nil {
@@ -251,7 +254,7 @@ func (e *Engine) listMembers(w *world) error {
 	if err != nil {
 		return fmt.Errorf("listing the pods of placeholder %s/%s: %w", w.run.Namespace, w.t.Placeholder, err)
 	}
-	w.members, w.listed = pods, true
+	w.members = pods
 	return nil
 }
 
