@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
 	corev1 "k8s.io/api/core/v1"
@@ -59,13 +61,26 @@ func TestPlaceListsMembersOnce(t *testing.T) {
 		name     string
 		config   map[string]string
 		objects  []runtime.Object
+		tasks    []demand.Task
+		kueue    bool
+		want     Placement
 		wantList int
 	}{{
+		name: "placeholder released, every task started and on its node: nothing to place",
+		objects: []runtime.Object{
+			readyNode("node-1"),
+			memberPod("build-compile-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
+		},
+		tasks:    []demand.Task{{Name: "a", Pod: rl("1", "1Gi"), State: demand.Running}},
+		want:     Placement{Ready: true},
+		wantList: 1,
+	}, {
 		name: "placeholder gone mid-run: recreated on the node of the run's pods",
 		objects: []runtime.Object{
 			readyNode("node-1"),
 			memberPod("build-clone-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
+		want:     waitForNode,
 		wantList: 1,
 	}, {
 		name: "node cordoned with an active pod: wait to move",
@@ -74,6 +89,7 @@ func TestPlaceListsMembersOnce(t *testing.T) {
 			ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour)),
 			memberPod("build-compile-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
 		},
+		want:     Placement{Node: "node-1", Reason: ReasonWaitingToMove},
 		wantList: 1,
 	}, {
 		name: "pinned pod unschedulable, no active pod: choose again",
@@ -82,6 +98,7 @@ func TestPlaceListsMembersOnce(t *testing.T) {
 			ownSTS("node-1", token), placeholderPod("", token, ago(time.Minute), unschedulableCondition(schedulerMessage)),
 			memberPod("build-clone-pod", "node-1", corev1.PodSucceeded, ago(time.Hour)),
 		},
+		want:     waitForNode,
 		wantList: 1,
 	}, {
 		name: "Kueue took the admission back: queued again",
@@ -89,6 +106,17 @@ func TestPlaceListsMembersOnce(t *testing.T) {
 			readyNode("node-1"),
 			ownSTS("node-1", token), gatedPinned("node-1", token, ago(time.Second)),
 		},
+		kueue:    true,
+		want:     Placement{Reason: ReasonWaitingForAdmission},
+		wantList: 1,
+	}, {
+		name: "the pod that asked again for its lost room is refused while a task pod runs there: wait to move",
+		objects: []runtime.Object{
+			readyNode("node-1"),
+			reclaimingSTS("node-1", peak(), 10*time.Second), recreatedPod("", peak(), ago(10*time.Second), unschedulableCondition(schedulerMessage)),
+			memberPod("build-compile-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
+		},
+		want:     Placement{Node: "node-1", Reason: ReasonWaitingToMove},
 		wantList: 1,
 	}, {
 		name: "bound to a usable node: the run's pods are not needed",
@@ -96,6 +124,7 @@ func TestPlaceListsMembersOnce(t *testing.T) {
 			readyNode("node-1"),
 			ownSTS("node-1", token), reporting(placeholderPod("node-1", token, ago(time.Hour))),
 		},
+		want:     Placement{Node: "node-1", Ready: true},
 		wantList: 0,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,9 +132,20 @@ func TestPlaceListsMembersOnce(t *testing.T) {
 			e := h.engine(t)
 			var lists int
 			e.Pods = countingPods{PodLister: e.Pods, lists: &lists}
+			tasks := remaining()
+			if tc.tasks != nil {
+				tasks = tc.tasks
+			}
 			run := testRun()
-			if _, err := e.Place(h.ctx, settings(t, tc.config), run, Target{Placeholder: phName(), Isolation: selection.IsolationRequired}, remaining()); err != nil {
+			if tc.kueue {
+				run.Labels[placeholder.KueueQueueLabel] = kueueQueue
+			}
+			got, err := e.Place(h.ctx, settings(t, tc.config), run, Target{Placeholder: phName(), Isolation: selection.IsolationRequired}, tasks)
+			if err != nil {
 				t.Fatalf("Place() = %v", err)
+			}
+			if d := cmp.Diff(tc.want, got, ignoreMessage); d != "" {
+				t.Errorf("Place() (-want +got):\n%s", d)
 			}
 			if lists != tc.wantList {
 				t.Errorf("Place() listed the run's pods %d times, want %d", lists, tc.wantList)
