@@ -20,6 +20,7 @@ import (
 	"context"
 
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 	"knative.dev/pkg/logging"
 )
@@ -79,11 +80,22 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 	if st.kind != stepPin {
 		return st.placement, nil
 	}
-	// Hand over: these read the pod's resize state and write what they
-	// decide themselves.
-	if placement, replaced, err := e.reclaim(ctx, s, w.run, sts, st.spec, w.pod, w.tasks, w.limitRanges); replaced || err != nil {
-		return placement, err
+	if r := st.reclaim; r != nil {
+		// Compared with, and its annotations built from, the StatefulSet
+		// as observed, as the pin above was: the patch rewrites the pin,
+		// requests and annotations whole.
+		if err := e.updateTemplate(ctx, w.sts, r.spec, nil); err != nil {
+			return Placement{}, err
+		}
+		if err := e.deletePod(ctx, w.pod, false); err != nil {
+			return Placement{}, err
+		}
+		logging.FromContext(ctx).Infof("PipelineRun %s/%s: %s", w.run.Namespace, w.run.Name, r.message)
+		event(ctx, w.run, corev1.EventTypeWarning, EventPlaceholderLost, r.message)
+		return st.placement, nil
 	}
+	// Hand over: follow reads the pod's resize state and writes what it
+	// decides itself.
 	return e.follow(ctx, s, w.run, sts, st.spec, w.pod, w.tasks, w.limitRanges)
 }
 

@@ -60,7 +60,7 @@ func decideStep(w world, now time.Time, s Settings) step {
 	case w.pod.Spec.NodeName == "":
 		return decideUnbound(w, now, s)
 	}
-	return decidePin(w, now)
+	return decidePin(w, now, s)
 }
 
 // reservation is what the placeholder asks for while it looks for a node:
@@ -176,7 +176,7 @@ func decideNoPod(w world, now time.Time) step {
 // decidePin decides for a placeholder pod bound to a usable node: pin the
 // StatefulSet there (a pod it recreates comes back token-sized on the same
 // node), then size the pod to what the run's later tasks still need.
-func decidePin(w world, now time.Time) step {
+func decidePin(w world, now time.Time, s Settings) step {
 	sts, p := w.sts, w.pod
 	current := p.Spec.NodeName
 	st := step{kind: stepPin, spec: w.spec}
@@ -185,7 +185,7 @@ func decidePin(w world, now time.Time) step {
 	_, reclaimed := sts.Annotations[placeholder.ReclaimingAnnotation]
 	_, waited := sts.Annotations[placeholder.WaitingSinceAnnotation]
 	if !waited && !reclaimed && w.pinned == current && sameRequests(placeholder.Requests(&sts.Spec.Template.Spec), st.spec.Requests) {
-		return st
+		return withReclaim(st, w, now, s)
 	}
 	st.write = true
 	st.restored = reclaimed && w.pinned == current
@@ -194,6 +194,25 @@ func decidePin(w world, now time.Time) step {
 		st.outcome = metrics.OutcomePlaced
 		st.events = []stepEvent{{corev1.EventTypeNormal, EventPlaced, placedText(current, w.nodeObj, w.t.Topology, sts.Name, st.nodeWait)}}
 	}
+	return withReclaim(st, w, now, s)
+}
+
+// withReclaim adds to pin step st the replacement of the pod when it lost
+// its room (lostRoom): its template, pinned, asks for that room again.
+func withReclaim(st step, w world, now time.Time, s Settings) step {
+	have, want, lost := lostRoom(s, w.run, w.pod, w.tasks, w.limitRanges)
+	if !lost {
+		return st
+	}
+	node := w.pod.Spec.NodeName
+	spec := st.spec
+	spec.PinnedNode = node
+	spec.Requests = want
+	spec.ReclaimingSince = &now
+	msg := fmt.Sprintf("Placeholder pod %s came back on node %s holding only %s (%s): asking the scheduler again for the %s the PipelineRun's later tasks need there",
+		w.pod.Name, node, formatResources(have), lostToken, formatResources(want))
+	st.reclaim = &reclaimStep{spec: spec, message: msg}
+	st.placement = Placement{Node: node, Reason: ReasonWaitingForNode, Message: msg}
 	return st
 }
 

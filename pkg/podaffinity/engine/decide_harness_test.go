@@ -112,6 +112,10 @@ type stepView struct {
 	Outcome    metrics.Outcome
 	NodeWait   time.Duration
 	Restored   bool
+	// Reclaim is the template a pod that lost its room is replaced from,
+	// ReclaimSince since when it asks for the room.
+	Reclaim      *template
+	ReclaimSince time.Time
 }
 
 func viewOf(st step) stepView {
@@ -123,6 +127,12 @@ func viewOf(st step) stepView {
 	}
 	if st.pod != nil {
 		v.Pod = st.pod.Name
+	}
+	if r := st.reclaim; r != nil {
+		v.Reclaim = &template{Pinned: r.spec.PinnedNode, Requests: r.spec.Requests}
+		if r.spec.ReclaimingSince != nil {
+			v.ReclaimSince = *r.spec.ReclaimingSince
+		}
 	}
 	for _, e := range st.events {
 		v.Events = append(v.Events, e.kind+" "+e.reason)

@@ -185,6 +185,18 @@ func TestDecide(t *testing.T) {
 		world: decideWorld(waitingSince(ownSTS("node-1", token), time.Minute), placeholderPod("node-1", token, ago(time.Minute))),
 		want:  stepView{Kind: stepPin, Write: true, Pinned: "node-1", Requests: token},
 	}, {
+		name: "recreated on its own, token-sized, while a later task needs more: pinned, then replaced by a pod that asks for that room there",
+		world: decideWorld(ownSTS("node-1", token), reporting(recreatedPod("node-1", token, ago(time.Second))),
+			func(w *world) { w.tasks = growBack(demand.Running, demand.Waiting) }),
+		want: stepView{Kind: stepPin, Placement: Placement{Node: "node-1", Reason: ReasonWaitingForNode}, Pinned: "node-1", Requests: token,
+			Reclaim: &template{Pinned: "node-1", Requests: rl("2", "16Mi")}, ReclaimSince: now},
+		message: []string{"came back on node node-1 holding only cpu=10m", "asking the scheduler again for the cpu=2"},
+	}, {
+		name: "recreated on its own, token-sized, while a task starts: hand over, not replaced",
+		world: decideWorld(ownSTS("node-1", token), reporting(recreatedPod("node-1", token, ago(time.Second))),
+			func(w *world) { w.tasks = growBack(demand.Starting, demand.Waiting) }),
+		want: stepView{Kind: stepPin, Pinned: "node-1", Requests: token},
+	}, {
 		name:  "the pod that asked again for its room is bound there: the room is held again",
 		world: decideWorld(reclaimingSTS("node-1", peak(), 10*time.Second), recreatedPod("node-1", peak(), ago(10*time.Second))),
 		want:  stepView{Kind: stepPin, Write: true, Pinned: "node-1", Requests: token, Restored: true},

@@ -69,7 +69,8 @@ func decideScheduling(w world, now time.Time, s Settings) step {
 	return done(unscheduledWait(s, now, p, since, w.nodes))
 }
 
-// decideReclaim follows the pod that Engine.reclaim made, pinned to its
+// decideReclaim follows the pod that asks for the room its run lost (see
+// lostRoom), pinned to its
 // node and not bound yet. While the scheduler has not decided, the run
 // waits, bounded from the pod's creation. When the node has no room for
 // it: the run moves between tasks, at once when none of its pods runs

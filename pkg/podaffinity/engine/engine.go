@@ -31,8 +31,8 @@ limitations under the License.
 // decision on what it wrote. Two steps are still carried out by code that
 // reads and decides on its own: diagnose (a dry run asks the API server why
 // the StatefulSet has no pod, and may nudge its controller) and the
-// hand-over after a pin (reclaim and follow read the pod's resize state).
-// Any step may fail or crash and be retried.
+// hand-over after a pin (follow reads the pod's resize state, and resizes
+// or replaces it). Any step may fail or crash and be retried.
 package engine
 
 import (

@@ -46,9 +46,10 @@ const (
 	// wait for a node that began at since (Engine.diagnose).
 	stepDiagnose stepKind = "diagnose"
 	// stepPin pins the StatefulSet to the node its pod is bound to (spec;
-	// when write is set), then hands the reservation over to the run's
-	// tasks: Engine.reclaim, else Engine.follow, which read the pod's
-	// resize state and write what they decide themselves.
+	// when write is set), then replaces the pod when it lost its room
+	// (reclaim), or else hands the reservation over to the run's tasks:
+	// Engine.follow, which reads the pod's resize state and writes what it
+	// decides itself.
 	stepPin stepKind = "pin"
 )
 
@@ -57,8 +58,8 @@ const (
 type step struct {
 	kind stepKind
 	// placement is what Place returns once the step is done, for every kind
-	// but create, diagnose and pin, whose placement depends on what the API
-	// server answers or is left to their own code.
+	// but create, diagnose and pin (unless it reclaims), whose placement
+	// depends on what the API server answers or is left to their own code.
 	placement Placement
 	// admit: before the step, record that Kueue admitted the placeholder
 	// pod (its wait for a node starts now; see Engine.admitted). decide
@@ -85,9 +86,20 @@ type step struct {
 	// how long the placeholder waited for its node (outcome placed).
 	outcome  metrics.Outcome
 	nodeWait time.Duration
-	// restored: the pod that reclaim made got the room on its node back
-	// (pin; Engine.reclaimed).
+	// restored: the pod that asked for the room its run lost got it on
+	// its node (pin; Engine.reclaimed).
 	restored bool
+	// reclaim, for pin, replaces the pod: its template asks for the room
+	// the pod lost (see lostRoom).
+	reclaim *reclaimStep
+}
+
+// reclaimStep is the replacement of a placeholder pod that lost its room:
+// the template to write (pinned, the room, and since when it is asked
+// for), and what the run says.
+type reclaimStep struct {
+	spec    placeholder.Spec
+	message string
 }
 
 // stepEvent is an event the step records on the run.
