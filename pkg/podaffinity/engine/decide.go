@@ -29,8 +29,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// decide returns the one step Place takes in world w at now: the whole
-// decision, with nothing read and nothing written.
+// decide returns the one step Place takes in world w at now, with nothing
+// read and nothing written. Two steps decide more as act carries them out
+// (diagnose, and the hand-over that follows a pin: see the package doc).
+// A wait that ran out is counted (metrics.OutcomeWaitTimeout).
 func decide(w world, now time.Time, s Settings) step {
 	st := decideStep(w, now, s)
 	if timedOut(st.placement) && st.outcome == "" {
@@ -39,6 +41,8 @@ func decide(w world, now time.Time, s Settings) step {
 	return st
 }
 
+// decideStep tells the run's situations apart, in the order that matters:
+// a node that became unusable comes before anything the pod says.
 func decideStep(w world, now time.Time, s Settings) step {
 	switch {
 	case w.sts == nil:
