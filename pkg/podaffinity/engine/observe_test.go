@@ -17,6 +17,7 @@ limitations under the License.
 package engine
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -149,6 +150,51 @@ func TestPlaceListsMembersOnce(t *testing.T) {
 			}
 			if lists != tc.wantList {
 				t.Errorf("Place() listed the run's pods %d times, want %d", lists, tc.wantList)
+			}
+		})
+	}
+}
+
+// failingMemberList is a pod lister whose lists of the run's pods fail.
+type failingMemberList struct{ corelisters.PodLister }
+
+func (f failingMemberList) Pods(namespace string) corelisters.PodNamespaceLister {
+	return failingMemberListIn{f.PodLister.Pods(namespace)}
+}
+
+type failingMemberListIn struct{ corelisters.PodNamespaceLister }
+
+func (failingMemberListIn) List(labels.Selector) ([]*corev1.Pod, error) { return nil, errCacheRead }
+
+// TestPlaceMemberListError checks that the run's pods that cannot be
+// listed are an error wherever Place needs them, never taken for "none":
+// that would move a run off a node where its pods run, or recreate its
+// placeholder away from them.
+func TestPlaceMemberListError(t *testing.T) {
+	token := placeholder.TokenRequests()
+	for _, tc := range []struct {
+		name    string
+		objects []runtime.Object
+	}{{
+		name:    "placeholder gone mid-run",
+		objects: []runtime.Object{readyNode("node-1"), memberPod("build-compile-pod", "node-1", corev1.PodRunning, ago(time.Minute))},
+	}, {
+		name:    "node cordoned",
+		objects: []runtime.Object{cordonedNode("node-1"), ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour))},
+	}, {
+		name:    "pinned pod unschedulable",
+		objects: []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), placeholderPod("", token, ago(time.Minute), unschedulableCondition(schedulerMessage))},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.objects...)
+			e := h.engine(t)
+			e.Pods = failingMemberList{e.Pods}
+			_, err := e.Place(h.ctx, settings(t, nil), testRun(), Target{Placeholder: phName(), Isolation: selection.IsolationRequired}, remaining())
+			if !errors.Is(err, errCacheRead) {
+				t.Errorf("Place() error = %v, want the list error", err)
+			}
+			if got := h.actions(); len(got) != 0 {
+				t.Errorf("API writes %v, want none", got)
 			}
 		})
 	}
