@@ -26,7 +26,6 @@ import (
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -113,39 +112,37 @@ func deletionWait(bound time.Duration, now time.Time, d deleting, then string, e
 	return waiting(ReasonWaitingForNode, msg, after)
 }
 
-// awaitStatefulSetGone handles the run's placeholder StatefulSet while it
-// is being deleted (by someone else: the engine deletes it only once the
-// run is done), which a new one replaces once it is gone. Without
-// finalizers it goes in a moment (the cache is behind); otherwise the
-// wait is bounded and says what holds it (see deletionWait). A foreground
-// deletion (finalizer foregroundDeletion) waits for its pod to go first:
-// the message says how that pod is held.
-func (e *Engine) awaitStatefulSetGone(s Settings, sts *appsv1.StatefulSet) (Placement, error) {
+// statefulSetGone is the wait, at now, of a run whose placeholder
+// StatefulSet sts is being deleted (by someone else: the engine deletes it
+// only once the run is done), which a new one replaces once it is gone;
+// pod is its pod as the cache has it, or nil. Without finalizers it goes
+// in a moment (the cache is behind); otherwise the wait is bounded and
+// says what holds it (see deletionWait). A foreground deletion (finalizer
+// foregroundDeletion) waits for its pod to go first: the message says how
+// that pod is held.
+func statefulSetGone(bound time.Duration, now time.Time, sts *appsv1.StatefulSet, pod *corev1.Pod) Placement {
 	if len(sts.Finalizers) == 0 {
-		return waiting(ReasonWaitingForNode, fmt.Sprintf("Placeholder StatefulSet %s is being deleted; it is created again once gone", sts.Name), time.Second), nil
+		return waiting(ReasonWaitingForNode, fmt.Sprintf("Placeholder StatefulSet %s is being deleted; it is created again once gone", sts.Name), time.Second)
 	}
 	d := deletingObject("Placeholder StatefulSet "+sts.Name, sts)
 	if slices.Contains(sts.Finalizers, metav1.FinalizerDeleteDependents) {
 		name := placeholder.PodName(sts.Name)
-		p, err := e.Pods.Pods(sts.Namespace).Get(name)
 		switch {
-		case apierrors.IsNotFound(err):
-		case err != nil:
-			return Placement{}, fmt.Errorf("getting placeholder pod %s/%s: %w", sts.Namespace, name, err)
-		case p.DeletionTimestamp != nil:
-			pod := deletingObject("", p)
-			d.also = fmt.Sprintf(", which waits for its pod %s to go first: it is being deleted since %s, %s", name, pod.since.UTC().Format(time.RFC3339), pod.held())
+		case pod == nil:
+		case pod.DeletionTimestamp != nil:
+			p := deletingObject("", pod)
+			d.also = fmt.Sprintf(", which waits for its pod %s to go first: it is being deleted since %s, %s", name, p.since.UTC().Format(time.RFC3339), p.held())
 		default:
 			d.also = fmt.Sprintf(", which waits for its pod %s to go first", name)
 		}
 	}
-	return deletionWait(s.Config.MaxNodeWait(), e.Clock.Now(), d, "a new one is created once it is gone", 0), nil
+	return deletionWait(bound, now, d, "a new one is created once it is gone", 0)
 }
 
 // heldPod reports whether finalizers hold the terminating placeholder pod
 // p: it has some, and no kubelet is still stopping it, as far as the
 // engine can tell (the pod was deleted at once, or the engine deletes it at
-// once now: stuck, see awaitTermination).
+// once now: stuck, see terminationWait).
 func heldPod(p *corev1.Pod, stuck bool) bool {
 	if p.DeletionTimestamp == nil || len(p.Finalizers) == 0 {
 		return false

@@ -19,9 +19,20 @@ limitations under the License.
 // of each handled PipelineRun, and tells the PipelineRun reconciler whether
 // the run may start TaskRuns now.
 //
-// Every call is level-triggered: it reads the world through listers,
-// compares it with what the run needs and takes at most one step towards it.
-// Any step may fail or crash and be retried.
+// Every call is level-triggered and takes at most one step towards what
+// the run needs. Place observes, decides, acts: observe reads once what the
+// run's placement depends on (the placeholder StatefulSet and pod as the
+// engine last wrote them, the run's node, the run's pods listed at most
+// once); decide, a pure function of that world and the time, returns the
+// one step to take (create, record when a wait began, move, delete a pod
+// that does not terminate, pin; or nothing: ready, a bounded wait with its
+// reason, a failure); act writes it. A step may take more than one write
+// (a move unpins the template and replaces the pod), never a second
+// decision on what it wrote. Two steps are still carried out by code that
+// reads and decides on its own: diagnose (a dry run asks the API server why
+// the StatefulSet has no pod, and may nudge its controller) and the
+// hand-over after a pin (follow reads the pod's resize state, and resizes
+// or replaces it). Any step may fail or crash and be retried.
 package engine
 
 import (

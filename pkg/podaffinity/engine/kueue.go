@@ -23,14 +23,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
-	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"knative.dev/pkg/logging"
 )
 
@@ -50,7 +46,7 @@ import (
 // old pod held and none of the run's pods run there, the run is requeued
 // as a whole: the template is unpinned and asks for the run's remaining
 // peak again, and the pinned pod is replaced, so that the run does not come
-// back to a node it no longer holds (requeue).
+// back to a node it no longer holds (decideAdmission).
 
 // kueueWorkloadPath is where the API server serves a Kueue Workload.
 const kueueWorkloadPath = "/apis/kueue.x-k8s.io/v1beta2/namespaces/%s/workloads/%s"
@@ -60,66 +56,6 @@ type kueueWorkload struct {
 	Status struct {
 		Conditions []metav1.Condition `json:"conditions"`
 	} `json:"status"`
-}
-
-// awaitAdmission handles a placeholder pod that Kueue has not admitted.
-func (e *Engine) awaitAdmission(ctx context.Context, run *v1.PipelineRun, sts *appsv1.StatefulSet, spec placeholder.Spec, p *corev1.Pod, pinned string, reservation corev1.ResourceList) (Placement, error) {
-	queue := placeholder.KueueQueue(run)
-	if pinned != "" {
-		placement, requeued, err := e.requeue(ctx, run, sts, spec, p, pinned, queue, reservation)
-		if requeued || err != nil {
-			return placement, err
-		}
-	}
-	since, ok := annotatedTime(sts, placeholder.AwaitingAdmissionAnnotation)
-	if !ok {
-		since = e.Clock.Now()
-		if err := e.annotate(ctx, sts, placeholder.AwaitingAdmissionAnnotation, since); err != nil {
-			return Placement{}, err
-		}
-	}
-	workload := placeholder.KueueWorkloadName(sts.Name)
-	msg := fmt.Sprintf("Waiting for admission by Kueue: placeholder pod %s (Workload %s, %s) is queued in LocalQueue %s",
-		p.Name, workload, formatResources(placeholder.Requests(&p.Spec)), queue)
-	if pinned != "" {
-		msg += fmt.Sprintf(", to come back to node %s where the PipelineRun's pods run", pinned)
-	}
-	if state := e.workloadState(ctx, run.Namespace, workload); state != "" {
-		msg += ": " + state
-	}
-	// Again after a while, so that the message follows the Workload
-	// (Kueue's updates of it do not re-queue the run; the pod's do).
-	placement := waiting(ReasonWaitingForAdmission, msg, diagnoseEvery)
-	placement.Since = since
-	return placement, nil
-}
-
-// requeue sends back to the queue, as a whole, a run whose placeholder pod
-// came back gated on a template pinned to the node the pod held before
-// Kueue took its admission back: when none of the run's pods runs there,
-// the template asks for the run's remaining peak on any node again, and the
-// pinned pod is replaced. requeued is false, and nothing is written, when
-// pods of the run still run on that node: the run then waits for admission
-// there.
-func (e *Engine) requeue(ctx context.Context, run *v1.PipelineRun, sts *appsv1.StatefulSet, spec placeholder.Spec, p *corev1.Pod, pinned, queue string, reservation corev1.ResourceList) (placement Placement, requeued bool, err error) {
-	active, err := e.activeMemberPods(run.Namespace, sts.Name, pinned, spec.Topology, false)
-	if err != nil || len(active) > 0 {
-		return Placement{}, false, err
-	}
-	spec.PinnedNode = ""
-	spec.Requests = reservation
-	if err := e.updateTemplate(ctx, sts, spec, ptr.To(e.Clock.Now())); err != nil {
-		return Placement{}, false, err
-	}
-	if err := e.deletePod(ctx, p, false); err != nil {
-		return Placement{}, false, err
-	}
-	msg := fmt.Sprintf("Placeholder pod %s lost its admission by Kueue and node %s (it was preempted or deleted); the PipelineRun is queued again in LocalQueue %s as a whole (%s), for any node",
-		p.Name, pinned, queue, formatResources(reservation))
-	logging.FromContext(ctx).Infof("PipelineRun %s/%s: %s", run.Namespace, run.Name, msg)
-	event(ctx, run, corev1.EventTypeWarning, EventRequeued, msg)
-	e.Metrics.Placement(ctx, metrics.OutcomeMoved)
-	return waiting(ReasonWaitingForAdmission, msg, 0), true, nil
 }
 
 // admitted records, once Kueue has admitted the placeholder pod, that the

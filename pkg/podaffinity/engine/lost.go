@@ -19,17 +19,13 @@ package engine
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
-	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/utils/ptr"
-	"knative.dev/pkg/logging"
 )
 
 // A placeholder pod can lose its node's room without the engine: the
@@ -42,10 +38,10 @@ import (
 // So, while no task starts, a pinned pod that the StatefulSet made on its
 // own (its spec carries the pin: the pod the engine placed never does) and
 // that holds the token while later tasks need more is replaced by a pod
-// that asks the scheduler for that room on the node (reclaim), with
+// that asks the scheduler for that room on the node (lostRoom, decidePin), with
 // placeholder.ReclaimingAnnotation on the StatefulSet. The scheduler,
 // which counts the preemptor's nomination, decides: bound, the run goes on
-// there (reclaimed); refused, the run moves between tasks (awaitReclaim).
+// there (reclaimed); refused, the run moves between tasks (decideReclaim).
 //
 // Growing the pod in place would not do: the kubelet may accept a grow
 // before a nominated preemptor is bound, and the engine does not wait for a
@@ -58,79 +54,23 @@ import (
 // not see it: the old pod is gone, and with it its DisruptionTarget.
 const lostToken = "its pod was preempted, evicted or deleted"
 
-// reclaim replaces p, bound to its pinned node, when the StatefulSet
-// controller made it on its own holding the token while no task starts and
-// later tasks need more, on a node that resizes pods in place: the new pod,
-// pinned too, asks for what they need. replaced is false, and nothing is
-// written, for any other pod.
-func (e *Engine) reclaim(ctx context.Context, s Settings, run *v1.PipelineRun, sts *appsv1.StatefulSet, spec placeholder.Spec, p *corev1.Pod, tasks []demand.Task, limitRanges []*corev1.LimitRange) (placement Placement, replaced bool, err error) {
+// lostRoom reports whether p, bound to its pinned node, is to be replaced
+// by a pod that asks for the room the run's later tasks need there, want:
+// the StatefulSet controller made it on its own (its spec carries the pin)
+// holding the token (have) while no task starts and later tasks need more,
+// on a node that resizes pods in place. See decideReclaim for what follows.
+func lostRoom(s Settings, run *v1.PipelineRun, p *corev1.Pod, tasks []demand.Task, limitRanges []*corev1.LimitRange) (have, want corev1.ResourceList, lost bool) {
 	if s.Config.Reservation() != paconfig.ReservationReserve || demand.AnyStarting(tasks) ||
 		placeholder.PinnedNode(&p.Spec, run) == "" || reportedResources(p) == nil {
-		return Placement{}, false, nil
+		return nil, nil, false
 	}
 	token := placeholder.WithinLimitRanges(placeholder.TokenRequests(), limitRanges)
-	have := placeholder.Requests(&p.Spec)
-	want := placeholder.WithinLimitRanges(demand.WithFloor(demand.Held(tasks), token), limitRanges)
-	if !sameRequests(have, token) || !exceeds(want, have) {
-		return Placement{}, false, nil
-	}
-	node := p.Spec.NodeName
-	spec.PinnedNode = node
-	spec.Requests = want
-	spec.ReclaimingSince = ptr.To(e.Clock.Now())
-	if err := e.updateTemplate(ctx, sts, spec, nil); err != nil {
-		return Placement{}, false, err
-	}
-	if err := e.deletePod(ctx, p, false); err != nil {
-		return Placement{}, false, err
-	}
-	msg := fmt.Sprintf("Placeholder pod %s came back on node %s holding only %s (%s): asking the scheduler again for the %s the PipelineRun's later tasks need there",
-		p.Name, node, formatResources(have), lostToken, formatResources(want))
-	logging.FromContext(ctx).Infof("PipelineRun %s/%s: %s", run.Namespace, run.Name, msg)
-	event(ctx, run, corev1.EventTypeWarning, EventPlaceholderLost, msg)
-	return Placement{Node: node, Reason: ReasonWaitingForNode, Message: msg}, true, nil
+	have = placeholder.Requests(&p.Spec)
+	want = placeholder.WithinLimitRanges(demand.WithFloor(demand.Held(tasks), token), limitRanges)
+	return have, want, sameRequests(have, token) && exceeds(want, have)
 }
 
-// awaitReclaim follows the pod that reclaim made, pinned to its node and
-// not bound yet. While the scheduler has not decided, the run waits,
-// bounded from the pod's creation. When the node has no room for it: the
-// run moves between tasks, at once when none of its pods runs there,
-// otherwise once they are done (WaitingToMove, as for a node that became
-// unusable; then the wait for a node is bounded from the move).
-func (e *Engine) awaitReclaim(ctx context.Context, s Settings, run *v1.PipelineRun, sts *appsv1.StatefulSet, spec placeholder.Spec, p *corev1.Pod, pinned string, reservation corev1.ResourceList) (Placement, error) {
-	lost := fmt.Sprintf("Placeholder pod %s lost its room on node %s (%s)", p.Name, pinned, lostToken)
-	if !unschedulable(p) {
-		since, _ := waitStart(sts, pinned, p)
-		placement, err := e.unscheduled(s, p, since)
-		placement.Message = lost + ". " + placement.Message
-		return placement, err
-	}
-	why := schedulingMessage(p)
-	active, err := e.activeMemberPods(run.Namespace, sts.Name, pinned, spec.Topology, false)
-	if err != nil {
-		return Placement{}, err
-	}
-	if len(active) > 0 {
-		return Placement{Node: pinned, Reason: ReasonWaitingToMove, Message: fmt.Sprintf(
-			"%s and cannot get it back there: %s. Waiting for %s to finish %s before the PipelineRun moves to another node",
-			lost, why, strings.Join(active, ", "), there(spec.Topology))}, nil
-	}
-	spec.PinnedNode = ""
-	spec.Requests = reservation
-	if err := e.updateTemplate(ctx, sts, spec, ptr.To(e.Clock.Now())); err != nil {
-		return Placement{}, err
-	}
-	if err := e.deletePod(ctx, p, false); err != nil {
-		return Placement{}, err
-	}
-	msg := fmt.Sprintf("%s and cannot get it back there (%s); choosing another node", lost, why)
-	logging.FromContext(ctx).Infof("PipelineRun %s/%s: %s", run.Namespace, run.Name, msg)
-	event(ctx, run, corev1.EventTypeWarning, EventMoving, msg)
-	e.Metrics.Placement(ctx, metrics.OutcomeMoved)
-	return waiting(ReasonWaitingForNode, msg, 0), nil
-}
-
-// reclaimed says that the pod reclaim made got the room on its node.
+// reclaimed says that the pod asking for the lost room got it on its node.
 func (e *Engine) reclaimed(ctx context.Context, run *v1.PipelineRun, sts *appsv1.StatefulSet, p *corev1.Pod) {
 	e.Metrics.Restore(ctx)
 	event(ctx, run, corev1.EventTypeNormal, EventReservationRestored, fmt.Sprintf(

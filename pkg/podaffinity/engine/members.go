@@ -17,7 +17,6 @@ limitations under the License.
 package engine
 
 import (
-	"fmt"
 	"sort"
 
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
@@ -31,18 +30,14 @@ func (e *Engine) memberPods(namespace, name string) ([]*corev1.Pod, error) {
 	return e.Pods.Pods(namespace).List(labels.SelectorFromSet(labels.Set{placeholder.MemberLabelKey: name}))
 }
 
-// activeMemberPods lists the run's pods that have not finished and keep
-// it where it is: those on node when the run's pods share one node
+// activeOn names the run's pods, of pods, that have not finished and
+// keep it where it is: those on node when the run's pods share one node
 // (topology ""); with a wider topology (a zone), those bound to any node,
 // which are in the placeholder's zone (their affinity puts them there). A
 // run that moved while one of them ran elsewhere in the zone could land in
 // another zone and split: it moves only once they are done. When node is
 // gone, its own pods keep nothing: they fail with it.
-func (e *Engine) activeMemberPods(namespace, name, node, topology string, gone bool) ([]string, error) {
-	pods, err := e.memberPods(namespace, name)
-	if err != nil {
-		return nil, fmt.Errorf("listing the pods of placeholder %s/%s: %w", namespace, name, err)
-	}
+func activeOn(pods []*corev1.Pod, node, topology string, gone bool) []string {
 	var active []string
 	for _, p := range pods {
 		holds := (p.Spec.NodeName == node && !gone) || (wide(topology) && p.Spec.NodeName != "" && p.Spec.NodeName != node)
@@ -51,7 +46,7 @@ func (e *Engine) activeMemberPods(namespace, name, node, topology string, gone b
 		}
 	}
 	sort.Strings(active)
-	return active, nil
+	return active
 }
 
 // memberState is what the engine needs to know of a run's pods at once.
@@ -63,27 +58,19 @@ type memberState struct {
 	unbound bool
 }
 
-// members reads the run's pods once from the cache.
-func (e *Engine) members(namespace, name string) (memberState, error) {
-	pods, err := e.memberPods(namespace, name)
-	if err != nil {
-		return memberState{}, fmt.Errorf("listing the pods of placeholder %s/%s: %w", namespace, name, err)
-	}
+// memberStateOf sums up the run's pods.
+func memberStateOf(pods []*corev1.Pod) memberState {
 	state := memberState{started: len(pods) > 0}
 	for _, p := range pods {
 		if p.Spec.NodeName == "" && p.DeletionTimestamp == nil {
 			state.unbound = true
 		}
 	}
-	return state, nil
+	return state
 }
 
-// lastMemberNode returns the usable node of the run's most recent pod, or "".
-func (e *Engine) lastMemberNode(namespace, name string, spec placeholder.Spec) (string, error) {
-	pods, err := e.memberPods(namespace, name)
-	if err != nil {
-		return "", fmt.Errorf("listing the pods of placeholder %s/%s: %w", namespace, name, err)
-	}
+// latestBound returns the run's most recent pod bound to a node, or nil.
+func latestBound(pods []*corev1.Pod) *corev1.Pod {
 	var latest *corev1.Pod
 	for _, p := range pods {
 		if p.Spec.NodeName == "" {
@@ -93,12 +80,5 @@ func (e *Engine) lastMemberNode(namespace, name string, spec placeholder.Spec) (
 			latest = p
 		}
 	}
-	if latest == nil {
-		return "", nil
-	}
-	why, err := e.unusable(latest.Spec.NodeName, placeholder.StatefulSet(spec).Spec.Template.Spec.Tolerations)
-	if err != nil || why != "" {
-		return "", err
-	}
-	return latest.Spec.NodeName, nil
+	return latest
 }

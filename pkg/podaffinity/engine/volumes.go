@@ -21,8 +21,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -85,24 +83,6 @@ func (e *Engine) volumesKeep(ctx context.Context, namespace string, claims []str
 		parts = append(parts, fmt.Sprintf("claim %s is bound to PersistentVolume %s (%s)", v.claim, v.volume, describeSelector(v.affinity)))
 	}
 	return "no other usable node can mount its volumes: " + strings.Join(parts, "; "), nil
-}
-
-// cannotMove is the wait of a run whose node became unusable and whose
-// volumes keep it there: until the node is usable again, bounded like
-// every wait for a node, from when it began (recorded on the StatefulSet).
-func (e *Engine) cannotMove(ctx context.Context, s Settings, sts *appsv1.StatefulSet, node, msg string) (Placement, error) {
-	since, ok := annotatedTime(sts, placeholder.WaitingSinceAnnotation)
-	if !ok {
-		since = e.Clock.Now()
-		if err := e.markWaiting(ctx, sts, since); err != nil {
-			return Placement{}, err
-		}
-	}
-	p := e.waitBounded(s, since, msg, 0)
-	if !p.Failed {
-		p.Node, p.Reason = node, ReasonWaitingToMove
-	}
-	return p, nil
 }
 
 // mountsAll reports whether node satisfies the node affinity of every volume.

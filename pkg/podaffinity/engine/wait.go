@@ -32,7 +32,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -76,53 +75,55 @@ func waitBegan(sts *appsv1.StatefulSet) time.Time {
 	return since
 }
 
-// waitedTooLong returns the failure of a run that has waited for a node
-// since `since` for longer than the configured bound.
-func (e *Engine) waitedTooLong(s Settings, since time.Time, lastMessage string) (Placement, bool) {
+// boundedWait reports, at now, a wait that began at since with msg, or
+// the run's failure once it has waited longer than the bound
+// (NodeWaitTimeout). It asks to be called again when the bound runs out,
+// or after every, if that comes first.
+func boundedWait(s Settings, now, since time.Time, msg string, every time.Duration) Placement {
 	bound := s.Config.MaxNodeWait()
-	waited := e.Clock.Since(since)
-	if bound <= 0 || waited < bound {
-		return Placement{}, false
-	}
-	e.Metrics.Placement(context.Background(), metrics.OutcomeWaitTimeout)
-	return Placement{Failed: true, Reason: ReasonNodeWaitTimeout, Message: fmt.Sprintf(
-		"PipelineRun waited %s for a node, longer than %s=%s. Last cause: %s",
-		waited.Round(time.Second), paconfig.MaxNodeWaitKey, bound, lastMessage)}, true
-}
-
-// waitBounded reports a wait that began at since with msg, or the run's
-// failure once it has waited longer than the bound. It asks to be called
-// again when the bound runs out, or after every, if that comes first.
-func (e *Engine) waitBounded(s Settings, since time.Time, msg string, every time.Duration) Placement {
-	if failed, ok := e.waitedTooLong(s, since, msg); ok {
-		return failed
+	waited := now.Sub(since)
+	if bound > 0 && waited >= bound {
+		return Placement{Failed: true, Reason: ReasonNodeWaitTimeout, Message: fmt.Sprintf(
+			"PipelineRun waited %s for a node, longer than %s=%s. Last cause: %s",
+			waited.Round(time.Second), paconfig.MaxNodeWaitKey, bound, msg)}
 	}
 	after := every
-	if bound := s.Config.MaxNodeWait(); bound > 0 {
-		if left := bound - e.Clock.Since(since); after <= 0 || left < after {
+	if bound > 0 {
+		if left := bound - waited; after <= 0 || left < after {
 			after = left
 		}
 	}
 	return waiting(ReasonWaitingForNode, msg, after)
 }
 
-// unscheduled reports a placeholder pod that is not bound yet, with the
+// timedOut reports whether p is the failure of a run that waited too long.
+func timedOut(p Placement) bool {
+	return p.Failed && p.Reason == ReasonNodeWaitTimeout
+}
+
+// waitBounded is boundedWait now, counting a run that waited too long.
+func (e *Engine) waitBounded(s Settings, since time.Time, msg string, every time.Duration) Placement {
+	p := boundedWait(s, e.Clock.Now(), since, msg, every)
+	if timedOut(p) {
+		e.Metrics.Placement(context.Background(), metrics.OutcomeWaitTimeout)
+	}
+	return p
+}
+
+// unscheduledWait reports a placeholder pod that is not bound yet, with the
 // scheduler's message, and fails the run once it has waited too long. When
-// the pod asks more of a resource than any node of the cluster can
-// allocate, the message says so first: no run finishing frees such a node.
-func (e *Engine) unscheduled(s Settings, p *corev1.Pod, since time.Time) (Placement, error) {
+// the pod asks more of a resource than any of nodes (the cluster's, read
+// when the scheduler has a message) can allocate, the message says so
+// first: no run finishing frees such a node.
+func unscheduledWait(s Settings, now time.Time, p *corev1.Pod, since time.Time, nodes []*corev1.Node) Placement {
 	msg := fmt.Sprintf("Waiting for a node: placeholder pod %s is not scheduled yet", p.Name)
 	if m := schedulingMessage(p); m != "" {
 		msg = fmt.Sprintf("Waiting for a node: placeholder pod %s is unschedulable: %s", p.Name, m)
-		nodes, err := e.Nodes.List(labels.Everything())
-		if err != nil {
-			return Placement{}, fmt.Errorf("listing nodes: %w", err)
-		}
 		if short := shortfall(placeholder.Requests(&p.Spec), nodes); short != "" {
 			msg = fmt.Sprintf("Waiting for a node: placeholder pod %s asks for more than any node can hold (%s): only a larger node, added by a cluster autoscaler, can take the PipelineRun. Scheduler: %s", p.Name, short, m)
 		}
 	}
-	return e.waitBounded(s, since, msg, 0), nil
+	return boundedWait(s, now, since, msg, 0)
 }
 
 // shortfall names each resource of requests that exceeds the allocatable
@@ -144,26 +145,20 @@ func shortfall(requests corev1.ResourceList, nodes []*corev1.Node) string {
 	return strings.Join(parts, "; ")
 }
 
-// noPod handles a placeholder StatefulSet that has no pod. For a moment
-// that is the StatefulSet controller at work; past createGrace the engine
-// asks the API server, with a dry run of the pod, why it cannot be created,
-// and says so on the run. A rejection no retry can cure (the pod is
-// invalid, or forbidden by admission other than a quota) fails the run at
-// once; anything else is a wait, bounded like every wait for a node.
-func (e *Engine) noPod(ctx context.Context, s Settings, sts *appsv1.StatefulSet, pinned string) (Placement, error) {
+// createMessage is what a run says while its StatefulSet has no pod.
+func createMessage(sts *appsv1.StatefulSet) string {
+	return fmt.Sprintf("Waiting for StatefulSet %s to create placeholder pod %s", sts.Name, placeholder.PodName(sts.Name))
+}
+
+// diagnose handles a placeholder StatefulSet that has had no pod for
+// longer than createGrace, in a wait that began at since (see decide for
+// the moment before): the engine asks the API server, with a dry run of
+// the pod, why it cannot be created, and says so on the run. A rejection
+// no retry can cure (the pod is invalid, or forbidden by admission other
+// than a quota) fails the run at once; anything else is a wait, bounded
+// like every wait for a node.
+func (e *Engine) diagnose(ctx context.Context, s Settings, sts *appsv1.StatefulSet, since time.Time) (Placement, error) {
 	podName := placeholder.PodName(sts.Name)
-	since, ok := waitStart(sts, pinned, nil)
-	if !ok {
-		// The pinned pod is gone and the engine has not seen that before:
-		// the wait starts now.
-		if err := e.markWaiting(ctx, sts, e.Clock.Now()); err != nil {
-			return Placement{}, err
-		}
-		return waiting(ReasonWaitingForNode, fmt.Sprintf("Waiting for StatefulSet %s to create placeholder pod %s", sts.Name, podName), createGrace), nil
-	}
-	if waited := e.Clock.Since(since); waited < createGrace {
-		return waiting(ReasonWaitingForNode, fmt.Sprintf("Waiting for StatefulSet %s to create placeholder pod %s", sts.Name, podName), createGrace-waited), nil
-	}
 	err := e.dryRunPod(ctx, sts)
 	cause := rejection(err)
 	switch {
@@ -174,7 +169,7 @@ func (e *Engine) noPod(ctx context.Context, s Settings, sts *appsv1.StatefulSet,
 		if err != nil {
 			return Placement{}, err
 		}
-		msg := fmt.Sprintf("Waiting for StatefulSet %s to create placeholder pod %s", sts.Name, podName)
+		msg := createMessage(sts)
 		if nudged {
 			msg += " (the API server admits it now: asked the StatefulSet controller to try again at once)"
 		}
@@ -204,12 +199,6 @@ func (e *Engine) dryRunPod(ctx context.Context, sts *appsv1.StatefulSet) error {
 		return nil
 	}
 	return err
-}
-
-// markWaiting records on the StatefulSet when the run's wait for a node
-// began (see waitStart).
-func (e *Engine) markWaiting(ctx context.Context, sts *appsv1.StatefulSet, since time.Time) error {
-	return e.annotate(ctx, sts, placeholder.WaitingSinceAnnotation, since)
 }
 
 // annotate sets an annotation of the StatefulSet to a time.
@@ -252,12 +241,14 @@ func annotatedTime(sts *appsv1.StatefulSet, key string) (time.Time, bool) {
 // pod may take to terminate before the engine deletes it at once.
 const terminationSlack = 10 * time.Second
 
-// awaitTermination handles a placeholder pod that is terminating, which the
-// StatefulSet replaces only once it is gone. On a node that stopped working
-// (cordoned is not enough: the kubelet still runs there) or well past its
-// deadline it is deleted at once: the kubelet that should confirm it may
-// never come back, and the placeholder holds no state. Otherwise the run
-// waits for it, within the bound of its wait for a node.
+// terminationWait is the wait, at now, of a run whose placeholder pod
+// old is terminating, which the StatefulSet replaces only once it is gone;
+// deleteNow says to delete it at once first. On a node that stopped
+// working (nodeDown: gone or not ready; cordoned is not enough: the
+// kubelet still runs there) or well past its deadline it is deleted at
+// once: the kubelet that should confirm it may never come back, and the
+// placeholder holds no state. Otherwise the run waits for it, within the
+// bound of its wait for a node.
 //
 // A pod the node has finished (failed: evicted by the kubelet, say) holds
 // nothing: it is deleted at once too. The message names what preempted or
@@ -266,18 +257,10 @@ const terminationSlack = 10 * time.Second
 // A pod deleted at once that finalizers still hold is waited for within a
 // bound of its own too, counted from its deletion, and the message names
 // them (see deletionWait).
-func (e *Engine) awaitTermination(ctx context.Context, s Settings, sts *appsv1.StatefulSet, pinned string, old *corev1.Pod) (Placement, error) {
-	stuck := finished(old) || (old.DeletionTimestamp != nil && e.Clock.Since(old.DeletionTimestamp.Time) > terminationSlack)
+func terminationWait(s Settings, now time.Time, sts *appsv1.StatefulSet, pinned string, old *corev1.Pod, nodeDown bool) (placement Placement, deleteNow bool) {
+	stuck := finished(old) || (old.DeletionTimestamp != nil && now.Sub(old.DeletionTimestamp.Time) > terminationSlack)
 	if old.Spec.NodeName != "" && !stuck {
-		node, err := e.Nodes.Get(old.Spec.NodeName)
-		switch {
-		case apierrors.IsNotFound(err):
-			stuck = true
-		case err != nil:
-			return Placement{}, fmt.Errorf("getting node %s: %w", old.Spec.NodeName, err)
-		default:
-			stuck = !nodeReady(node)
-		}
+		stuck = nodeDown
 	}
 	msg := fmt.Sprintf("Waiting for placeholder pod %s to terminate on node %s", old.Name, old.Spec.NodeName)
 	what, why := disruption(old)
@@ -289,9 +272,7 @@ func (e *Engine) awaitTermination(ctx context.Context, s Settings, sts *appsv1.S
 		// Once is enough: a pod deleted at once that is still there is
 		// held by finalizers, which another deletion does not remove.
 		if !deletedAtOnce(old) {
-			if err := e.deletePod(ctx, old, true); err != nil {
-				return Placement{}, err
-			}
+			deleteNow = true
 			then = fmt.Sprintf("it did not terminate on node %s and was deleted at once", old.Spec.NodeName)
 		}
 		msg = fmt.Sprintf("Placeholder pod %s did not terminate on node %s; deleted it at once", old.Name, old.Spec.NodeName)
@@ -305,14 +286,14 @@ func (e *Engine) awaitTermination(ctx context.Context, s Settings, sts *appsv1.S
 	since, ok := waitStart(sts, pinned, nil)
 	if heldPod(old, stuck) {
 		d := deletingObject("Placeholder pod "+old.Name, old)
-		wait := deletionWait(s.Config.MaxNodeWait(), e.Clock.Now(), d, then+"; the StatefulSet creates it again once it is gone", terminationSlack)
+		wait := deletionWait(s.Config.MaxNodeWait(), now, d, then+"; the StatefulSet creates it again once it is gone", terminationSlack)
 		if wait.Failed || !ok {
-			return wait, nil
+			return wait, deleteNow
 		}
-		return e.waitBounded(s, since, wait.Message, wait.RequeueAfter), nil
+		return boundedWait(s, now, since, wait.Message, wait.RequeueAfter), deleteNow
 	}
 	if !ok {
-		return waiting(ReasonWaitingForNode, msg, time.Second), nil
+		return waiting(ReasonWaitingForNode, msg, time.Second), deleteNow
 	}
-	return e.waitBounded(s, since, msg, terminationSlack), nil
+	return boundedWait(s, now, since, msg, terminationSlack), deleteNow
 }

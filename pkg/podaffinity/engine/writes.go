@@ -34,26 +34,16 @@ import (
 	"knative.dev/pkg/logging"
 )
 
-// create makes the run's placeholder StatefulSet, with the reservation, or
-// token-sized and pinned to the node of the run's pods when it comes back
-// mid-run. An invalid or forbidden StatefulSet fails the run at once; a
-// quota that refuses it is a wait with the quota's message, bounded like
-// every wait for a node (see refusals.refusedSince; started is the run's
-// start time as the API server has it).
-func (e *Engine) create(ctx context.Context, s Settings, run *v1.PipelineRun, started *metav1.Time, spec placeholder.Spec, reservation, token corev1.ResourceList) (Placement, error) {
-	// A placeholder that disappeared mid-run comes back on the node where the
-	// run's pods are, if that node is still usable.
-	node, err := e.lastMemberNode(run.Namespace, spec.Name, spec)
-	if err != nil {
-		return Placement{}, err
-	}
-	spec.PinnedNode = node
-	spec.Requests = reservation
-	if spec.PinnedNode != "" {
-		spec.Requests = token
-	}
+// create makes the run's placeholder StatefulSet from spec (decide sizes
+// and pins it: with the reservation, or token-sized and pinned to the node
+// of the run's pods when it comes back mid-run). An invalid or forbidden
+// StatefulSet fails the run at once; a quota that refuses it is a wait with
+// the quota's message, bounded like every wait for a node (see
+// refusals.refusedSince; started is the run's start time as the API server
+// has it).
+func (e *Engine) create(ctx context.Context, s Settings, run *v1.PipelineRun, started *metav1.Time, spec placeholder.Spec) (Placement, error) {
 	sts := placeholder.StatefulSet(spec)
-	_, err = e.KubeClient.AppsV1().StatefulSets(run.Namespace).Create(ctx, sts, metav1.CreateOptions{})
+	_, err := e.KubeClient.AppsV1().StatefulSets(run.Namespace).Create(ctx, sts, metav1.CreateOptions{})
 	switch {
 	case err == nil:
 	case apierrors.IsAlreadyExists(err):

@@ -1,0 +1,116 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"context"
+
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+	"knative.dev/pkg/logging"
+)
+
+// act carries out step st that decide took in world w: its writes, then
+// its events, log and metrics, and returns the run's placement. A write
+// that fails is returned as an error, and nothing after it is done; the
+// next reconcile decides again.
+func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placement Placement, err error) {
+	sts := w.sts
+	if sts != nil {
+		defer func() {
+			// A wait reports when it began, as far as the StatefulSet tells.
+			if err == nil && !placement.Ready && !placement.Failed && placement.Since.IsZero() {
+				placement.Since = waitBegan(sts)
+			}
+		}()
+	}
+	if st.admit {
+		if sts, err = e.admitted(ctx, sts); err != nil {
+			return Placement{}, err
+		}
+	}
+	switch st.kind {
+	case stepCreate:
+		return e.create(ctx, s, w.run, w.stored.Status.StartTime, st.spec)
+	case stepDiagnose:
+		return e.diagnose(ctx, s, sts, st.since)
+	case stepAnnotate:
+		if err := e.annotate(ctx, sts, st.annotation, st.since); err != nil {
+			return Placement{}, err
+		}
+	case stepMove:
+		if err := e.updateTemplate(ctx, sts, st.spec, ptr.To(st.since)); err != nil {
+			return Placement{}, err
+		}
+		if st.pod != nil {
+			if err := e.deletePod(ctx, st.pod, st.atOnce); err != nil {
+				return Placement{}, err
+			}
+		}
+	case stepDelete:
+		if err := e.deletePod(ctx, st.pod, st.atOnce); err != nil {
+			return Placement{}, err
+		}
+	case stepPin:
+		if st.write {
+			if err := e.updateTemplate(ctx, sts, st.spec, nil); err != nil {
+				return Placement{}, err
+			}
+		}
+		if st.restored {
+			e.reclaimed(ctx, w.run, sts, w.pod)
+		}
+	}
+	e.record(ctx, w, st)
+	if st.kind != stepPin {
+		return st.placement, nil
+	}
+	if r := st.reclaim; r != nil {
+		// Compared with, and its annotations built from, the StatefulSet
+		// as observed, as the pin above was: the patch rewrites the pin,
+		// requests and annotations whole.
+		if err := e.updateTemplate(ctx, w.sts, r.spec, nil); err != nil {
+			return Placement{}, err
+		}
+		if err := e.deletePod(ctx, w.pod, false); err != nil {
+			return Placement{}, err
+		}
+		logging.FromContext(ctx).Infof("PipelineRun %s/%s: %s", w.run.Namespace, w.run.Name, r.message)
+		event(ctx, w.run, corev1.EventTypeWarning, EventPlaceholderLost, r.message)
+		return st.placement, nil
+	}
+	// Hand over: follow reads the pod's resize state and writes what it
+	// decides itself.
+	return e.follow(ctx, s, w.run, sts, st.spec, w.pod, w.tasks, w.limitRanges)
+}
+
+// record logs the step, and records its events and metrics.
+func (e *Engine) record(ctx context.Context, w world, st step) {
+	if st.log != "" {
+		logging.FromContext(ctx).Infof("PipelineRun %s/%s: %s", w.run.Namespace, w.run.Name, st.log)
+	}
+	if st.outcome == metrics.OutcomePlaced {
+		e.Metrics.NodeWait(ctx, st.nodeWait)
+	}
+	if st.outcome != "" {
+		e.Metrics.Placement(ctx, st.outcome)
+	}
+	for _, ev := range st.events {
+		event(ctx, w.run, ev.kind, ev.reason, ev.message)
+	}
+}

@@ -1,0 +1,236 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// decide returns the one step Place takes in world w at now, with nothing
+// read and nothing written. Two steps decide more as act carries them out
+// (diagnose, and the hand-over that follows a pin: see the package doc).
+// A wait that ran out is counted (metrics.OutcomeWaitTimeout).
+func decide(w world, now time.Time, s Settings) step {
+	st := decideStep(w, now, s)
+	if timedOut(st.placement) && st.outcome == "" {
+		st.outcome = metrics.OutcomeWaitTimeout
+	}
+	return st
+}
+
+// decideStep tells the run's situations apart, in the order that matters:
+// a node that became unusable comes before anything the pod says.
+func decideStep(w world, now time.Time, s Settings) step {
+	switch {
+	case w.sts == nil:
+		return decideAbsent(w, s)
+	case !metav1.IsControlledBy(w.sts, w.run):
+		return done(conflict(w.run.Namespace, w.t.Placeholder))
+	case w.sts.DeletionTimestamp != nil:
+		return done(statefulSetGone(s.Config.MaxNodeWait(), now, w.sts, w.cached))
+	case w.unusable != "":
+		return decideUnusable(w, now, s)
+	case w.pod == nil && w.terminating != nil:
+		placement, deleteNow := terminationWait(s, now, w.sts, w.pinned, w.terminating, w.oldNodeDown)
+		if deleteNow {
+			return step{kind: stepDelete, placement: placement, pod: w.terminating, atOnce: true}
+		}
+		return done(placement)
+	case w.pod == nil:
+		return decideNoPod(w, now)
+	case w.pod.Spec.NodeName == "":
+		return decideUnbound(w, now, s)
+	}
+	return decidePin(w, now, s)
+}
+
+// reservation is what the placeholder asks for while it looks for a node:
+// the peak demand of the tasks that have not started, or the token.
+func reservation(w world, s Settings) corev1.ResourceList {
+	if s.Config.Reservation() != paconfig.ReservationReserve {
+		return token(w)
+	}
+	return placeholder.WithinLimitRanges(demand.WithFloor(demand.ToPlace(w.tasks), placeholder.TokenRequests()), w.limitRanges)
+}
+
+// token is what a placeholder pinned to its node asks for.
+func token(w world) corev1.ResourceList {
+	return placeholder.WithinLimitRanges(placeholder.TokenRequests(), w.limitRanges)
+}
+
+// decideAbsent decides for a run without a placeholder StatefulSet.
+func decideAbsent(w world, s Settings) step {
+	if placedAll(&w) {
+		// Every task has started and every pod is on its node: nothing
+		// is left to place. This is also what a reconcile sees when it
+		// reads a finishing run from a stale cache after the placeholder
+		// was released; recreating it then would only churn.
+		return done(Placement{Ready: true})
+	}
+	if changedSince(w.stored, w.run) {
+		return done(Placement{Current: w.stored})
+	}
+	if err := placeholder.CheckConstraints(w.run, w.classes); err != nil {
+		return done(Placement{Failed: true, Reason: ReasonConflictingNodeConstraints, Message: err.Error()})
+	}
+	// Creating the placeholder starts the run's wait for a node: the time
+	// a run spent Pending, or before the engine saw it, never counts. A
+	// placeholder that disappeared mid-run comes back on the node where
+	// the run's pods are, if that node is still usable.
+	spec := w.spec
+	spec.RuntimeClasses = w.classes
+	spec.PinnedNode = w.lastNode
+	spec.Requests = reservation(w, s)
+	if spec.PinnedNode != "" {
+		spec.Requests = token(w)
+	}
+	return step{kind: stepCreate, spec: spec}
+}
+
+// decideUnusable decides for a run whose node is unusable: it moves,
+// unless some of its pods still run there or its volumes keep it there.
+func decideUnusable(w world, now time.Time, s Settings) step {
+	node, why := w.node, w.unusable
+	active := activeOn(w.members, node, w.t.Topology, why == nodeGone)
+	if len(active) > 0 {
+		msg := fmt.Sprintf("Node %s is %s; waiting for %s to finish %s before the PipelineRun moves to another node",
+			node, why, strings.Join(active, ", "), there(w.t.Topology))
+		if w.keep != "" {
+			msg = fmt.Sprintf("Node %s is %s and the PipelineRun cannot move to another node: %s. Waiting for %s to finish %s, then for the node to be usable again",
+				node, why, w.keep, strings.Join(active, ", "), there(w.t.Topology))
+		}
+		return done(Placement{Node: node, Reason: ReasonWaitingToMove, Message: msg})
+	}
+	if w.keep != "" {
+		// Until the node is usable again, bounded like every wait for a
+		// node, from when it began (recorded on the StatefulSet).
+		msg := fmt.Sprintf("Node %s is %s and the PipelineRun cannot move to another node: %s. Waiting for node %s to be usable again", node, why, w.keep, node)
+		since, recorded := annotatedTime(w.sts, placeholder.WaitingSinceAnnotation)
+		if !recorded {
+			since = now
+		}
+		p := boundedWait(s, now, since, msg, 0)
+		if !p.Failed {
+			p.Node, p.Reason = node, ReasonWaitingToMove
+		}
+		if !recorded {
+			return step{kind: stepAnnotate, placement: p, annotation: placeholder.WaitingSinceAnnotation, since: since}
+		}
+		return done(p)
+	}
+	// At once: a pod on a node that stopped working may never finish
+	// terminating, and the StatefulSet recreates it only once it is gone.
+	// The placeholder holds no state.
+	msg := fmt.Sprintf("Node %s is %s; moving the PipelineRun to another node", node, why)
+	return move(w, now, s, w.pod, true, ReasonWaitingForNode, EventMoving, msg)
+}
+
+// move is the step that unpins the StatefulSet, asks for the reservation
+// again from now on, and replaces pod (if any), announced with an event.
+func move(w world, now time.Time, s Settings, pod *corev1.Pod, atOnce bool, reason, eventReason, msg string) step {
+	spec := w.spec
+	spec.PinnedNode = ""
+	spec.Requests = reservation(w, s)
+	return step{
+		kind: stepMove, placement: waiting(reason, msg, 0), spec: spec, since: now, pod: pod, atOnce: atOnce,
+		events: []stepEvent{{corev1.EventTypeWarning, eventReason, msg}}, log: msg, outcome: metrics.OutcomeMoved,
+	}
+}
+
+// decideNoPod decides for a StatefulSet without a pod. For a moment that
+// is the StatefulSet controller at work; past createGrace the engine asks
+// the API server why (stepDiagnose).
+func decideNoPod(w world, now time.Time) step {
+	since, ok := waitStart(w.sts, w.pinned, nil)
+	if !ok {
+		// The pinned pod is gone and the engine has not seen that before:
+		// the wait starts now.
+		return step{kind: stepAnnotate, placement: waiting(ReasonWaitingForNode, createMessage(w.sts), createGrace),
+			annotation: placeholder.WaitingSinceAnnotation, since: now}
+	}
+	if waited := now.Sub(since); waited < createGrace {
+		return done(waiting(ReasonWaitingForNode, createMessage(w.sts), createGrace-waited))
+	}
+	return step{kind: stepDiagnose, since: since}
+}
+
+// decidePin decides for a placeholder pod bound to a usable node: pin the
+// StatefulSet there (a pod it recreates comes back token-sized on the same
+// node), then size the pod to what the run's later tasks still need.
+func decidePin(w world, now time.Time, s Settings) step {
+	sts, p := w.sts, w.pod
+	current := p.Spec.NodeName
+	st := step{kind: stepPin, spec: w.spec}
+	st.spec.PinnedNode = current
+	st.spec.Requests = token(w)
+	_, reclaimed := sts.Annotations[placeholder.ReclaimingAnnotation]
+	_, waited := sts.Annotations[placeholder.WaitingSinceAnnotation]
+	if !waited && !reclaimed && w.pinned == current && sameRequests(placeholder.Requests(&sts.Spec.Template.Spec), st.spec.Requests) {
+		return withReclaim(st, w, now, s)
+	}
+	st.write = true
+	st.restored = reclaimed && w.pinned == current
+	if w.pinned != current {
+		st.nodeWait = now.Sub(p.CreationTimestamp.Time)
+		st.outcome = metrics.OutcomePlaced
+		st.events = []stepEvent{{corev1.EventTypeNormal, EventPlaced, placedText(current, w.nodeObj, w.t.Topology, sts.Name, st.nodeWait)}}
+	}
+	return withReclaim(st, w, now, s)
+}
+
+// withReclaim adds to pin step st the replacement of the pod when it lost
+// its room (lostRoom): its template, pinned, asks for that room again.
+func withReclaim(st step, w world, now time.Time, s Settings) step {
+	have, want, lost := lostRoom(s, w.run, w.pod, w.tasks, w.limitRanges)
+	if !lost {
+		return st
+	}
+	node := w.pod.Spec.NodeName
+	spec := st.spec
+	spec.PinnedNode = node
+	spec.Requests = want
+	spec.ReclaimingSince = &now
+	msg := fmt.Sprintf("Placeholder pod %s came back on node %s holding only %s (%s): asking the scheduler again for the %s the PipelineRun's later tasks need there",
+		w.pod.Name, node, formatResources(have), lostToken, formatResources(want))
+	st.reclaim = &reclaimStep{spec: spec, message: msg}
+	st.placement = Placement{Node: node, Reason: ReasonWaitingForNode, Message: msg}
+	return st
+}
+
+// placedText says where the run's pods go once its placeholder is bound
+// to node: on it, or where nodes share its value of a wider topology (n
+// is node, nil when it cannot be read).
+func placedText(node string, n *corev1.Node, topology, name string, wait time.Duration) string {
+	waited := wait.Round(time.Millisecond)
+	if !wide(topology) {
+		return fmt.Sprintf("All pods of this PipelineRun run on node %s (placeholder %s waited %s for it)", node, name, waited)
+	}
+	where := topology + " of node " + node
+	if n != nil {
+		where = topology + "=" + n.Labels[topology]
+	}
+	return fmt.Sprintf("All pods of this PipelineRun run in %s; placeholder %s holds the reservation on node %s (it waited %s for it)", where, name, node, waited)
+}

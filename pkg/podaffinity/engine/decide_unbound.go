@@ -1,0 +1,138 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	appsv1 "k8s.io/api/apps/v1"
+)
+
+// decideUnbound decides for a placeholder pod that is not bound to a node
+// yet, whose node, if pinned, is usable: it waits for Kueue's admission,
+// for the scheduler, or for the room it asked for again on its node; or
+// the run chooses another node.
+func decideUnbound(w world, now time.Time, s Settings) step {
+	if placeholder.AwaitsAdmission(w.pod) {
+		return decideAdmission(w, now, s)
+	}
+	admit := false
+	if _, ok := w.sts.Annotations[placeholder.AwaitingAdmissionAnnotation]; ok {
+		// Kueue has admitted the pod: the wait for a node starts now.
+		admit, w.sts = true, admittedView(w.sts, now)
+	}
+	st := decideScheduling(w, now, s)
+	st.admit = admit
+	return st
+}
+
+// admittedView is sts as Engine.admitted leaves it at now.
+func admittedView(sts *appsv1.StatefulSet, now time.Time) *appsv1.StatefulSet {
+	out := sts.DeepCopy()
+	delete(out.Annotations, placeholder.AwaitingAdmissionAnnotation)
+	out.Annotations[placeholder.WaitingSinceAnnotation] = now.UTC().Format(time.RFC3339)
+	return out
+}
+
+// decideScheduling decides for an admitted pod that the scheduler has not
+// bound yet.
+func decideScheduling(w world, now time.Time, s Settings) step {
+	p, pinned := w.pod, w.pinned
+	if _, reclaiming := w.sts.Annotations[placeholder.ReclaimingAnnotation]; reclaiming && pinned != "" {
+		return decideReclaim(w, now, s)
+	}
+	if pinned != "" && unschedulable(p) && len(activeOn(w.members, pinned, w.t.Topology, false)) == 0 {
+		// Pinned to a node that no longer fits it (another run took the
+		// node during a hand-over, say) and none of the run's pods hold
+		// it there: choose again rather than wait forever.
+		msg := fmt.Sprintf("Placeholder pod %s cannot return to node %s (%s); choosing another node", p.Name, pinned, schedulingMessage(p))
+		return move(w, now, s, p, false, ReasonWaitingForNode, EventMoving, msg)
+	}
+	since, _ := waitStart(w.sts, pinned, p)
+	return done(unscheduledWait(s, now, p, since, w.nodes))
+}
+
+// decideReclaim follows the pod that asks for the room its run lost (see
+// lostRoom), pinned to its
+// node and not bound yet. While the scheduler has not decided, the run
+// waits, bounded from the pod's creation. When the node has no room for
+// it: the run moves between tasks, at once when none of its pods runs
+// there, otherwise once they are done (WaitingToMove, as for a node that
+// became unusable; then the wait for a node is bounded from the move).
+func decideReclaim(w world, now time.Time, s Settings) step {
+	p, pinned := w.pod, w.pinned
+	lost := fmt.Sprintf("Placeholder pod %s lost its room on node %s (%s)", p.Name, pinned, lostToken)
+	if !unschedulable(p) {
+		since, _ := waitStart(w.sts, pinned, p)
+		placement := unscheduledWait(s, now, p, since, w.nodes)
+		placement.Message = lost + ". " + placement.Message
+		return done(placement)
+	}
+	why := schedulingMessage(p)
+	if active := activeOn(w.members, pinned, w.t.Topology, false); len(active) > 0 {
+		return done(Placement{Node: pinned, Reason: ReasonWaitingToMove, Message: fmt.Sprintf(
+			"%s and cannot get it back there: %s. Waiting for %s to finish %s before the PipelineRun moves to another node",
+			lost, why, strings.Join(active, ", "), there(w.t.Topology))})
+	}
+	msg := fmt.Sprintf("%s and cannot get it back there (%s); choosing another node", lost, why)
+	return move(w, now, s, p, false, ReasonWaitingForNode, EventMoving, msg)
+}
+
+// decideAdmission decides for a placeholder pod that Kueue has not
+// admitted. A pod that came back gated on a template pinned to the node
+// the old pod held, before Kueue took its admission back, sends the run
+// back to the queue as a whole when none of its pods runs there: the
+// template asks for the run's remaining peak on any node again, and the
+// pinned pod is replaced. Otherwise the run waits for admission (there).
+func decideAdmission(w world, now time.Time, s Settings) step {
+	p, pinned, queue := w.pod, w.pinned, placeholder.KueueQueue(w.run)
+	if requeues(w) {
+		msg := fmt.Sprintf("Placeholder pod %s lost its admission by Kueue and node %s (it was preempted or deleted); the PipelineRun is queued again in LocalQueue %s as a whole (%s), for any node",
+			p.Name, pinned, queue, formatResources(reservation(w, s)))
+		return move(w, now, s, p, false, ReasonWaitingForAdmission, EventRequeued, msg)
+	}
+	msg := fmt.Sprintf("Waiting for admission by Kueue: placeholder pod %s (Workload %s, %s) is queued in LocalQueue %s",
+		p.Name, placeholder.KueueWorkloadName(w.sts.Name), formatResources(placeholder.Requests(&p.Spec)), queue)
+	if pinned != "" {
+		msg += fmt.Sprintf(", to come back to node %s where the PipelineRun's pods run", pinned)
+	}
+	if w.workload != "" {
+		msg += ": " + w.workload
+	}
+	// Again after a while, so that the message follows the Workload
+	// (Kueue's updates of it do not re-queue the run; the pod's do).
+	placement := waiting(ReasonWaitingForAdmission, msg, diagnoseEvery)
+	since, recorded := annotatedTime(w.sts, placeholder.AwaitingAdmissionAnnotation)
+	if !recorded {
+		since = now
+	}
+	placement.Since = since
+	if !recorded {
+		return step{kind: stepAnnotate, placement: placement, annotation: placeholder.AwaitingAdmissionAnnotation, since: since}
+	}
+	return done(placement)
+}
+
+// requeues reports whether the run of a pod that awaits Kueue's admission
+// goes back to the queue as a whole: its pod came back pinned to a node
+// where none of the run's pods runs (see decideAdmission).
+func requeues(w world) bool {
+	return w.pinned != "" && len(activeOn(w.members, w.pinned, w.t.Topology, false)) == 0
+}

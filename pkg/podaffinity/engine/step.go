@@ -1,0 +1,113 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"time"
+
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// stepKind names the one step decide takes towards the run being placed.
+type stepKind string
+
+const (
+	// stepNone writes nothing: the placement says it all (nothing left to
+	// place, a wait, a failure, or a stale copy of the run).
+	stepNone stepKind = "none"
+	// stepCreate creates the placeholder StatefulSet from spec.
+	stepCreate stepKind = "create"
+	// stepAnnotate records on the StatefulSet, as annotation, when a wait
+	// began (since).
+	stepAnnotate stepKind = "annotate"
+	// stepMove writes spec (unpinned, with the reservation) into the
+	// StatefulSet's template with the start of the wait for a node (since),
+	// and deletes pod, if any, so that the StatefulSet makes it again.
+	stepMove stepKind = "move"
+	// stepDelete deletes pod, which does not terminate, at once.
+	stepDelete stepKind = "delete"
+	// stepDiagnose asks the API server why the StatefulSet has no pod, in a
+	// wait for a node that began at since (Engine.diagnose).
+	stepDiagnose stepKind = "diagnose"
+	// stepPin pins the StatefulSet to the node its pod is bound to (spec;
+	// when write is set), then replaces the pod when it lost its room
+	// (reclaim), or else hands the reservation over to the run's tasks:
+	// Engine.follow, which reads the pod's resize state and writes what it
+	// decides itself.
+	stepPin stepKind = "pin"
+)
+
+// step is what decide returns: one step and the placement it leads to.
+// It holds no client: act carries it out.
+type step struct {
+	kind stepKind
+	// placement is what Place returns once the step is done, for every kind
+	// but create, diagnose and pin (unless it reclaims), whose placement
+	// depends on what the API server answers or is left to their own code.
+	placement Placement
+	// admit: before the step, record that Kueue admitted the placeholder
+	// pod (its wait for a node starts now; see Engine.admitted). decide
+	// has already decided on the StatefulSet as that write leaves it.
+	admit bool
+	// spec is the placeholder to create or write (create, move, pin).
+	spec placeholder.Spec
+	// write: pin writes spec into the template (removing the record of a
+	// wait).
+	write bool
+	// annotation and since: the record of a wait (annotate); since is also
+	// the start of the wait of a move (recorded with it) and of diagnose.
+	annotation string
+	since      time.Time
+	// pod is the placeholder pod to delete (move, delete); atOnce without
+	// waiting for the kubelet.
+	pod    *corev1.Pod
+	atOnce bool
+	// events are recorded on the run, log is logged, once the writes are
+	// done.
+	events []stepEvent
+	log    string
+	// outcome, when set, is counted once the writes are done; nodeWait is
+	// how long the placeholder waited for its node (outcome placed).
+	outcome  metrics.Outcome
+	nodeWait time.Duration
+	// restored: the pod that asked for the room its run lost got it on
+	// its node (pin; Engine.reclaimed).
+	restored bool
+	// reclaim, for pin, replaces the pod: its template asks for the room
+	// the pod lost (see lostRoom).
+	reclaim *reclaimStep
+}
+
+// reclaimStep is the replacement of a placeholder pod that lost its room:
+// the template to write (pinned, the room, and since when it is asked
+// for), and what the run says.
+type reclaimStep struct {
+	spec    placeholder.Spec
+	message string
+}
+
+// stepEvent is an event the step records on the run.
+type stepEvent struct {
+	kind, reason, message string
+}
+
+// done is a step that writes nothing.
+func done(p Placement) step {
+	return step{kind: stepNone, placement: p}
+}
