@@ -262,6 +262,33 @@ func TestPlaceHandOver(t *testing.T) {
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
 	}, {
+		// No condition and no applied size: nothing but the pod's managed
+		// fields, which the API server writes when the engine resizes it,
+		// says since when the tasks wait.
+		name: "(9) the node has neither applied nor marked a shrink asked longer than the limit ago: hand over by replacing the pod",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token),
+			resizedAt(shrinkNotApplied(), now.Add(-90*time.Second)),
+			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
+		},
+		remaining:    growBack(-1, demand.Starting),
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
+		wantMessage:  []string{"cannot resize placeholder pod", "its shrink, asked 1m30s ago, is neither applied nor marked pending or in progress by the node", "replacing it with a token pod"},
+		wantActions:  []string{"delete pods"},
+		wantTemplate: tokenTemplate("node-1"),
+	}, {
+		name: "(9) a shrink asked a moment ago, neither applied nor marked: the tasks wait, checked again when it would count as stuck",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token),
+			resizedAt(shrinkNotApplied(), now.Add(-20*time.Second)),
+			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
+		},
+		remaining:    growBack(-1, demand.Starting),
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: resizeLimit - 20*time.Second},
+		wantMessage:  []string{"waiting for the node to apply it"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+	}, {
 		name: "(9) resources that cannot be resized in place (ephemeral storage) stay as they are while later tasks need them: CPU and memory are handed over",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
@@ -359,9 +386,9 @@ func withEphemeral(r corev1.ResourceList, q string) corev1.ResourceList {
 }
 
 // shrinkNotApplied is the placeholder pod on node-1 shrunk to the token in
-// its spec while the node still gives it 2 CPU and reports condition.
-func shrinkNotApplied(condition corev1.PodCondition) *corev1.Pod {
+// its spec while the node still gives it 2 CPU and reports conditions.
+func shrinkNotApplied(conditions ...corev1.PodCondition) *corev1.Pod {
 	p := reportingRequests(placeholderPod("node-1", placeholder.TokenRequests(), ago(time.Hour)), rl("2", "16Mi"))
-	p.Status.Conditions = append(p.Status.Conditions, condition)
+	p.Status.Conditions = append(p.Status.Conditions, conditions...)
 	return p
 }
