@@ -107,8 +107,8 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		if err != nil {
 			return Placement{}, err
 		}
-		if err := placeholder.CheckConstraints(run, classes); err != nil {
-			return Placement{Failed: true, Reason: ReasonConflictingNodeConstraints, Message: err.Error()}, nil
+		if failed, done, err := e.checkConstraints(run, classes); done || err != nil {
+			return failed, err
 		}
 		spec.RuntimeClasses = classes
 		// Creating the placeholder starts the run's wait for a node: the time

@@ -27,6 +27,7 @@ import (
 	"github.com/tektoncd/pipeline/pkg/reconciler/pipelinerun/resources"
 	nodev1 "k8s.io/api/node/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // Tasks returns the run's unfinished tasks with their state (see
@@ -76,4 +77,24 @@ func (e *Engine) runtimeClasses(ctx context.Context, run *v1.PipelineRun) (map[s
 		classes[name] = rc
 	}
 	return classes, nil
+}
+
+// checkConstraints fails a run before its placeholder exists when no single
+// node can run all its pods: its pod templates and their RuntimeClasses
+// ask for different nodes (placeholder.CheckConstraints), or every node
+// they can share has a taint some of them tolerate and others do not
+// (placeholder.CheckTaints, against the nodes the engine sees). done is
+// set with the failed placement. A failed read of the nodes is an error.
+func (e *Engine) checkConstraints(run *v1.PipelineRun, classes map[string]*nodev1.RuntimeClass) (failed Placement, done bool, err error) {
+	if err := placeholder.CheckConstraints(run, classes); err != nil {
+		return Placement{Failed: true, Reason: ReasonConflictingNodeConstraints, Message: err.Error()}, true, nil
+	}
+	nodes, err := e.Nodes.List(labels.Everything())
+	if err != nil {
+		return Placement{}, false, fmt.Errorf("placing PipelineRun %s/%s: listing nodes: %w", run.Namespace, run.Name, err)
+	}
+	if err := placeholder.CheckTaints(run, classes, nodes); err != nil {
+		return Placement{Failed: true, Reason: ReasonConflictingNodeConstraints, Message: err.Error()}, true, nil
+	}
+	return Placement{}, false, nil
 }
