@@ -68,6 +68,7 @@ func TestPlaceHandOver(t *testing.T) {
 		wantActions:  []string{"delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      nil,
+		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
 		name: "(5) shrunk in place but the node still reports the reservation: wait",
 		objects: []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), func() *corev1.Pod {
@@ -233,6 +234,7 @@ func TestPlaceHandOver(t *testing.T) {
 		wantMessage:  []string{"cannot resize placeholder pod", "PodResizePending (Infeasible): Resize is infeasible"},
 		wantActions:  []string{"delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
+		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
 		name: "(9) the node has kept the shrink in progress for longer than the limit: hand over by replacing the pod",
 		objects: []runtime.Object{
@@ -247,6 +249,7 @@ func TestPlaceHandOver(t *testing.T) {
 		wantMessage:  []string{"PodResizeInProgress, for 2m0s"},
 		wantActions:  []string{"delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
+		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
 		name: "(9) a shrink in progress for a moment: the tasks wait for it, checked again when it would count as stuck (no event marks that moment)",
 		objects: []runtime.Object{
@@ -276,6 +279,7 @@ func TestPlaceHandOver(t *testing.T) {
 		wantMessage:  []string{"cannot resize placeholder pod", "its shrink, asked 1m30s ago, is neither applied nor marked pending or in progress by the node", "replacing it with a token pod"},
 		wantActions:  []string{"delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
+		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
 		name: "(9) a shrink asked a moment ago, neither applied nor marked: the tasks wait, checked again when it would count as stuck",
 		objects: []runtime.Object{
