@@ -86,7 +86,8 @@ const resizeLimit = time.Minute
 
 // resizeStuck returns why the node will not apply the pod's pending resize
 // in time, or "": it reports the resize Infeasible, or has kept it pending
-// or in progress for resizeLimit or longer (as of now), or has not started
+// or in progress for resizeLimit or longer (as of now; counted from when
+// this resize was asked, if the condition is older), or has not started
 // the pod's container within resizeLimit of its creation, or has neither
 // applied nor marked (PodResizePending, PodResizeInProgress) a shrink asked
 // resizeLimit or longer ago (resizeAsked).
@@ -126,13 +127,20 @@ func resizeCheck(p *corev1.Pod, now time.Time) resizeVerdict {
 		}
 		until(p.CreationTimestamp.Time)
 	}
+	asked, recorded := resizeAsked(p)
 	marked := false
 	for _, c := range p.Status.Conditions {
 		if c.Status != corev1.ConditionTrue || (c.Type != podResizePending && c.Type != podResizeInProgress) {
 			continue
 		}
-		if !c.LastTransitionTime.IsZero() {
+		since := c.LastTransitionTime.Time
+		if !since.IsZero() {
 			marked = true
+			if recorded && asked.After(since) {
+				// The condition stayed true from an earlier resize (a grow
+				// deferred, say): the node has had this one since it was asked.
+				since = asked
+			}
 		}
 		what := string(c.Type)
 		if c.Reason != "" {
@@ -144,18 +152,18 @@ func resizeCheck(p *corev1.Pod, now time.Time) resizeVerdict {
 		switch {
 		case c.Type == podResizePending && c.Reason == podReasonInfeasible:
 			return stuck(what)
-		case c.LastTransitionTime.IsZero():
-		case now.Sub(c.LastTransitionTime.Time) >= resizeLimit:
-			return stuck(fmt.Sprintf("%s, for %s", what, now.Sub(c.LastTransitionTime.Time).Round(time.Second)))
+		case since.IsZero():
+		case now.Sub(since) >= resizeLimit:
+			return stuck(fmt.Sprintf("%s, for %s", what, now.Sub(since).Round(time.Second)))
 		default:
-			until(c.LastTransitionTime.Time)
+			until(since)
 		}
 	}
 	if r := reportedResources(p); !marked && r != nil && r.Requests != nil && exceeds(r.Requests, placeholder.Requests(&p.Spec)) {
 		// A shrink the node has neither applied nor marked, with a time: it
 		// may not have seen it yet, or never will (an old or odd kubelet).
 		// Counted from when it was asked, as the API server recorded it.
-		if asked, ok := resizeAsked(p); ok {
+		if recorded {
 			if now.Sub(asked) >= resizeLimit {
 				return stuck(fmt.Sprintf("its shrink, asked %s ago, is neither applied nor marked pending or in progress by the node", now.Sub(asked).Round(time.Second)))
 			}

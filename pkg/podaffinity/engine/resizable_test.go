@@ -86,6 +86,16 @@ func TestResizeStuck(t *testing.T) {
 		pod:         resizedBy(resizedAt(shrunk(now.Add(-time.Hour)), now.Add(-30*time.Second)), "kubectl", now.Add(-time.Hour)),
 		wantRecheck: resizeLimit - 30*time.Second,
 	}, {
+		// A grow the node deferred long ago, then a shrink: the condition's
+		// time is the grow's, and the node has had 10 s for the shrink.
+		name:        "pending since long ago, shrink asked 10 s ago: counted from the shrink",
+		pod:         resizedAt(withCondition(shrunk(now.Add(-time.Hour)), condition(podResizePending, "Deferred", 10*time.Minute)), now.Add(-10*time.Second)),
+		wantRecheck: resizeLimit - 10*time.Second,
+	}, {
+		name: "pending since long ago, shrink asked 2 min ago: stuck, for as long as the shrink waited",
+		pod:  resizedAt(withCondition(shrunk(now.Add(-time.Hour)), condition(podResizePending, "Deferred", 10*time.Minute)), now.Add(-2*time.Minute)),
+		want: "PodResizePending (Deferred), for 2m0s",
+	}, {
 		name: "shrink not applied, no record of when it was asked (no managed fields): nothing timed",
 		pod:  shrunk(now.Add(-time.Hour)),
 	}, {
