@@ -191,7 +191,9 @@ func (r *refused) checkEvent(t *testing.T, why ...string) {
 	}
 }
 
-// deletedAt returns when the old placeholder pod was deleted.
+// deletedAt returns when the old placeholder pod's deletion was asked
+// (its deletionTimestamp is that time plus its grace period), to the
+// second.
 func (r *refused) deletedAt(t *testing.T) time.Time {
 	t.Helper()
 	var at time.Time
@@ -201,6 +203,9 @@ func (r *refused) deletedAt(t *testing.T) time.Time {
 			return false, nil
 		}
 		at = p.DeletionTimestamp.Time
+		if p.DeletionGracePeriodSeconds != nil {
+			at = at.Add(-time.Duration(*p.DeletionGracePeriodSeconds) * time.Second)
+		}
 		return true, nil
 	})
 	return at
