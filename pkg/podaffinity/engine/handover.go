@@ -28,6 +28,8 @@ import (
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // follow sizes a bound placeholder pod to what the run's unfinished tasks
@@ -120,6 +122,10 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, st
 			"Handing the reservation on node %s over to the PipelineRun's pods", node)}, nil
 	}
 	if starting && shrinking(p) {
+		p, err := e.withResizeRecord(ctx, p)
+		if err != nil {
+			return Placement{}, err
+		}
 		now := e.Clock.Now()
 		if why := resizeStuck(p, now); why != "" {
 			// The node will never apply it (a static CPU or memory manager
@@ -153,6 +159,29 @@ func (e *Engine) awaitStart(ctx context.Context, run *v1.PipelineRun, name strin
 	}
 	return Placement{Node: node, Reason: ReasonHandingOver, RequeueAfter: resizeRecheck(p, now), Message: fmt.Sprintf(
 		"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to start placeholder pod %s, to shrink it", node, p.Name)}, nil
+}
+
+// withResizeRecord returns p, waiting for the node to apply a shrink, with
+// the managed fields that say when the shrink was asked (resizeAsked),
+// read from the API server when the cached copy lacks them (Tekton's pod
+// informer drops managed fields from v1.15 on): the shrink's bound counts
+// from them. Only such a wait reads the pod; a read error is an error.
+func (e *Engine) withResizeRecord(ctx context.Context, p *corev1.Pod) (*corev1.Pod, error) {
+	if _, ok := resizeAsked(p); ok {
+		return p, nil
+	}
+	live, err := e.KubeClient.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return p, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading placeholder pod %s/%s for when its resize was asked: %w", p.Namespace, p.Name, err)
+	case live.UID != p.UID:
+		return p, nil
+	}
+	out := p.DeepCopy()
+	out.ManagedFields = live.ManagedFields
+	return out, nil
 }
 
 // replaceStuck hands the reservation over by replacing placeholder pod p
