@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/pod"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -48,6 +49,42 @@ func TestReliabilityRuntimeClass(t *testing.T) {
 	pods := mustTaskRunPods(t, ns, run)
 	if nodes := distinct(podNodes(pods)); len(pods) != 2 || len(nodes) != 1 || nodes[0] != sandbox {
 		t.Errorf("%d TaskRun pods on %v, want 2 on %s", len(pods), nodes, sandbox)
+	}
+}
+
+// A RuntimeClass whose node is tainted for it, named by one task only (its
+// taskRunSpecs podTemplate): that task's pods must run on the node, the
+// other task's never can. The run fails at once with
+// ConflictingNodeConstraints naming the taint and who tolerates it, and no
+// placeholder is created. Before, the placeholder (which tolerates only
+// what every pod tolerates) waited for a node until max-node-wait.
+func TestReliabilityRuntimeClassOfOneTaskTainted(t *testing.T) {
+	setFeatureFlags(t, patchedFlags(map[string]string{flagMaxNodeWait: "300s"}))
+	ns := newNamespace(t, "runtimeclass-task")
+	sandbox := cluster.nodes[len(cluster.nodes)-1]
+	const sandboxLabel = "e2e.pipelinerun-affinity.dev/sandbox-task"
+	labelNode(t, sandbox, sandboxLabel, "kata")
+	taint(t, sandbox, corev1.Taint{Key: sandboxLabel, Value: "kata", Effect: corev1.TaintEffectNoSchedule})
+	class := createRuntimeClass(t, &nodev1.RuntimeClass{
+		ObjectMeta: metav1.ObjectMeta{Name: "e2e-kata-task"},
+		Handler:    "kata",
+		Scheduling: &nodev1.Scheduling{
+			NodeSelector: map[string]string{sandboxLabel: "kata"},
+			Tolerations:  []corev1.Toleration{{Key: sandboxLabel, Operator: corev1.TolerationOpEqual, Value: "kata", Effect: corev1.TaintEffectNoSchedule}},
+		},
+	})
+
+	const run = "one-sandboxed"
+	pr := newRun(ns, run, pipelineSpec(taskDef{name: "t1", cpu: "1"}, taskDef{name: "t2", cpu: "1", after: []string{"t1"}}), runOpts{duration: "1s"})
+	pr.Spec.TaskRunSpecs = []v1.PipelineTaskRunSpec{{PipelineTaskName: "t2", PodTemplate: &pod.PodTemplate{RuntimeClassName: ptr.To(class)}}}
+	createRun(t, pr)
+	// Well within the bound: the run does not wait for a node.
+	waitRunMessage(t, ns, run, "ConflictingNodeConstraints", 60*time.Second,
+		"every node with "+sandboxLabel+"=kata ("+sandbox+") has taint "+sandboxLabel+"=kata:NoSchedule",
+		"taskRunSpecs[t2].podTemplate's RuntimeClass "+class+" tolerates and the run's podTemplate does not")
+	assertNoPlaceholder(t, ns, run)
+	if trs, err := taskRuns(bg(), ns, run); err != nil || len(trs) > 0 {
+		t.Errorf("PipelineRun %s/%s: %d TaskRuns (%v), want none", ns, run, len(trs), err)
 	}
 }
 

@@ -96,6 +96,9 @@ func decideAbsent(w world, s Settings) step {
 	if err := placeholder.CheckConstraints(w.run, w.classes); err != nil {
 		return done(Placement{Failed: true, Reason: ReasonConflictingNodeConstraints, Message: err.Error()})
 	}
+	if err := placeholder.CheckTaints(w.run, w.classes, w.nodes); err != nil {
+		return done(Placement{Failed: true, Reason: ReasonConflictingNodeConstraints, Message: err.Error()})
+	}
 	// Creating the placeholder starts the run's wait for a node: the time
 	// a run spent Pending, or before the engine saw it, never counts. A
 	// placeholder that disappeared mid-run comes back on the node where

@@ -28,6 +28,8 @@ import (
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // follow sizes a bound placeholder pod to what the run's unfinished tasks
@@ -86,7 +88,7 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, st
 			// can stay charged at its old size until the quota's next full
 			// resync (minutes), refusing the very TaskRun pods the shrink
 			// makes room for. Resize a started container only.
-			return e.awaitStart(ctx, p, node, starting)
+			return e.awaitStart(ctx, run, name, p, node, tasks)
 		}
 		if grows && reportedResources(p) == nil {
 			// The node does not resize pods in place: growing would mean a new,
@@ -120,11 +122,15 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, st
 			"Handing the reservation on node %s over to the PipelineRun's pods", node)}, nil
 	}
 	if starting && shrinking(p) {
+		p, err := e.withResizeRecord(ctx, p)
+		if err != nil {
+			return Placement{}, err
+		}
 		now := e.Clock.Now()
 		if why := resizeStuck(p, now); why != "" {
 			// The node will never apply it (a static CPU or memory manager
 			// keeps Guaranteed pods at their size, say), or not in time.
-			return e.replaceStuck(ctx, p, node, why)
+			return e.replaceStuck(ctx, run, name, p, node, tasks, why)
 		}
 		// The kubelet has not applied the shrink yet: until it has, the
 		// scheduler still counts the reservation on the node. The pod's
@@ -143,25 +149,53 @@ func (e *Engine) follow(ctx context.Context, s Settings, run *v1.PipelineRun, st
 // node to start it (the pod's update brings the run back), for at most
 // resizeLimit after the pod's creation, after which the pod is replaced
 // with a token pod pinned to the node.
-func (e *Engine) awaitStart(ctx context.Context, p *corev1.Pod, node string, starting bool) (Placement, error) {
-	if !starting {
+func (e *Engine) awaitStart(ctx context.Context, run *v1.PipelineRun, name string, p *corev1.Pod, node string, tasks []demand.Task) (Placement, error) {
+	if !demand.AnyStarting(tasks) {
 		return Placement{Node: node, Ready: true}, nil
 	}
 	now := e.Clock.Now()
 	if why := resizeStuck(p, now); why != "" {
-		return e.replaceStuck(ctx, p, node, why)
+		return e.replaceStuck(ctx, run, name, p, node, tasks, why)
 	}
 	return Placement{Node: node, Reason: ReasonHandingOver, RequeueAfter: resizeRecheck(p, now), Message: fmt.Sprintf(
 		"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to start placeholder pod %s, to shrink it", node, p.Name)}, nil
 }
 
-// replaceStuck hands the reservation over by replacing placeholder pod p,
-// which the node will not resize in time (why), with a token pod pinned to
-// the node.
-func (e *Engine) replaceStuck(ctx context.Context, p *corev1.Pod, node, why string) (Placement, error) {
+// withResizeRecord returns p, waiting for the node to apply a shrink, with
+// the managed fields that say when the shrink was asked (resizeAsked),
+// read from the API server when the cached copy lacks them (Tekton's pod
+// informer drops managed fields from v1.15 on): the shrink's bound counts
+// from them. Only such a wait reads the pod; a read error is an error.
+func (e *Engine) withResizeRecord(ctx context.Context, p *corev1.Pod) (*corev1.Pod, error) {
+	if _, ok := resizeAsked(p); ok {
+		return p, nil
+	}
+	live, err := e.KubeClient.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return p, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading placeholder pod %s/%s for when its resize was asked: %w", p.Namespace, p.Name, err)
+	case live.UID != p.UID:
+		return p, nil
+	}
+	out := p.DeepCopy()
+	out.ManagedFields = live.ManagedFields
+	return out, nil
+}
+
+// replaceStuck hands the reservation over by replacing placeholder pod p
+// (of StatefulSet name), which the node will not resize in time (why),
+// with a token pod pinned to the node. The run's event says why: the wait
+// for the node leaves no other trace on the run.
+func (e *Engine) replaceStuck(ctx context.Context, run *v1.PipelineRun, name string, p *corev1.Pod, node string, tasks []demand.Task, why string) (Placement, error) {
 	if err := e.deletePod(ctx, p, false); err != nil {
 		return Placement{}, err
 	}
+	e.Metrics.Handover(ctx)
+	event(ctx, run, corev1.EventTypeNormal, EventReservationHandedOver, fmt.Sprintf(
+		"Placeholder %s handed its reservation on node %s over to the PipelineRun's pods (%s) by replacing its pod %s with a token pod pinned to the node: the node cannot resize it in place (%s)",
+		name, node, startingNames(tasks), p.Name, why))
 	return Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, Message: fmt.Sprintf(
 		"Handing the reservation on node %s over to the PipelineRun's pods: the node cannot resize placeholder pod %s in place (%s); replacing it with a token pod", node, p.Name, why)}, nil
 }

@@ -102,6 +102,9 @@ func (h *harness) engine(t *testing.T) *Engine {
 		t.Fatal(err)
 	}
 	for i := range pods.Items {
+		// As Tekton's pod informer keeps them (v1.15 on:
+		// internal/reconciler/cachetransform.ForPod): without managed fields.
+		pods.Items[i].ManagedFields = nil
 		if err := podIndexer.Add(&pods.Items[i]); err != nil {
 			t.Fatal(err)
 		}

@@ -76,7 +76,9 @@ type world struct {
 	// oldNodeDown: the node of the terminating pod is gone or not ready.
 	oldNodeDown bool
 	// nodes are the cluster's nodes, read when the unbound pod has a
-	// scheduler's message (to say when no node is large enough).
+	// scheduler's message (to say when no node is large enough), and on
+	// the create path (a taint some of the run's pod templates tolerate
+	// and others do not fails the run at once: placeholder.CheckTaints).
 	nodes []*corev1.Node
 	// workload is Kueue's state of the pod's Workload, read while the pod
 	// awaits admission and the run waits for it ("" when unknown).
@@ -151,6 +153,9 @@ func (e *Engine) observeAbsent(ctx context.Context, w *world) error {
 	}
 	if w.classes, err = e.runtimeClasses(ctx, w.run); err != nil {
 		return err
+	}
+	if w.nodes, err = e.Nodes.List(labels.Everything()); err != nil {
+		return fmt.Errorf("placing PipelineRun %s/%s: listing nodes: %w", w.run.Namespace, w.run.Name, err)
 	}
 	latest := latestBound(w.members)
 	if latest == nil {

@@ -68,6 +68,7 @@ func TestPlaceHandOver(t *testing.T) {
 		wantActions:  []string{"delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      nil,
+		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
 		name: "(5) shrunk in place but the node still reports the reservation: wait",
 		objects: []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), func() *corev1.Pod {
@@ -233,6 +234,7 @@ func TestPlaceHandOver(t *testing.T) {
 		wantMessage:  []string{"cannot resize placeholder pod", "PodResizePending (Infeasible): Resize is infeasible"},
 		wantActions:  []string{"delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
+		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
 		name: "(9) the node has kept the shrink in progress for longer than the limit: hand over by replacing the pod",
 		objects: []runtime.Object{
@@ -247,6 +249,7 @@ func TestPlaceHandOver(t *testing.T) {
 		wantMessage:  []string{"PodResizeInProgress, for 2m0s"},
 		wantActions:  []string{"delete pods"},
 		wantTemplate: tokenTemplate("node-1"),
+		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
 		name: "(9) a shrink in progress for a moment: the tasks wait for it, checked again when it would count as stuck (no event marks that moment)",
 		objects: []runtime.Object{
@@ -258,6 +261,34 @@ func TestPlaceHandOver(t *testing.T) {
 		},
 		remaining:    growBack(-1, demand.Starting),
 		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: resizeLimit - 5*time.Second},
+		wantMessage:  []string{"waiting for the node to apply it"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+	}, {
+		// No condition and no applied size: nothing but the pod's managed
+		// fields, which the API server writes when the engine resizes it,
+		// says since when the tasks wait.
+		name: "(9) the node has neither applied nor marked a shrink asked longer than the limit ago: hand over by replacing the pod",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token),
+			resizedAt(shrinkNotApplied(), now.Add(-90*time.Second)),
+			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
+		},
+		remaining:    growBack(-1, demand.Starting),
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
+		wantMessage:  []string{"cannot resize placeholder pod", "its shrink, asked 1m30s ago, is neither applied nor marked pending or in progress by the node", "replacing it with a token pod"},
+		wantActions:  []string{"delete pods"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantEvents:   []string{"Normal ReservationHandedOver"},
+	}, {
+		name: "(9) a shrink asked a moment ago, neither applied nor marked: the tasks wait, checked again when it would count as stuck",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token),
+			resizedAt(shrinkNotApplied(), now.Add(-20*time.Second)),
+			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
+		},
+		remaining:    growBack(-1, demand.Starting),
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: resizeLimit - 20*time.Second},
 		wantMessage:  []string{"waiting for the node to apply it"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
@@ -359,9 +390,9 @@ func withEphemeral(r corev1.ResourceList, q string) corev1.ResourceList {
 }
 
 // shrinkNotApplied is the placeholder pod on node-1 shrunk to the token in
-// its spec while the node still gives it 2 CPU and reports condition.
-func shrinkNotApplied(condition corev1.PodCondition) *corev1.Pod {
+// its spec while the node still gives it 2 CPU and reports conditions.
+func shrinkNotApplied(conditions ...corev1.PodCondition) *corev1.Pod {
 	p := reportingRequests(placeholderPod("node-1", placeholder.TokenRequests(), ago(time.Hour)), rl("2", "16Mi"))
-	p.Status.Conditions = append(p.Status.Conditions, condition)
+	p.Status.Conditions = append(p.Status.Conditions, conditions...)
 	return p
 }

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -74,6 +75,10 @@ const (
 	podReasonInfeasible                         = "Infeasible"
 )
 
+// resizeSubresource is the pods subresource through which the engine
+// resizes a placeholder in place (Engine.resize).
+const resizeSubresource = "resize"
+
 // resizeLimit bounds how long a placeholder's shrink may stay pending or in
 // progress on the node before the engine hands over by replacing the pod:
 // the tasks that start wait for it.
@@ -81,8 +86,11 @@ const resizeLimit = time.Minute
 
 // resizeStuck returns why the node will not apply the pod's pending resize
 // in time, or "": it reports the resize Infeasible, or has kept it pending
-// or in progress for resizeLimit or longer (as of now), or has not started
-// the pod's container within resizeLimit of its creation.
+// or in progress for resizeLimit or longer (as of now; counted from when
+// this resize was asked, if the condition is older), or has not started
+// the pod's container within resizeLimit of its creation, or has neither
+// applied nor marked (PodResizePending, PodResizeInProgress) a shrink asked
+// resizeLimit or longer ago (resizeAsked).
 func resizeStuck(p *corev1.Pod, now time.Time) string {
 	return resizeCheck(p, now).stuck
 }
@@ -119,9 +127,20 @@ func resizeCheck(p *corev1.Pod, now time.Time) resizeVerdict {
 		}
 		until(p.CreationTimestamp.Time)
 	}
+	asked, recorded := resizeAsked(p)
+	marked := false
 	for _, c := range p.Status.Conditions {
 		if c.Status != corev1.ConditionTrue || (c.Type != podResizePending && c.Type != podResizeInProgress) {
 			continue
+		}
+		since := c.LastTransitionTime.Time
+		if !since.IsZero() {
+			marked = true
+			if recorded && asked.After(since) {
+				// The condition stayed true from an earlier resize (a grow
+				// deferred, say): the node has had this one since it was asked.
+				since = asked
+			}
 		}
 		what := string(c.Type)
 		if c.Reason != "" {
@@ -133,12 +152,43 @@ func resizeCheck(p *corev1.Pod, now time.Time) resizeVerdict {
 		switch {
 		case c.Type == podResizePending && c.Reason == podReasonInfeasible:
 			return stuck(what)
-		case c.LastTransitionTime.IsZero():
-		case now.Sub(c.LastTransitionTime.Time) >= resizeLimit:
-			return stuck(fmt.Sprintf("%s, for %s", what, now.Sub(c.LastTransitionTime.Time).Round(time.Second)))
+		case since.IsZero():
+		case now.Sub(since) >= resizeLimit:
+			return stuck(fmt.Sprintf("%s, for %s", what, now.Sub(since).Round(time.Second)))
 		default:
-			until(c.LastTransitionTime.Time)
+			until(since)
+		}
+	}
+	if r := reportedResources(p); !marked && r != nil && r.Requests != nil && exceeds(r.Requests, placeholder.Requests(&p.Spec)) {
+		// A shrink the node has neither applied nor marked, with a time: it
+		// may not have seen it yet, or never will (an old or odd kubelet).
+		// Counted from when it was asked, as the API server recorded it.
+		if recorded {
+			if now.Sub(asked) >= resizeLimit {
+				return stuck(fmt.Sprintf("its shrink, asked %s ago, is neither applied nor marked pending or in progress by the node", now.Sub(asked).Round(time.Second)))
+			}
+			until(asked)
 		}
 	}
 	return v
+}
+
+// resizeAsked returns when p's resources were last changed through the
+// pods/resize subresource: the time of its managed fields entry for that
+// subresource (the latest, if several managers resized it), which the API
+// server sets whenever a write changes the fields that entry owns. It
+// survives a restart of the controller, unlike anything the engine could
+// keep in memory. ok is false when p records no such write (the engine
+// resized it on a cluster that does not track managed fields, or not at
+// all).
+func resizeAsked(p *corev1.Pod) (asked time.Time, ok bool) {
+	for _, f := range p.ManagedFields {
+		if f.Subresource != resizeSubresource || f.Time == nil {
+			continue
+		}
+		if !ok || f.Time.After(asked) {
+			asked, ok = f.Time.Time, true
+		}
+	}
+	return asked, ok
 }

@@ -20,8 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 func TestResizeStuck(t *testing.T) {
@@ -63,6 +65,43 @@ func TestResizeStuck(t *testing.T) {
 		pod:  generation(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-90*time.Second))), 2, nil),
 		want: "its container has not started in 1m30s",
 	}, {
+		name: "shrink asked 90 s ago, neither applied nor marked by the node: stuck, counted from the resize",
+		pod:  resizedAt(shrunk(now.Add(-time.Hour)), now.Add(-90*time.Second)),
+		want: "its shrink, asked 1m30s ago, is neither applied nor marked pending or in progress by the node",
+	}, {
+		name:        "shrink asked 10 s ago, nothing marked: checked again when the limit runs out",
+		pod:         resizedAt(shrunk(now.Add(-time.Hour)), now.Add(-10*time.Second)),
+		wantRecheck: resizeLimit - 10*time.Second,
+	}, {
+		name:        "shrink asked long ago, in progress for a moment: the condition counts, not the request",
+		pod:         resizedAt(withCondition(shrunk(now.Add(-time.Hour)), condition(podResizeInProgress, "", time.Second)), now.Add(-2*time.Minute)),
+		wantRecheck: resizeLimit - time.Second,
+	}, {
+		name: "shrink asked long ago, condition without a time: counted from the request",
+		pod: resizedAt(withCondition(shrunk(now.Add(-time.Hour)), corev1.PodCondition{Type: podResizeInProgress, Status: corev1.ConditionTrue}),
+			now.Add(-2*time.Minute)),
+		want: "its shrink, asked 2m0s ago, is neither applied nor marked pending or in progress by the node",
+	}, {
+		name:        "resized by someone else an hour ago, by the engine 30 s ago: the latest resize counts",
+		pod:         resizedBy(resizedAt(shrunk(now.Add(-time.Hour)), now.Add(-30*time.Second)), "kubectl", now.Add(-time.Hour)),
+		wantRecheck: resizeLimit - 30*time.Second,
+	}, {
+		// A grow the node deferred long ago, then a shrink: the condition's
+		// time is the grow's, and the node has had 10 s for the shrink.
+		name:        "pending since long ago, shrink asked 10 s ago: counted from the shrink",
+		pod:         resizedAt(withCondition(shrunk(now.Add(-time.Hour)), condition(podResizePending, "Deferred", 10*time.Minute)), now.Add(-10*time.Second)),
+		wantRecheck: resizeLimit - 10*time.Second,
+	}, {
+		name: "pending since long ago, shrink asked 2 min ago: stuck, for as long as the shrink waited",
+		pod:  resizedAt(withCondition(shrunk(now.Add(-time.Hour)), condition(podResizePending, "Deferred", 10*time.Minute)), now.Add(-2*time.Minute)),
+		want: "PodResizePending (Deferred), for 2m0s",
+	}, {
+		name: "shrink not applied, no record of when it was asked (no managed fields): nothing timed",
+		pod:  shrunk(now.Add(-time.Hour)),
+	}, {
+		name: "resize asked long ago and applied: nothing pending, nothing timed",
+		pod:  resizedAt(reporting(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-time.Hour)))), now.Add(-2*time.Minute)),
+	}, {
 		name: "container running, nothing reported, long ago: nothing pending, nothing timed",
 		pod:  generation(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-time.Hour))), 2, running),
 	}} {
@@ -75,4 +114,46 @@ func TestResizeStuck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// shrunk is a running placeholder pod created at created whose spec asks
+// the token while its node still gives it 2 CPU, with no PodResize*
+// condition: a shrink the node has neither applied nor marked.
+func shrunk(created time.Time) *corev1.Pod {
+	return reportingRequests(placeholderPod("node-1", placeholder.TokenRequests(), metav1.NewTime(created)), rl("2", "16Mi"))
+}
+
+// resizedAt records in p's managed fields, as the API server does, that
+// its resources were last changed through the pods/resize subresource at
+// at (by the engine's field manager), beside the StatefulSet controller's
+// entry from the pod's creation.
+func resizedAt(p *corev1.Pod, at time.Time) *corev1.Pod {
+	if len(p.ManagedFields) == 0 {
+		p.ManagedFields = append(p.ManagedFields, metav1.ManagedFieldsEntry{
+			Manager: "kube-controller-manager", Operation: metav1.ManagedFieldsOperationUpdate, Time: ptr.To(p.CreationTimestamp),
+		})
+	}
+	for i := range p.ManagedFields {
+		if p.ManagedFields[i].Subresource == "resize" {
+			p.ManagedFields[i].Time = ptr.To(metav1.NewTime(at))
+			return p
+		}
+	}
+	p.ManagedFields = append(p.ManagedFields, metav1.ManagedFieldsEntry{
+		Manager: "controller", Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "resize", Time: ptr.To(metav1.NewTime(at)),
+	})
+	return p
+}
+
+func withCondition(p *corev1.Pod, c corev1.PodCondition) *corev1.Pod {
+	p.Status.Conditions = append(p.Status.Conditions, c)
+	return p
+}
+
+// resizedBy adds a pods/resize managed fields entry of manager at at.
+func resizedBy(p *corev1.Pod, manager string, at time.Time) *corev1.Pod {
+	p.ManagedFields = append(p.ManagedFields, metav1.ManagedFieldsEntry{
+		Manager: manager, Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "resize", Time: ptr.To(metav1.NewTime(at)),
+	})
+	return p
 }

@@ -33,7 +33,10 @@ import (
 	nodev1 "k8s.io/api/node/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/utils/ptr"
 )
 
@@ -79,8 +82,10 @@ func withRuntimeClasses(run *v1.PipelineRun, own string, tasks map[string]string
 func TestPlaceRuntimeClasses(t *testing.T) {
 	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: "node.k8s.io", Resource: "runtimeclasses"}, "kata", errors.New("RBAC: access denied"))
 	for _, tc := range []struct {
-		name    string
-		run     *v1.PipelineRun
+		name string
+		run  *v1.PipelineRun
+		// nodes besides node-1, a plain ready node.
+		nodes   []runtime.Object
 		reader  RuntimeClassReader
 		want    Placement
 		wantErr string
@@ -104,6 +109,40 @@ func TestPlaceRuntimeClasses(t *testing.T) {
 		want:         waitForNode,
 		wantSelector: map[string]string{"sandbox": "kata"},
 		wantActions:  []string{"create statefulsets"},
+	}, {
+		// The class's nodes are tainted for it: only b's pods tolerate that,
+		// yet every task's pod must run there. Before, the placeholder
+		// (which tolerates only what every pod tolerates) waited for such a
+		// node until max-node-wait.
+		name:    "one task's class, whose every node is tainted for it, the other pods not tolerating it: failed at once, naming the tasks and the taint",
+		run:     withRuntimeClasses(testRun(), "", map[string]string{"b": "kata"}),
+		nodes:   []runtime.Object{sandboxNode("node-4", "kata", true), sandboxNode("node-5", "kata", true), sandboxNode("node-6", "runsc", false)},
+		reader:  sandboxClasses,
+		want:    Placement{Failed: true, Reason: ReasonConflictingNodeConstraints},
+		message: []string{"sandbox=kata", "node-4, node-5", "taint sandbox=kata:NoSchedule", "taskRunSpecs[b].podTemplate's RuntimeClass kata tolerates", "the run's podTemplate does not"},
+	}, {
+		name:         "one task's class, one of its nodes untainted: the placeholder waits for a node",
+		run:          withRuntimeClasses(testRun(), "", map[string]string{"b": "kata"}),
+		nodes:        []runtime.Object{sandboxNode("node-4", "kata", true), sandboxNode("node-5", "kata", false)},
+		reader:       sandboxClasses,
+		want:         waitForNode,
+		wantSelector: map[string]string{"sandbox": "kata"},
+		wantActions:  []string{"create statefulsets"},
+	}, {
+		name:            "one task's class whose nodes are tainted, every pod tolerating the taint: the placeholder waits for a node",
+		run:             tolerateInRun(withRuntimeClasses(testRun(), "", map[string]string{"b": "kata"}), "kata"),
+		nodes:           []runtime.Object{sandboxNode("node-4", "kata", true)},
+		reader:          sandboxClasses,
+		want:            waitForNode,
+		wantSelector:    map[string]string{"sandbox": "kata"},
+		wantTolerations: []string{"sandbox=kata:NoSchedule"},
+		wantActions:     []string{"create statefulsets"},
+	}, {
+		name:    "a node cannot be listed: an error, nothing created",
+		run:     withRuntimeClasses(testRun(), "", map[string]string{"b": "kata"}),
+		nodes:   []runtime.Object{sandboxNode("node-4", "kata", true)},
+		reader:  sandboxClasses,
+		wantErr: "listing nodes",
 	}, {
 		name:    "two tasks' classes select different nodes: failed at once, naming them",
 		run:     withRuntimeClasses(testRun(), "", map[string]string{"a": "gvisor", "b": "kata"}),
@@ -133,9 +172,12 @@ func TestPlaceRuntimeClasses(t *testing.T) {
 		wantActions: []string{"create statefulsets"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, readyNode("node-1"))
+			h := newHarness(t, append([]runtime.Object{readyNode("node-1")}, tc.nodes...)...)
 			e := h.engine(t)
 			e.RuntimeClasses = tc.reader
+			if tc.wantErr == "listing nodes" {
+				e.Nodes = failingNodes{e.Nodes}
+			}
 			got, err := e.Place(h.ctx, settings(t, nil), tc.run, Target{Placeholder: phName(), Isolation: selection.IsolationRequired}, remaining())
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -248,4 +290,33 @@ func TestTasksCountRuntimeClassOverhead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sandboxNode is a ready node labelled sandbox=handler, as sandboxClass
+// selects, and tainted sandbox=handler:NoSchedule when tainted.
+func sandboxNode(name, handler string, tainted bool) *corev1.Node {
+	n := readyNode(name)
+	n.Labels = map[string]string{"sandbox": handler}
+	if tainted {
+		n.Spec.Taints = []corev1.Taint{{Key: "sandbox", Value: handler, Effect: corev1.TaintEffectNoSchedule}}
+	}
+	return n
+}
+
+// tolerateInRun gives the run's podTemplate the toleration of
+// sandboxClass(handler)'s taint.
+func tolerateInRun(run *v1.PipelineRun, handler string) *v1.PipelineRun {
+	if run.Spec.TaskRunTemplate.PodTemplate == nil {
+		run.Spec.TaskRunTemplate.PodTemplate = &pod.PodTemplate{}
+	}
+	run.Spec.TaskRunTemplate.PodTemplate.Tolerations = append(run.Spec.TaskRunTemplate.PodTemplate.Tolerations,
+		corev1.Toleration{Key: "sandbox", Operator: corev1.TolerationOpEqual, Value: handler, Effect: corev1.TaintEffectNoSchedule})
+	return run
+}
+
+// failingNodes is a node lister whose List fails; Get reads through.
+type failingNodes struct{ corelisters.NodeLister }
+
+func (failingNodes) List(labels.Selector) ([]*corev1.Node, error) {
+	return nil, errors.New("the node cache is broken")
 }

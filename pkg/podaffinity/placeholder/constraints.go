@@ -42,6 +42,9 @@ type nodeConstraints struct {
 	// terms are the pods' required node affinity, ANDed: a node must match
 	// one term, and each term carries every pod's requirements.
 	terms []corev1.NodeSelectorTerm
+	// pods are the scheduling of each pod template folded in (the run's
+	// first), with their RuntimeClasses': who tolerates what.
+	pods []podScheduling
 }
 
 // ConstraintsError says that the pod templates of a run's tasks ask for
@@ -92,6 +95,7 @@ func runConstraints(run *v1.PipelineRun, base *pod.AffinityAssistantTemplate, cl
 		return nodeConstraints{}, err
 	}
 	c.selector, c.tolerations = first.selector, first.tolerations
+	c.pods = append(c.pods, first)
 	origin := first.origin // node label key -> who asked for it
 	for _, spec := range run.Spec.TaskRunSpecs {
 		if spec.PodTemplate == nil {
@@ -104,6 +108,7 @@ func runConstraints(run *v1.PipelineRun, base *pod.AffinityAssistantTemplate, cl
 		if err != nil {
 			return nodeConstraints{}, err
 		}
+		c.pods = append(c.pods, task)
 		for _, k := range sortedKeys(task.selector) {
 			v := task.selector[k]
 			if have, ok := c.selector[k]; ok && have != v {

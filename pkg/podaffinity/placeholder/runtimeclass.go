@@ -69,6 +69,8 @@ type podScheduling struct {
 	selector    map[string]string
 	origin      map[string]string
 	tolerations []corev1.Toleration
+	// class is the RuntimeClass whose scheduling joined, or "".
+	class string
 }
 
 // withRuntimeClass adds to p the scheduling of the RuntimeClass that tpl
@@ -93,6 +95,7 @@ func (p podScheduling) withRuntimeClass(tpl *pod.PodTemplate, classes map[string
 	if rc.Scheduling == nil {
 		return out, nil
 	}
+	out.class = name
 	who := fmt.Sprintf("%s's RuntimeClass %s", p.who, name)
 	for _, k := range sortedKeys(rc.Scheduling.NodeSelector) {
 		v := rc.Scheduling.NodeSelector[k]
