@@ -32,7 +32,8 @@
 #            cluster with the patched controller, sets the feature flags of
 #            config/feature-flags.yaml, runs -run '^TestPodAffinity' with
 #            Tekton's flags (-kubeconfig, SYSTEM_NAMESPACE), and stops the
-#            cluster; a skipped test fails the stage (the flags are set)
+#            cluster; a skipped test fails the stage (the flags are set);
+#            not run by default (make e2e-tekton): about 3 min cold
 #
 # Every stage prints a line when it starts; the first failure stops the run
 # with a non-zero exit.
