@@ -1,7 +1,7 @@
 # pipelinerun-affinity: every pod of a Tekton PipelineRun on one node.
 # See README.md. All targets run scripts in hack/.
 
-.PHONY: all demo test unit lint patches verify-patches tekton verify-lts e2e e2e-kueue e2e-real soak bench cluster-up cluster-down build
+.PHONY: all demo test unit lint patches verify-patches tekton verify-lts e2e e2e-tekton e2e-kueue e2e-real soak bench cluster-up cluster-down build
 
 all: test
 
@@ -27,6 +27,11 @@ verify-lts:
 	bash hack/test.sh lts
 e2e:
 	bash hack/test.sh e2e
+
+## e2e-tekton: the Tekton-style e2e tests the series adds to Tekton's test/ (TestPodAffinity*),
+## compiled in the patched tree and run on the local cluster, as a maintainer runs them on kind
+e2e-tekton:
+	bash hack/test.sh tekton-e2e
 
 ## e2e-kueue: (not in make test) a cluster with Kueue (hack/cluster.sh up --kueue), the Kueue admission tests, tear down
 e2e-kueue:

@@ -25,6 +25,15 @@
 #   e2e      starts the local cluster with the patched controller and
 #            Karpenter's kwok provider, runs
 #            go test -tags=e2e ./test/e2e/..., and stops the cluster
+#   tekton-e2e
+#            the Tekton-style e2e tests the series adds to Tekton's test/
+#            (test/pod_affinity_test.go, build tag e2e): compiles them in
+#            the patched tree hack/build-tekton.sh keeps, starts the local
+#            cluster with the patched controller, sets the feature flags of
+#            config/feature-flags.yaml, runs -run '^TestPodAffinity' with
+#            Tekton's flags (-kubeconfig, SYSTEM_NAMESPACE), and stops the
+#            cluster; a skipped test fails the stage (the flags are set);
+#            not run by default (make e2e-tekton): about 3 min cold
 #
 # Every stage prints a line when it starts; the first failure stops the run
 # with a non-zero exit.
@@ -114,6 +123,47 @@ stage_e2e() {
   trap - EXIT
 }
 
+# The Tekton-style e2e tests the series adds (test/pod_affinity_test.go of
+# Tekton's tree), run as a maintainer runs Tekton's e2e tests: go test
+# -tags=e2e in the patched tree, against the local cluster's kubeconfig.
+# The test binary is compiled before the cluster starts, so the cluster
+# lock is held only while the tests run.
+stage_tekton-e2e() {
+  local out src goflags bin log
+  bash "${PRA_HACK}/build-binaries.sh"
+  out="$(bash "${PRA_HACK}/build-tekton.sh" patched)"
+  src="${out}/src"
+  [[ -f "${src}/test/pod_affinity_test.go" ]] \
+    || die "${src}/test/pod_affinity_test.go is missing: the patched tree does not carry the series' e2e tests"
+  goflags="$(tekton_goflags "${src}" "${out}/modfile")"
+  bin="${out}/tekton-e2e.test"
+  log "compiling Tekton's e2e tests: go test -c -tags=e2e ./test in ${src}"
+  (cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go test -c -tags=e2e -o "${bin}" ./test)
+  if bash "${PRA_HACK}/cluster.sh" status >/dev/null 2>&1; then
+    die "a local cluster is already running: stop it with hack/cluster.sh down first"
+  fi
+  trap 'bash "${PRA_HACK}/cluster.sh" down || true' EXIT
+  bash "${PRA_HACK}/cluster.sh" up --tekton patched
+  eval "$(bash "${PRA_HACK}/cluster.sh" env)"
+  kubectl -n tekton-pipelines patch configmap feature-flags --type merge \
+    --patch-file "${PRA_ROOT}/config/feature-flags.yaml" >/dev/null
+  # The controller applies a ConfigMap change through its watch, within
+  # moments; a run it reconciled before would be recorded as not placed.
+  sleep 2
+  log="${PRA_STATE_DIR}/tekton-e2e.log"
+  # Run in the package's directory, as go test does: Tekton's TestMain
+  # reads the test annotations of the files there.
+  (cd "${src}/test" && SYSTEM_NAMESPACE=tekton-pipelines "${bin}" -test.v -test.count=1 -test.timeout=20m \
+    -test.run '^TestPodAffinity' -kubeconfig "${KUBECONFIG}") 2>&1 | tee "${log}" \
+    | grep -E '^(=== RUN|\s*--- |PASS|FAIL|ok|panic)|pod_affinity_test\.go' || true
+  grep -qE '^\s*--- SKIP' "${log}" && die "Tekton-style e2e tests skipped although the stage sets their feature flags (full log: ${log})"
+  grep -qE '^(\s*--- FAIL|FAIL|panic)' "${log}" && die "Tekton-style e2e tests failed (full log: ${log})"
+  grep -qE '^PASS$' "${log}" || die "Tekton-style e2e tests did not finish (full log: ${log})"
+  grep -qE '^--- PASS: TestPodAffinity' "${log}" || die "no Tekton-style e2e test ran (full log: ${log})"
+  bash "${PRA_HACK}/cluster.sh" down
+  trap - EXIT
+}
+
 # e2e-kueue (make e2e-kueue; not a default stage: Kueue's cold build takes
 # long): the contract test of hack/tools/kueue-contract (the placeholder
 # against Kueue's pod reconciler), then a cluster with Kueue
@@ -158,7 +208,7 @@ stage_real() {
 stages=("$@")
 [[ ${#stages[@]} -gt 0 ]] || stages=(lint unit patches tekton prefixes e2e)
 for s in "${stages[@]}"; do
-  declare -F "stage_${s}" >/dev/null || die "unknown stage ${s} (lint, unit, patches, tekton, prefixes, lts, e2e, e2e-kueue, real)"
+  declare -F "stage_${s}" >/dev/null || die "unknown stage ${s} (lint, unit, patches, tekton, prefixes, lts, e2e, tekton-e2e, e2e-kueue, real)"
   log "==> ${s}"
   SECONDS=0
   "stage_${s}"
