@@ -100,9 +100,9 @@ stage_lts() {
   done
 }
 
-stage_e2e() {
-  bash "${PRA_HACK}/build-binaries.sh"
-  bash "${PRA_HACK}/build-tekton.sh" patched >/dev/null
+# The e2e stage in parts, so that the default run can overlap them with
+# the other stages (run_default).
+e2e_up() {
   if bash "${PRA_HACK}/cluster.sh" status >/dev/null 2>&1; then
     die "a local cluster is already running: stop it with hack/cluster.sh down first"
   fi
@@ -111,16 +111,34 @@ stage_e2e() {
   # 0) except in the tests of the scale-up scenario.
   bash "${PRA_HACK}/cluster.sh" up --tekton patched --autoscaler karpenter
   eval "$(bash "${PRA_HACK}/cluster.sh" env)"
+}
+
+e2e_suite() {
   go test -count=1 -tags=e2e -timeout 60m -v ./test/e2e/... 2>&1 | tee "${PRA_STATE_DIR}/e2e.log" \
     | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|e2e\.go|_test\.go' || true
   grep -qE '^(--- FAIL|FAIL|panic)' "${PRA_STATE_DIR}/e2e.log" && die "end-to-end tests failed (full log: ${PRA_STATE_DIR}/e2e.log)"
   grep -qE '^ok ' "${PRA_STATE_DIR}/e2e.log" || die "end-to-end tests did not finish (full log: ${PRA_STATE_DIR}/e2e.log)"
+}
+
+e2e_bench() {
   log "benchmark: PipelineRun created -> first TaskRun pod Running (figures only)"
   go test -count=1 -tags=e2e -run '^$' -bench FirstTaskRunPodRunning -benchtime 3x -timeout 20m ./test/e2e/... 2>&1 \
     | tee "${PRA_STATE_DIR}/e2e-bench.log" | grep -E '^(Benchmark|ok|FAIL|PASS)' \
     || die "the latency benchmark failed (full log: ${PRA_STATE_DIR}/e2e-bench.log)"
+}
+
+e2e_down() {
   bash "${PRA_HACK}/cluster.sh" down
   trap - EXIT
+}
+
+stage_e2e() {
+  bash "${PRA_HACK}/build-binaries.sh"
+  bash "${PRA_HACK}/build-tekton.sh" patched >/dev/null
+  e2e_up
+  e2e_suite
+  e2e_bench
+  e2e_down
 }
 
 # The Tekton-style e2e tests the series adds (test/pod_affinity_test.go of
@@ -128,23 +146,31 @@ stage_e2e() {
 # -tags=e2e in the patched tree, against the local cluster's kubeconfig.
 # The test binary is compiled before the cluster starts, so the cluster
 # lock is held only while the tests run.
-stage_tekton-e2e() {
-  local out src goflags bin log
-  bash "${PRA_HACK}/build-binaries.sh"
+# tekton_e2e_paths : sets TEKTON_E2E_SRC (the patched tree build-tekton.sh
+# keeps), TEKTON_E2E_BIN (the test binary's path) and TEKTON_E2E_GOFLAGS.
+tekton_e2e_paths() {
+  local out
   out="$(bash "${PRA_HACK}/build-tekton.sh" patched)"
-  src="${out}/src"
-  [[ -f "${src}/test/pod_affinity_test.go" ]] \
-    || die "${src}/test/pod_affinity_test.go is missing: the patched tree does not carry the series' e2e tests"
-  goflags="$(tekton_goflags "${src}" "${out}/modfile")"
-  bin="${out}/tekton-e2e.test"
-  log "compiling Tekton's e2e tests: go test -c -tags=e2e ./test in ${src}"
-  (cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go test -c -tags=e2e -o "${bin}" ./test)
-  if bash "${PRA_HACK}/cluster.sh" status >/dev/null 2>&1; then
-    die "a local cluster is already running: stop it with hack/cluster.sh down first"
-  fi
-  trap 'bash "${PRA_HACK}/cluster.sh" down || true' EXIT
-  bash "${PRA_HACK}/cluster.sh" up --tekton patched
-  eval "$(bash "${PRA_HACK}/cluster.sh" env)"
+  TEKTON_E2E_SRC="${out}/src"
+  [[ -f "${TEKTON_E2E_SRC}/test/pod_affinity_test.go" ]] \
+    || die "${TEKTON_E2E_SRC}/test/pod_affinity_test.go is missing: the patched tree does not carry the series' e2e tests"
+  TEKTON_E2E_GOFLAGS="$(tekton_goflags "${TEKTON_E2E_SRC}" "${out}/modfile")"
+  TEKTON_E2E_BIN="${out}/tekton-e2e.test"
+}
+
+# tekton_e2e_compile : compiles the Tekton-style e2e tests.
+tekton_e2e_compile() {
+  tekton_e2e_paths
+  log "compiling Tekton's e2e tests: go test -c -tags=e2e ./test in ${TEKTON_E2E_SRC}"
+  (cd "${TEKTON_E2E_SRC}" && GOFLAGS="${TEKTON_E2E_GOFLAGS}" GOWORK=off go test -c -tags=e2e -o "${TEKTON_E2E_BIN}" ./test)
+}
+
+# tekton_e2e_run : runs them on the running local cluster (KUBECONFIG set),
+# with the feature flags of config/feature-flags.yaml.
+tekton_e2e_run() {
+  local log
+  tekton_e2e_paths
+  [[ -x "${TEKTON_E2E_BIN}" ]] || die "${TEKTON_E2E_BIN} is missing: compile it first (tekton_e2e_compile)"
   kubectl -n tekton-pipelines patch configmap feature-flags --type merge \
     --patch-file "${PRA_ROOT}/config/feature-flags.yaml" >/dev/null
   # The controller applies a ConfigMap change through its watch, within
@@ -153,13 +179,25 @@ stage_tekton-e2e() {
   log="${PRA_STATE_DIR}/tekton-e2e.log"
   # Run in the package's directory, as go test does: Tekton's TestMain
   # reads the test annotations of the files there.
-  (cd "${src}/test" && SYSTEM_NAMESPACE=tekton-pipelines "${bin}" -test.v -test.count=1 -test.timeout=20m \
+  (cd "${TEKTON_E2E_SRC}/test" && SYSTEM_NAMESPACE=tekton-pipelines "${TEKTON_E2E_BIN}" -test.v -test.count=1 -test.timeout=20m \
     -test.run '^TestPodAffinity' -kubeconfig "${KUBECONFIG}") 2>&1 | tee "${log}" \
     | grep -E '^(=== RUN|\s*--- |PASS|FAIL|ok|panic)|pod_affinity_test\.go' || true
   grep -qE '^\s*--- SKIP' "${log}" && die "Tekton-style e2e tests skipped although the stage sets their feature flags (full log: ${log})"
   grep -qE '^(\s*--- FAIL|FAIL|panic)' "${log}" && die "Tekton-style e2e tests failed (full log: ${log})"
   grep -qE '^PASS$' "${log}" || die "Tekton-style e2e tests did not finish (full log: ${log})"
   grep -qE '^--- PASS: TestPodAffinity' "${log}" || die "no Tekton-style e2e test ran (full log: ${log})"
+}
+
+stage_tekton-e2e() {
+  bash "${PRA_HACK}/build-binaries.sh"
+  tekton_e2e_compile
+  if bash "${PRA_HACK}/cluster.sh" status >/dev/null 2>&1; then
+    die "a local cluster is already running: stop it with hack/cluster.sh down first"
+  fi
+  trap 'bash "${PRA_HACK}/cluster.sh" down || true' EXIT
+  bash "${PRA_HACK}/cluster.sh" up --tekton patched
+  eval "$(bash "${PRA_HACK}/cluster.sh" env)"
+  tekton_e2e_run
   bash "${PRA_HACK}/cluster.sh" down
   trap - EXIT
 }
@@ -205,8 +243,62 @@ stage_real() {
   trap - EXIT
 }
 
+# run_default : what make test runs (no STAGE given). The end-to-end suite
+# spends most of its 20 minutes waiting for the cluster, and the other
+# stages are compile-bound; so the cluster's binaries and the patched
+# Tekton are built first, the suite starts on the local cluster in the
+# background, and lint, unit, patches, tekton and prefixes run meanwhile
+# at the lowest CPU priority (nice 19), so that the cluster and the
+# controller get the CPU whenever they want it. The Tekton-style e2e tests
+# are compiled the same way, then run on the same cluster after the
+# suite, and the latency benchmark last, on an otherwise idle machine.
+# Each part's failure is reported; the run fails if any part failed.
+# PRA_SERIAL=1 runs the same stages one after another instead.
+run_default() {
+  local rcfile e2e_pid fg=0 bg=0 start=${SECONDS}
+  log "==> build: the local cluster's binaries and the patched Tekton"
+  bash "${PRA_HACK}/build-binaries.sh"
+  bash "${PRA_HACK}/build-tekton.sh" patched >/dev/null
+  log "<== build passed in $((SECONDS - start))s"
+  log "==> e2e, in the background (its lines start with [e2e])"
+  e2e_up
+  rcfile="$(mktemp)"
+  (
+    rc=0
+    (
+      SECONDS=0
+      e2e_suite
+      log "<== e2e suite passed in ${SECONDS}s"
+    ) || rc=$?
+    echo "${rc}" >"${rcfile}"
+  ) 2>&1 | sed -u 's/^/[e2e] /' &
+  e2e_pid=$!
+  nice -n 19 bash "${PRA_HACK}/test.sh" lint unit patches tekton prefixes || fg=$?
+  if ((fg == 0)); then
+    log "==> tekton-e2e: compiling its tests (nice 19)"
+    (renice -n 19 -p "${BASHPID}" >/dev/null && tekton_e2e_compile) || fg=$?
+  fi
+  log "waiting for the end-to-end suite"
+  wait "${e2e_pid}" || true
+  bg="$(cat "${rcfile}" 2>/dev/null || echo 1)"
+  [[ -n "${bg}" ]] || bg=1
+  rm -f "${rcfile}"
+  ((bg == 0)) || log "the end-to-end suite failed (full log: ${PRA_STATE_DIR}/e2e.log)"
+  ((fg == 0)) || log "a stage beside the end-to-end suite failed (see above)"
+  ((fg == 0 && bg == 0)) || die "make test failed"
+  log "==> tekton-e2e: the Tekton-style e2e tests, on the same cluster"
+  tekton_e2e_run
+  e2e_bench
+  e2e_down
+  log "all stages passed: build lint unit patches tekton prefixes e2e tekton-e2e, in $((SECONDS - start))s"
+}
+
 stages=("$@")
-[[ ${#stages[@]} -gt 0 ]] || stages=(lint unit patches tekton prefixes e2e)
+if [[ ${#stages[@]} -eq 0 && "${PRA_SERIAL:-0}" != 1 ]]; then
+  run_default
+  exit 0
+fi
+[[ ${#stages[@]} -gt 0 ]] || stages=(lint unit patches tekton prefixes e2e tekton-e2e)
 for s in "${stages[@]}"; do
   declare -F "stage_${s}" >/dev/null || die "unknown stage ${s} (lint, unit, patches, tekton, prefixes, lts, e2e, tekton-e2e, e2e-kueue, real)"
   log "==> ${s}"
