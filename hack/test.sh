@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Usage: hack/test.sh [STAGE...]      (default: all stages, in this order)
+# Usage: hack/test.sh [STAGE...]      (default: all stages but lts, real and
+#                                      e2e-kueue, overlapped: see run_default)
 #
 # Stages:
 #   lint     gofmt and go vet over this module, hack/tools/provisioner and hack/tools/images
@@ -33,10 +34,12 @@
 #            config/feature-flags.yaml, runs -run '^TestPodAffinity' with
 #            Tekton's flags (-kubeconfig, SYSTEM_NAMESPACE), and stops the
 #            cluster; a skipped test fails the stage (the flags are set);
-#            not run by default (make e2e-tekton): about 3 min cold
+#            on its own: make e2e-tekton; make test runs them on the e2e
+#            suite's cluster
 #
-# Every stage prints a line when it starts; the first failure stops the run
-# with a non-zero exit.
+# Every stage prints a line when it starts; with STAGEs given, the first
+# failure stops the run with a non-zero exit; make test reports every
+# failed part, then exits non-zero.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_go
