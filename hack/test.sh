@@ -180,11 +180,28 @@ tekton_e2e_run() {
   # moments; a run it reconciled before would be recorded as not placed.
   sleep 2
   log="${PRA_STATE_DIR}/tekton-e2e.log"
+  # TestPodAffinity_WaitingForNode asks for more than any node has: with
+  # Karpenter running (make test's cluster) it would rightly get a bigger
+  # node. Pause it (its NodePool's CPU limit at 0, as the e2e suite does)
+  # while the tests run, and restore the limit after.
+  local limit=""
+  if kubectl get nodepools.karpenter.sh default >/dev/null 2>&1; then
+    limit="$(kubectl get nodepools.karpenter.sh default -o jsonpath='{.spec.limits.cpu}')"
+    kubectl patch nodepools.karpenter.sh default --type merge -p '{"spec":{"limits":{"cpu":"0"}}}' >/dev/null
+    log "Karpenter paused for the Tekton-style tests (NodePool default: CPU limit 0, was ${limit:-none})"
+  fi
   # Run in the package's directory, as go test does: Tekton's TestMain
   # reads the test annotations of the files there.
   (cd "${TEKTON_E2E_SRC}/test" && SYSTEM_NAMESPACE=tekton-pipelines "${TEKTON_E2E_BIN}" -test.v -test.count=1 -test.timeout=20m \
     -test.run '^TestPodAffinity' -kubeconfig "${KUBECONFIG}") 2>&1 | tee "${log}" \
     | grep -E '^(=== RUN|\s*--- |PASS|FAIL|ok|panic)|pod_affinity_test\.go' || true
+  if kubectl get nodepools.karpenter.sh default >/dev/null 2>&1; then
+    if [[ -n "${limit}" ]]; then
+      kubectl patch nodepools.karpenter.sh default --type merge -p "{\"spec\":{\"limits\":{\"cpu\":\"${limit}\"}}}" >/dev/null
+    else
+      kubectl patch nodepools.karpenter.sh default --type merge -p '{"spec":{"limits":{"cpu":null}}}' >/dev/null
+    fi
+  fi
   grep -qE '^\s*--- SKIP' "${log}" && die "Tekton-style e2e tests skipped although the stage sets their feature flags (full log: ${log})"
   grep -qE '^(\s*--- FAIL|FAIL|panic)' "${log}" && die "Tekton-style e2e tests failed (full log: ${log})"
   grep -qE '^PASS$' "${log}" || die "Tekton-style e2e tests did not finish (full log: ${log})"
