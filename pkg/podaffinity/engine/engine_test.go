@@ -322,22 +322,22 @@ func TestPlace(t *testing.T) {
 	}})
 }
 
-func TestPlacedMessage(t *testing.T) {
+func TestPlacedText(t *testing.T) {
 	zoned := readyNode("node-1")
 	zoned.Labels = map[string]string{zoneKey: "zone-a"}
 	for _, tc := range []struct {
 		name     string
+		node     *corev1.Node
 		topology string
 		want     string
 	}{
-		{name: "one node", want: "All pods of this PipelineRun run on node node-1 (placeholder p waited 1.5s for it)"},
-		{name: "a zone: its value", topology: zoneKey, want: "All pods of this PipelineRun run in topology.kubernetes.io/zone=zone-a; placeholder p holds the reservation on node node-1 (it waited 1.5s for it)"},
+		{name: "one node", node: zoned, want: "All pods of this PipelineRun run on node node-1 (placeholder p waited 1.5s for it)"},
+		{name: "a zone: its value", node: zoned, topology: zoneKey, want: "All pods of this PipelineRun run in topology.kubernetes.io/zone=zone-a; placeholder p holds the reservation on node node-1 (it waited 1.5s for it)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, zoned)
-			got := h.engine(t).placedMessage("node-1", tc.topology, "p", 1500*time.Millisecond)
+			got := placedText("node-1", tc.node, tc.topology, "p", 1500*time.Millisecond)
 			if d := cmp.Diff(tc.want, got); d != "" {
-				t.Errorf("placedMessage() (-want +got):\n%s", d)
+				t.Errorf("placedText() (-want +got):\n%s", d)
 			}
 		})
 	}

@@ -19,7 +19,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
@@ -45,16 +44,6 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 		return Placement{}, err
 	}
 	return e.act(ctx, s, w, decide(w, e.Clock.Now(), s))
-}
-
-// placedMessage says where the run's pods go once its placeholder is bound
-// to node: on it, or where nodes share its value of a wider topology.
-func (e *Engine) placedMessage(node, topology, name string, wait time.Duration) string {
-	n, err := e.Nodes.Get(node)
-	if err != nil {
-		n = nil
-	}
-	return placedText(node, n, topology, name, wait)
 }
 
 // placeJoined checks the parent's placeholder for a child PipelineRun.
