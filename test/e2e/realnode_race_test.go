@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tektoncd/pipeline/pkg/apis/pipeline/pod"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -77,15 +78,18 @@ func realTask(name string, cpu resource.Quantity, script string, after ...string
 }
 
 // raceRun starts the race's run (a sleeps 12 s, then b) on the real nodes
-// and returns the node of a's pod once it runs, and what the placeholder
-// then holds.
-func raceRun(t *testing.T, ns, name string, s raceSizes) (node string, held resource.Quantity) {
+// with the pod template tpl (nil: realPodTemplate) and returns the node of
+// a's pod once it runs, and what the placeholder then holds.
+func raceRun(t *testing.T, ns, name string, s raceSizes, tpl *pod.PodTemplate) (node string, held resource.Quantity) {
 	t.Helper()
 	spec := &v1.PipelineSpec{Tasks: []v1.PipelineTask{
 		realTask("a", s.small, "#!/bin/sh\nsleep 12\n"),
 		realTask("b", s.big, "#!/bin/sh\necho b\n", "a"),
 	}}
-	createRun(t, newRun(ns, name, spec, runOpts{podTemplate: realPodTemplate()}))
+	if tpl == nil {
+		tpl = realPodTemplate()
+	}
+	createRun(t, newRun(ns, name, spec, runOpts{podTemplate: tpl}))
 	waitFor(t, "task a's pod to run and the placeholder to report what it holds beside it", 2*time.Minute, func(ctx context.Context) error {
 		pods, err := taskRunPods(ctx, ns, name)
 		if err != nil {
@@ -242,10 +246,14 @@ func racePods(t *testing.T, evs []event, isB func(*corev1.Pod) bool) map[string]
 	out := map[string]*racePod{}
 	running := map[string]bool{}
 	for _, e := range evs {
-		if e.kind != "Pod" || e.typ == watch.Deleted {
+		if e.kind != "Pod" {
 			continue
 		}
 		p := e.pod
+		if e.typ == watch.Deleted {
+			running[p.Name] = false
+			continue
+		}
 		h := out[p.Name]
 		if h == nil {
 			h = &racePod{name: p.Name, created: e.rv}
@@ -365,31 +373,14 @@ func TestRealNodeHandOverRacePendingPod(t *testing.T) {
 	rec := record(t, ns)
 	const run = "race"
 	s := raceSizesFor(t, realNode(t))
-	node, held := raceRun(t, ns, run, s)
+	node, held := raceRun(t, ns, run, s, nil)
 
 	// The rival waits for the room the placeholder holds.
 	rival := rivalPod(ns, "rival", node, false, s.rival, 15)
 	if _, err := cluster.kube.CoreV1().Pods(ns).Create(bg(), rival, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating pod rival: %v", err)
 	}
-	waitFor(t, "pod rival to be unschedulable for CPU while the placeholder holds the room", 30*time.Second, func(ctx context.Context) error {
-		p, err := cluster.kube.CoreV1().Pods(ns).Get(ctx, rival.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		if p.Spec.NodeName != "" {
-			return fmt.Errorf("pod rival was bound to %s: the placeholder did not hold the room", p.Spec.NodeName)
-		}
-		if msg, ok := podScheduledFalse(p); !ok || !strings.Contains(msg, "Insufficient cpu") {
-			return fmt.Errorf("pod rival is %s", podStatus(p))
-		}
-		return nil
-	})
-	if trs, err := taskRuns(bg(), ns, run); err != nil {
-		t.Fatalf("listing TaskRuns: %v", err)
-	} else if len(trs) != 1 {
-		t.Fatalf("%d TaskRuns exist already: task a ended before pod rival waited for its room (a sleeps 12 s)", len(trs))
-	}
+	waitRivalUnschedulable(t, ns, run, rival.Name)
 
 	done := waitRunSucceeded(t, ns, run, 3*time.Minute)
 	t.Logf("PipelineRun %s: %s", run, describeCondition(done))
@@ -471,7 +462,7 @@ func TestRealNodeHandOverRaceNodeName(t *testing.T) {
 			rec := record(t, ns)
 			const run = "race"
 			s := raceSizesFor(t, realNode(t))
-			node, held := raceRun(t, ns, run, s)
+			node, held := raceRun(t, ns, run, s, nil)
 
 			early := rivalPod(ns, "early", node, true, s.rival, 15)
 			if _, err := cluster.kube.CoreV1().Pods(ns).Create(bg(), early, metav1.CreateOptions{}); err != nil {
@@ -593,4 +584,102 @@ func TestRealNodeHandOverRaceNodeName(t *testing.T) {
 			checkPlaceholderResizes(t, evs, false)
 		})
 	}
+}
+
+// waitRivalUnschedulable waits until pod name is found unschedulable for
+// CPU while the placeholder holds the room, and checks that task a is still
+// the run's only TaskRun (the hand-over has not begun).
+func waitRivalUnschedulable(t *testing.T, ns, run, name string) {
+	t.Helper()
+	waitFor(t, "pod "+name+" to be unschedulable for CPU while the placeholder holds the room", 30*time.Second, func(ctx context.Context) error {
+		p, err := cluster.kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if p.Spec.NodeName != "" {
+			return fmt.Errorf("pod %s was bound to %s: the placeholder did not hold the room", name, p.Spec.NodeName)
+		}
+		if msg, ok := podScheduledFalse(p); !ok || !strings.Contains(msg, "Insufficient cpu") {
+			return fmt.Errorf("pod %s is %s", name, podStatus(p))
+		}
+		return nil
+	})
+	if trs, err := taskRuns(bg(), ns, run); err != nil {
+		t.Fatalf("listing TaskRuns: %v", err)
+	} else if len(trs) != 1 {
+		t.Fatalf("%d TaskRuns exist already: task a ended before pod %s waited for its room (a sleeps 12 s)", len(trs), name)
+	}
+}
+
+// TestRealNodeHandOverRacePriority: the remedy the docs give for the race,
+// on the real node. The run's pods have a PriorityClass above a pod of no
+// run that waits, Pending, for the room the placeholder holds, and that
+// would then run for an hour. Whoever the scheduler gives the room to at
+// the hand-over, b runs within the test's bound: if the other pod took the
+// room, b's pod preempts it (the scheduler marks it DisruptionTarget,
+// PreemptionByScheduler, the kubelet stops it) and is bound once it is
+// gone; the run succeeds.
+func TestRealNodeHandOverRacePriority(t *testing.T) {
+	ns := newNamespace(t, "real-race-prio")
+	setFeatureFlags(t, patchedFlags(nil))
+	const class = "e2e-pra-real-tasks"
+	ensurePriorityClass(t, class, 1000)
+	rec := record(t, ns)
+	const run = "race"
+	s := raceSizesFor(t, realNode(t))
+	tpl := realPodTemplate()
+	tpl.PriorityClassName = ptr.To(class)
+	node, held := raceRun(t, ns, run, s, tpl)
+
+	rival := rivalPod(ns, "rival", node, false, s.rival, 3600)
+	if _, err := cluster.kube.CoreV1().Pods(ns).Create(bg(), rival, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating pod rival: %v", err)
+	}
+	waitRivalUnschedulable(t, ns, run, rival.Name)
+
+	done := waitRunSucceeded(t, ns, run, 3*time.Minute)
+	t.Logf("PipelineRun %s: %s", run, describeCondition(done))
+
+	evs := rec.sorted()
+	hs, o := raceEvents(t, evs, run, held)
+	r := hs[rival.Name]
+	t.Logf("rival %v", r)
+	t.Logf("b %v", o.b)
+	t.Logf("the placeholder reported its shrink at rv %d; TaskRun b was created at rv %d and went through %v", o.shrinkSeen, o.bCreated, o.bReasons)
+	if r == nil || o.b == nil || o.b.bound == 0 {
+		t.Fatalf("pod rival or b's pod never seen, or b's pod never bound")
+	}
+	var disruption string
+	var deleted bool
+	for _, e := range evs {
+		if e.kind != "Pod" || e.pod.Name != rival.Name {
+			continue
+		}
+		if e.pod.DeletionTimestamp != nil || e.typ == watch.Deleted {
+			deleted = true
+		}
+		for _, c := range e.pod.Status.Conditions {
+			if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue && disruption == "" {
+				disruption = c.Reason + ": " + c.Message
+			}
+		}
+	}
+	switch {
+	case r.bound != 0 && r.bound < o.b.bound:
+		t.Logf("pod rival took the room at the hand-over (rv %d); b's pod preempted it: %s", r.bound, disruption)
+		if !strings.HasPrefix(disruption, "PreemptionByScheduler") || !deleted {
+			t.Errorf("pod rival held the room before b's pod but was not preempted (DisruptionTarget %q, deleted %v)", disruption, deleted)
+		}
+	default:
+		t.Logf("b's pod took the room at the hand-over (rv %d); pod rival still waits: %v", o.b.bound, r)
+		if r.bound != 0 && r.bound < o.b.ended {
+			t.Errorf("pod rival was bound at rv %d while b ran (rv %d to %d)", r.bound, o.b.running, o.b.ended)
+		}
+	}
+	for name, h := range hs {
+		if h.phase == corev1.PodFailed && name != rival.Name {
+			t.Errorf("pod %v failed", h)
+		}
+	}
+	checkPlaceholderResizes(t, evs, false)
 }
