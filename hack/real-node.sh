@@ -295,7 +295,10 @@ real_nodes_up() {
     names+=("${REAL_NODE_NAME}")
   done
   real_node_select 1
-  printf 'REAL_NODES=%s\n' "${names[*]}" >>"${INFO_FILE}"
+  (
+    IFS=,
+    printf 'REAL_NODES=%s\n' "${names[*]}"
+  ) >>"${INFO_FILE}"
 }
 
 # real_node_stop_pods : kill and delete every container containerd runs for
