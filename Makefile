@@ -37,7 +37,7 @@ e2e-tekton:
 e2e-kueue:
 	bash hack/test.sh e2e-kueue
 
-## e2e-real: (root, cgroup v1) the local cluster with a real node (containerd + kubelet), the
+## e2e-real: (root, cgroup v1) the local cluster with two real nodes (containerd + kubelet), the
 ## real-node subset of test/e2e (tags e2e realnode), tear down
 e2e-real:
 	bash hack/test.sh real

@@ -9,7 +9,7 @@
 #                      [--node-pods PODS] [--node-ephemeral-storage SIZE]
 #                      [--zones Z] [--tekton patched|upstream|none]
 #                      [--autoscaler none|karpenter] [--kueue] [--audit]
-#                      [--real-nodes 0|1]
+#                      [--real-nodes 0|1|2]
 #       build what is missing, start everything, create nodes node-1..node-N,
 #       wait until they are Ready. Defaults: 4 nodes, 4 CPU, 16Gi, 110 pods,
 #       100Gi of ephemeral storage, 2 zones, --tekton patched. Node i is in
@@ -28,9 +28,10 @@
 #       --audit writes every request of the Tekton controller (its
 #       ServiceAccount), at the stage it is received, to the API server's
 #       audit log logs/audit.log (JSON lines; see hack/bench.sh).
-#       --real-nodes 1 adds the real node real-1 (label type=real, taint
-#       pra.dev/real-node=true:NoSchedule): containerd and a kubelet on this
-#       machine, with locally built images (hack/real-node.sh,
+#       --real-nodes N adds the real nodes real-1 .. real-N (N <= 2; label
+#       type=real, taint pra.dev/real-node=true:NoSchedule): for each, a
+#       containerd and a kubelet on this machine, with locally built images
+#       (hack/real-node.sh,
 #       hack/build-images.sh; needs root, cgroup v1, apt-get on first use).
 #       Fails (exit 1) if a cluster is already running.
 #   hack/cluster.sh down      stop every process of the cluster, delete etcd data
@@ -41,7 +42,8 @@
 #              PRA_PORT_BASE (default 28300; ports BASE..BASE+9 are used,
 #              BASE+10 and BASE+11 too with --autoscaler karpenter,
 #              BASE+12 and BASE+13 with --kueue;
-#              BASE+14 and BASE+15 with --real-nodes 1;
+#              BASE+14 and BASE+15 with --real-nodes 1, up to
+#              BASE+17 with --real-nodes 2;
 #              the Tekton controller also needs *:8080),
 #              PRA_KEEP_CRD_CONVERSION=1 (keep the Tekton CRDs' webhook
 #              conversion; by default it is set to None, see hack/README.md).
@@ -68,14 +70,14 @@ KWOK_NODE_ANNOTATION="kwok.x-k8s.io/node"
 KWOK_NODE_ANNOTATION_VALUE="fake"
 KARPENTER_NS="karpenter"
 # Components in start order; down stops them in reverse.
-COMPONENTS=(etcd kube-apiserver kube-scheduler kube-controller-manager provisioner kwok karpenter kueue containerd kubelet tekton-controller)
+COMPONENTS=(etcd kube-apiserver kube-scheduler kube-controller-manager provisioner kwok karpenter kueue containerd kubelet containerd-2 kubelet-2 tekton-controller)
 KUEUE_NS="kueue-system"
 # The name StorageClasses give to use hack/tools/provisioner.
 PROVISIONER_NAME="pipelinerun-affinity.tekton.dev/local"
 
 kubectl_() { "$(bin_path kubectl)" --kubeconfig "${KUBECONFIG_FILE}" "$@"; }
 
-# How many real nodes (0 or 1) cmd_up starts; read by start_apiserver and
+# How many real nodes (0 to REAL_NODES_MAX) cmd_up starts; read by start_apiserver and
 # tekton_controller_args.
 REAL_NODES=0
 # shellcheck source-path=SCRIPTDIR source=real-node.sh
@@ -112,6 +114,7 @@ pidfile() { printf '%s\n' "${RUN_DIR}/$1.pid"; }
 exe_name() {
   case "$1" in
     tekton-controller) printf 'controller\n' ;;
+    containerd-* | kubelet-*) printf '%s\n' "${1%-*}" ;;
     *) printf '%s\n' "$1" ;;
   esac
 }
@@ -390,7 +393,7 @@ start_provisioner() {
   # A real node's kubelet mounts the local volumes: their directories are
   # made below the node's directory (and go with it at down).
   local -a real=()
-  ((REAL_NODES == 0)) || real=(-make-dirs-on=type=real -root="${REAL_NODE_DIR}/volumes")
+  ((REAL_NODES == 0)) || real=(-make-dirs-on=type=real -root="${REAL_VOLUMES_DIR}")
   start_bg provisioner "$(bin_path provisioner)" \
     --kubeconfig="${KUBECONFIG_FILE}" \
     "${real[@]}" \
@@ -876,9 +879,7 @@ cmd_up() {
   [[ "${storage}" =~ ^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$ ]] || die "--node-ephemeral-storage must be a quantity such as 100Gi"
   case "${tekton}" in patched | upstream | none) ;; *) die "--tekton must be patched, upstream or none" ;; esac
   case "${autoscaler}" in none | karpenter) ;; *) die "--autoscaler must be none or karpenter" ;; esac
-  # One containerd and one kubelet per machine: a second would need its own
-  # set of everything real_node_up makes.
-  case "${real}" in 0 | 1) ;; *) die "--real-nodes must be 0 or 1" ;; esac
+  [[ "${real}" =~ ^[0-9]+$ && "${real}" -le "${REAL_NODES_MAX}" ]] || die "--real-nodes must be 0 to ${REAL_NODES_MAX}"
   [[ "${real}" == 0 || "$(id -u)" -eq 0 ]] || die "--real-nodes needs root (containerd, the kubelet, cgroups, interfaces)"
   REAL_NODES="${real}"
   # hack/karpenter/instance-types.json offers zone-a and zone-b only.
@@ -917,8 +918,12 @@ cmd_up() {
     "${PORT_TEKTON_PROFILING}" "${PORT_TEKTON_KNATIVE_PROBES}")
   [[ "${autoscaler}" == none ]] || ports+=("${PORT_KARPENTER_METRICS}" "${PORT_KARPENTER_HEALTH}")
   [[ "${kueue}" == false ]] || ports+=("${PORT_KUEUE_HEALTH}" "${PORT_KUEUE_WEBHOOK}")
-  ((REAL_NODES == 0)) || ports+=("${PORT_KUBELET_HEALTHZ}")
   local p
+  for ((p = 1; p <= REAL_NODES; p++)); do
+    real_node_select "${p}"
+    ports+=("${PORT_KUBELET_HEALTHZ}")
+  done
+  real_node_select 1
   for p in "${ports[@]}"; do
     port_in_use "${p}" && die "port 127.0.0.1:${p} is already in use (set PRA_PORT_BASE to move the cluster's ports; 8080 is fixed by the Tekton controller)"
   done
@@ -951,10 +956,7 @@ cmd_up() {
   log "step 5/7: kwok and ${nodes} nodes"
   start_kwok
   create_nodes "${nodes}" "${cpu}" "${mem}" "${pods}" "${storage}" "${zones}"
-  if ((REAL_NODES > 0)); then
-    log "step 5/7: the real node ${REAL_NODE_NAME} (containerd and kubelet)"
-    real_node_up
-  fi
+  ((REAL_NODES == 0)) || real_nodes_up "${REAL_NODES}"
 
   if [[ "${autoscaler}" == karpenter ]]; then
     log "step 6/7: Karpenter (kwok cloud provider) and its NodePool"

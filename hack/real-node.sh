@@ -1,28 +1,57 @@
 # shellcheck shell=bash
-# The real node of hack/cluster.sh up --real-nodes 1: containerd (Debian's)
-# and a kubelet built from the pinned Kubernetes module, beside the kwok
-# nodes. Sourced by hack/cluster.sh, whose helpers (start_bg, stop_components,
-# kubectl_, ...) it uses; not a command of its own.
+# The real nodes of hack/cluster.sh up --real-nodes N (N = 1 or 2): for each,
+# containerd (Debian's) and a kubelet built from the pinned Kubernetes
+# module, beside the kwok nodes. Sourced by hack/cluster.sh, whose helpers
+# (start_bg, stop_components, kubectl_, ...) it uses; not a command of its
+# own.
 #
-# Everything the node makes lives below ${REAL_NODE_DIR} (containerd's root
-# and state, the kubelet's root, pod logs, CNI state), in the cgroup
+# Each node has its own of everything (real_node_select sets the names):
+# everything it makes lives below ${REAL_NODE_DIR} (containerd's root and
+# state, the kubelet's root, pod logs, CNI state), in the cgroup
 # ${REAL_NODE_CGROUP} of every hierarchy, on the bridge ${REAL_NODE_BRIDGE}
 # and the interface ${REAL_NODE_LINK} that carries the node's IP (the kubelet
 # refuses a loopback node IP; the machine's kernel has no "dummy" link type,
-# so it is an empty bridge). real_node_down removes all of it.
+# so it is an empty bridge); its kubelet listens on its own ports and talks
+# to its own containerd (a kubelet kills the pods it finds in its runtime
+# that are not its own, so two cannot share one). real_node_down removes all
+# of it. What the nodes share: the machine's CPUs and memory (each kubelet
+# offers all of them), the local volumes' directory ${REAL_VOLUMES_DIR}, and
+# the fixed /var/lib/kubelet/device-plugins (no device plugin is used).
 
-readonly REAL_NODE_NAME="real-1"
-readonly REAL_NODE_DIR="${PRA_CLUSTER_DIR}/${REAL_NODE_NAME}"
-readonly REAL_NODE_CGROUP="pra-${REAL_NODE_NAME}"
-readonly REAL_NODE_LINK="pra-real0"
-readonly REAL_NODE_BRIDGE="pra-cni0"
-readonly REAL_NODE_IP="10.254.0.1"
-readonly REAL_NODE_POD_SUBNET="10.254.1.0/24"
+readonly REAL_NODES_MAX=2
 readonly REAL_NODE_TAINT_KEY="pra.dev/real-node"
-readonly REAL_NODE_SOCKET="${REAL_NODE_DIR}/run/containerd.sock"
-# The kubelet's ports (BASE+14, BASE+15) on ${REAL_NODE_IP} and 127.0.0.1.
-readonly PORT_KUBELET=$((PRA_PORT_BASE + 14))
-readonly PORT_KUBELET_HEALTHZ=$((PRA_PORT_BASE + 15))
+readonly REAL_VOLUMES_DIR="${PRA_CLUSTER_DIR}/real-volumes"
+
+# real_node_select I : make node I (1..REAL_NODES_MAX) the one the functions
+# below work on. Node 1 keeps the names it had when it was the only one.
+real_node_select() {
+  local i="$1"
+  ((i >= 1 && i <= REAL_NODES_MAX)) || die "no real node ${i} (1..${REAL_NODES_MAX})"
+  REAL_NODE_INDEX="${i}"
+  REAL_NODE_NAME="real-${i}"
+  REAL_NODE_DIR="${PRA_CLUSTER_DIR}/${REAL_NODE_NAME}"
+  REAL_NODE_CGROUP="pra-${REAL_NODE_NAME}"
+  REAL_NODE_LINK="pra-real$((i - 1))"
+  REAL_NODE_BRIDGE="pra-cni$((i - 1))"
+  REAL_NODE_IP="10.254.0.${i}"
+  REAL_NODE_POD_SUBNET="10.254.${i}.0/24"
+  # The CNI network's name (libcni names its result caches after it).
+  REAL_NODE_NETWORK="pra-real"
+  ((i == 1)) || REAL_NODE_NETWORK="pra-real${i}"
+  REAL_NODE_SOCKET="${REAL_NODE_DIR}/run/containerd.sock"
+  # The kubelet's ports on ${REAL_NODE_IP} and 127.0.0.1: BASE+14 and
+  # BASE+15 for node 1, BASE+16 and BASE+17 for node 2.
+  PORT_KUBELET=$((PRA_PORT_BASE + 12 + 2 * i))
+  PORT_KUBELET_HEALTHZ=$((PRA_PORT_BASE + 13 + 2 * i))
+  # The components' names (pid and log files).
+  REAL_NODE_CONTAINERD="containerd"
+  REAL_NODE_KUBELET="kubelet"
+  if ((i > 1)); then
+    REAL_NODE_CONTAINERD="containerd-${i}"
+    REAL_NODE_KUBELET="kubelet-${i}"
+  fi
+}
+real_node_select 1
 
 ctr_() { ctr --address "${REAL_NODE_SOCKET}" --namespace k8s.io "$@"; }
 
@@ -89,10 +118,10 @@ real_node_cgroups() {
 real_node_containerd_config() {
   local dir="${REAL_NODE_DIR}"
   mkdir -p "${dir}/run" "${dir}/cni/net.d" "${dir}/cni/ipam"
-  cat >"${dir}/cni/net.d/10-pra-real.conflist" <<EOF
+  cat >"${dir}/cni/net.d/10-${REAL_NODE_NETWORK}.conflist" <<EOF
 {
   "cniVersion": "0.4.0",
-  "name": "pra-real",
+  "name": "${REAL_NODE_NETWORK}",
   "plugins": [
     {
       "type": "bridge",
@@ -231,16 +260,16 @@ real_node_up() {
   # containerd runs in the node's cgroup, so down finds every process the
   # node started (shims and containers included) there.
   # shellcheck disable=SC2016 # expanded by the inner bash
-  start_bg containerd /usr/bin/env "PATH=/usr/sbin:/usr/bin:/sbin:/bin" bash -c \
+  start_bg "${REAL_NODE_CONTAINERD}" /usr/bin/env "PATH=/usr/sbin:/usr/bin:/sbin:/bin" bash -c \
     'for h in /sys/fs/cgroup/*/"$0"/cgroup.procs; do echo $$ >"$h"; done; exec "$@"' \
     "${REAL_NODE_CGROUP}" /usr/bin/containerd --config "${dir}/containerd.toml"
-  wait_component 30 containerd "containerd (${REAL_NODE_SOCKET})" ctr_ version
+  wait_component 30 "${REAL_NODE_CONTAINERD}" "containerd (${REAL_NODE_SOCKET})" ctr_ version
   for i in pause busybox "${TEKTON_IMAGE_COMMANDS[@]}"; do
     ctr_ images import --no-unpack=false "${REAL_NODE_IMAGES}/${i}.tar" >/dev/null \
       || die "importing ${REAL_NODE_IMAGES}/${i}.tar into containerd failed"
   done
-  log "real node: containerd up and images imported in $((SECONDS - t))s"
-  start_bg kubelet "$(bin_path kubelet)" \
+  log "real node ${REAL_NODE_NAME}: containerd up and images imported in $((SECONDS - t))s"
+  start_bg "${REAL_NODE_KUBELET}" "$(bin_path kubelet)" \
     --config="${dir}/kubelet.yaml" \
     --kubeconfig="${dir}/kubelet.kubeconfig" \
     --root-dir="${dir}/kubelet" \
@@ -249,10 +278,27 @@ real_node_up() {
     --node-ip="${REAL_NODE_IP}" \
     --node-labels="type=real,topology.kubernetes.io/zone=zone-a" \
     --v=1
-  wait_component 120 kubelet "the node ${REAL_NODE_NAME} to be Ready" \
+  wait_component 120 "${REAL_NODE_KUBELET}" "the node ${REAL_NODE_NAME} to be Ready" \
     kubectl_ wait --for=condition=Ready --timeout=2s "node/${REAL_NODE_NAME}"
   log "real node ${REAL_NODE_NAME} Ready in $((SECONDS - t))s"
-  printf 'REAL_NODES=%s\n' "${REAL_NODE_NAME}" >>"${INFO_FILE}"
+}
+
+# real_nodes_up N : start real nodes 1..N, one after the other, and record
+# their names in the cluster's info file.
+real_nodes_up() {
+  local n="$1" i
+  local -a names=()
+  for ((i = 1; i <= n; i++)); do
+    real_node_select "${i}"
+    log "step 5/7: the real node ${REAL_NODE_NAME} (containerd and kubelet)"
+    real_node_up
+    names+=("${REAL_NODE_NAME}")
+  done
+  real_node_select 1
+  (
+    IFS=,
+    printf 'REAL_NODES=%s\n' "${names[*]}"
+  ) >>"${INFO_FILE}"
 }
 
 # real_node_stop_pods : kill and delete every container containerd runs for
@@ -306,9 +352,9 @@ real_node_clean() {
   rm -f /var/lib/kubelet/device-plugins/kubelet.sock /var/lib/kubelet/device-plugins/kubelet_internal_checkpoint
   rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet 2>/dev/null || true
   local f id
-  for f in /var/lib/cni/results/pra-real-*-eth0; do
+  for f in "/var/lib/cni/results/${REAL_NODE_NETWORK}-"*-eth0; do
     [[ -e "${f}" ]] || continue
-    id="${f#/var/lib/cni/results/pra-real-}"
+    id="${f#/var/lib/cni/results/"${REAL_NODE_NETWORK}"-}"
     id="${id%-eth0}"
     rm -f "${f}" "/var/lib/cni/results/cni-loopback-${id}-lo"
   done
@@ -318,14 +364,26 @@ real_node_clean() {
 }
 
 # real_node_down : stop the kubelet, the node's containers and containerd,
-# then clean up. Safe to call when the node never started.
+# then clean up, for every real node. Safe to call when none ever started.
 real_node_down() {
-  stop_components 15 kubelet
-  if component_alive containerd; then
-    real_node_stop_pods
-  fi
-  stop_components 15 containerd
-  if [[ -e "${REAL_NODE_DIR}" ]] || ip link show "${REAL_NODE_LINK}" >/dev/null 2>&1; then
-    real_node_clean
-  fi
+  local i
+  local -a kubelets=()
+  # Every kubelet first (nothing restarts a container then), together.
+  for ((i = 1; i <= REAL_NODES_MAX; i++)); do
+    real_node_select "${i}"
+    kubelets+=("${REAL_NODE_KUBELET}")
+  done
+  stop_components 15 "${kubelets[@]}"
+  for ((i = 1; i <= REAL_NODES_MAX; i++)); do
+    real_node_select "${i}"
+    if component_alive "${REAL_NODE_CONTAINERD}"; then
+      real_node_stop_pods
+    fi
+    stop_components 15 "${REAL_NODE_CONTAINERD}"
+    if [[ -e "${REAL_NODE_DIR}" ]] || ip link show "${REAL_NODE_LINK}" >/dev/null 2>&1; then
+      real_node_clean
+    fi
+  done
+  real_node_select 1
+  rm -rf "${REAL_VOLUMES_DIR}" 2>/dev/null || warn "could not remove ${REAL_VOLUMES_DIR} completely"
 }

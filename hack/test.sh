@@ -19,8 +19,8 @@
 #            stage, whose build of Tekton's dependencies it reuses
 #   lts      the tekton stage for every older line (v1.12.2, v1.9.2); not
 #            run by default (make verify-lts)
-#   real     starts the local cluster with a real node (--real-nodes 1:
-#            containerd and a kubelet, root and cgroup v1 needed), runs
+#   real     starts the local cluster with two real nodes (--real-nodes 2:
+#            containerd and a kubelet each, root and cgroup v1 needed), runs
 #            go test -tags='e2e realnode' -run RealNode ./test/e2e/..., and
 #            stops the cluster; not run by default (make e2e-real)
 #   e2e      starts the local cluster with the patched controller and
@@ -253,10 +253,10 @@ stage_real() {
     die "a local cluster is already running: stop it with hack/cluster.sh down first"
   fi
   trap 'bash "${PRA_HACK}/cluster.sh" down || true' EXIT
-  bash "${PRA_HACK}/cluster.sh" up --tekton patched --real-nodes 1
+  bash "${PRA_HACK}/cluster.sh" up --tekton patched --real-nodes 2
   eval "$(bash "${PRA_HACK}/cluster.sh" env)"
   go test -count=1 -tags='e2e realnode' -run RealNode -timeout 20m -v ./test/e2e/... 2>&1 \
-    | tee "${PRA_STATE_DIR}/e2e-real.log" | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|realnode_test\.go' || true
+    | tee "${PRA_STATE_DIR}/e2e-real.log" | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|realnode(_[a-z]+)?_test\.go' || true
   grep -qE '^(--- FAIL|FAIL|panic)' "${PRA_STATE_DIR}/e2e-real.log" && die "real-node tests failed (full log: ${PRA_STATE_DIR}/e2e-real.log)"
   grep -qE '^ok ' "${PRA_STATE_DIR}/e2e-real.log" || die "real-node tests did not finish (full log: ${PRA_STATE_DIR}/e2e-real.log)"
   bash "${PRA_HACK}/cluster.sh" down

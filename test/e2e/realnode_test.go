@@ -2,8 +2,9 @@
 
 package e2e
 
-// The real-node subset: runs on the real node (containerd and a kubelet) of
-//   hack/cluster.sh up --real-nodes 1      (make e2e-real)
+// The real-node subset: runs on the real nodes (containerd and a kubelet
+// each) of
+//   hack/cluster.sh up --real-nodes 2      (make e2e-real)
 // what the kwok stages otherwise play: TaskRun pods that really run their
 // steps, the placeholder's in-place resizes applied by a kubelet, and Pod
 // Security admission of the placeholder. Built only with the tags
@@ -35,30 +36,55 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// What hack/cluster.sh up --real-nodes 1 makes (hack/real-node.sh,
+// What hack/cluster.sh up --real-nodes N makes (hack/real-node.sh,
 // hack/lib.sh).
 const (
-	realNodeLabel   = "type"
-	realNodeValue   = "real"
-	realNodeTaint   = "pra.dev/real-node"
-	realBusybox     = "pra.local/busybox:1.35"
-	realNodeCgroupV = "pra-real-1" // the kubelet's cgroupRoot, in every v1 hierarchy
+	realNodeLabel = "type"
+	realNodeValue = "real"
+	realNodeTaint = "pra.dev/real-node"
+	realBusybox   = "pra.local/busybox:1.35"
 )
 
-// realNode returns the Ready real node, or fails the test.
-func realNode(t *testing.T) string {
+// realNodeCgroup is the kubelet's cgroupRoot of a real node, in every v1
+// hierarchy.
+func realNodeCgroup(node string) string { return "pra-" + node }
+
+// realNodes returns the Ready real nodes, sorted, or fails the test.
+func realNodes(t *testing.T) []string {
 	t.Helper()
 	l, err := cluster.kube.CoreV1().Nodes().List(bg(), metav1.ListOptions{LabelSelector: realNodeLabel + "=" + realNodeValue})
 	if err != nil {
 		t.Fatalf("listing the real nodes: %v", err)
 	}
+	var out []string
 	for _, n := range l.Items {
 		if nodeReady(&n) {
-			return n.Name
+			out = append(out, n.Name)
 		}
 	}
-	t.Fatalf("no Ready node labelled %s=%s: start the cluster with hack/cluster.sh up --real-nodes 1", realNodeLabel, realNodeValue)
-	return ""
+	if len(out) == 0 {
+		t.Fatalf("no Ready node labelled %s=%s: start the cluster with hack/cluster.sh up --real-nodes 2", realNodeLabel, realNodeValue)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// realNode returns a Ready real node (the first by name), or fails the
+// test. A run sent to the real nodes may take any of them.
+func realNode(t *testing.T) string {
+	t.Helper()
+	return realNodes(t)[0]
+}
+
+// checkOnRealNode fails the test unless node is one of the real nodes.
+func checkOnRealNode(t *testing.T, what, node string, real []string) {
+	t.Helper()
+	for _, n := range real {
+		if n == node {
+			return
+		}
+	}
+	t.Errorf("%s is on %q, not on a real node %v", what, node, real)
 }
 
 // realPodTemplate puts a run's pods, the placeholder's included, on the
@@ -203,7 +229,7 @@ func placeholderCgroup(p *corev1.Pod) string {
 		return ""
 	}
 	// requests == limits: QoS Guaranteed, directly below kubepods.
-	rel := filepath.Join(realNodeCgroupV, "kubepods", "pod"+string(p.UID), id)
+	rel := filepath.Join(realNodeCgroup(p.Spec.NodeName), "kubepods", "pod"+string(p.UID), id)
 	q, err1 := os.ReadFile(filepath.Join("/sys/fs/cgroup/cpu", rel, "cpu.cfs_quota_us"))
 	m, err2 := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", rel, "memory.limit_in_bytes"))
 	if err1 != nil || err2 != nil {
@@ -350,7 +376,7 @@ func checkPlaceholderResizes(t *testing.T, evs []event, wantGrow bool) {
 // real on the real node: busybox steps, a workspace on a local volume the
 // kubelet mounts, a result read back from the TaskRun.
 func TestRealNodeFourTaskPipeline(t *testing.T) {
-	node := realNode(t)
+	real := realNodes(t)
 	ns := newNamespace(t, "real")
 	setFeatureFlags(t, patchedFlags(nil))
 
@@ -407,9 +433,7 @@ func TestRealNodeFourTaskPipeline(t *testing.T) {
 		return nil
 	})
 	for _, p := range pods {
-		if p.Spec.NodeName != node {
-			t.Errorf("TaskRun pod %s ran on %q, want the real node %s", p.Name, p.Spec.NodeName, node)
-		}
+		checkOnRealNode(t, "TaskRun pod "+p.Name, p.Spec.NodeName, real)
 		if p.Status.Phase != corev1.PodSucceeded {
 			t.Errorf("TaskRun pod %s: phase %s (%s: %s), want Succeeded", p.Name, p.Status.Phase, p.Status.Reason, p.Status.Message)
 		}
@@ -449,12 +473,19 @@ func TestRealNodeFourTaskPipeline(t *testing.T) {
 		}
 	}
 	if len(holderNodes) == 0 {
-		t.Errorf("the placeholder was never bound")
+		t.Fatalf("the placeholder was never bound")
 	}
+	node := holderNodes[0]
+	checkOnRealNode(t, "the placeholder", node, real)
 	for _, n := range holderNodes {
 		if n != node {
-			t.Errorf("the placeholder was bound to %s, want %s", n, node)
+			t.Errorf("the placeholder was bound to %s, then to %s", node, n)
 			break
+		}
+	}
+	for _, p := range pods {
+		if p.Spec.NodeName != node {
+			t.Errorf("TaskRun pod %s ran on %q, the placeholder on %s", p.Name, p.Spec.NodeName, node)
 		}
 	}
 	checkPlaceholderResizes(t, evs, false)
@@ -466,7 +497,7 @@ func TestRealNodeFourTaskPipeline(t *testing.T) {
 // is done: the kubelet applies the grow as it applies the shrinks, and c's
 // TaskRun waits for the last shrink.
 func TestRealNodeReservationGrowsBack(t *testing.T) {
-	node := realNode(t)
+	real := realNodes(t)
 	ns := newNamespace(t, "real-grow")
 	setFeatureFlags(t, patchedFlags(nil))
 	task := func(name, cpu, script string, after ...string) v1.PipelineTask {
@@ -488,9 +519,14 @@ func TestRealNodeReservationGrowsBack(t *testing.T) {
 	done := waitRunSucceeded(t, ns, run.Name, 4*time.Minute)
 	t.Logf("PipelineRun %s: %s", run.Name, describeCondition(done))
 	evs := rec.sorted()
+	node := ""
 	for _, e := range evs {
+		if e.kind == "Pod" && e.pod.Spec.NodeName != "" && node == "" {
+			node = e.pod.Spec.NodeName
+			checkOnRealNode(t, "pod "+e.pod.Name, node, real)
+		}
 		if e.kind == "Pod" && e.pod.Spec.NodeName != "" && e.pod.Spec.NodeName != node {
-			t.Errorf("pod %s bound to %s, want %s", e.pod.Name, e.pod.Spec.NodeName, node)
+			t.Errorf("pod %s bound to %s, the run's first pod to %s", e.pod.Name, e.pod.Spec.NodeName, node)
 		}
 		if e.kind == "Pod" && e.pod.Status.Phase == corev1.PodFailed {
 			t.Errorf("pod %s failed: %s: %s", e.pod.Name, e.pod.Status.Reason, e.pod.Status.Message)
@@ -505,7 +541,7 @@ func TestRealNodeReservationGrowsBack(t *testing.T) {
 // node, in a namespace that enforces it; so does the run, whose own pods are
 // made restricted by the run's templates and Tekton's set-security-context.
 func TestRealNodePlaceholderRestricted(t *testing.T) {
-	node := realNode(t)
+	real := realNodes(t)
 	ns := newNamespace(t, "real-restricted")
 	nsObj, err := cluster.kube.CoreV1().Namespaces().Get(bg(), ns, metav1.GetOptions{})
 	if err != nil {
@@ -567,9 +603,7 @@ func TestRealNodePlaceholderRestricted(t *testing.T) {
 		}
 		t.Fatalf("the placeholder never became Ready in a namespace enforcing restricted; its StatefulSet's events: %v", msgs)
 	}
-	if ready.Spec.NodeName != node {
-		t.Errorf("the placeholder ran on %s, want %s", ready.Spec.NodeName, node)
-	}
+	checkOnRealNode(t, "the placeholder", ready.Spec.NodeName, real)
 	t.Logf("placeholder %s Ready on %s (pod security context %+v)", ready.Name, ready.Spec.NodeName, ready.Spec.SecurityContext)
 	switch {
 	case doneErr != nil:
