@@ -95,6 +95,7 @@ func (e *Engine) observe(ctx context.Context, s Settings, run *v1.PipelineRun, t
 		NamespaceScoped:   t.NamespaceScoped,
 		TenantLabel:       t.TenantLabel,
 		Topology:          t.Topology,
+		Queue:             t.Queue,
 		PriorityClassName: s.Config.PriorityClassName(),
 		Image:             s.Image,
 		DefaultTemplate:   s.DefaultTemplate,
