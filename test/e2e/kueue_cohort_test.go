@@ -145,7 +145,8 @@ func admittedPlaceholder(ns, run string) probe {
 //     too (A borrows the whole cohort) and wait for a node.
 //  2. B's two runs come: fair sharing preempts A's two newest runs, the
 //     ones that started no task, as wholes (their placeholders go, they
-//     wait for admission again, no TaskRun), and admits B's: both
+//     wait for admission again, no TaskRun, and say how many workloads
+//     Kueue counts pending in their LocalQueue), and admits B's: both
 //     ClusterQueues hold 4 CPU, equal shares.
 //  3. The nodes are uncordoned: every run succeeds; at no moment more than
 //     four placeholders are admitted, and no TaskRun pod runs without its
@@ -168,7 +169,7 @@ func TestKueueFairSharingWholeRuns(t *testing.T) {
 	}
 	// 1. A's first two runs start, and run long enough for what follows.
 	for _, name := range []string{"a-1", "a-2"} {
-		createRun(t, twoCPU(nsA, name, "30s"))
+		createRun(t, twoCPU(nsA, name, "60s"))
 	}
 	for _, name := range []string{"a-1", "a-2"} {
 		waitFor(t, name+" started a TaskRun", 60*time.Second, func(ctx context.Context) error {
@@ -245,6 +246,10 @@ func TestKueueFairSharingWholeRuns(t *testing.T) {
 		t.Logf("after fair sharing: %s", strings.Join(seen, "; "))
 		return nil
 	})
+	// The message of a run waiting for admission follows its Workload
+	// every 30 s: it says Kueue's reason and the LocalQueue's count.
+	pr = waitRunMessage(t, nsA, "a-3", reasonWaitingForAdmission, 60*time.Second, "pending: ", "workloads pending in LocalQueue runs, this one included")
+	t.Logf("a-3 waiting: %s", describeCondition(pr))
 	for _, name := range []string{"a-1", "a-2"} {
 		if n := len(rec.matching(map[string]string{labelComponent: componentHolder, labelPipelineRun: name})); n != 1 {
 			t.Errorf("saw %d placeholder pods of %s, want its first one only: a run that started was preempted", n, name)

@@ -19,6 +19,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -96,10 +97,13 @@ func TestPlaceKueue(t *testing.T) {
 		// workload is what reading the Workload answers.
 		workload    []byte
 		workloadErr error
-		want        Placement
-		wantMessage []string
-		wantActions []string
-		wantEvents  []string
+		// localQueue is what reading the run's LocalQueue answers.
+		localQueue    []byte
+		localQueueErr error
+		want          Placement
+		wantMessage   []string
+		wantActions   []string
+		wantEvents    []string
 		// wantAwaiting is the StatefulSet's AwaitingAdmissionAnnotation afterwards.
 		wantAwaiting string
 		wantTemplate *template
@@ -112,6 +116,36 @@ func TestPlaceKueue(t *testing.T) {
 		wantMessage:  []string{"Waiting for admission by Kueue", "LocalQueue " + kueueQueue, "cpu=3", "Workload " + phName(), "pending: couldn't assign flavors", "1 more needed"},
 		wantActions:  []string{"patch statefulsets"},
 		wantAwaiting: now.Format(time.RFC3339),
+		wantTemplate: reservationFor(),
+		wantPod:      peak(),
+	}, {
+		name:         "gated, pending, Kueue counts the LocalQueue's pending workloads: the count is said",
+		objects:      []runtime.Object{readyNode("node-1"), awaitingAdmission(ownSTS("", peak()), time.Minute), gated(placeholderPod("", peak(), ago(time.Minute)))},
+		workload:     workloadJSON(t, pending),
+		localQueue:   []byte(`{"status":{"pendingWorkloads":3,"reservingWorkloads":2,"admittedWorkloads":2}}`),
+		want:         Placement{Reason: ReasonWaitingForAdmission, RequeueAfter: diagnoseEvery},
+		wantMessage:  []string{"pending: couldn't assign flavors", "Kueue counts 3 workloads pending in LocalQueue " + kueueQueue + ", this one included"},
+		wantAwaiting: now.Add(-time.Minute).Format(time.RFC3339),
+		wantTemplate: reservationFor(),
+		wantPod:      peak(),
+	}, {
+		name:          "gated, pending, the LocalQueue cannot be read: no count, the rest is said",
+		objects:       []runtime.Object{readyNode("node-1"), awaitingAdmission(ownSTS("", peak()), time.Minute), gated(placeholderPod("", peak(), ago(time.Minute)))},
+		workload:      workloadJSON(t, pending),
+		localQueueErr: apierrors.NewForbidden(schema.GroupResource{Group: "kueue.x-k8s.io", Resource: "localqueues"}, kueueQueue, errors.New("no RBAC")),
+		want:          Placement{Reason: ReasonWaitingForAdmission, RequeueAfter: diagnoseEvery},
+		wantMessage:   []string{"pending: couldn't assign flavors"},
+		wantAwaiting:  now.Add(-time.Minute).Format(time.RFC3339),
+		wantTemplate:  reservationFor(),
+		wantPod:       peak(),
+	}, {
+		name:         "gated, quota reserved: no count of pending workloads (this one is not)",
+		objects:      []runtime.Object{readyNode("node-1"), awaitingAdmission(ownSTS("", peak()), time.Minute), gated(placeholderPod("", peak(), ago(time.Minute)))},
+		workload:     workloadJSON(t, metav1.Condition{Type: "QuotaReserved", Status: metav1.ConditionTrue, Reason: "QuotaReserved"}),
+		localQueue:   []byte(`{"status":{"pendingWorkloads":3}}`),
+		want:         Placement{Reason: ReasonWaitingForAdmission, RequeueAfter: diagnoseEvery},
+		wantMessage:  []string{"quota reserved, waiting for its admission checks"},
+		wantAwaiting: now.Add(-time.Minute).Format(time.RFC3339),
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
 	}, {
@@ -197,6 +231,12 @@ func TestPlaceKueue(t *testing.T) {
 				}
 				return tc.workload, tc.workloadErr
 			}
+			e.LocalQueues = func(_ context.Context, namespace, name string) ([]byte, error) {
+				if namespace != ns || name != kueueQueue {
+					t.Errorf("read LocalQueue %s/%s, want %s/%s", namespace, name, ns, kueueQueue)
+				}
+				return tc.localQueue, tc.localQueueErr
+			}
 			target := Target{Placeholder: phName(), Isolation: selection.IsolationRequired}
 			got, err := e.Place(h.ctx, settings(t, tc.config), run, target, remaining())
 			if err == nil && !got.Ready && !got.Failed && got.Reason == ReasonWaitingForAdmission && got.Since.IsZero() {
@@ -206,6 +246,12 @@ func TestPlaceKueue(t *testing.T) {
 				want: tc.want, message: tc.wantMessage, actions: tc.wantActions,
 				events: tc.wantEvents, template: tc.wantTemplate, pod: tc.wantPod,
 			})
+			if tc.localQueue == nil && strings.Contains(got.Message, "workloads pending in LocalQueue") {
+				t.Errorf("Place() message %q counts pending workloads it was not given", got.Message)
+			}
+			if strings.Contains(tc.name, "no count") && strings.Contains(got.Message, "pending in LocalQueue") {
+				t.Errorf("Place() message %q has a count, want none", got.Message)
+			}
 			if sts := h.placeholderSTS(t, phName()); sts != nil {
 				if d := cmp.Diff(tc.wantAwaiting, sts.Annotations[placeholder.AwaitingAdmissionAnnotation]); d != "" {
 					t.Errorf("AwaitingAdmissionAnnotation (-want +got):\n%s", d)
@@ -251,6 +297,22 @@ func TestWorkloadMessage(t *testing.T) {
 				t.Errorf("workloadMessage() (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+func TestPendingText(t *testing.T) {
+	for _, tc := range []struct {
+		n    int32
+		want string
+	}{
+		{0, ""},
+		{-1, ""},
+		{1, "; it is the only workload Kueue counts pending in LocalQueue runs"},
+		{4, "; Kueue counts 4 workloads pending in LocalQueue runs, this one included"},
+	} {
+		if d := cmp.Diff(tc.want, pendingText(tc.n, "runs")); d != "" {
+			t.Errorf("pendingText(%d) (-want +got):\n%s", tc.n, d)
+		}
 	}
 }
 
