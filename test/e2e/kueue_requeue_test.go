@@ -78,7 +78,7 @@ func TestKueueRequeuesBoundRun(t *testing.T) {
 		return placeholderState(ns, "bound", func(pinned bool, _ string, taskRuns, _ int) bool { return pinned && taskRuns == 0 })(ctx)
 	})
 
-	createRun(t, newRun(ns, "urgent", pipelineSpec(taskDef{name: "t", cpu: "3", duration: "5s"}),
+	createRun(t, newRun(ns, "urgent", pipelineSpec(taskDef{name: "t", cpu: "3", duration: "10s"}),
 		runOpts{labels: map[string]string{labelKueueQueue: queue, labelKueuePriorityClass: high}}))
 	ev := waitEvent(t, ns, "PipelineRun", "bound", eventRequeued, 60*time.Second)
 	t.Logf("%s: %s", ev.Reason, ev.Message)
