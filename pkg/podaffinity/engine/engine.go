@@ -161,8 +161,8 @@ type Engine struct {
 	// LocalQueues, when set, reads a Kueue LocalQueue as JSON (see
 	// workloadState); otherwise the engine GETs it through KubeClient.
 	LocalQueues func(ctx context.Context, namespace, name string) ([]byte, error)
-	Clock     clock.PassiveClock
-	Metrics   *metrics.Recorder
+	Clock       clock.PassiveClock
+	Metrics     *metrics.Recorder
 
 	// own holds the engine's writes to placeholders that its caches may
 	// not show yet.
