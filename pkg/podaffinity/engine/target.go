@@ -63,7 +63,8 @@ func (t Target) Handled() bool { return t.Placeholder != "" }
 // has reconciled a run, the decision recorded on it (see Record) holds
 // whatever the configuration says now, so turning the feature off or on, or
 // changing "coschedule", the isolation scope, the topology key or the
-// Kueue queue, never strands or splits a run in flight. A child PipelineRun created by a handled parent carries
+// Kueue queue, never strands or splits a run in flight. A child
+// PipelineRun created by a handled parent carries
 // placeholder.MemberLabelKey and joins the parent's placeholder, whatever
 // the configuration. An invalid opt-in label is reported once, as a Warning
 // event on the run's first reconcile; the run is then left to Tekton's usual
