@@ -716,8 +716,9 @@ kueue_certs() {
 }
 
 # start_kueue : Kueue's manager out of cluster, with a token of its
-# ServiceAccount, the plain-Pod integration only, no leader election, no
-# internal certificate management, no visibility server; then the
+# ServiceAccount, the plain-Pod integration only, fair sharing on (Kueue's
+# default preemption strategies), no leader election, no internal
+# certificate management, no visibility server; then the
 # ResourceFlavor "default" that the tests' ClusterQueues name.
 #
 # With internal certificate management off, Kueue v0.17.0 reads its metrics
@@ -758,6 +759,8 @@ internalCertManagement:
   enable: false
 featureGates:
   VisibilityOnDemand: false
+fairSharing:
+  preemptionStrategies: [LessThanOrEqualToFinalShare, LessThanInitialShare]
 integrations:
   frameworks:
     - pod

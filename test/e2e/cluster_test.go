@@ -58,6 +58,7 @@ func patchedFlags(overrides map[string]string) map[string]string {
 		flagReservation: "",
 		flagMaxNodeWait: "",
 		flagTopology:    "",
+		flagKueueQueue:  "",
 	}
 	for k, v := range overrides {
 		kv[k] = v

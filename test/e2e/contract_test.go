@@ -19,6 +19,7 @@ const (
 	flagScope       = "pipelinerun-pod-affinity-isolation-scope"
 	flagReservation = "pipelinerun-pod-affinity-reservation"
 	flagMaxNodeWait = "pipelinerun-pod-affinity-max-node-wait"
+	flagKueueQueue  = "pipelinerun-pod-affinity-kueue-queue-name"
 	flagAPIFields   = "enable-api-fields"
 
 	labelComponent      = "app.kubernetes.io/component"

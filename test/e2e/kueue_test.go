@@ -28,6 +28,7 @@ import (
 const (
 	labelKueueQueue           = "kueue.x-k8s.io/queue-name"
 	labelKueuePriorityClass   = "kueue.x-k8s.io/priority-class"
+	labelKueuePodGroup        = "kueue.x-k8s.io/pod-group-name"
 	gateKueueAdmission        = "kueue.x-k8s.io/admission"
 	reasonWaitingForAdmission = "WaitingForAdmission"
 	// kueueFlavor is the ResourceFlavor hack/kueue/resourceflavor.yaml makes.
@@ -118,6 +119,12 @@ func gatedByKueue(p *corev1.Pod) bool {
 // placeholder the scheduler finds no room for (Kueue's quota is below the
 // cluster's capacity: a run it admits fits).
 func admissionInvariant(maxAdmitted int) func(live []*corev1.Pod) string {
+	return kueueInvariant(maxAdmitted, true)
+}
+
+// kueueInvariant is admissionInvariant; without roomy, a placeholder may
+// wait for room (a test that cordons nodes on purpose).
+func kueueInvariant(maxAdmitted int, roomy bool) func(live []*corev1.Pod) string {
 	return func(live []*corev1.Pod) string {
 		admitted := map[string]*corev1.Pod{}
 		var bad []string
@@ -125,10 +132,12 @@ func admissionInvariant(maxAdmitted int) func(live []*corev1.Pod) string {
 			if p.Labels[labelComponent] != componentHolder {
 				continue
 			}
-			if !gatedByKueue(p) && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			// A pod being deleted holds no admission any more: Kueue
+			// releases a stopped workload's quota once its pods go.
+			if !gatedByKueue(p) && p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
 				admitted[p.Labels[labelInstance]] = p
 			}
-			if msg, ok := podScheduledFalse(p); ok && strings.Contains(msg, "Insufficient") {
+			if msg, ok := podScheduledFalse(p); ok && roomy && strings.Contains(msg, "Insufficient") {
 				bad = append(bad, fmt.Sprintf("placeholder %s pending for capacity: %s", p.Name, msg))
 			}
 		}

@@ -60,6 +60,13 @@ const (
 	// "topology.kubernetes.io/zone" keeps a run in one zone and gives each
 	// isolated run a zone of its own.
 	TopologyKeyKey = "pipelinerun-pod-affinity-topology-key"
+	// KueueQueueKey names the Kueue LocalQueue, in each run's namespace,
+	// through which the runs the engine places are admitted as wholes when
+	// they have no "kueue.x-k8s.io/queue-name" label of their own (the
+	// label wins). Empty or absent, the default: only labelled runs are
+	// queued. The queue is recorded on a run when the engine first decides
+	// it, so changing the key changes only runs that have not started.
+	KueueQueueKey = "pipelinerun-pod-affinity-kueue-queue-name"
 
 	// IsolationScopeCluster isolates PipelineRuns from each other across namespaces.
 	IsolationScopeCluster = "cluster"
@@ -99,7 +106,13 @@ type Config struct {
 	PriorityClass string `json:"priorityClass,omitempty"`
 	// Topology is the value of TopologyKeyKey; empty means DefaultTopologyKey.
 	Topology string `json:"topologyKey,omitempty"`
+	// KueueQueue is the value of KueueQueueKey; empty means no queue.
+	KueueQueue string `json:"kueueQueueName,omitempty"`
 }
+
+// KueueQueueName returns the Kueue LocalQueue of runs without a queue
+// label of their own, or "" when only labelled runs are queued.
+func (c Config) KueueQueueName() string { return c.KueueQueue }
 
 // TopologyKey returns the effective topology key: the node label whose
 // value all pods of a run share.
@@ -205,7 +218,32 @@ func FromMap(data map[string]string) (Config, error) {
 			c.Topology = key
 		}
 	}
+	if v, ok := data[KueueQueueKey]; ok {
+		name, err := parseQueueName(v)
+		if err != nil {
+			return Config{}, err
+		}
+		c.KueueQueue = name
+	}
 	return c, nil
+}
+
+// parseQueueName parses the value of KueueQueueKey: the name of a
+// LocalQueue, which becomes the value of the "kueue.x-k8s.io/queue-name"
+// label of placeholder pods, so both a DNS-1123 subdomain (what Kueue's
+// webhook requires of that label) and a label value (at most 63
+// characters); or "" for none.
+func parseQueueName(v string) (string, error) {
+	name := strings.TrimSpace(v)
+	if name == "" {
+		return "", nil
+	}
+	errs := append(validation.IsDNS1123Subdomain(name), validation.IsValidLabelValue(name)...)
+	if len(errs) > 0 {
+		return "", fmt.Errorf("invalid value for feature flag %q: %q (want the name of a Kueue LocalQueue, looked up in each PipelineRun's namespace, or \"\" for none): %s",
+			KueueQueueKey, v, strings.Join(errs, "; "))
+	}
+	return name, nil
 }
 
 // parseScope parses the value of IsolationScopeKey. The default is stored

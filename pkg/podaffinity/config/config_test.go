@@ -116,6 +116,14 @@ func TestFromMap(t *testing.T) {
 		data: map[string]string{TopologyKeyKey: "topology.kubernetes.io/zone", IsolationScopeKey: "label:tenant"},
 		want: Config{Topology: "topology.kubernetes.io/zone", Scope: "label:tenant"},
 	}, {
+		name: "Kueue queue: a LocalQueue name, trimmed",
+		data: map[string]string{KueueQueueKey: " team-a.runs "},
+		want: Config{KueueQueue: "team-a.runs"},
+	}, {
+		name: "Kueue queue: empty is the default (no queue)",
+		data: map[string]string{KueueQueueKey: ""},
+		want: Config{},
+	}, {
 		name: "unrelated keys are ignored",
 		data: map[string]string{"enable-api-fields": "alpha", "coschedule": "pipelineruns"},
 		want: Config{},
@@ -144,6 +152,7 @@ func TestFromMapExplicitDefaultsEqualAbsent(t *testing.T) {
 		MaxNodeWaitKey:    DefaultMaxNodeWait.String(),
 		PriorityClassKey:  "",
 		TopologyKeyKey:    DefaultTopologyKey,
+		KueueQueueKey:     "",
 	})
 	if err != nil {
 		t.Fatalf("FromMap(explicit defaults) = %v", err)
@@ -206,6 +215,18 @@ func TestFromMapErrors(t *testing.T) {
 		data:   map[string]string{TopologyKeyKey: "topology.kubernetes.io/zone", ReservationKey: "all"},
 		wantIn: []string{ReservationKey},
 	}, {
+		name:   "Kueue queue that is not a valid name",
+		data:   map[string]string{KueueQueueKey: "Team_A"},
+		wantIn: []string{KueueQueueKey, `"Team_A"`, "a Kueue LocalQueue", "lowercase RFC 1123 subdomain"},
+	}, {
+		name:   "Kueue queue longer than a label value may be",
+		data:   map[string]string{KueueQueueKey: strings.Repeat("q", 64)},
+		wantIn: []string{KueueQueueKey, "must be no more than 63"},
+	}, {
+		name:   "Kueue queue with a slash",
+		data:   map[string]string{KueueQueueKey: "team-a/runs"},
+		wantIn: []string{KueueQueueKey, `"team-a/runs"`},
+	}, {
 		name:   "unknown reservation",
 		data:   map[string]string{ReservationKey: "all"},
 		wantIn: []string{ReservationKey, `"all"`, `"reserve"`, `"none"`},
@@ -244,6 +265,7 @@ func TestAccessors(t *testing.T) {
 		Scope, TenantLabel, Reservation string
 		MaxNodeWait                     time.Duration
 		PriorityClass, TopologyKey      string
+		KueueQueue                      string
 	}
 	for _, tc := range []struct {
 		name string
@@ -262,6 +284,10 @@ func TestAccessors(t *testing.T) {
 		cfg:  Config{Scope: "label:example.com/tenant", PriorityClass: "low"},
 		want: effective{Scope: "label:example.com/tenant", TenantLabel: "example.com/tenant", Reservation: ReservationReserve, MaxNodeWait: DefaultMaxNodeWait, PriorityClass: "low", TopologyKey: DefaultTopologyKey},
 	}, {
+		name: "Kueue queue",
+		cfg:  Config{KueueQueue: "runs"},
+		want: effective{Scope: IsolationScopeCluster, Reservation: ReservationReserve, MaxNodeWait: DefaultMaxNodeWait, TopologyKey: DefaultTopologyKey, KueueQueue: "runs"},
+	}, {
 		name: "zero wait is unbounded, not the default",
 		cfg:  Config{NodeWait: durationPtr(0)},
 		want: effective{Scope: IsolationScopeCluster, Reservation: ReservationReserve, MaxNodeWait: 0, TopologyKey: DefaultTopologyKey},
@@ -270,6 +296,7 @@ func TestAccessors(t *testing.T) {
 			got := effective{
 				Scope: tc.cfg.IsolationScope(), TenantLabel: tc.cfg.TenantLabel(), Reservation: tc.cfg.Reservation(),
 				MaxNodeWait: tc.cfg.MaxNodeWait(), PriorityClass: tc.cfg.PriorityClassName(), TopologyKey: tc.cfg.TopologyKey(),
+				KueueQueue: tc.cfg.KueueQueueName(),
 			}
 			if d := cmp.Diff(tc.want, got); d != "" {
 				t.Errorf("accessors of %+v (-want +got):\n%s", tc.cfg, d)

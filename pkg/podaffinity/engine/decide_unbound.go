@@ -102,7 +102,7 @@ func decideReclaim(w world, now time.Time, s Settings) step {
 // template asks for the run's remaining peak on any node again, and the
 // pinned pod is replaced. Otherwise the run waits for admission (there).
 func decideAdmission(w world, now time.Time, s Settings) step {
-	p, pinned, queue := w.pod, w.pinned, placeholder.KueueQueue(w.run)
+	p, pinned, queue := w.pod, w.pinned, w.spec.KueueQueue()
 	if requeues(w) {
 		msg := fmt.Sprintf("Placeholder pod %s lost its admission by Kueue and node %s (it was preempted or deleted); the PipelineRun is queued again in LocalQueue %s as a whole (%s), for any node",
 			p.Name, pinned, queue, formatResources(reservation(w, s)))

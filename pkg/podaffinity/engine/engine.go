@@ -158,8 +158,11 @@ type Engine struct {
 	// Workloads, when set, reads a Kueue Workload as JSON (see
 	// workloadState); otherwise the engine GETs it through KubeClient.
 	Workloads func(ctx context.Context, namespace, name string) ([]byte, error)
-	Clock     clock.PassiveClock
-	Metrics   *metrics.Recorder
+	// LocalQueues, when set, reads a Kueue LocalQueue as JSON (see
+	// workloadState); otherwise the engine GETs it through KubeClient.
+	LocalQueues func(ctx context.Context, namespace, name string) ([]byte, error)
+	Clock       clock.PassiveClock
+	Metrics     *metrics.Recorder
 
 	// own holds the engine's writes to placeholders that its caches may
 	// not show yet.

@@ -48,8 +48,22 @@ import (
 // peak again, and the pinned pod is replaced, so that the run does not come
 // back to a node it no longer holds (decideAdmission).
 
-// kueueWorkloadPath is where the API server serves a Kueue Workload.
-const kueueWorkloadPath = "/apis/kueue.x-k8s.io/v1beta2/namespaces/%s/workloads/%s"
+// kueueWorkloadPath and kueueLocalQueuePath are where the API server
+// serves a Kueue Workload and LocalQueue.
+const (
+	kueueWorkloadPath   = "/apis/kueue.x-k8s.io/v1beta2/namespaces/%s/workloads/%s"
+	kueueLocalQueuePath = "/apis/kueue.x-k8s.io/v1beta2/namespaces/%s/localqueues/%s"
+)
+
+// kueueLocalQueue is what the engine reads of a Kueue LocalQueue: how many
+// of its workloads Kueue counts as pending (not admitted). Kueue serves a
+// pending workload's position only through its visibility API (an
+// aggregated API the engine does not read): the count is not a position.
+type kueueLocalQueue struct {
+	Status struct {
+		PendingWorkloads int32 `json:"pendingWorkloads"`
+	} `json:"status"`
+}
 
 // kueueWorkload is what the engine reads of a Kueue Workload.
 type kueueWorkload struct {
@@ -74,9 +88,11 @@ func (e *Engine) admitted(ctx context.Context, sts *appsv1.StatefulSet) (*appsv1
 
 // workloadState says where Kueue's Workload of a placeholder stands, from
 // its conditions, or "" when the engine cannot read it (no Kueue CRDs, or
-// no permission to get Workloads: see config/kueue-rbac.yaml).
-func (e *Engine) workloadState(ctx context.Context, namespace, name string) string {
-	raw, err := e.readWorkload(ctx, namespace, name)
+// no permission to get Workloads: see config/kueue-rbac.yaml). While the
+// Workload is pending, it adds how many workloads Kueue counts pending in
+// the run's LocalQueue, queue, when the engine can read it.
+func (e *Engine) workloadState(ctx context.Context, namespace, name, queue string) string {
+	raw, err := e.readKueue(ctx, e.Workloads, kueueWorkloadPath, namespace, name)
 	switch {
 	case apierrors.IsNotFound(err):
 		return fmt.Sprintf("Kueue has not made Workload %s yet (is Kueue running, with its pod integration?)", name)
@@ -91,21 +107,67 @@ func (e *Engine) workloadState(ctx context.Context, namespace, name string) stri
 		logging.FromContext(ctx).Debugf("Decoding Kueue Workload %s/%s: %v", namespace, name, err)
 		return ""
 	}
-	return workloadMessage(wl.Status.Conditions)
+	msg := workloadMessage(wl.Status.Conditions)
+	if pendingWorkload(wl.Status.Conditions) {
+		msg += pendingText(e.pendingIn(ctx, namespace, queue), queue)
+	}
+	return msg
 }
 
-// readWorkload GETs a Kueue Workload as JSON: through Workloads when set,
-// otherwise through the discovery REST client of KubeClient (the engine
-// has no Kueue client). A nil answer means there is no way to read it.
-func (e *Engine) readWorkload(ctx context.Context, namespace, name string) ([]byte, error) {
-	if e.Workloads != nil {
-		return e.Workloads(ctx, namespace, name)
+// pendingText says how many workloads Kueue counts pending in a run's
+// LocalQueue, its own included ("" for none: the count is unknown).
+func pendingText(n int32, queue string) string {
+	switch {
+	case n <= 0:
+		return ""
+	case n == 1:
+		return fmt.Sprintf("; it is the only workload Kueue counts pending in LocalQueue %s", queue)
+	}
+	return fmt.Sprintf("; Kueue counts %d workloads pending in LocalQueue %s, this one included", n, queue)
+}
+
+// pendingIn returns how many workloads Kueue counts pending in LocalQueue
+// namespace/queue, or 0 when the engine cannot read it.
+func (e *Engine) pendingIn(ctx context.Context, namespace, queue string) int32 {
+	raw, err := e.readKueue(ctx, e.LocalQueues, kueueLocalQueuePath, namespace, queue)
+	if err != nil || raw == nil {
+		if err != nil {
+			logging.FromContext(ctx).Debugf("Reading Kueue LocalQueue %s/%s: %v", namespace, queue, err)
+		}
+		return 0
+	}
+	var lq kueueLocalQueue
+	if err := json.Unmarshal(raw, &lq); err != nil {
+		logging.FromContext(ctx).Debugf("Decoding Kueue LocalQueue %s/%s: %v", namespace, queue, err)
+		return 0
+	}
+	return lq.Status.PendingWorkloads
+}
+
+// readKueue GETs a Kueue object as JSON: through read when set, otherwise
+// at path through the discovery REST client of KubeClient (the engine has
+// no Kueue client). A nil answer means there is no way to read it.
+func (e *Engine) readKueue(ctx context.Context, read func(context.Context, string, string) ([]byte, error), path, namespace, name string) ([]byte, error) {
+	if read != nil {
+		return read(ctx, namespace, name)
 	}
 	rc := e.KubeClient.Discovery().RESTClient()
 	if rc == nil {
 		return nil, nil
 	}
-	return rc.Get().AbsPath(fmt.Sprintf(kueueWorkloadPath, namespace, name)).DoRaw(ctx)
+	return rc.Get().AbsPath(fmt.Sprintf(path, namespace, name)).DoRaw(ctx)
+}
+
+// pendingWorkload reports whether a Workload's conditions say Kueue has
+// not reserved quota for it: it is one of its LocalQueue's pending
+// workloads.
+func pendingWorkload(conditions []metav1.Condition) bool {
+	for _, c := range conditions {
+		if c.Type == "QuotaReserved" {
+			return c.Status == metav1.ConditionFalse
+		}
+	}
+	return false
 }
 
 // workloadMessage turns a Workload's conditions into what the run says.

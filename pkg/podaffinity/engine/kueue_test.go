@@ -19,10 +19,13 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
@@ -94,10 +97,13 @@ func TestPlaceKueue(t *testing.T) {
 		// workload is what reading the Workload answers.
 		workload    []byte
 		workloadErr error
-		want        Placement
-		wantMessage []string
-		wantActions []string
-		wantEvents  []string
+		// localQueue is what reading the run's LocalQueue answers.
+		localQueue    []byte
+		localQueueErr error
+		want          Placement
+		wantMessage   []string
+		wantActions   []string
+		wantEvents    []string
 		// wantAwaiting is the StatefulSet's AwaitingAdmissionAnnotation afterwards.
 		wantAwaiting string
 		wantTemplate *template
@@ -110,6 +116,36 @@ func TestPlaceKueue(t *testing.T) {
 		wantMessage:  []string{"Waiting for admission by Kueue", "LocalQueue " + kueueQueue, "cpu=3", "Workload " + phName(), "pending: couldn't assign flavors", "1 more needed"},
 		wantActions:  []string{"patch statefulsets"},
 		wantAwaiting: now.Format(time.RFC3339),
+		wantTemplate: reservationFor(),
+		wantPod:      peak(),
+	}, {
+		name:         "gated, pending, Kueue counts the LocalQueue's pending workloads: the count is said",
+		objects:      []runtime.Object{readyNode("node-1"), awaitingAdmission(ownSTS("", peak()), time.Minute), gated(placeholderPod("", peak(), ago(time.Minute)))},
+		workload:     workloadJSON(t, pending),
+		localQueue:   []byte(`{"status":{"pendingWorkloads":3,"reservingWorkloads":2,"admittedWorkloads":2}}`),
+		want:         Placement{Reason: ReasonWaitingForAdmission, RequeueAfter: diagnoseEvery},
+		wantMessage:  []string{"pending: couldn't assign flavors", "Kueue counts 3 workloads pending in LocalQueue " + kueueQueue + ", this one included"},
+		wantAwaiting: now.Add(-time.Minute).Format(time.RFC3339),
+		wantTemplate: reservationFor(),
+		wantPod:      peak(),
+	}, {
+		name:          "gated, pending, the LocalQueue cannot be read: no count, the rest is said",
+		objects:       []runtime.Object{readyNode("node-1"), awaitingAdmission(ownSTS("", peak()), time.Minute), gated(placeholderPod("", peak(), ago(time.Minute)))},
+		workload:      workloadJSON(t, pending),
+		localQueueErr: apierrors.NewForbidden(schema.GroupResource{Group: "kueue.x-k8s.io", Resource: "localqueues"}, kueueQueue, errors.New("no RBAC")),
+		want:          Placement{Reason: ReasonWaitingForAdmission, RequeueAfter: diagnoseEvery},
+		wantMessage:   []string{"pending: couldn't assign flavors"},
+		wantAwaiting:  now.Add(-time.Minute).Format(time.RFC3339),
+		wantTemplate:  reservationFor(),
+		wantPod:       peak(),
+	}, {
+		name:         "gated, quota reserved: no count of pending workloads (this one is not)",
+		objects:      []runtime.Object{readyNode("node-1"), awaitingAdmission(ownSTS("", peak()), time.Minute), gated(placeholderPod("", peak(), ago(time.Minute)))},
+		workload:     workloadJSON(t, metav1.Condition{Type: "QuotaReserved", Status: metav1.ConditionTrue, Reason: "QuotaReserved"}),
+		localQueue:   []byte(`{"status":{"pendingWorkloads":3}}`),
+		want:         Placement{Reason: ReasonWaitingForAdmission, RequeueAfter: diagnoseEvery},
+		wantMessage:  []string{"quota reserved, waiting for its admission checks"},
+		wantAwaiting: now.Add(-time.Minute).Format(time.RFC3339),
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
 	}, {
@@ -195,6 +231,12 @@ func TestPlaceKueue(t *testing.T) {
 				}
 				return tc.workload, tc.workloadErr
 			}
+			e.LocalQueues = func(_ context.Context, namespace, name string) ([]byte, error) {
+				if namespace != ns || name != kueueQueue {
+					t.Errorf("read LocalQueue %s/%s, want %s/%s", namespace, name, ns, kueueQueue)
+				}
+				return tc.localQueue, tc.localQueueErr
+			}
 			target := Target{Placeholder: phName(), Isolation: selection.IsolationRequired}
 			got, err := e.Place(h.ctx, settings(t, tc.config), run, target, remaining())
 			if err == nil && !got.Ready && !got.Failed && got.Reason == ReasonWaitingForAdmission && got.Since.IsZero() {
@@ -204,6 +246,12 @@ func TestPlaceKueue(t *testing.T) {
 				want: tc.want, message: tc.wantMessage, actions: tc.wantActions,
 				events: tc.wantEvents, template: tc.wantTemplate, pod: tc.wantPod,
 			})
+			if tc.localQueue == nil && strings.Contains(got.Message, "workloads pending in LocalQueue") {
+				t.Errorf("Place() message %q counts pending workloads it was not given", got.Message)
+			}
+			if strings.Contains(tc.name, "no count") && strings.Contains(got.Message, "pending in LocalQueue") {
+				t.Errorf("Place() message %q has a count, want none", got.Message)
+			}
 			if sts := h.placeholderSTS(t, phName()); sts != nil {
 				if d := cmp.Diff(tc.wantAwaiting, sts.Annotations[placeholder.AwaitingAdmissionAnnotation]); d != "" {
 					t.Errorf("AwaitingAdmissionAnnotation (-want +got):\n%s", d)
@@ -252,6 +300,22 @@ func TestWorkloadMessage(t *testing.T) {
 	}
 }
 
+func TestPendingText(t *testing.T) {
+	for _, tc := range []struct {
+		n    int32
+		want string
+	}{
+		{0, ""},
+		{-1, ""},
+		{1, "; it is the only workload Kueue counts pending in LocalQueue runs"},
+		{4, "; Kueue counts 4 workloads pending in LocalQueue runs, this one included"},
+	} {
+		if d := cmp.Diff(tc.want, pendingText(tc.n, "runs")); d != "" {
+			t.Errorf("pendingText(%d) (-want +got):\n%s", tc.n, d)
+		}
+	}
+}
+
 // A run that is not labelled for a queue never reads Workloads.
 func TestPlaceWithoutKueueReadsNoWorkload(t *testing.T) {
 	h := newHarness(t, readyNode("node-1"), ownSTS("", peak()), placeholderPod("", peak(), ago(time.Second)))
@@ -264,5 +328,85 @@ func TestPlaceWithoutKueueReadsNoWorkload(t *testing.T) {
 	got, err := e.Place(h.ctx, settings(t, nil), testRun(), target, []demand.Task{{Name: "a", Pod: rl("3", "3Gi"), State: demand.Starting}})
 	if err != nil || got.Reason != ReasonWaitingForNode {
 		t.Errorf("Place() = %+v, %v; want a wait for a node", got, err)
+	}
+}
+
+// A run without a queue label, given a LocalQueue by the Kueue queue flag
+// (Target.Queue, as recorded on it), is admitted through that queue: its
+// placeholder is made gated in it, and it waits for admission there.
+func TestPlaceKueueDefaultQueue(t *testing.T) {
+	pending := metav1.Condition{Type: "QuotaReserved", Status: metav1.ConditionFalse, Reason: "Pending", Message: "insufficient unused quota"}
+	for _, tc := range []struct {
+		name    string
+		objects []runtime.Object
+		// labelled labels the run for a queue of its own, which wins.
+		labelled    string
+		want        Placement
+		wantMessage []string
+		wantQueue   string
+		wantGated   bool
+	}{{
+		name:        "no placeholder yet: made gated in the default queue",
+		objects:     []runtime.Object{readyNode("node-1")},
+		want:        Placement{Reason: ReasonWaitingForNode},
+		wantQueue:   "runs",
+		wantGated:   true,
+		wantMessage: []string{},
+	}, {
+		name:        "gated: waits for admission in the default queue",
+		objects:     []runtime.Object{readyNode("node-1"), ownSTS("", peak()), gated(placeholderPod("", peak(), ago(time.Second)))},
+		want:        Placement{Reason: ReasonWaitingForAdmission, RequeueAfter: diagnoseEvery},
+		wantMessage: []string{"Waiting for admission by Kueue", "LocalQueue runs", "pending: insufficient unused quota"},
+	}, {
+		name:        "labelled for a queue of its own: the label wins",
+		objects:     []runtime.Object{readyNode("node-1")},
+		labelled:    kueueQueue,
+		want:        Placement{Reason: ReasonWaitingForNode},
+		wantQueue:   kueueQueue,
+		wantGated:   true,
+		wantMessage: []string{},
+	}, {
+		name:        "labelled, gated: waits for admission in the label's queue",
+		objects:     []runtime.Object{readyNode("node-1"), ownSTS("", peak()), gated(placeholderPod("", peak(), ago(time.Second)))},
+		labelled:    kueueQueue,
+		want:        Placement{Reason: ReasonWaitingForAdmission, RequeueAfter: diagnoseEvery},
+		wantMessage: []string{"LocalQueue " + kueueQueue},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.objects...)
+			run := testRun()
+			if tc.labelled != "" {
+				run.Labels[placeholder.KueueQueueLabel] = tc.labelled
+			}
+			e := h.engine(t)
+			e.Workloads = func(context.Context, string, string) ([]byte, error) { return workloadJSON(t, pending), nil }
+			target := Target{Placeholder: phName(), Isolation: selection.IsolationRequired, Queue: "runs"}
+			got, err := e.Place(h.ctx, settings(t, nil), run, target, remaining())
+			if err != nil {
+				t.Fatalf("Place() = %v", err)
+			}
+			if d := cmp.Diff(tc.want, got, ignoreMessage, cmpopts.IgnoreFields(Placement{}, "Since", "RequeueAfter")); d != "" {
+				t.Errorf("Place() (-want +got):\n%s", d)
+			}
+			for _, want := range tc.wantMessage {
+				if !strings.Contains(got.Message, want) {
+					t.Errorf("Place() message %q does not contain %q", got.Message, want)
+				}
+			}
+			if tc.wantQueue == "" {
+				return
+			}
+			sts := h.placeholderSTS(t, phName())
+			if sts == nil {
+				t.Fatal("no placeholder StatefulSet made")
+			}
+			tpl := sts.Spec.Template
+			if d := cmp.Diff(tc.wantQueue, tpl.Labels[placeholder.KueueQueueLabel]); d != "" {
+				t.Errorf("template queue label (-want +got):\n%s", d)
+			}
+			if gated := placeholder.AwaitsAdmission(&corev1.Pod{Spec: tpl.Spec}); gated != tc.wantGated {
+				t.Errorf("template gated by Kueue = %v, want %v", gated, tc.wantGated)
+			}
+		})
 	}
 }

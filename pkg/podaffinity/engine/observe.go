@@ -95,6 +95,7 @@ func (e *Engine) observe(ctx context.Context, s Settings, run *v1.PipelineRun, t
 		NamespaceScoped:   t.NamespaceScoped,
 		TenantLabel:       t.TenantLabel,
 		Topology:          t.Topology,
+		Queue:             t.Queue,
 		PriorityClassName: s.Config.PriorityClassName(),
 		Image:             s.Image,
 		DefaultTemplate:   s.DefaultTemplate,
@@ -215,7 +216,7 @@ func (e *Engine) observePlaced(ctx context.Context, w *world) error {
 	if p := w.pod; p != nil && p.Spec.NodeName == "" && w.unusable == "" {
 		if placeholder.AwaitsAdmission(p) {
 			if !requeues(*w) {
-				w.workload = e.workloadState(ctx, run.Namespace, placeholder.KueueWorkloadName(w.sts.Name))
+				w.workload = e.workloadState(ctx, run.Namespace, placeholder.KueueWorkloadName(w.sts.Name), w.spec.KueueQueue())
 			}
 		} else if schedulingMessage(p) != "" {
 			nodes, err := e.Nodes.List(labels.Everything())

@@ -45,6 +45,11 @@ type Target struct {
 	// ("" is one node, kubernetes.io/hostname): the topology of its pods'
 	// affinity to the placeholder and of the placeholders' isolation.
 	Topology string
+	// Queue is the Kueue LocalQueue that pipelinerun-pod-affinity-kueue-
+	// queue-name gave the run, which had no queue label, when it was
+	// decided ("": none). The run's own label wins over it
+	// (placeholder.Spec.KueueQueue).
+	Queue string
 	// Joined is true for a child PipelineRun that shares its parent's placeholder.
 	Joined bool
 }
@@ -57,8 +62,9 @@ func (t Target) Handled() bool { return t.Placeholder != "" }
 // The decision sticks to the run (selection.Sticky): once the controller
 // has reconciled a run, the decision recorded on it (see Record) holds
 // whatever the configuration says now, so turning the feature off or on, or
-// changing "coschedule" or the isolation scope, never strands or splits a
-// run in flight. A child PipelineRun created by a handled parent carries
+// changing "coschedule", the isolation scope, the topology key or the
+// Kueue queue, never strands or splits a run in flight. A child
+// PipelineRun created by a handled parent carries
 // placeholder.MemberLabelKey and joins the parent's placeholder, whatever
 // the configuration. An invalid opt-in label is reported once, as a Warning
 // event on the run's first reconcile; the run is then left to Tekton's usual
@@ -103,6 +109,7 @@ func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) (T
 	return Target{
 		Placeholder: placeholder.Name(&run.ObjectMeta), Isolation: record.Isolation,
 		NamespaceScoped: record.NamespaceScoped, TenantLabel: record.TenantLabel, Topology: record.Topology,
+		Queue: record.Queue,
 	}, nil
 }
 
@@ -133,12 +140,18 @@ func (e *Engine) fresh(ctx context.Context, s Settings, run *v1.PipelineRun) sel
 		}
 		return selection.Record{}
 	}
-	return selection.Record{
+	r := selection.Record{
 		Isolation:       decision.Isolation,
 		NamespaceScoped: s.Config.IsolationScope() == paconfig.IsolationScopeNamespace,
 		TenantLabel:     s.Config.TenantLabel(),
 		Topology:        s.Config.Topology,
 	}
+	// The default queue is for runs without one of their own: a labelled
+	// run records none, its label says it.
+	if decision.Handled() && placeholder.KueueQueue(run) == "" {
+		r.Queue = s.Config.KueueQueueName()
+	}
+	return r
 }
 
 // ownsPlaceholder reports whether run controls a placeholder StatefulSet.
@@ -167,7 +180,7 @@ func Record(run *v1.PipelineRun, t Target) {
 	if run.IsPending() || run.IsDone() || t.Joined {
 		return
 	}
-	r := selection.Record{Isolation: t.Isolation, NamespaceScoped: t.NamespaceScoped, TenantLabel: t.TenantLabel, Topology: t.Topology}
+	r := selection.Record{Isolation: t.Isolation, NamespaceScoped: t.NamespaceScoped, TenantLabel: t.TenantLabel, Topology: t.Topology, Queue: t.Queue}
 	if !t.Handled() {
 		r = selection.Record{}
 		if _, ok := run.Annotations[selection.RecordAnnotationKey]; !ok {

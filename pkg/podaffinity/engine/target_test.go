@@ -60,7 +60,9 @@ func TestTarget(t *testing.T) {
 		enabled    bool
 		coschedule string
 		// topology is the value of the topology key flag, if set.
-		topology   string
+		topology string
+		// queue is the value of the Kueue queue flag, if set.
+		queue      string
 		run        *v1.PipelineRun
 		want       Target
 		wantEvents []string
@@ -113,6 +115,41 @@ func TestTarget(t *testing.T) {
 		enabled: true,
 		run:     reconciled(recorded(testRun(), "required/namespace@"+zoneKey), true),
 		want:    Target{Placeholder: phName(), Isolation: selection.IsolationRequired, NamespaceScoped: true, Topology: zoneKey},
+	}, {
+		name:    "Kueue queue flag: a run without a queue label is queued there",
+		enabled: true,
+		queue:   "runs",
+		run:     testRun(),
+		want:    Target{Placeholder: phName(), Isolation: selection.IsolationRequired, Queue: "runs"},
+	}, {
+		name:    "Kueue queue flag, run labelled for a queue of its own: the label wins, no default",
+		enabled: true,
+		queue:   "runs",
+		run:     withLabels(testRun(), map[string]string{selection.LabelKey: "true", placeholder.KueueQueueLabel: "team-a"}),
+		want:    Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+	}, {
+		name:    "Kueue queue flag, run not handled: no queue",
+		enabled: true,
+		queue:   "runs",
+		run:     withLabels(testRun(), nil),
+		want:    Target{},
+	}, {
+		name:    "Kueue queue flag set mid-run: the run's record (no queue) holds",
+		enabled: true,
+		queue:   "runs",
+		run:     reconciled(recorded(testRun(), "required/cluster"), true),
+		want:    Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+	}, {
+		name:    "Kueue queue flag cleared mid-run: the run's record (the queue) holds",
+		enabled: true,
+		run:     reconciled(recorded(testRun(), "required/cluster,kueue-queue=runs"), true),
+		want:    Target{Placeholder: phName(), Isolation: selection.IsolationRequired, Queue: "runs"},
+	}, {
+		name:    "Kueue queue flag changed mid-run: the run's record (the old queue) holds",
+		enabled: true,
+		queue:   "other",
+		run:     reconciled(recorded(testRun(), "required/cluster@"+zoneKey+",kueue-queue=runs"), true),
+		want:    Target{Placeholder: phName(), Isolation: selection.IsolationRequired, Topology: zoneKey, Queue: "runs"},
 	}, {
 		name:     "child PipelineRun of a run in one zone joins in the parent's zone, whatever the flag says",
 		enabled:  true,
@@ -205,6 +242,9 @@ func TestTarget(t *testing.T) {
 			flags := map[string]string{paconfig.EnableKey: fmt.Sprint(tc.enabled)}
 			if tc.topology != "" {
 				flags[paconfig.TopologyKeyKey] = tc.topology
+			}
+			if tc.queue != "" {
+				flags[paconfig.KueueQueueKey] = tc.queue
 			}
 			s := settings(t, flags)
 			s.Coschedule = tc.coschedule
@@ -324,6 +364,11 @@ func TestRecord(t *testing.T) {
 		run:    testRun(),
 		target: Target{Placeholder: phName(), Isolation: selection.IsolationRequired, TenantLabel: "example.com/tenant", Topology: zoneKey},
 		want:   map[string]string{selection.RecordAnnotationKey: "required/label:example.com/tenant@" + zoneKey},
+	}, {
+		name:   "handled, queued through the default queue: the queue follows the scope and topology",
+		run:    testRun(),
+		target: Target{Placeholder: phName(), Isolation: selection.IsolationRequired, Topology: zoneKey, Queue: "runs"},
+		want:   map[string]string{selection.RecordAnnotationKey: "required/cluster@" + zoneKey + ",kueue-queue=runs"},
 	}, {
 		name:   "not handled: nothing written",
 		run:    testRun(),

@@ -21,7 +21,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// A run labelled for a Kueue LocalQueue (KueueQueueLabel) is admitted by
+// A run labelled for a Kueue LocalQueue (KueueQueueLabel), or given one by
+// pipelinerun-pod-affinity-kueue-queue-name (Spec.Queue), is admitted by
 // Kueue as a whole: its placeholder pod is the run's Kueue workload, at the
 // run's peak demand, held back by Kueue's scheduling gate until Kueue admits
 // it. The placeholder carries by itself what Kueue's pod webhook would add
@@ -69,6 +70,15 @@ func KueueQueue(run *v1.PipelineRun) string {
 	return run.Labels[KueueQueueLabel]
 }
 
+// KueueQueue returns the Kueue LocalQueue the run is admitted through: the
+// one it is labelled for, or else s.Queue; "" for none.
+func (s Spec) KueueQueue() string {
+	if queue := KueueQueue(s.Run); queue != "" {
+		return queue
+	}
+	return s.Queue
+}
+
 // KueueWorkloadName returns the name of the Kueue Workload of the
 // placeholder StatefulSet called name (its pod group).
 func KueueWorkloadName(name string) string { return name }
@@ -87,11 +97,11 @@ func AwaitsAdmission(p *corev1.Pod) bool {
 	return false
 }
 
-// kueueTemplate adds to the placeholder pod template of a run labelled for
-// a LocalQueue what makes it that run's Kueue workload; it does nothing for
-// other runs.
+// kueueTemplate adds to the placeholder pod template of a run admitted
+// through a LocalQueue (Spec.KueueQueue) what makes it that run's Kueue
+// workload; it does nothing for other runs.
 func kueueTemplate(s Spec, tpl *corev1.PodTemplateSpec) {
-	queue := KueueQueue(s.Run)
+	queue := s.KueueQueue()
 	if queue == "" {
 		return
 	}

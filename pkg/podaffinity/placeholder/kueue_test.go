@@ -40,10 +40,23 @@ func TestStatefulSetKueue(t *testing.T) {
 		"kueue.x-k8s.io/pod-group-total-count": "1",
 		"kueue.x-k8s.io/role-hash":             "placeholder",
 	})
+	queuedIn := func(queue string) kueueParts {
+		return kueueParts{
+			Labels: merged(base, map[string]string{
+				KueueQueueLabel:    queue,
+				KueueManagedLabel:  "true",
+				KueuePodGroupLabel: name,
+			}),
+			Annotations: groupAnnotations,
+			Gates:       gate,
+		}
+	}
 	tests := []struct {
 		name   string
 		labels map[string]string
-		want   kueueParts
+		// queue is Spec.Queue: the default queue recorded for the run.
+		queue string
+		want  kueueParts
 	}{{
 		name: "no queue label: not a Kueue workload",
 		want: kueueParts{Labels: base, Annotations: autoscalerAnnotations()},
@@ -73,6 +86,24 @@ func TestStatefulSetKueue(t *testing.T) {
 			Gates:       gate,
 		},
 	}, {
+		name:  "no queue label, a default queue: a gated pod group of one in the default queue",
+		queue: "runs",
+		want:  queuedIn("runs"),
+	}, {
+		name:   "queue label and a default queue: the label wins",
+		labels: map[string]string{KueueQueueLabel: "team-a"},
+		queue:  "runs",
+		want:   queuedIn("team-a"),
+	}, {
+		name:   "default queue with the run's priority class label",
+		labels: map[string]string{KueuePriorityClassLabel: "high"},
+		queue:  "runs",
+		want: kueueParts{
+			Labels:      merged(queuedIn("runs").Labels, map[string]string{KueuePriorityClassLabel: "high"}),
+			Annotations: groupAnnotations,
+			Gates:       gate,
+		},
+	}, {
 		name:   "priority class label alone does nothing",
 		labels: map[string]string{KueuePriorityClassLabel: "high"},
 		want:   kueueParts{Labels: base, Annotations: autoscalerAnnotations()},
@@ -80,7 +111,11 @@ func TestStatefulSetKueue(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			run := &v1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Name: "build", Namespace: "team-a", UID: "uid", Labels: tc.labels}}
-			sts := StatefulSet(Spec{Name: name, Run: run, Image: "nop"})
+			spec := Spec{Name: name, Run: run, Image: "nop", Queue: tc.queue}
+			if got, want := spec.KueueQueue(), tc.want.Labels[KueueQueueLabel]; got != want {
+				t.Errorf("Spec.KueueQueue() = %q, want %q", got, want)
+			}
+			sts := StatefulSet(spec)
 			tpl := sts.Spec.Template
 			got := kueueParts{Labels: tpl.Labels, Annotations: tpl.Annotations, Gates: tpl.Spec.SchedulingGates}
 			if diff := cmp.Diff(tc.want, got); diff != "" {

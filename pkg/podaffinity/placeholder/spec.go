@@ -94,6 +94,10 @@ type Spec struct {
 	// (RuntimeClassNames), by name: their scheduling joins the
 	// placeholder's. The placeholder itself runs with none.
 	RuntimeClasses map[string]*nodev1.RuntimeClass
+	// Queue is the Kueue LocalQueue of a run without a KueueQueueLabel of
+	// its own (pipelinerun-pod-affinity-kueue-queue-name, as recorded on
+	// the run); "" for none. See KueueQueue.
+	Queue string
 	// ReclaimingSince, when set, is recorded on the StatefulSet as
 	// ReclaimingAnnotation: its pod asks again for the room its run needs.
 	ReclaimingSince *time.Time

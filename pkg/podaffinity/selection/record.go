@@ -25,9 +25,9 @@ import (
 
 // RecordAnnotationKey is the annotation on which the engine records how it
 // handles a PipelineRun when it first decides it. The record sticks to the
-// run: turning the feature off or on, or changing "coschedule" or the
-// isolation scope, changes only runs that have not started yet, so a run in
-// flight finishes the way it began.
+// run: turning the feature off or on, or changing "coschedule", the
+// isolation scope, the topology key or the Kueue queue, changes only runs
+// that have not started yet, so a run in flight finishes the way it began.
 const RecordAnnotationKey = "tekton.dev/pod-affinity"
 
 // recordNone is the recorded value of a run the engine does not handle.
@@ -40,6 +40,10 @@ const topologySeparator = "@"
 // tenantScopePrefix starts the recorded scope of a run isolated within its
 // tenant; the namespace label key follows.
 const tenantScopePrefix = "label:"
+
+// queueSeparator starts the recorded Kueue LocalQueue, after the scope and
+// topology: "," is in no label key nor name.
+const queueSeparator = ",kueue-queue="
 
 // Record is a decision as recorded on the run.
 type Record struct {
@@ -55,6 +59,11 @@ type Record struct {
 	// (kubernetes.io/hostname), also for a record written before the key
 	// existed.
 	Topology string
+	// Queue is the Kueue LocalQueue that pipelinerun-pod-affinity-kueue-
+	// queue-name gave the run, which had no queue label of its own, when it
+	// was decided; "" is none, also for a record written before the key
+	// existed. A queue label on the run wins over it.
+	Queue string
 }
 
 // Handled reports whether the record says the engine places the run.
@@ -63,7 +72,9 @@ func (r Record) Handled() bool { return r.Isolation != IsolationNone }
 // String is the annotation value: "none", or "<isolation>/<scope>" such as
 // "required/cluster", "preferred/namespace" or "required/label:tenant",
 // followed by "@<topology key>" when the run's pods share a topology wider
-// than a node ("required/cluster@topology.kubernetes.io/zone").
+// than a node ("required/cluster@topology.kubernetes.io/zone"), and by
+// ",kueue-queue=<LocalQueue>" when the run is queued through the default
+// queue ("required/cluster,kueue-queue=runs").
 func (r Record) String() string {
 	if !r.Handled() {
 		return recordNone
@@ -78,6 +89,9 @@ func (r Record) String() string {
 	if r.Topology != "" {
 		scope += topologySeparator + r.Topology
 	}
+	if r.Queue != "" {
+		scope += queueSeparator + r.Queue
+	}
 	return string(r.Isolation) + "/" + scope
 }
 
@@ -88,6 +102,11 @@ func ParseRecord(value string) (Record, error) {
 	}
 	isolation, scope, ok := strings.Cut(value, "/")
 	r := Record{Isolation: Isolation(isolation)}
+	scope, queue, queued := strings.Cut(scope, queueSeparator)
+	// The name becomes a label value of the placeholder: an invalid one is no record.
+	if queued {
+		r.Queue = queue
+	}
 	scope, topology, wide := strings.Cut(scope, topologySeparator)
 	// The key becomes the topology of affinity terms: an invalid one is no record.
 	if wide {
@@ -95,6 +114,7 @@ func ParseRecord(value string) (Record, error) {
 	}
 	switch {
 	case !ok, r.Isolation != IsolationRequired && r.Isolation != IsolationPreferred:
+	case queued && !validQueueName(queue):
 	case wide && len(validation.IsQualifiedName(topology)) > 0:
 	case scope == "cluster":
 		return r, nil
@@ -109,8 +129,14 @@ func ParseRecord(value string) (Record, error) {
 			return r, nil
 		}
 	}
-	return Record{}, fmt.Errorf("annotation %s has invalid value %q: valid values are %q and \"<required|preferred>/<cluster|namespace|label:<namespace label key>>[@<node label key>]\"",
-		RecordAnnotationKey, value, recordNone)
+	return Record{}, fmt.Errorf("annotation %s has invalid value %q: valid values are %q and \"<required|preferred>/<cluster|namespace|label:<namespace label key>>[@<node label key>][%s<LocalQueue>]\"",
+		RecordAnnotationKey, value, recordNone, queueSeparator)
+}
+
+// validQueueName reports whether name can be a recorded LocalQueue: a
+// DNS-1123 subdomain and a label value.
+func validQueueName(name string) bool {
+	return len(validation.IsDNS1123Subdomain(name)) == 0 && len(validation.IsValidLabelValue(name)) == 0
 }
 
 // History is what a run's metadata and status say about its past, as far

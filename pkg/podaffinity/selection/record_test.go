@@ -34,6 +34,9 @@ func TestRecordRoundTrip(t *testing.T) {
 		{Isolation: IsolationRequired, Topology: "topology.kubernetes.io/zone"},
 		{Isolation: IsolationPreferred, NamespaceScoped: true, Topology: "rack"},
 		{Isolation: IsolationRequired, TenantLabel: "example.com/tenant", Topology: "topology.kubernetes.io/zone"},
+		{Isolation: IsolationRequired, Queue: "runs"},
+		{Isolation: IsolationPreferred, NamespaceScoped: true, Queue: "team-a.runs"},
+		{Isolation: IsolationRequired, TenantLabel: "example.com/tenant", Topology: "topology.kubernetes.io/zone", Queue: "runs"},
 	} {
 		got, err := ParseRecord(r.String())
 		if err != nil {
@@ -53,6 +56,10 @@ func TestParseRecordInvalid(t *testing.T) {
 		// A topology needs a valid node label key; "none" has none.
 		"required/cluster@", "required/cluster@zone name", "required/cluster@Topology.io/zone",
 		"required/cluster@kubernetes.io/hostname@x", "none@topology.kubernetes.io/zone", "@topology.kubernetes.io/zone",
+		// A queue needs a valid LocalQueue name; "none" has none.
+		"required/cluster,kueue-queue=", "required/cluster,kueue-queue=Team_A", "required/cluster,queue=runs",
+		"required/cluster,kueue-queue=runs,kueue-queue=runs", "none,kueue-queue=runs", ",kueue-queue=runs",
+		"required/cluster@topology.kubernetes.io/zone,kueue-queue=a/b",
 	} {
 		if r, err := ParseRecord(v); err == nil {
 			t.Errorf("ParseRecord(%q) = %+v, want an error", v, r)
@@ -71,8 +78,11 @@ func TestRecordString(t *testing.T) {
 		{Record{Isolation: IsolationRequired, TenantLabel: "example.com/tenant"}, "required/label:example.com/tenant"},
 		{Record{Isolation: IsolationRequired, Topology: "topology.kubernetes.io/zone"}, "required/cluster@topology.kubernetes.io/zone"},
 		{Record{Isolation: IsolationRequired, TenantLabel: "example.com/tenant", Topology: "topology.kubernetes.io/zone"}, "required/label:example.com/tenant@topology.kubernetes.io/zone"},
-		// Not handled: no topology, whatever the field says.
+		{Record{Isolation: IsolationRequired, Queue: "runs"}, "required/cluster,kueue-queue=runs"},
+		{Record{Isolation: IsolationRequired, Topology: "topology.kubernetes.io/zone", Queue: "runs"}, "required/cluster@topology.kubernetes.io/zone,kueue-queue=runs"},
+		// Not handled: no topology nor queue, whatever the fields say.
 		{Record{Topology: "topology.kubernetes.io/zone"}, "none"},
+		{Record{Queue: "runs"}, "none"},
 	} {
 		if got := tc.record.String(); got != tc.want {
 			t.Errorf("%+v.String() = %q, want %q", tc.record, got, tc.want)
@@ -137,6 +147,18 @@ func TestSticky(t *testing.T) {
 		history:    History{HasRecord: true, Recorded: "required/cluster@topology.kubernetes.io/zone", Reconciled: true},
 		fresh:      isolate,
 		want:       Record{Isolation: IsolationRequired, Topology: "topology.kubernetes.io/zone"},
+		wantSource: Recorded,
+	}, {
+		name:       "Kueue queue flag set mid-run: the record without a queue holds",
+		history:    History{HasRecord: true, Recorded: "required/cluster", Reconciled: true, HasChildren: true, OwnsPlaceholder: true},
+		fresh:      Record{Isolation: IsolationRequired, Queue: "runs"},
+		want:       isolate,
+		wantSource: Recorded,
+	}, {
+		name:       "queue recorded: holds when the Kueue queue flag is cleared",
+		history:    History{HasRecord: true, Recorded: "required/cluster,kueue-queue=runs", Reconciled: true},
+		fresh:      isolate,
+		want:       Record{Isolation: IsolationRequired, Queue: "runs"},
 		wantSource: Recorded,
 	}, {
 		name:       "recorded as not handled: stays so when the feature is turned on",
