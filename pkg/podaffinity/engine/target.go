@@ -27,6 +27,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"knative.dev/pkg/apis"
 	"knative.dev/pkg/logging"
 )
 
@@ -80,7 +81,7 @@ func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) (T
 	history := selection.History{
 		Recorded:    value,
 		HasRecord:   hasRecord,
-		Reconciled:  run.HasStarted(),
+		Reconciled:  reconciledBefore(run),
 		HasChildren: len(run.Status.ChildReferences) > 0,
 	}
 	if history.Reconciled && history.HasChildren && !hasRecord && s.Config.Enabled {
@@ -104,6 +105,21 @@ func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) (T
 		Placeholder: placeholder.Name(&run.ObjectMeta), Isolation: record.Isolation,
 		NamespaceScoped: record.NamespaceScoped, TenantLabel: record.TenantLabel, Topology: record.Topology,
 	}, nil
+}
+
+// reconciledBefore reports whether the controller has reconciled run
+// before: its status has a start time, or a Succeeded condition other than
+// the one of a run held with spec.status: PipelineRunPending. A run that
+// waits for its first node has the condition and no start time, as a
+// pending run has none until it is released (see the PipelineRun
+// reconciler's hook). Its creator can write neither: the API server keeps
+// the status of a run out of its creation.
+func reconciledBefore(run *v1.PipelineRun) bool {
+	if run.HasStarted() {
+		return true
+	}
+	c := run.Status.GetCondition(apis.ConditionSucceeded)
+	return c != nil && c.IsUnknown() && c.Reason != v1.PipelineRunReasonPending.String()
 }
 
 // Placed reports whether the engine placed run: the decision recorded on it

@@ -147,6 +147,21 @@ func TestTarget(t *testing.T) {
 		run:     reconciled(recorded(testRun(), "required/cluster"), false),
 		want:    Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
 	}, {
+		name:    "feature turned off while the run waits for its first node (no start time until it has one): the run's record holds",
+		enabled: false,
+		run:     waitingForFirstNode(recorded(testRun(), "required/cluster"), ReasonWaitingForNode),
+		want:    Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+	}, {
+		name:    "feature turned off within the run's quiet wait for its first node: the run's record holds",
+		enabled: false,
+		run:     waitingForFirstNode(recorded(testRun(), "required/cluster"), v1.PipelineRunReasonStarted.String()),
+		want:    Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+	}, {
+		name:    "a record on a run held pending is its creator's: the run has not started",
+		enabled: false,
+		run:     waitingForFirstNode(recorded(testRun(), "required/cluster"), v1.PipelineRunReasonPending.String()),
+		want:    Target{},
+	}, {
 		name:       "coschedule and scope changed mid-run: the run's record holds",
 		enabled:    true,
 		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
