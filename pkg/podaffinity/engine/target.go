@@ -108,15 +108,22 @@ func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) (T
 }
 
 // reconciledBefore reports whether the controller has reconciled run
-// before: its status has a start time, or a Succeeded condition other than
-// the one of a run held with spec.status: PipelineRunPending. A run that
-// waits for its first node has the condition and no start time, as a
-// pending run has none until it is released (see the PipelineRun
-// reconciler's hook). Its creator can write neither: the API server keeps
+// before: its status has a start time, or it waits for its first node
+// (WaitsForFirstNode). Its creator can write neither: the API server keeps
 // the status of a run out of its creation.
 func reconciledBefore(run *v1.PipelineRun) bool {
-	if run.HasStarted() {
-		return true
+	return run.HasStarted() || WaitsForFirstNode(run)
+}
+
+// WaitsForFirstNode reports whether run, reconciled before, has no start
+// time and no children: the PipelineRun reconciler leaves a run the engine
+// places without a start time until it gets its first node, as it leaves a
+// run held with spec.status: PipelineRunPending without one until it is
+// released, so that waiting for a node does not consume its timeouts. Such
+// a run has a Succeeded condition (Unknown) that is not a pending run's.
+func WaitsForFirstNode(run *v1.PipelineRun) bool {
+	if run.HasStarted() || len(run.Status.ChildReferences) > 0 {
+		return false
 	}
 	c := run.Status.GetCondition(apis.ConditionSucceeded)
 	return c != nil && c.IsUnknown() && c.Reason != v1.PipelineRunReasonPending.String()
