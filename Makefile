@@ -1,7 +1,7 @@
 # pipelinerun-affinity: every pod of a Tekton PipelineRun on one node.
 # See README.md. All targets run scripts in hack/.
 
-.PHONY: all demo test unit lint patches verify-patches tekton verify-lts e2e e2e-tekton e2e-kueue e2e-real soak bench cluster-up cluster-down build
+.PHONY: all demo test unit lint patches verify-patches tekton verify-lts verify-lts-prefixes e2e-lts e2e e2e-tekton e2e-kueue e2e-real soak bench cluster-up cluster-down build
 
 all: test
 
@@ -22,9 +22,18 @@ verify-patches:
 tekton:
 	bash hack/test.sh tekton
 
-## verify-lts: the tekton check for the older lines' series (v1.12.2, v1.9.2): apply, build, vet, test
+## verify-lts: (not in make test) the older lines' series (v1.12.2, v1.9.2): the tekton check (apply,
+## build, vet, test), then every prefix of each series (hack/verify-prefixes.sh)
 verify-lts:
-	bash hack/test.sh lts
+	bash hack/test.sh lts lts-prefixes
+verify-lts-prefixes:
+	bash hack/test.sh lts-prefixes
+
+## e2e-lts: (not in make test) a smoke run of the e2e suite on an LTS line's patched Tekton, e.g.
+## make e2e-lts LINE=v1.12: cluster up with that line, five tests, tear down
+e2e-lts:
+	$(if $(LINE),,$(error LINE=v1.12 or LINE=v1.9 is needed))
+	PRA_TEKTON_LINE=$(LINE) bash hack/test.sh e2e-lts
 e2e:
 	bash hack/test.sh e2e
 

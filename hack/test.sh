@@ -19,6 +19,17 @@
 #            stage, whose build of Tekton's dependencies it reuses
 #   lts      the tekton stage for every older line (v1.12.2, v1.9.2); not
 #            run by default (make verify-lts)
+#   lts-prefixes
+#            hack/verify-prefixes.sh for every older line: every prefix of
+#            patches/v1.12 and patches/v1.9 applies to its release, builds,
+#            and passes go vet and its packages' tests; not run by default
+#            (make verify-lts runs lts and lts-prefixes)
+#   e2e-lts  a smoke run of the e2e suite on the line PRA_TEKTON_LINE
+#            selects (make e2e-lts LINE=v1.12): starts the local cluster
+#            with that line's patched controller, runs the E2E_LTS_TESTS
+#            (co-location and hand-over, isolation, a wait for a node,
+#            the reservation growing back, cleanup), and stops the
+#            cluster; not run by default
 #   real     starts the local cluster with two real nodes (--real-nodes 2:
 #            containerd and a kubelet each, root and cgroup v1 needed), runs
 #            go test -tags='e2e realnode' -run RealNode ./test/e2e/..., and
@@ -101,6 +112,48 @@ stage_lts() {
     log "--> the ${line} line"
     env PRA_TEKTON_LINE="${line}" bash "${PRA_HACK}/test.sh" tekton
   done
+}
+
+stage_lts-prefixes() {
+  local line
+  for line in "${TEKTON_LINES[@]:1}"; do
+    log "--> the ${line} line"
+    env PRA_TEKTON_LINE="${line}" bash "${PRA_HACK}/verify-prefixes.sh"
+  done
+}
+
+# The e2e tests of the LTS smoke run (stage e2e-lts): a four-task diamond
+# on its placeholder's node with the hand-over events, isolation and the
+# wait of the run that finds no node, a wait longer than timeouts.pipeline
+# and the bound on the wait, the reservation growing back between waves,
+# and the placeholder's cleanup.
+readonly E2E_LTS_TESTS=(TestFourTaskPipelineOnPlaceholderNode TestIsolation TestNodeWait TestCompareReservationGrowsBack TestPlaceholderCleanup)
+
+stage_e2e-lts() {
+  local log="${PRA_STATE_DIR}/e2e-lts-${PRA_TEKTON_LINE}.log" bin="${PRA_STATE_DIR}/e2e-lts.test" run
+  run="^($(IFS='|'; echo "${E2E_LTS_TESTS[*]}"))\$"
+  bash "${PRA_HACK}/build-binaries.sh"
+  bash "${PRA_HACK}/build-tekton.sh" patched >/dev/null
+  # Compiled before the cluster starts: the cluster is up only while the
+  # tests run.
+  go test -c -tags=e2e -o "${bin}" ./test/e2e/
+  if bash "${PRA_HACK}/cluster.sh" status >/dev/null 2>&1; then
+    die "a local cluster is already running: stop it with hack/cluster.sh down first"
+  fi
+  trap 'bash "${PRA_HACK}/cluster.sh" down || true' EXIT
+  bash "${PRA_HACK}/cluster.sh" up --tekton patched
+  eval "$(bash "${PRA_HACK}/cluster.sh" env)"
+  log "Tekton ${TEKTON_VERSION} (${PRA_TEKTON_LINE}, patched): ${E2E_LTS_TESTS[*]}"
+  (cd test/e2e && "${bin}" -test.v -test.count=1 -test.timeout 30m -test.run "${run}") 2>&1 | tee "${log}" \
+    | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|e2e\.go|_test\.go' || true
+  grep -qE '^(--- FAIL|FAIL|panic)' "${log}" && die "the ${PRA_TEKTON_LINE} smoke e2e tests failed (full log: ${log})"
+  grep -qE '^PASS$' "${log}" || die "the ${PRA_TEKTON_LINE} smoke e2e tests did not finish (full log: ${log})"
+  local t
+  for t in "${E2E_LTS_TESTS[@]}"; do
+    grep -qE "^--- PASS: ${t} " "${log}" || die "${t} did not pass on ${PRA_TEKTON_LINE} (full log: ${log})"
+  done
+  bash "${PRA_HACK}/cluster.sh" down
+  trap - EXIT
 }
 
 # The e2e stage in parts, so that the default run can overlap them with
@@ -320,7 +373,7 @@ if [[ ${#stages[@]} -eq 0 && "${PRA_SERIAL:-0}" != 1 ]]; then
 fi
 [[ ${#stages[@]} -gt 0 ]] || stages=(lint unit patches tekton prefixes e2e tekton-e2e)
 for s in "${stages[@]}"; do
-  declare -F "stage_${s}" >/dev/null || die "unknown stage ${s} (lint, unit, patches, tekton, prefixes, lts, e2e, tekton-e2e, e2e-kueue, real)"
+  declare -F "stage_${s}" >/dev/null || die "unknown stage ${s} (lint, unit, patches, tekton, prefixes, lts, lts-prefixes, e2e-lts, e2e, tekton-e2e, e2e-kueue, real)"
   log "==> ${s}"
   SECONDS=0
   "stage_${s}"

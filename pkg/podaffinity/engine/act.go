@@ -46,7 +46,7 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 	}
 	switch st.kind {
 	case stepCreate:
-		return e.create(ctx, s, w.run, w.stored.Status.StartTime, st.spec)
+		return e.create(ctx, s, w.run, st.spec)
 	case stepDiagnose:
 		return e.diagnose(ctx, s, sts, st.since)
 	case stepAnnotate:

@@ -17,7 +17,6 @@ limitations under the License.
 package engine
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -37,48 +36,48 @@ import (
 
 // TestPlaceCreateRefusedByQuota checks that a run whose placeholder
 // StatefulSet a ResourceQuota refuses (count/statefulsets.apps) waits with
-// the quota's message, and no longer than max-node-wait: counted from
-// when the run started (its start time as the API server has it, not the
-// one a reconcile holds while the run waits), or, for a run whose
-// placeholder went missing mid-run, from when the engine first found it
-// refused.
+// the quota's message, and no longer than max-node-wait, counted from when
+// the engine first found it refused: no object records that wait (a run
+// waiting for its first node has no start time yet, and its placeholder
+// does not exist), so a restart of the controller starts it again.
 func TestPlaceCreateRefusedByQuota(t *testing.T) {
 	const quotaMessage = "exceeded quota: objects, requested: count/statefulsets.apps=1, used: count/statefulsets.apps=4, limited: count/statefulsets.apps=4"
 	refused := apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "statefulsets"}, phName(), errors.New(quotaMessage))
 	started := func(d time.Duration) func(*v1.PipelineRun) {
 		return func(r *v1.PipelineRun) { r.Status.StartTime = &metav1.Time{Time: now.Add(-d)} }
 	}
+	firstNode := func(r *v1.PipelineRun) { waitingForFirstNode(r, ReasonWaitingForNode) }
 	midRun := func(r *v1.PipelineRun) {
 		started(3 * time.Hour)(r)
 		r.Status.ChildReferences = []v1.ChildStatusReference{{Name: "build-a", PipelineTaskName: "a"}}
 	}
 	for _, tc := range []struct {
 		name string
-		// run is the run as the reconcile has it; stored, when set, is
-		// what the API server has (the engine reads it afresh).
-		run, stored func(*v1.PipelineRun)
+		// run is the run as the reconcile has it.
+		run func(*v1.PipelineRun)
 		// later, when set, is how long the run is reconciled again as Place asks.
 		later     time.Duration
 		want      Placement
 		wantSince time.Time
 		message   []string
 	}{{
-		name:      "run started 10 minutes ago: waits with the quota's message",
-		run:       started(10 * time.Minute),
+		name:      "waiting for its first node: waits with the quota's message since the engine first found it refused",
+		run:       firstNode,
 		want:      Placement{Reason: ReasonWaitingForNode, RequeueAfter: diagnoseEvery},
-		wantSince: now.Add(-10 * time.Minute),
+		wantSince: now,
 		message:   []string{"cannot be created yet", quotaMessage},
 	}, {
-		name:    "run started longer ago than max-node-wait: failed with the quota's message",
-		run:     started(2 * time.Hour),
+		name:    "waiting for its first node, refused for longer than max-node-wait: failed with the quota's message",
+		run:     firstNode,
+		later:   time.Hour,
 		want:    Placement{Failed: true, Reason: ReasonNodeWaitTimeout},
-		message: []string{"waited 2h0m0s", paconfig.MaxNodeWaitKey + "=1h0m0s", quotaMessage},
+		message: []string{"waited 1h0m0s", paconfig.MaxNodeWaitKey + "=1h0m0s", quotaMessage},
 	}, {
-		name:    "the reconcile holds the start time at now while the run waits: the stored one counts",
-		run:     started(0),
-		stored:  started(2 * time.Hour),
-		want:    Placement{Failed: true, Reason: ReasonNodeWaitTimeout},
-		message: []string{"waited 2h0m0s", quotaMessage},
+		name:      "a start time long past (written by an older controller) does not count: the wait does",
+		run:       started(2 * time.Hour),
+		want:      Placement{Reason: ReasonWaitingForNode, RequeueAfter: diagnoseEvery},
+		wantSince: now,
+		message:   []string{quotaMessage},
 	}, {
 		name:      "placeholder gone mid-run: the wait starts when the engine first finds it refused",
 		run:       midRun,
@@ -101,11 +100,6 @@ func TestPlaceCreateRefusedByQuota(t *testing.T) {
 			run.CreationTimestamp = ago(5 * time.Hour)
 			tc.run(run)
 			e := h.engine(t)
-			if tc.stored != nil {
-				stored := run.DeepCopy()
-				tc.stored(stored)
-				e.PipelineRuns = func(context.Context, string, string) (*v1.PipelineRun, error) { return stored.DeepCopy(), nil }
-			}
 			s := settings(t, nil)
 			target := Target{Placeholder: phName(), Isolation: selection.IsolationRequired}
 			got, err := e.Place(h.ctx, s, run, target, remaining())

@@ -30,6 +30,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"knative.dev/pkg/apis"
 )
 
 const (
@@ -215,6 +216,15 @@ func reconciled(r *v1.PipelineRun, withChildren bool) *v1.PipelineRun {
 	if withChildren {
 		r.Status.ChildReferences = []v1.ChildStatusReference{{Name: "build-a", PipelineTaskName: "a"}}
 	}
+	return r
+}
+
+// waitingForFirstNode is run as the controller leaves it while it waits for
+// its first node: a Succeeded condition with reason, and no start time (it
+// has none until it gets a node, as a pending run has none until it is
+// released).
+func waitingForFirstNode(r *v1.PipelineRun, reason string) *v1.PipelineRun {
+	r.Status.SetCondition(&apis.Condition{Type: apis.ConditionSucceeded, Status: corev1.ConditionUnknown, Reason: reason})
 	return r
 }
 

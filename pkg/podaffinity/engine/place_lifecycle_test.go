@@ -322,10 +322,10 @@ func TestPlaceSince(t *testing.T) {
 		objects: []runtime.Object{readyNode("node-1")},
 		want:    now,
 	}, {
-		name:      "placeholder refused by a quota: since the run started",
+		name:      "placeholder refused by a quota: since the engine first found it refused, not the run's start time",
 		objects:   []runtime.Object{readyNode("node-1")},
 		createErr: apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "statefulsets"}, phName(), errors.New("exceeded quota: count")),
-		want:      now.Add(-30 * time.Minute),
+		want:      now,
 	}, {
 		name: "placeholder pod unschedulable: since the placeholder was created",
 		objects: []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("", peak()), 3*time.Second),

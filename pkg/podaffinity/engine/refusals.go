@@ -21,7 +21,6 @@ import (
 	"time"
 
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -31,8 +30,9 @@ import (
 const refusalForgetAfter = 10 * time.Minute
 
 // refusals remembers since when the API server refuses to create the
-// placeholder StatefulSet of a run that has started tasks (its placeholder
-// went missing mid-run): no object holds that time, so the controller's
+// placeholder StatefulSet of a run (a ResourceQuota on StatefulSets): no
+// object holds that time (the placeholder does not exist, and a run that
+// waits for its first node has no start time yet), so the controller's
 // memory does, and a restart of the controller starts the wait again. The
 // zero value is ready to use; it is safe for concurrent use.
 type refusals struct {
@@ -43,13 +43,9 @@ type refusals struct {
 type refusal struct{ first, last time.Time }
 
 // refusedSince returns when the run's wait for its placeholder StatefulSet,
-// which the API server refuses now, began: the run's start (started, as
-// the API server has it) for a run that has not started tasks, which waits
-// for its first node since; else when the engine first found it refused.
-func (r *refusals) refusedSince(run *v1.PipelineRun, started *metav1.Time, now time.Time) time.Time {
-	if len(run.Status.ChildReferences) == 0 && started != nil && !started.IsZero() {
-		return started.Time
-	}
+// which the API server refuses now, began: when the engine first found it
+// refused.
+func (r *refusals) refusedSince(run *v1.PipelineRun, now time.Time) time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for uid, seen := range r.since {

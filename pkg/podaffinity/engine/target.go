@@ -27,6 +27,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"knative.dev/pkg/apis"
 	"knative.dev/pkg/logging"
 )
 
@@ -86,7 +87,7 @@ func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) (T
 	history := selection.History{
 		Recorded:    value,
 		HasRecord:   hasRecord,
-		Reconciled:  run.HasStarted(),
+		Reconciled:  reconciledBefore(run),
 		HasChildren: len(run.Status.ChildReferences) > 0,
 	}
 	if history.Reconciled && history.HasChildren && !hasRecord && s.Config.Enabled {
@@ -111,6 +112,28 @@ func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) (T
 		NamespaceScoped: record.NamespaceScoped, TenantLabel: record.TenantLabel, Topology: record.Topology,
 		Queue: record.Queue,
 	}, nil
+}
+
+// reconciledBefore reports whether the controller has reconciled run
+// before: its status has a start time, or it waits for its first node
+// (WaitsForFirstNode). Its creator can write neither: the API server keeps
+// the status of a run out of its creation.
+func reconciledBefore(run *v1.PipelineRun) bool {
+	return run.HasStarted() || WaitsForFirstNode(run)
+}
+
+// WaitsForFirstNode reports whether run, reconciled before, has no start
+// time and no children: the PipelineRun reconciler leaves a run the engine
+// places without a start time until it gets its first node, as it leaves a
+// run held with spec.status: PipelineRunPending without one until it is
+// released, so that waiting for a node does not consume its timeouts. Such
+// a run has a Succeeded condition (Unknown) that is not a pending run's.
+func WaitsForFirstNode(run *v1.PipelineRun) bool {
+	if run.HasStarted() || len(run.Status.ChildReferences) > 0 {
+		return false
+	}
+	c := run.Status.GetCondition(apis.ConditionSucceeded)
+	return c != nil && c.IsUnknown() && c.Reason != v1.PipelineRunReasonPending.String()
 }
 
 // Placed reports whether the engine placed run: the decision recorded on it

@@ -184,6 +184,21 @@ func TestTarget(t *testing.T) {
 		run:     reconciled(recorded(testRun(), "required/cluster"), false),
 		want:    Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
 	}, {
+		name:    "feature turned off while the run waits for its first node (no start time until it has one): the run's record holds",
+		enabled: false,
+		run:     waitingForFirstNode(recorded(testRun(), "required/cluster"), ReasonWaitingForNode),
+		want:    Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+	}, {
+		name:    "feature turned off within the run's quiet wait for its first node: the run's record holds",
+		enabled: false,
+		run:     waitingForFirstNode(recorded(testRun(), "required/cluster"), v1.PipelineRunReasonStarted.String()),
+		want:    Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+	}, {
+		name:    "a record on a run held pending is its creator's: the run has not started",
+		enabled: false,
+		run:     waitingForFirstNode(recorded(testRun(), "required/cluster"), v1.PipelineRunReasonPending.String()),
+		want:    Target{},
+	}, {
 		name:       "coschedule and scope changed mid-run: the run's record holds",
 		enabled:    true,
 		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
@@ -391,6 +406,38 @@ func TestRecord(t *testing.T) {
 			Record(tc.run, tc.target)
 			if d := cmp.Diff(tc.want, tc.run.Annotations); d != "" {
 				t.Errorf("annotations (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestWaitsForFirstNode checks which runs WaitsForFirstNode takes for a run
+// reconciled before that waits for its first node without a start time.
+func TestWaitsForFirstNode(t *testing.T) {
+	pending := testRun()
+	pending.Spec.Status = v1.PipelineRunSpecStatusPending
+	pending.Status.SetCondition(&apis.Condition{Type: apis.ConditionSucceeded, Status: corev1.ConditionUnknown, Reason: v1.PipelineRunReasonPending.String()})
+	failed := testRun()
+	failed.Status.SetCondition(&apis.Condition{Type: apis.ConditionSucceeded, Status: corev1.ConditionFalse, Reason: ReasonNodeWaitTimeout})
+	withChildren := waitingForFirstNode(testRun(), ReasonWaitingForNode)
+	withChildren.Status.ChildReferences = []v1.ChildStatusReference{{Name: "build-a", PipelineTaskName: "a"}}
+	for _, tc := range []struct {
+		name string
+		run  *v1.PipelineRun
+		want bool
+	}{
+		{name: "never reconciled", run: testRun()},
+		{name: "waiting for a node", run: waitingForFirstNode(testRun(), ReasonWaitingForNode), want: true},
+		{name: "within the quiet wait: still Started", run: waitingForFirstNode(testRun(), v1.PipelineRunReasonStarted.String()), want: true},
+		{name: "held pending", run: pending},
+		{name: "released from pending, not reconciled since", run: waitingForFirstNode(testRun(), v1.PipelineRunReasonPending.String())},
+		{name: "started", run: reconciled(waitingForFirstNode(testRun(), ReasonWaitingForNode), false)},
+		{name: "with children", run: withChildren},
+		{name: "failed before its first node", run: failed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := WaitsForFirstNode(tc.run); got != tc.want {
+				t.Errorf("WaitsForFirstNode() = %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -39,9 +39,8 @@ import (
 // of the run's pods when it comes back mid-run). An invalid or forbidden
 // StatefulSet fails the run at once; a quota that refuses it is a wait with
 // the quota's message, bounded like every wait for a node (see
-// refusals.refusedSince; started is the run's start time as the API server
-// has it).
-func (e *Engine) create(ctx context.Context, s Settings, run *v1.PipelineRun, started *metav1.Time, spec placeholder.Spec) (Placement, error) {
+// refusals.refusedSince).
+func (e *Engine) create(ctx context.Context, s Settings, run *v1.PipelineRun, spec placeholder.Spec) (Placement, error) {
 	sts := placeholder.StatefulSet(spec)
 	_, err := e.KubeClient.AppsV1().StatefulSets(run.Namespace).Create(ctx, sts, metav1.CreateOptions{})
 	switch {
@@ -52,7 +51,7 @@ func (e *Engine) create(ctx context.Context, s Settings, run *v1.PipelineRun, st
 		return Placement{Failed: true, Reason: ReasonPlaceholderRejected, Message: fmt.Sprintf(
 			"The API server rejects placeholder StatefulSet %s: %v", spec.Name, err)}, nil
 	case quotaExceeded(err):
-		since := e.refused.refusedSince(run, started, e.Clock.Now())
+		since := e.refused.refusedSince(run, e.Clock.Now())
 		wait := e.waitBounded(s, since, fmt.Sprintf("Placeholder StatefulSet %s cannot be created yet: %v", spec.Name, err), diagnoseEvery)
 		if !wait.Failed {
 			wait.Since = since

@@ -147,7 +147,8 @@ type History struct {
 	// HasRecord is true when the run has RecordAnnotationKey.
 	HasRecord bool
 	// Reconciled is true once the controller has reconciled the run (its
-	// status has a start time). Only then can a record be the engine's own:
+	// status has a start time, or, while it waits for its first node, a
+	// condition). Only then can a record be the engine's own:
 	// a user may put any annotation on a run they create, never a status.
 	Reconciled bool
 	// HasChildren is true when the run has created TaskRuns, CustomRuns or
