@@ -32,11 +32,18 @@ import (
 // decide returns the one step Place takes in world w at now, with nothing
 // read and nothing written. Two steps decide more as act carries them out
 // (diagnose, and the hand-over that follows a pin: see the package doc).
-// A wait that ran out is counted (metrics.OutcomeWaitTimeout).
+// A wait that ran out is counted (metrics.OutcomeWaitTimeout), and so is
+// a placeholder that stayed being deleted too long
+// (metrics.OutcomeStuckDeleting): act records the outcome.
 func decide(w world, now time.Time, s Settings) step {
 	st := decideStep(w, now, s)
-	if timedOut(st.placement) && st.outcome == "" {
-		st.outcome = metrics.OutcomeWaitTimeout
+	if st.outcome == "" {
+		switch {
+		case timedOut(st.placement):
+			st.outcome = metrics.OutcomeWaitTimeout
+		case st.placement.Failed && st.placement.Reason == ReasonPlaceholderStuckDeleting:
+			st.outcome = metrics.OutcomeStuckDeleting
+		}
 	}
 	return st
 }

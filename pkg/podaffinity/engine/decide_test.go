@@ -53,6 +53,12 @@ func TestDecide(t *testing.T) {
 	keptByVolume := func(w *world) {
 		w.keep = "no other usable node can mount its volumes: claim data is bound to PersistentVolume local-1 (kubernetes.io/hostname in [node-1])"
 	}
+	heldPod2h := func(p *corev1.Pod) *corev1.Pod {
+		p.DeletionTimestamp = ptr.To(ago(2 * time.Hour))
+		p.DeletionGracePeriodSeconds = ptr.To[int64](0)
+		p.Finalizers = []string{"example.com/hold"}
+		return p
+	}
 	foreign := ownSTS("node-1", token)
 	foreign.OwnerReferences = nil
 
@@ -96,7 +102,12 @@ func TestDecide(t *testing.T) {
 	}, {
 		name:    "StatefulSet held for longer than max-node-wait: fail, naming the finalizer",
 		world:   decideWorld(heldSTS(ownSTS("node-1", token), 2*time.Hour, "example.com/hold"), nil),
-		want:    stepView{Kind: stepNone, Placement: Placement{Failed: true, Reason: ReasonPlaceholderStuckDeleting}},
+		want:    stepView{Kind: stepNone, Placement: Placement{Failed: true, Reason: ReasonPlaceholderStuckDeleting}, Outcome: metrics.OutcomeStuckDeleting},
+		message: []string{"example.com/hold"},
+	}, {
+		name:    "pod deleted at once, held by a finalizer for longer than max-node-wait: fail, counted",
+		world:   decideWorld(ownSTS("node-1", token), heldPod2h(placeholderPod("node-1", token, ago(3*time.Hour)))),
+		want:    stepView{Kind: stepNone, Placement: Placement{Failed: true, Reason: ReasonPlaceholderStuckDeleting}, Outcome: metrics.OutcomeStuckDeleting},
 		message: []string{"example.com/hold"},
 	}, {
 		name:    "node cordoned while a task pod runs there: wait to move",
