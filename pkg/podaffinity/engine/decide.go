@@ -52,6 +52,8 @@ func decide(w world, now time.Time, s Settings) step {
 // a node that became unusable comes before anything the pod says.
 func decideStep(w world, now time.Time, s Settings) step {
 	switch {
+	case w.t.Joined:
+		return decideJoined(w)
 	case w.sts == nil:
 		return decideAbsent(w, s)
 	case !metav1.IsControlledBy(w.sts, w.run):

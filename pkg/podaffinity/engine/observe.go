@@ -88,6 +88,9 @@ type world struct {
 // observe reads what Place decides on. A read that fails is an error,
 // never taken for an answer.
 func (e *Engine) observe(ctx context.Context, s Settings, run *v1.PipelineRun, t Target, tasks []demand.Task) (world, error) {
+	if t.Joined {
+		return e.observeJoined(run, t, tasks)
+	}
 	w := world{run: run, t: t, tasks: tasks, spec: placeholder.Spec{
 		Name:              t.Placeholder,
 		Run:               run,
