@@ -47,8 +47,6 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 	switch st.kind {
 	case stepCreate:
 		return e.create(ctx, s, w.run, w.stored.Status.StartTime, st.spec)
-	case stepDiagnose:
-		return e.diagnose(ctx, s, sts, st.since)
 	case stepAnnotate:
 		if err := e.annotate(ctx, sts, st.annotation, st.since); err != nil {
 			return Placement{}, err

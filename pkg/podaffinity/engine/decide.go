@@ -69,7 +69,7 @@ func decideStep(w world, now time.Time, s Settings) step {
 		}
 		return done(placement)
 	case w.pod == nil:
-		return decideNoPod(w, now)
+		return decideNoPod(w, now, s)
 	case w.pod.Spec.NodeName == "":
 		return decideUnbound(w, now, s)
 	}
@@ -173,9 +173,9 @@ func move(w world, now time.Time, s Settings, pod *corev1.Pod, atOnce bool, reas
 }
 
 // decideNoPod decides for a StatefulSet without a pod. For a moment that
-// is the StatefulSet controller at work; past createGrace the engine asks
-// the API server why (stepDiagnose).
-func decideNoPod(w world, now time.Time) step {
+// is the StatefulSet controller at work; past createGrace the engine has
+// asked the API server why (see diagnosing).
+func decideNoPod(w world, now time.Time, s Settings) step {
 	since, ok := waitStart(w.sts, w.pinned, nil)
 	if !ok {
 		// The pinned pod is gone and the engine has not seen that before:
@@ -186,7 +186,12 @@ func decideNoPod(w world, now time.Time) step {
 	if waited := now.Sub(since); waited < createGrace {
 		return done(waiting(ReasonWaitingForNode, createMessage(w.sts), createGrace-waited))
 	}
-	return step{kind: stepDiagnose, since: since}
+	if !w.diagnosed {
+		// Not asked (observe saw the world at another time): no answer is
+		// taken for one; asked at the next call.
+		return done(waiting(ReasonWaitingForNode, createMessage(w.sts), time.Second))
+	}
+	return decideDiagnosis(w, now, s, since)
 }
 
 // decidePin decides for a placeholder pod bound to a usable node: pin the

@@ -155,9 +155,9 @@ func TestDecide(t *testing.T) {
 		world: decideWorld(createdAgo(ownSTS("", peak()), 2*time.Second), nil),
 		want:  stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, 3*time.Second)},
 	}, {
-		name:  "no pod past the moment: ask the API server why",
+		name:  "no pod past the moment, the API server not asked why (observed at another time): asked at the next call",
 		world: decideWorld(ownSTS("", peak()), nil),
-		want:  stepView{Kind: stepDiagnose, Since: now.Add(-time.Minute)},
+		want:  stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, time.Second)},
 	}, {
 		name:    "pod terminating on a node that stopped working: delete it at once",
 		world:   decideWorld(ownSTS("node-1", token), goingAway(placeholderPod("node-1", token, ago(time.Hour))), func(w *world) { w.oldNodeDown = true }),

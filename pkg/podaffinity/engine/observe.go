@@ -19,6 +19,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
@@ -83,11 +84,16 @@ type world struct {
 	// workload is Kueue's state of the pod's Workload, read while the pod
 	// awaits admission and the run waits for it ("" when unknown).
 	workload string
+	// dryRun is the API server's answer to a dry run of the placeholder
+	// pod (nil: it admits it), asked when the StatefulSet has had no pod
+	// for longer than createGrace (diagnosing; diagnosed says it was).
+	dryRun    error
+	diagnosed bool
 }
 
-// observe reads what Place decides on. A read that fails is an error,
-// never taken for an answer.
-func (e *Engine) observe(ctx context.Context, s Settings, run *v1.PipelineRun, t Target, tasks []demand.Task) (world, error) {
+// observe reads what Place decides on at now. A read that fails is an
+// error, never taken for an answer.
+func (e *Engine) observe(ctx context.Context, s Settings, run *v1.PipelineRun, t Target, tasks []demand.Task, now time.Time) (world, error) {
 	if t.Joined {
 		return e.observeJoined(run, t, tasks)
 	}
@@ -133,7 +139,7 @@ func (e *Engine) observe(ctx context.Context, s Settings, run *v1.PipelineRun, t
 	if w.sts.DeletionTimestamp != nil {
 		return w, nil
 	}
-	err = e.observePlaced(ctx, &w)
+	err = e.observePlaced(ctx, &w, now)
 	return w, err
 }
 
@@ -178,7 +184,7 @@ func (e *Engine) observeAbsent(ctx context.Context, w *world) error {
 
 // observePlaced reads what a run whose placeholder StatefulSet exists
 // decides on.
-func (e *Engine) observePlaced(ctx context.Context, w *world) error {
+func (e *Engine) observePlaced(ctx context.Context, w *world, now time.Time) error {
 	run := w.run
 	tolerations := w.sts.Spec.Template.Spec.Tolerations
 	w.see(e.own.pod(w.cached, e.Clock.Now()))
@@ -214,6 +220,9 @@ func (e *Engine) observePlaced(ctx context.Context, w *world) error {
 		default:
 			w.oldNodeDown = !nodeReady(n)
 		}
+	}
+	if _, ok := diagnosing(w, now); ok {
+		w.dryRun, w.diagnosed = e.dryRunPod(ctx, w.sts), true
 	}
 	if p := w.pod; p != nil && p.Spec.NodeName == "" && w.unusable == "" {
 		if placeholder.AwaitsAdmission(p) {

@@ -34,9 +34,10 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 	if err := e.synced(ctx); err != nil {
 		return Placement{}, fmt.Errorf("placing PipelineRun %s/%s: %w", run.Namespace, run.Name, err)
 	}
-	w, err := e.observe(ctx, s, run, t, tasks)
+	now := e.Clock.Now()
+	w, err := e.observe(ctx, s, run, t, tasks, now)
 	if err != nil {
 		return Placement{}, err
 	}
-	return e.act(ctx, s, w, decide(w, e.Clock.Now(), s))
+	return e.act(ctx, s, w, decide(w, now, s))
 }

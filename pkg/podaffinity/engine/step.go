@@ -33,8 +33,9 @@ const (
 	stepNone stepKind = "none"
 	// stepCreate creates the placeholder StatefulSet from spec.
 	stepCreate stepKind = "create"
-	// stepAnnotate records on the StatefulSet, as annotation, when a wait
-	// began (since).
+	// stepAnnotate records on the StatefulSet, as annotation, a time
+	// (since): when a wait began, or when the StatefulSet controller was
+	// nudged (placeholder.NudgedAnnotation).
 	stepAnnotate stepKind = "annotate"
 	// stepMove writes spec (unpinned, with the reservation) into the
 	// StatefulSet's template with the start of the wait for a node (since),
@@ -42,9 +43,6 @@ const (
 	stepMove stepKind = "move"
 	// stepDelete deletes pod, which does not terminate, at once.
 	stepDelete stepKind = "delete"
-	// stepDiagnose asks the API server why the StatefulSet has no pod, in a
-	// wait for a node that began at since (Engine.diagnose).
-	stepDiagnose stepKind = "diagnose"
 	// stepPin pins the StatefulSet to the node its pod is bound to (spec;
 	// when write is set), then replaces the pod when it lost its room
 	// (reclaim), or else hands the reservation over to the run's tasks:
