@@ -30,8 +30,7 @@ import (
 )
 
 // decide returns the one step Place takes in world w at now, with nothing
-// read and nothing written. Two steps decide more as act carries them out
-// (diagnose, and the hand-over that follows a pin: see the package doc).
+// read and nothing written.
 // A wait that ran out is counted (metrics.OutcomeWaitTimeout), and so is
 // a placeholder that stayed being deleted too long
 // (metrics.OutcomeStuckDeleting): act records the outcome.
@@ -219,11 +218,12 @@ func decidePin(w world, now time.Time, s Settings) step {
 }
 
 // withReclaim adds to pin step st the replacement of the pod when it lost
-// its room (lostRoom): its template, pinned, asks for that room again.
+// its room (lostRoom): its template, pinned, asks for that room again;
+// otherwise the hand-over (decideHandOver).
 func withReclaim(st step, w world, now time.Time, s Settings) step {
 	have, want, lost := lostRoom(s, w.run, w.pod, w.tasks, w.limitRanges)
 	if !lost {
-		return st
+		return decideHandOver(w, now, s, st)
 	}
 	node := w.pod.Spec.NodeName
 	spec := st.spec

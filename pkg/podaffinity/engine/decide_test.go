@@ -59,6 +59,10 @@ func TestDecide(t *testing.T) {
 		p.Finalizers = []string{"example.com/hold"}
 		return p
 	}
+	// ready: on node-1, nothing to hand over; startWait: tasks start once
+	// the node has started the pod 30 s old, to shrink it.
+	ready := Placement{Node: "node-1", Ready: true}
+	startWait := Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: 30 * time.Second}
 	foreign := ownSTS("node-1", token)
 	foreign.OwnerReferences = nil
 
@@ -171,7 +175,7 @@ func TestDecide(t *testing.T) {
 	}, {
 		name:  "bound for the first time: pin it token-sized, say where, then hand over",
 		world: decideWorld(ownSTS("", peak()), placeholderPod("node-1", peak(), ago(30*time.Second))),
-		want: stepView{Kind: stepPin, Write: true, Pinned: "node-1", Requests: token, Events: []string{"Normal Placed"},
+		want: stepView{Kind: stepPin, Placement: startWait, Write: true, Pinned: "node-1", Requests: token, Events: []string{"Normal Placed"},
 			Outcome: metrics.OutcomePlaced, NodeWait: 30 * time.Second},
 		message: []string{"All pods of this PipelineRun run on node node-1"},
 	}, {
@@ -179,22 +183,22 @@ func TestDecide(t *testing.T) {
 		world: decideWorld(ownSTS("", peak()), placeholderPod("node-1", peak(), ago(30*time.Second)), func(w *world) {
 			w.t.Topology, w.nodeObj = zoneKey, inZone(readyNode("node-1"), "zone-a")
 		}),
-		want: stepView{Kind: stepPin, Write: true, Pinned: "node-1", Requests: token, Events: []string{"Normal Placed"},
+		want: stepView{Kind: stepPin, Placement: startWait, Write: true, Pinned: "node-1", Requests: token, Events: []string{"Normal Placed"},
 			Outcome: metrics.OutcomePlaced, NodeWait: 30 * time.Second},
 		message: []string{"run in " + zoneKey + "=zone-a", "holds the reservation on node node-1"},
 	}, {
 		name:  "bound, a LimitRange min above the token: pinned with the token raised to it",
 		world: decideWorld(ownSTS("", peak()), placeholderPod("node-1", peak(), ago(30*time.Second)), containerLimits(corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}, nil)),
-		want: stepView{Kind: stepPin, Write: true, Pinned: "node-1", Requests: rl("100m", "16Mi"), Events: []string{"Normal Placed"},
+		want: stepView{Kind: stepPin, Placement: startWait, Write: true, Pinned: "node-1", Requests: rl("100m", "16Mi"), Events: []string{"Normal Placed"},
 			Outcome: metrics.OutcomePlaced, NodeWait: 30 * time.Second},
 	}, {
-		name:  "bound, pinned, token-sized: nothing to write, hand over",
+		name:  "bound, pinned, token-sized: nothing to write, nothing to hand over: ready",
 		world: decideWorld(ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour))),
-		want:  stepView{Kind: stepPin, Pinned: "node-1", Requests: token},
+		want:  stepView{Kind: stepPin, Placement: ready, Pinned: "node-1", Requests: token},
 	}, {
 		name:  "bound after a wait recorded on its node: pinned again, the record removed",
 		world: decideWorld(waitingSince(ownSTS("node-1", token), time.Minute), placeholderPod("node-1", token, ago(time.Minute))),
-		want:  stepView{Kind: stepPin, Write: true, Pinned: "node-1", Requests: token},
+		want:  stepView{Kind: stepPin, Placement: ready, Write: true, Pinned: "node-1", Requests: token},
 	}, {
 		name: "recreated on its own, token-sized, while a later task needs more: pinned, then replaced by a pod that asks for that room there",
 		world: decideWorld(ownSTS("node-1", token), reporting(recreatedPod("node-1", token, ago(time.Second))),
@@ -203,13 +207,14 @@ func TestDecide(t *testing.T) {
 			Reclaim: &template{Pinned: "node-1", Requests: rl("2", "16Mi")}, ReclaimSince: now},
 		message: []string{"came back on node node-1 holding only cpu=10m", "asking the scheduler again for the cpu=2"},
 	}, {
-		name: "recreated on its own, token-sized, while a task starts: hand over, not replaced",
+		name: "recreated on its own, token-sized, while a task starts: hand over (nothing to give), not replaced",
 		world: decideWorld(ownSTS("node-1", token), reporting(recreatedPod("node-1", token, ago(time.Second))),
 			func(w *world) { w.tasks = growBack(demand.Starting, demand.Waiting) }),
-		want: stepView{Kind: stepPin, Pinned: "node-1", Requests: token},
+		want: stepView{Kind: stepPin, Placement: ready, Pinned: "node-1", Requests: token},
 	}, {
 		name:  "the pod that asked again for its room is bound there: the room is held again",
 		world: decideWorld(reclaimingSTS("node-1", peak(), 10*time.Second), recreatedPod("node-1", peak(), ago(10*time.Second))),
-		want:  stepView{Kind: stepPin, Write: true, Pinned: "node-1", Requests: token, Restored: true},
+		want: stepView{Kind: stepPin, Placement: Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: 50 * time.Second},
+			Write: true, Pinned: "node-1", Requests: token, Restored: true},
 	}})
 }

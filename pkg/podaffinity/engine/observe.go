@@ -139,7 +139,10 @@ func (e *Engine) observe(ctx context.Context, s Settings, run *v1.PipelineRun, t
 	if w.sts.DeletionTimestamp != nil {
 		return w, nil
 	}
-	err = e.observePlaced(ctx, &w, now)
+	if err = e.observePlaced(ctx, &w, now); err != nil {
+		return world{}, err
+	}
+	err = e.observeHandOver(ctx, &w, s)
 	return w, err
 }
 

@@ -45,9 +45,9 @@ const (
 	stepDelete stepKind = "delete"
 	// stepPin pins the StatefulSet to the node its pod is bound to (spec;
 	// when write is set), then replaces the pod when it lost its room
-	// (reclaim), or else hands the reservation over to the run's tasks:
-	// Engine.follow, which reads the pod's resize state and writes what it
-	// decides itself.
+	// (reclaim), or else hands the reservation over to the run's tasks
+	// (handOver: a resize or a replacement of the pod; nil when the pod
+	// is the size it should be, or waits for the node).
 	stepPin stepKind = "pin"
 )
 
@@ -56,8 +56,7 @@ const (
 type step struct {
 	kind stepKind
 	// placement is what Place returns once the step is done, for every kind
-	// but create, diagnose and pin (unless it reclaims), whose placement
-	// depends on what the API server answers or is left to their own code.
+	// but create, whose placement depends on what the API server answers.
 	placement Placement
 	// admit: before the step, record that Kueue admitted the placeholder
 	// pod (its wait for a node starts now; see Engine.admitted). decide
@@ -69,7 +68,7 @@ type step struct {
 	// wait).
 	write bool
 	// annotation and since: the record of a wait (annotate); since is also
-	// the start of the wait of a move (recorded with it) and of diagnose.
+	// the start of the wait of a move (recorded with it).
 	annotation string
 	since      time.Time
 	// pod is the placeholder pod to delete (move, delete); atOnce without
@@ -90,6 +89,8 @@ type step struct {
 	// reclaim, for pin, replaces the pod: its template asks for the room
 	// the pod lost (see lostRoom).
 	reclaim *reclaimStep
+	// handOver, for pin, resizes or replaces the pod (decideHandOver).
+	handOver *handOverStep
 }
 
 // reclaimStep is the replacement of a placeholder pod that lost its room:
