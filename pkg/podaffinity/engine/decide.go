@@ -21,8 +21,6 @@ import (
 	"strings"
 	"time"
 
-	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
-	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	corev1 "k8s.io/api/core/v1"
@@ -73,20 +71,6 @@ func decideStep(w world, now time.Time, s Settings) step {
 		return decideUnbound(w, now, s)
 	}
 	return decidePin(w, now, s)
-}
-
-// reservation is what the placeholder asks for while it looks for a node:
-// the peak demand of the tasks that have not started, or the token.
-func reservation(w world, s Settings) corev1.ResourceList {
-	if s.Config.Reservation() != paconfig.ReservationReserve {
-		return token(w)
-	}
-	return placeholder.WithinLimitRanges(demand.WithFloor(demand.ToPlace(w.tasks), placeholder.TokenRequests()), w.limitRanges)
-}
-
-// token is what a placeholder pinned to its node asks for.
-func token(w world) corev1.ResourceList {
-	return placeholder.WithinLimitRanges(placeholder.TokenRequests(), w.limitRanges)
 }
 
 // decideAbsent decides for a run without a placeholder StatefulSet.
@@ -157,18 +141,6 @@ func decideUnusable(w world, now time.Time, s Settings) step {
 	// The placeholder holds no state.
 	msg := fmt.Sprintf("Node %s is %s; moving the PipelineRun to another node", node, why)
 	return move(w, now, s, w.pod, true, ReasonWaitingForNode, EventMoving, msg)
-}
-
-// move is the step that unpins the StatefulSet, asks for the reservation
-// again from now on, and replaces pod (if any), announced with an event.
-func move(w world, now time.Time, s Settings, pod *corev1.Pod, atOnce bool, reason, eventReason, msg string) step {
-	spec := w.spec
-	spec.PinnedNode = ""
-	spec.Requests = reservation(w, s)
-	return step{
-		kind: stepMove, placement: waiting(reason, msg, 0), spec: spec, since: now, pod: pod, atOnce: atOnce,
-		events: []stepEvent{{corev1.EventTypeWarning, eventReason, msg}}, log: msg, outcome: metrics.OutcomeMoved,
-	}
 }
 
 // decideNoPod decides for a StatefulSet without a pod. For a moment that

@@ -36,27 +36,6 @@ import (
 // cannot hold up the run's own pods. It follows the pin (decidePin), in
 // the same step.
 
-// handOverStep is the write a hand-over asks of act after the pin: resize
-// the pod in place, or replace it.
-type handOverStep struct {
-	// template, when set, is written into the StatefulSet's pod template
-	// (pinned) before the pod is replaced: what the new pod holds.
-	template *placeholder.Spec
-	// replace deletes the pod: the StatefulSet makes it again from its
-	// template, pinned to the node.
-	replace bool
-	// resize, when set, resizes the pod in place to it (requests and
-	// limits). grows: a grow, which keeps the pod as it is when the
-	// cluster refuses it; a shrink replaces the pod then.
-	resize corev1.ResourceList
-	grows  bool
-	// event is recorded on the run and counted (a hand-over; a restore for
-	// EventReservationRestored) once the writes are done: for a resize,
-	// when the node resized the pod in place; refused instead, if set,
-	// when the cluster refused it.
-	event, refused *stepEvent
-}
-
 // handOverPlan is what a bound placeholder pod holds and is to hold.
 type handOverPlan struct {
 	// starting: tasks of the run start now.

@@ -110,3 +110,36 @@ type stepEvent struct {
 func done(p Placement) step {
 	return step{kind: stepNone, placement: p}
 }
+
+// handOverStep is the write a hand-over asks of act after the pin: resize
+// the pod in place, or replace it.
+type handOverStep struct {
+	// template, when set, is written into the StatefulSet's pod template
+	// (pinned) before the pod is replaced: what the new pod holds.
+	template *placeholder.Spec
+	// replace deletes the pod: the StatefulSet makes it again from its
+	// template, pinned to the node.
+	replace bool
+	// resize, when set, resizes the pod in place to it (requests and
+	// limits). grows: a grow, which keeps the pod as it is when the
+	// cluster refuses it; a shrink replaces the pod then.
+	resize corev1.ResourceList
+	grows  bool
+	// event is recorded on the run and counted (a hand-over; a restore for
+	// EventReservationRestored) once the writes are done: for a resize,
+	// when the node resized the pod in place; refused instead, if set,
+	// when the cluster refused it.
+	event, refused *stepEvent
+}
+
+// move is the step that unpins the StatefulSet, asks for the reservation
+// again from now on, and replaces pod (if any), announced with an event.
+func move(w world, now time.Time, s Settings, pod *corev1.Pod, atOnce bool, reason, eventReason, msg string) step {
+	spec := w.spec
+	spec.PinnedNode = ""
+	spec.Requests = reservation(w, s)
+	return step{
+		kind: stepMove, placement: waiting(reason, msg, 0), spec: spec, since: now, pod: pod, atOnce: atOnce,
+		events: []stepEvent{{corev1.EventTypeWarning, eventReason, msg}}, log: msg, outcome: metrics.OutcomeMoved,
+	}
+}

@@ -125,6 +125,26 @@ func unscheduledWait(s Settings, now time.Time, p *corev1.Pod, since time.Time, 
 	return boundedWait(s, now, since, msg, 0)
 }
 
+// unschedulable reports whether the scheduler tried p and found no node.
+func unschedulable(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			return true
+		}
+	}
+	return false
+}
+
+// schedulingMessage returns the scheduler's last message about p, or "".
+func schedulingMessage(p *corev1.Pod) string {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+			return c.Message
+		}
+	}
+	return ""
+}
+
 // shortfall names each resource of requests that exceeds the allocatable
 // of every node, with the largest allocatable, or returns "".
 func shortfall(requests corev1.ResourceList, nodes []*corev1.Node) string {
