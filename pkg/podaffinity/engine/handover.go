@@ -25,6 +25,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
+// The sizes a hand-over works with, pure functions of the placeholder pod
+// and the run's tasks: what a replacement holds, what the node gives the
+// pod and whether it still applies a shrink. decideHandOver decides with
+// them.
+
 // replacement is what a placeholder pod replaced during a hand-over holds:
 // CPU and memory as want has them (they grow back in place later); of every
 // other resource, which can never grow back, the peak of the tasks that
