@@ -20,6 +20,7 @@ import (
 	"context"
 
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 	"knative.dev/pkg/logging"
@@ -47,8 +48,6 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 	switch st.kind {
 	case stepCreate:
 		return e.create(ctx, s, w.run, st.spec)
-	case stepDiagnose:
-		return e.diagnose(ctx, s, sts, st.since)
 	case stepAnnotate:
 		if err := e.annotate(ctx, sts, st.annotation, st.since); err != nil {
 			return Placement{}, err
@@ -94,9 +93,50 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 		event(ctx, w.run, corev1.EventTypeWarning, EventPlaceholderLost, r.message)
 		return st.placement, nil
 	}
-	// Hand over: follow reads the pod's resize state and writes what it
-	// decides itself.
-	return e.follow(ctx, s, w.run, sts, st.spec, w.pod, w.tasks, w.limitRanges)
+	if h := st.handOver; h != nil {
+		if err := e.handOver(ctx, w, sts, h); err != nil {
+			return Placement{}, err
+		}
+	}
+	return st.placement, nil
+}
+
+// handOver carries out hand-over h of w's pod: the template of its
+// replacement, if any, into sts; then the resize or the replacement; then
+// the event, counted.
+func (e *Engine) handOver(ctx context.Context, w world, sts *appsv1.StatefulSet, h *handOverStep) error {
+	ev := h.event
+	switch {
+	case h.resize != nil:
+		inPlace, err := e.resize(ctx, w.pod, h.resize, !h.grows)
+		if err != nil {
+			return err
+		}
+		if !inPlace {
+			ev = h.refused
+		}
+	default:
+		if h.template != nil {
+			if err := e.updateTemplate(ctx, sts, *h.template, nil); err != nil {
+				return err
+			}
+		}
+		if h.replace {
+			if err := e.deletePod(ctx, w.pod, false); err != nil {
+				return err
+			}
+		}
+	}
+	if ev == nil {
+		return nil
+	}
+	if ev.reason == EventReservationRestored {
+		e.Metrics.Restore(ctx)
+	} else {
+		e.Metrics.Handover(ctx)
+	}
+	event(ctx, w.run, ev.kind, ev.reason, ev.message)
+	return nil
 }
 
 // record logs the step, and records its events and metrics.

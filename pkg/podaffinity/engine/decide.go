@@ -21,8 +21,6 @@ import (
 	"strings"
 	"time"
 
-	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
-	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	corev1 "k8s.io/api/core/v1"
@@ -30,13 +28,19 @@ import (
 )
 
 // decide returns the one step Place takes in world w at now, with nothing
-// read and nothing written. Two steps decide more as act carries them out
-// (diagnose, and the hand-over that follows a pin: see the package doc).
-// A wait that ran out is counted (metrics.OutcomeWaitTimeout).
+// read and nothing written.
+// A wait that ran out is counted (metrics.OutcomeWaitTimeout), and so is
+// a placeholder that stayed being deleted too long
+// (metrics.OutcomeStuckDeleting): act records the outcome.
 func decide(w world, now time.Time, s Settings) step {
 	st := decideStep(w, now, s)
-	if timedOut(st.placement) && st.outcome == "" {
-		st.outcome = metrics.OutcomeWaitTimeout
+	if st.outcome == "" {
+		switch {
+		case timedOut(st.placement):
+			st.outcome = metrics.OutcomeWaitTimeout
+		case st.placement.Failed && st.placement.Reason == ReasonPlaceholderStuckDeleting:
+			st.outcome = metrics.OutcomeStuckDeleting
+		}
 	}
 	return st
 }
@@ -45,6 +49,8 @@ func decide(w world, now time.Time, s Settings) step {
 // a node that became unusable comes before anything the pod says.
 func decideStep(w world, now time.Time, s Settings) step {
 	switch {
+	case w.t.Joined:
+		return decideJoined(w)
 	case w.sts == nil:
 		return decideAbsent(w, s)
 	case !metav1.IsControlledBy(w.sts, w.run):
@@ -60,25 +66,11 @@ func decideStep(w world, now time.Time, s Settings) step {
 		}
 		return done(placement)
 	case w.pod == nil:
-		return decideNoPod(w, now)
+		return decideNoPod(w, now, s)
 	case w.pod.Spec.NodeName == "":
 		return decideUnbound(w, now, s)
 	}
 	return decidePin(w, now, s)
-}
-
-// reservation is what the placeholder asks for while it looks for a node:
-// the peak demand of the tasks that have not started, or the token.
-func reservation(w world, s Settings) corev1.ResourceList {
-	if s.Config.Reservation() != paconfig.ReservationReserve {
-		return token(w)
-	}
-	return placeholder.WithinLimitRanges(demand.WithFloor(demand.ToPlace(w.tasks), placeholder.TokenRequests()), w.limitRanges)
-}
-
-// token is what a placeholder pinned to its node asks for.
-func token(w world) corev1.ResourceList {
-	return placeholder.WithinLimitRanges(placeholder.TokenRequests(), w.limitRanges)
 }
 
 // decideAbsent decides for a run without a placeholder StatefulSet.
@@ -151,22 +143,10 @@ func decideUnusable(w world, now time.Time, s Settings) step {
 	return move(w, now, s, w.pod, true, ReasonWaitingForNode, EventMoving, msg)
 }
 
-// move is the step that unpins the StatefulSet, asks for the reservation
-// again from now on, and replaces pod (if any), announced with an event.
-func move(w world, now time.Time, s Settings, pod *corev1.Pod, atOnce bool, reason, eventReason, msg string) step {
-	spec := w.spec
-	spec.PinnedNode = ""
-	spec.Requests = reservation(w, s)
-	return step{
-		kind: stepMove, placement: waiting(reason, msg, 0), spec: spec, since: now, pod: pod, atOnce: atOnce,
-		events: []stepEvent{{corev1.EventTypeWarning, eventReason, msg}}, log: msg, outcome: metrics.OutcomeMoved,
-	}
-}
-
 // decideNoPod decides for a StatefulSet without a pod. For a moment that
-// is the StatefulSet controller at work; past createGrace the engine asks
-// the API server why (stepDiagnose).
-func decideNoPod(w world, now time.Time) step {
+// is the StatefulSet controller at work; past createGrace the engine has
+// asked the API server why (see diagnosing).
+func decideNoPod(w world, now time.Time, s Settings) step {
 	since, ok := waitStart(w.sts, w.pinned, nil)
 	if !ok {
 		// The pinned pod is gone and the engine has not seen that before:
@@ -177,7 +157,12 @@ func decideNoPod(w world, now time.Time) step {
 	if waited := now.Sub(since); waited < createGrace {
 		return done(waiting(ReasonWaitingForNode, createMessage(w.sts), createGrace-waited))
 	}
-	return step{kind: stepDiagnose, since: since}
+	if !w.diagnosed {
+		// Not asked (observe saw the world at another time): no answer is
+		// taken for one; asked at the next call.
+		return done(waiting(ReasonWaitingForNode, createMessage(w.sts), time.Second))
+	}
+	return decideDiagnosis(w, now, s, since)
 }
 
 // decidePin decides for a placeholder pod bound to a usable node: pin the
@@ -205,11 +190,12 @@ func decidePin(w world, now time.Time, s Settings) step {
 }
 
 // withReclaim adds to pin step st the replacement of the pod when it lost
-// its room (lostRoom): its template, pinned, asks for that room again.
+// its room (lostRoom): its template, pinned, asks for that room again;
+// otherwise the hand-over (decideHandOver).
 func withReclaim(st step, w world, now time.Time, s Settings) step {
 	have, want, lost := lostRoom(s, w.run, w.pod, w.tasks, w.limitRanges)
 	if !lost {
-		return st
+		return decideHandOver(w, now, s, st)
 	}
 	node := w.pod.Spec.NodeName
 	spec := st.spec

@@ -116,6 +116,21 @@ type stepView struct {
 	// ReclaimSince since when it asks for the room.
 	Reclaim      *template
 	ReclaimSince time.Time
+	// HandOver is the resize or replacement of the pod that follows a pin.
+	HandOver *handOverView
+}
+
+// handOverView is what a test compares of a hand-over: the template the
+// pod is replaced from (Replace), or the size it is resized to in place;
+// the reasons of the events said when it is resized in place (Event, or
+// replaced: then also the count), and when a shrink is refused (Refused).
+type handOverView struct {
+	Template *template
+	Replace  bool
+	Resize   corev1.ResourceList
+	Grows    bool
+	Event    string
+	Refused  string
 }
 
 func viewOf(st step) stepView {
@@ -136,6 +151,18 @@ func viewOf(st step) stepView {
 	}
 	for _, e := range st.events {
 		v.Events = append(v.Events, e.kind+" "+e.reason)
+	}
+	if h := st.handOver; h != nil {
+		v.HandOver = &handOverView{Replace: h.replace, Resize: h.resize, Grows: h.grows}
+		if h.template != nil {
+			v.HandOver.Template = &template{Pinned: h.template.PinnedNode, Requests: h.template.Requests}
+		}
+		if h.event != nil {
+			v.HandOver.Event = h.event.reason
+		}
+		if h.refused != nil {
+			v.HandOver.Refused = h.refused.reason
+		}
 	}
 	return v
 }
@@ -164,6 +191,13 @@ func runDecide(t *testing.T, cases []decideCase) {
 			said := got.placement.Message
 			for _, e := range got.events {
 				said += "\n" + e.message
+			}
+			if h := got.handOver; h != nil {
+				for _, e := range []*stepEvent{h.event, h.refused} {
+					if e != nil {
+						said += "\n" + e.message
+					}
+				}
 			}
 			for _, want := range tc.message {
 				if !strings.Contains(said, want) {

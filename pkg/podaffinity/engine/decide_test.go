@@ -53,6 +53,16 @@ func TestDecide(t *testing.T) {
 	keptByVolume := func(w *world) {
 		w.keep = "no other usable node can mount its volumes: claim data is bound to PersistentVolume local-1 (kubernetes.io/hostname in [node-1])"
 	}
+	heldPod2h := func(p *corev1.Pod) *corev1.Pod {
+		p.DeletionTimestamp = ptr.To(ago(2 * time.Hour))
+		p.DeletionGracePeriodSeconds = ptr.To[int64](0)
+		p.Finalizers = []string{"example.com/hold"}
+		return p
+	}
+	// ready: on node-1, nothing to hand over; startWait: tasks start once
+	// the node has started the pod 30 s old, to shrink it.
+	ready := Placement{Node: "node-1", Ready: true}
+	startWait := Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: 30 * time.Second}
 	foreign := ownSTS("node-1", token)
 	foreign.OwnerReferences = nil
 
@@ -96,7 +106,12 @@ func TestDecide(t *testing.T) {
 	}, {
 		name:    "StatefulSet held for longer than max-node-wait: fail, naming the finalizer",
 		world:   decideWorld(heldSTS(ownSTS("node-1", token), 2*time.Hour, "example.com/hold"), nil),
-		want:    stepView{Kind: stepNone, Placement: Placement{Failed: true, Reason: ReasonPlaceholderStuckDeleting}},
+		want:    stepView{Kind: stepNone, Placement: Placement{Failed: true, Reason: ReasonPlaceholderStuckDeleting}, Outcome: metrics.OutcomeStuckDeleting},
+		message: []string{"example.com/hold"},
+	}, {
+		name:    "pod deleted at once, held by a finalizer for longer than max-node-wait: fail, counted",
+		world:   decideWorld(ownSTS("node-1", token), heldPod2h(placeholderPod("node-1", token, ago(3*time.Hour)))),
+		want:    stepView{Kind: stepNone, Placement: Placement{Failed: true, Reason: ReasonPlaceholderStuckDeleting}, Outcome: metrics.OutcomeStuckDeleting},
 		message: []string{"example.com/hold"},
 	}, {
 		name:    "node cordoned while a task pod runs there: wait to move",
@@ -144,9 +159,9 @@ func TestDecide(t *testing.T) {
 		world: decideWorld(createdAgo(ownSTS("", peak()), 2*time.Second), nil),
 		want:  stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, 3*time.Second)},
 	}, {
-		name:  "no pod past the moment: ask the API server why",
+		name:  "no pod past the moment, the API server not asked why (observed at another time): asked at the next call",
 		world: decideWorld(ownSTS("", peak()), nil),
-		want:  stepView{Kind: stepDiagnose, Since: now.Add(-time.Minute)},
+		want:  stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, time.Second)},
 	}, {
 		name:    "pod terminating on a node that stopped working: delete it at once",
 		world:   decideWorld(ownSTS("node-1", token), goingAway(placeholderPod("node-1", token, ago(time.Hour))), func(w *world) { w.oldNodeDown = true }),
@@ -160,7 +175,7 @@ func TestDecide(t *testing.T) {
 	}, {
 		name:  "bound for the first time: pin it token-sized, say where, then hand over",
 		world: decideWorld(ownSTS("", peak()), placeholderPod("node-1", peak(), ago(30*time.Second))),
-		want: stepView{Kind: stepPin, Write: true, Pinned: "node-1", Requests: token, Events: []string{"Normal Placed"},
+		want: stepView{Kind: stepPin, Placement: startWait, Write: true, Pinned: "node-1", Requests: token, Events: []string{"Normal Placed"},
 			Outcome: metrics.OutcomePlaced, NodeWait: 30 * time.Second},
 		message: []string{"All pods of this PipelineRun run on node node-1"},
 	}, {
@@ -168,22 +183,22 @@ func TestDecide(t *testing.T) {
 		world: decideWorld(ownSTS("", peak()), placeholderPod("node-1", peak(), ago(30*time.Second)), func(w *world) {
 			w.t.Topology, w.nodeObj = zoneKey, inZone(readyNode("node-1"), "zone-a")
 		}),
-		want: stepView{Kind: stepPin, Write: true, Pinned: "node-1", Requests: token, Events: []string{"Normal Placed"},
+		want: stepView{Kind: stepPin, Placement: startWait, Write: true, Pinned: "node-1", Requests: token, Events: []string{"Normal Placed"},
 			Outcome: metrics.OutcomePlaced, NodeWait: 30 * time.Second},
 		message: []string{"run in " + zoneKey + "=zone-a", "holds the reservation on node node-1"},
 	}, {
 		name:  "bound, a LimitRange min above the token: pinned with the token raised to it",
 		world: decideWorld(ownSTS("", peak()), placeholderPod("node-1", peak(), ago(30*time.Second)), containerLimits(corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}, nil)),
-		want: stepView{Kind: stepPin, Write: true, Pinned: "node-1", Requests: rl("100m", "16Mi"), Events: []string{"Normal Placed"},
+		want: stepView{Kind: stepPin, Placement: startWait, Write: true, Pinned: "node-1", Requests: rl("100m", "16Mi"), Events: []string{"Normal Placed"},
 			Outcome: metrics.OutcomePlaced, NodeWait: 30 * time.Second},
 	}, {
-		name:  "bound, pinned, token-sized: nothing to write, hand over",
+		name:  "bound, pinned, token-sized: nothing to write, nothing to hand over: ready",
 		world: decideWorld(ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour))),
-		want:  stepView{Kind: stepPin, Pinned: "node-1", Requests: token},
+		want:  stepView{Kind: stepPin, Placement: ready, Pinned: "node-1", Requests: token},
 	}, {
 		name:  "bound after a wait recorded on its node: pinned again, the record removed",
 		world: decideWorld(waitingSince(ownSTS("node-1", token), time.Minute), placeholderPod("node-1", token, ago(time.Minute))),
-		want:  stepView{Kind: stepPin, Write: true, Pinned: "node-1", Requests: token},
+		want:  stepView{Kind: stepPin, Placement: ready, Write: true, Pinned: "node-1", Requests: token},
 	}, {
 		name: "recreated on its own, token-sized, while a later task needs more: pinned, then replaced by a pod that asks for that room there",
 		world: decideWorld(ownSTS("node-1", token), reporting(recreatedPod("node-1", token, ago(time.Second))),
@@ -192,13 +207,14 @@ func TestDecide(t *testing.T) {
 			Reclaim: &template{Pinned: "node-1", Requests: rl("2", "16Mi")}, ReclaimSince: now},
 		message: []string{"came back on node node-1 holding only cpu=10m", "asking the scheduler again for the cpu=2"},
 	}, {
-		name: "recreated on its own, token-sized, while a task starts: hand over, not replaced",
+		name: "recreated on its own, token-sized, while a task starts: hand over (nothing to give), not replaced",
 		world: decideWorld(ownSTS("node-1", token), reporting(recreatedPod("node-1", token, ago(time.Second))),
 			func(w *world) { w.tasks = growBack(demand.Starting, demand.Waiting) }),
-		want: stepView{Kind: stepPin, Pinned: "node-1", Requests: token},
+		want: stepView{Kind: stepPin, Placement: ready, Pinned: "node-1", Requests: token},
 	}, {
 		name:  "the pod that asked again for its room is bound there: the room is held again",
 		world: decideWorld(reclaimingSTS("node-1", peak(), 10*time.Second), recreatedPod("node-1", peak(), ago(10*time.Second))),
-		want:  stepView{Kind: stepPin, Write: true, Pinned: "node-1", Requests: token, Restored: true},
+		want: stepView{Kind: stepPin, Placement: Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: 50 * time.Second},
+			Write: true, Pinned: "node-1", Requests: token, Restored: true},
 	}})
 }

@@ -21,18 +21,21 @@ limitations under the License.
 //
 // Every call is level-triggered and takes at most one step towards what
 // the run needs. Place observes, decides, acts: observe reads once what the
-// run's placement depends on (the placeholder StatefulSet and pod as the
-// engine last wrote them, the run's node, the run's pods listed at most
-// once); decide, a pure function of that world and the time, returns the
-// one step to take (create, record when a wait began, move, delete a pod
-// that does not terminate, pin; or nothing: ready, a bounded wait with its
+// placement depends on (the placeholder StatefulSet and pod as the engine
+// last wrote them, the run's node, its pods listed at most once, a dry
+// run's answer for a pod not created in time, when an unapplied shrink was
+// asked; for a child run, its parent's pod and node); decide, a pure
+// function of that world and the time, returns the one step to take
+// (create, record when a wait began, nudge the StatefulSet controller,
+// move, delete a pod that does not terminate, pin and hand over by a
+// resize or a replacement; or nothing: ready, a bounded wait with its
 // reason, a failure); act writes it. A step may take more than one write
 // (a move unpins the template and replaces the pod), never a second
-// decision on what it wrote. Two steps are still carried out by code that
-// reads and decides on its own: diagnose (a dry run asks the API server why
-// the StatefulSet has no pod, and may nudge its controller) and the
-// hand-over after a pin (follow reads the pod's resize state, and resizes
-// or replaces it). Any step may fail or crash and be retried.
+// decision on what it wrote. One outcome remains decided on the API
+// server's answer to a write: a create that is refused (a quota: a bounded
+// wait; the name taken: act reads that object to tell the run's own from
+// someone else's); a resize the cluster will not do in place picks the
+// outcome decide gave for that. Any step may fail or crash and be retried.
 package engine
 
 import (
@@ -221,26 +224,6 @@ type Placement struct {
 	// should carry on with Current's status, so that nothing of the older
 	// copy is written back.
 	Current *v1.PipelineRun
-}
-
-// unschedulable reports whether the scheduler tried p and found no node.
-func unschedulable(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
-			return true
-		}
-	}
-	return false
-}
-
-// schedulingMessage returns the scheduler's last message about p, or "".
-func schedulingMessage(p *corev1.Pod) string {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
-			return c.Message
-		}
-	}
-	return ""
 }
 
 func sameRequests(a, b corev1.ResourceList) bool {

@@ -17,7 +17,6 @@ limitations under the License.
 package engine
 
 import (
-	"context"
 	"time"
 
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
@@ -28,28 +27,24 @@ import (
 // to create a placeholder pod that the API server would admit.
 const nudgeEvery = 10 * time.Second
 
-// nudge asks the StatefulSet controller to create the missing pod of sts
-// now, by recording the time on it (placeholder.NudgedAnnotation), unless
-// it did so less than nudgeEvery ago. It returns when the run should be
-// checked again.
+// nudgeDue reports whether, at now, the engine asks the StatefulSet
+// controller to create the missing pod of sts at once, by recording the
+// time on it (placeholder.NudgedAnnotation): not when it did so less than
+// nudgeEvery ago. after is when the run should be checked again.
 //
 // The StatefulSet controller retries a pod it could not create (a
 // ResourceQuota was full, a webhook was down) after an exponential back-off
 // that doubles with every refusal and is reset only by a success: in the
 // soak (make soak), a quota full for about half a minute drew 13 refusals
 // in 21 s, after which the next try was due 20 s later, however soon the
-// quota freed up. Any change to the
-// StatefulSet has it try at once. The engine calls this once a dry run
-// shows that the API server admits the pod now.
-func (e *Engine) nudge(ctx context.Context, sts *appsv1.StatefulSet) (nudged bool, after time.Duration, err error) {
-	now := e.Clock.Now()
+// quota freed up. Any change to the StatefulSet has it try at once. The
+// engine nudges once a dry run shows that the API server admits the pod
+// now (decideDiagnosis).
+func nudgeDue(sts *appsv1.StatefulSet, now time.Time) (due bool, after time.Duration) {
 	if last, ok := annotatedTime(sts, placeholder.NudgedAnnotation); ok {
 		if since := now.Sub(last); since >= 0 && since < nudgeEvery {
-			return false, nudgeEvery - since, nil
+			return false, nudgeEvery - since
 		}
 	}
-	if err := e.annotate(ctx, sts, placeholder.NudgedAnnotation, now); err != nil {
-		return false, 0, err
-	}
-	return true, nudgeEvery, nil
+	return true, nudgeEvery
 }

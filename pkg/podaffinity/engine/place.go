@@ -21,9 +21,7 @@ import (
 	"fmt"
 
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
-	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 // Place takes one step towards the run being on a usable node with its
@@ -36,36 +34,10 @@ func (e *Engine) Place(ctx context.Context, s Settings, run *v1.PipelineRun, t T
 	if err := e.synced(ctx); err != nil {
 		return Placement{}, fmt.Errorf("placing PipelineRun %s/%s: %w", run.Namespace, run.Name, err)
 	}
-	if t.Joined {
-		return e.placeJoined(run, t)
-	}
-	w, err := e.observe(ctx, s, run, t, tasks)
+	now := e.Clock.Now()
+	w, err := e.observe(ctx, s, run, t, tasks, now)
 	if err != nil {
 		return Placement{}, err
 	}
-	return e.act(ctx, s, w, decide(w, e.Clock.Now(), s))
-}
-
-// placeJoined checks the parent's placeholder for a child PipelineRun.
-func (e *Engine) placeJoined(run *v1.PipelineRun, t Target) (Placement, error) {
-	p, err := e.Pods.Pods(run.Namespace).Get(placeholder.PodName(t.Placeholder))
-	if err != nil && !apierrors.IsNotFound(err) {
-		return Placement{}, fmt.Errorf("getting parent placeholder pod: %w", err)
-	}
-	p = e.own.pod(p, e.Clock.Now())
-	// The parent counts the child pipeline's peak as held by the child
-	// while it runs; the child starts once the parent's placeholder has
-	// made room for it on the node.
-	if p == nil || going(p) || p.Spec.NodeName == "" || shrinking(p) {
-		return waiting(ReasonWaitingForNode, fmt.Sprintf("Waiting for the parent PipelineRun's placeholder %s to be placed", t.Placeholder), 0), nil
-	}
-	why, err := e.unusable(p.Spec.NodeName, p.Spec.Tolerations)
-	if err != nil {
-		return Placement{}, err
-	}
-	if why != "" {
-		return Placement{Node: p.Spec.NodeName, Reason: ReasonWaitingToMove, Message: fmt.Sprintf(
-			"Node %s is %s; waiting for the parent PipelineRun to move", p.Spec.NodeName, why)}, nil
-	}
-	return Placement{Node: p.Spec.NodeName, Ready: true}, nil
+	return e.act(ctx, s, w, decide(w, now, s))
 }

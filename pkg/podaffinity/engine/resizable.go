@@ -85,7 +85,9 @@ const resizeSubresource = "resize"
 const resizeLimit = time.Minute
 
 // resizeStuck returns why the node will not apply the pod's pending resize
-// in time, or "": it reports the resize Infeasible, or has kept it pending
+// in time, or "": it reports this resize Infeasible (a condition older
+// than the resize, when the pod records when it was asked, is an earlier
+// resize's and is timed like a pending one), or has kept it pending
 // or in progress for resizeLimit or longer (as of now; counted from when
 // this resize was asked, if the condition is older), or has not started
 // the pod's container within resizeLimit of its creation, or has neither
@@ -134,12 +136,14 @@ func resizeCheck(p *corev1.Pod, now time.Time) resizeVerdict {
 			continue
 		}
 		since := c.LastTransitionTime.Time
+		stale := false
 		if !since.IsZero() {
 			marked = true
 			if recorded && asked.After(since) {
 				// The condition stayed true from an earlier resize (a grow
-				// deferred, say): the node has had this one since it was asked.
-				since = asked
+				// deferred or infeasible, say): it says nothing of this one,
+				// which the node has had since it was asked.
+				since, stale = asked, true
 			}
 		}
 		what := string(c.Type)
@@ -150,7 +154,7 @@ func resizeCheck(p *corev1.Pod, now time.Time) resizeVerdict {
 			what += ": " + c.Message
 		}
 		switch {
-		case c.Type == podResizePending && c.Reason == podReasonInfeasible:
+		case c.Type == podResizePending && c.Reason == podReasonInfeasible && !stale:
 			return stuck(what)
 		case since.IsZero():
 		case now.Sub(since) >= resizeLimit:

@@ -96,6 +96,21 @@ func TestResizeStuck(t *testing.T) {
 		pod:  resizedAt(withCondition(shrunk(now.Add(-time.Hour)), condition(podResizePending, "Deferred", 10*time.Minute)), now.Add(-2*time.Minute)),
 		want: "PodResizePending (Deferred), for 2m0s",
 	}, {
+		// An Infeasible left from an earlier resize (a grow the node
+		// could not give, say) says nothing of the shrink asked since:
+		// the node has had 10 s for it.
+		name:        "Infeasible since before the shrink was asked: stale, counted from the shrink",
+		pod:         resizedAt(withCondition(shrunk(now.Add(-time.Hour)), condition(podResizePending, podReasonInfeasible, 5*time.Minute)), now.Add(-10*time.Second)),
+		wantRecheck: resizeLimit - 10*time.Second,
+	}, {
+		name: "Infeasible since before the shrink was asked, shrink asked 2 min ago: stuck, for as long as the shrink waited",
+		pod:  resizedAt(withCondition(shrunk(now.Add(-time.Hour)), condition(podResizePending, podReasonInfeasible, 5*time.Minute)), now.Add(-2*time.Minute)),
+		want: "PodResizePending (Infeasible), for 2m0s",
+	}, {
+		name: "Infeasible since the shrink was asked: stuck at once",
+		pod:  resizedAt(withCondition(shrunk(now.Add(-time.Hour)), condition(podResizePending, podReasonInfeasible, 5*time.Second)), now.Add(-10*time.Second)),
+		want: "PodResizePending (Infeasible)",
+	}, {
 		name: "shrink not applied, no record of when it was asked (no managed fields): nothing timed",
 		pod:  shrunk(now.Add(-time.Hour)),
 	}, {

@@ -33,8 +33,9 @@ const (
 	stepNone stepKind = "none"
 	// stepCreate creates the placeholder StatefulSet from spec.
 	stepCreate stepKind = "create"
-	// stepAnnotate records on the StatefulSet, as annotation, when a wait
-	// began (since).
+	// stepAnnotate records on the StatefulSet, as annotation, a time
+	// (since): when a wait began, or when the StatefulSet controller was
+	// nudged (placeholder.NudgedAnnotation).
 	stepAnnotate stepKind = "annotate"
 	// stepMove writes spec (unpinned, with the reservation) into the
 	// StatefulSet's template with the start of the wait for a node (since),
@@ -42,14 +43,11 @@ const (
 	stepMove stepKind = "move"
 	// stepDelete deletes pod, which does not terminate, at once.
 	stepDelete stepKind = "delete"
-	// stepDiagnose asks the API server why the StatefulSet has no pod, in a
-	// wait for a node that began at since (Engine.diagnose).
-	stepDiagnose stepKind = "diagnose"
 	// stepPin pins the StatefulSet to the node its pod is bound to (spec;
 	// when write is set), then replaces the pod when it lost its room
-	// (reclaim), or else hands the reservation over to the run's tasks:
-	// Engine.follow, which reads the pod's resize state and writes what it
-	// decides itself.
+	// (reclaim), or else hands the reservation over to the run's tasks
+	// (handOver: a resize or a replacement of the pod; nil when the pod
+	// is the size it should be, or waits for the node).
 	stepPin stepKind = "pin"
 )
 
@@ -58,8 +56,7 @@ const (
 type step struct {
 	kind stepKind
 	// placement is what Place returns once the step is done, for every kind
-	// but create, diagnose and pin (unless it reclaims), whose placement
-	// depends on what the API server answers or is left to their own code.
+	// but create, whose placement depends on what the API server answers.
 	placement Placement
 	// admit: before the step, record that Kueue admitted the placeholder
 	// pod (its wait for a node starts now; see Engine.admitted). decide
@@ -71,7 +68,7 @@ type step struct {
 	// wait).
 	write bool
 	// annotation and since: the record of a wait (annotate); since is also
-	// the start of the wait of a move (recorded with it) and of diagnose.
+	// the start of the wait of a move (recorded with it).
 	annotation string
 	since      time.Time
 	// pod is the placeholder pod to delete (move, delete); atOnce without
@@ -92,6 +89,8 @@ type step struct {
 	// reclaim, for pin, replaces the pod: its template asks for the room
 	// the pod lost (see lostRoom).
 	reclaim *reclaimStep
+	// handOver, for pin, resizes or replaces the pod (decideHandOver).
+	handOver *handOverStep
 }
 
 // reclaimStep is the replacement of a placeholder pod that lost its room:
@@ -110,4 +109,37 @@ type stepEvent struct {
 // done is a step that writes nothing.
 func done(p Placement) step {
 	return step{kind: stepNone, placement: p}
+}
+
+// handOverStep is the write a hand-over asks of act after the pin: resize
+// the pod in place, or replace it.
+type handOverStep struct {
+	// template, when set, is written into the StatefulSet's pod template
+	// (pinned) before the pod is replaced: what the new pod holds.
+	template *placeholder.Spec
+	// replace deletes the pod: the StatefulSet makes it again from its
+	// template, pinned to the node.
+	replace bool
+	// resize, when set, resizes the pod in place to it (requests and
+	// limits). grows: a grow, which keeps the pod as it is when the
+	// cluster refuses it; a shrink replaces the pod then.
+	resize corev1.ResourceList
+	grows  bool
+	// event is recorded on the run and counted (a hand-over; a restore for
+	// EventReservationRestored) once the writes are done: for a resize,
+	// when the node resized the pod in place; refused instead, if set,
+	// when the cluster refused it.
+	event, refused *stepEvent
+}
+
+// move is the step that unpins the StatefulSet, asks for the reservation
+// again from now on, and replaces pod (if any), announced with an event.
+func move(w world, now time.Time, s Settings, pod *corev1.Pod, atOnce bool, reason, eventReason, msg string) step {
+	spec := w.spec
+	spec.PinnedNode = ""
+	spec.Requests = reservation(w, s)
+	return step{
+		kind: stepMove, placement: waiting(reason, msg, 0), spec: spec, since: now, pod: pod, atOnce: atOnce,
+		events: []stepEvent{{corev1.EventTypeWarning, eventReason, msg}}, log: msg, outcome: metrics.OutcomeMoved,
+	}
 }

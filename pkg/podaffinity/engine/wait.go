@@ -29,7 +29,6 @@ import (
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -126,6 +125,26 @@ func unscheduledWait(s Settings, now time.Time, p *corev1.Pod, since time.Time, 
 	return boundedWait(s, now, since, msg, 0)
 }
 
+// unschedulable reports whether the scheduler tried p and found no node.
+func unschedulable(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			return true
+		}
+	}
+	return false
+}
+
+// schedulingMessage returns the scheduler's last message about p, or "".
+func schedulingMessage(p *corev1.Pod) string {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+			return c.Message
+		}
+	}
+	return ""
+}
+
 // shortfall names each resource of requests that exceeds the allocatable
 // of every node, with the largest allocatable, or returns "".
 func shortfall(requests corev1.ResourceList, nodes []*corev1.Node) string {
@@ -148,57 +167,6 @@ func shortfall(requests corev1.ResourceList, nodes []*corev1.Node) string {
 // createMessage is what a run says while its StatefulSet has no pod.
 func createMessage(sts *appsv1.StatefulSet) string {
 	return fmt.Sprintf("Waiting for StatefulSet %s to create placeholder pod %s", sts.Name, placeholder.PodName(sts.Name))
-}
-
-// diagnose handles a placeholder StatefulSet that has had no pod for
-// longer than createGrace, in a wait that began at since (see decide for
-// the moment before): the engine asks the API server, with a dry run of
-// the pod, why it cannot be created, and says so on the run. A rejection
-// no retry can cure (the pod is invalid, or forbidden by admission other
-// than a quota) fails the run at once; anything else is a wait, bounded
-// like every wait for a node.
-func (e *Engine) diagnose(ctx context.Context, s Settings, sts *appsv1.StatefulSet, since time.Time) (Placement, error) {
-	podName := placeholder.PodName(sts.Name)
-	err := e.dryRunPod(ctx, sts)
-	cause := rejection(err)
-	switch {
-	case err == nil:
-		// The API server admits the pod now: the StatefulSet controller
-		// may be waiting out the back-off of earlier refusals.
-		nudged, after, err := e.nudge(ctx, sts)
-		if err != nil {
-			return Placement{}, err
-		}
-		msg := createMessage(sts)
-		if nudged {
-			msg += " (the API server admits it now: asked the StatefulSet controller to try again at once)"
-		}
-		return e.waitBounded(s, since, msg, after), nil
-	case cause == rejectedForGood:
-		return Placement{Failed: true, Reason: ReasonPlaceholderRejected, Message: fmt.Sprintf(
-			"The API server rejects placeholder pod %s: %v", podName, err)}, nil
-	}
-	return e.waitBounded(s, since, fmt.Sprintf("Placeholder pod %s cannot be created yet: %v", podName, err), diagnoseEvery), nil
-}
-
-// dryRunPod asks the API server to admit the pod sts would create, without
-// creating it: its answer carries the quota, LimitRange or admission
-// message that the StatefulSet controller only records as an event.
-func (e *Engine) dryRunPod(ctx context.Context, sts *appsv1.StatefulSet) error {
-	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      placeholder.PodName(sts.Name),
-			Namespace: sts.Namespace,
-			Labels:    sts.Spec.Template.Labels,
-		},
-		Spec: *sts.Spec.Template.Spec.DeepCopy(),
-	}
-	_, err := e.KubeClient.CoreV1().Pods(sts.Namespace).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-	if apierrors.IsAlreadyExists(err) {
-		// Created since the cache was read: the informer will say so.
-		return nil
-	}
-	return err
 }
 
 // annotate sets an annotation of the StatefulSet to a time.

@@ -56,6 +56,10 @@ const (
 	OutcomeRecreated Outcome = "recreated"
 	// OutcomeWaitTimeout: a run failed because it waited too long for a node.
 	OutcomeWaitTimeout Outcome = "wait_timeout"
+	// OutcomeStuckDeleting: a run failed because its placeholder
+	// StatefulSet or pod stayed being deleted (held by someone else's
+	// finalizers) for longer than the bound of a wait for a node.
+	OutcomeStuckDeleting Outcome = "stuck_deleting"
 )
 
 // Recorder records the engine's metrics. The zero value and a nil
@@ -79,7 +83,7 @@ func NewRecorder(countActive func() (int64, error)) (*Recorder, error) {
 		return nil, fmt.Errorf("creating %s: %w", NodeWaitName, err)
 	}
 	placements, err := meter.Int64Counter(PlacementsName,
-		metric.WithDescription("PipelineRun placements by outcome: placed, moved, recreated, wait_timeout"))
+		metric.WithDescription("PipelineRun placements by outcome: placed, moved, recreated, wait_timeout, stuck_deleting"))
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", PlacementsName, err)
 	}

@@ -139,6 +139,7 @@ func TestRecorder(t *testing.T) {
 	r.Placement(ctx, OutcomePlaced)
 	r.Placement(ctx, OutcomePlaced)
 	r.Placement(ctx, OutcomeMoved)
+	r.Placement(ctx, OutcomeStuckDeleting)
 	r.Handover(ctx)
 	r.Handover(ctx)
 	r.Restore(ctx)
@@ -150,13 +151,14 @@ func TestRecorder(t *testing.T) {
 		t.Errorf("meter name = %q, want %q (Tekton's controller meter)", meter.name, meterName)
 	}
 	want := recorded{
-		PlacementsName + "{outcome=placed}": 2,
-		PlacementsName + "{outcome=moved}":  1,
-		ReservationHandoversName:            2,
-		ReservationRestoresName:             1,
-		ActivePlaceholdersName:              3,
-		NodeWaitName + "_count":             1,
-		NodeWaitName + "_sum":               1.5,
+		PlacementsName + "{outcome=placed}":         2,
+		PlacementsName + "{outcome=moved}":          1,
+		PlacementsName + "{outcome=stuck_deleting}": 1,
+		ReservationHandoversName:                    2,
+		ReservationRestoresName:                     1,
+		ActivePlaceholdersName:                      3,
+		NodeWaitName + "_count":                     1,
+		NodeWaitName + "_sum":                       1.5,
 	}
 	if d := cmp.Diff(want, meter.got); d != "" {
 		t.Errorf("recorded metrics (-want +got):\n%s", d)

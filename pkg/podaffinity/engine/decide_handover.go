@@ -1,0 +1,198 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// The hand-over sizes a bound placeholder pod to what the run's unfinished
+// tasks still need beyond what its running and starting tasks hold
+// (demand.Held). Before tasks start it shrinks, and they start only once
+// the node reports the smaller size; as tasks finish it grows back, where
+// the node resizes pods in place. It never grows while tasks start, nor
+// past what the node has allocated to it then, so a grow the node defers
+// cannot hold up the run's own pods. It follows the pin (decidePin), in
+// the same step.
+
+// handOverPlan is what a bound placeholder pod holds and is to hold.
+type handOverPlan struct {
+	// starting: tasks of the run start now.
+	starting bool
+	// have is what the pod asks for; target what it is to hold: the token,
+	// or in reserve mode what the run's later tasks need beyond what its
+	// running and starting tasks hold.
+	have, target corev1.ResourceList
+	// fixed names the resources no node resizes in place (ephemeral
+	// storage, extended resources) of which the pod holds more than target.
+	fixed []string
+	// want is what a resize in place asks: target of CPU and memory, the
+	// rest as it is, and while tasks start no more than the node allocated.
+	want corev1.ResourceList
+}
+
+// planHandOver is the hand-over's plan for w's pod, bound to its node.
+func planHandOver(w *world, s Settings) handOverPlan {
+	p := w.pod
+	pl := handOverPlan{starting: demand.AnyStarting(w.tasks), have: placeholder.Requests(&p.Spec), target: token(*w)}
+	if s.Config.Reservation() == paconfig.ReservationReserve {
+		pl.target = placeholder.WithinLimitRanges(demand.WithFloor(demand.Held(w.tasks), pl.target), w.limitRanges)
+	}
+	pl.fixed = fixedExcess(pl.have, pl.target)
+	pl.want = resizable(pl.target, pl.have)
+	if pl.starting {
+		pl.want = atMost(pl.want, allocated(p))
+	}
+	return pl
+}
+
+// waitsForShrink reports whether the hand-over of plan pl waits for the
+// node to apply a shrink of w's pod (its bound counts from resizeAsked).
+func waitsForShrink(w *world, pl handOverPlan) bool {
+	return pl.starting && len(pl.fixed) == 0 && sameRequests(pl.want, pl.have) && shrinking(w.pod)
+}
+
+// decideHandOver completes pin step st with the hand-over of w's pod at
+// now: its placement, and the resize or replacement it asks of act.
+func decideHandOver(w world, now time.Time, s Settings, st step) step {
+	p, name := w.pod, w.sts.Name
+	node := p.Spec.NodeName
+	pl := planHandOver(&w, s)
+	ready := Placement{Node: node, Ready: true}
+	if pl.starting && len(pl.fixed) > 0 {
+		// Tasks that start need some of what the placeholder holds of a
+		// resource no node resizes in place: hand it over by replacing the
+		// pod with one pinned to the node that holds what later tasks
+		// still need (see replacement). Once that pod is bound, the
+		// template goes back to the token size.
+		spec := st.spec
+		spec.Requests = replacement(pl.have, pl.target, w.tasks)
+		fixed := strings.Join(pl.fixed, ", ")
+		st.handOver = &handOverStep{template: &spec, replace: true, event: &stepEvent{corev1.EventTypeNormal, EventReservationHandedOver, fmt.Sprintf(
+			"Placeholder %s handed %s of its reservation on node %s over to the PipelineRun's pods (%s) by replacing its pod with one that holds %s: %s cannot be resized in place",
+			name, formatResources(subtract(pl.have, spec.Requests)), node, startingNames(w.tasks), formatResources(spec.Requests), fixed)}}
+		st.placement = Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, Message: fmt.Sprintf(
+			"Handing the reservation on node %s over to the PipelineRun's pods: replacing placeholder pod %s (%s cannot be resized in place)", node, p.Name, fixed)}
+		return st
+	}
+	if !sameRequests(pl.want, pl.have) {
+		return resizeTo(w, now, st, pl)
+	}
+	if waitsForShrink(&w, pl) {
+		if why := resizeStuck(p, now); why != "" {
+			// The node will never apply it (a static CPU or memory manager
+			// keeps Guaranteed pods at their size, say), or not in time.
+			return replaceStuck(w, st, why)
+		}
+		// The kubelet has not applied the shrink yet: until it has, the
+		// scheduler still counts the reservation on the node. The pod's
+		// update brings the run back once it has; the run is also checked
+		// again when the shrink would count as stuck, a moment no event
+		// marks.
+		st.placement = Placement{Node: node, Reason: ReasonHandingOver, RequeueAfter: resizeRecheck(p, now), Message: fmt.Sprintf(
+			"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to apply it", node)}
+		return st
+	}
+	st.placement = ready
+	return st
+}
+
+// resizeTo completes pin step st with the resize of w's pod to pl.want.
+func resizeTo(w world, now time.Time, st step, pl handOverPlan) step {
+	p, name := w.pod, w.sts.Name
+	node := p.Spec.NodeName
+	grows := exceeds(pl.want, pl.have)
+	switch {
+	case !containerStarted(p) && reportedResources(p) == nil:
+		// A kubelet admits a pod at its spec's size and reports its
+		// container's resources once it has started it, and a
+		// ResourceQuota recounts a pod only when those reported resources
+		// change: a pod resized before its container starts can stay
+		// charged at its old size until the quota's next full resync
+		// (minutes), refusing the very TaskRun pods the shrink makes room
+		// for. Resize a started container only.
+		return awaitStart(w, now, st, pl)
+	case grows && reportedResources(p) == nil:
+		// The node does not resize pods in place: growing would mean a
+		// new, larger pod that might not fit any more. Keep what is held.
+		st.placement = Placement{Node: node, Ready: true}
+		return st
+	}
+	h := &handOverStep{resize: pl.want, grows: grows}
+	if grows {
+		h.event = &stepEvent{corev1.EventTypeNormal, EventReservationRestored, fmt.Sprintf(
+			"Placeholder %s holds %s on node %s again for the PipelineRun's later tasks (was %s)", name, formatResources(pl.want), node, formatResources(pl.have))}
+	} else {
+		handed := func(how string) *stepEvent {
+			return &stepEvent{corev1.EventTypeNormal, EventReservationHandedOver, fmt.Sprintf(
+				"Placeholder %s handed %s of its reservation on node %s over to the PipelineRun's pods (%s), %s",
+				name, formatResources(subtract(pl.have, pl.want)), node, startingNames(w.tasks), how)}
+		}
+		h.event, h.refused = handed("in place"), handed("by replacing its pod with a token pod pinned to the node")
+	}
+	st.handOver = h
+	st.placement = Placement{Node: node, Ready: true}
+	if pl.starting {
+		// Tasks start once the node has applied the new size.
+		st.placement = Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, Message: fmt.Sprintf(
+			"Handing the reservation on node %s over to the PipelineRun's pods", node)}
+	}
+	return st
+}
+
+// awaitStart completes pin step st for a bound placeholder pod that should
+// change size but whose container the node has not started yet: nothing
+// to do while no task starts; otherwise the tasks that start wait for the
+// node to start it (the pod's update brings the run back), for at most
+// resizeLimit after the pod's creation, after which the pod is replaced
+// with a token pod pinned to the node.
+func awaitStart(w world, now time.Time, st step, pl handOverPlan) step {
+	p := w.pod
+	node := p.Spec.NodeName
+	if !pl.starting {
+		st.placement = Placement{Node: node, Ready: true}
+		return st
+	}
+	if why := resizeStuck(p, now); why != "" {
+		return replaceStuck(w, st, why)
+	}
+	st.placement = Placement{Node: node, Reason: ReasonHandingOver, RequeueAfter: resizeRecheck(p, now), Message: fmt.Sprintf(
+		"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to start placeholder pod %s, to shrink it", node, p.Name)}
+	return st
+}
+
+// replaceStuck completes pin step st with the hand-over by replacement of
+// w's pod, which the node will not resize in time (why), with a token pod
+// pinned to the node. The run's event says why: the wait for the node
+// leaves no other trace on the run.
+func replaceStuck(w world, st step, why string) step {
+	p, name := w.pod, w.sts.Name
+	node := p.Spec.NodeName
+	st.handOver = &handOverStep{replace: true, event: &stepEvent{corev1.EventTypeNormal, EventReservationHandedOver, fmt.Sprintf(
+		"Placeholder %s handed its reservation on node %s over to the PipelineRun's pods (%s) by replacing its pod %s with a token pod pinned to the node: the node cannot resize it in place (%s)",
+		name, node, startingNames(w.tasks), p.Name, why)}}
+	st.placement = Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, Message: fmt.Sprintf(
+		"Handing the reservation on node %s over to the PipelineRun's pods: the node cannot resize placeholder pod %s in place (%s); replacing it with a token pod", node, p.Name, why)}
+	return st
+}
