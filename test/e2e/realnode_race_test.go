@@ -384,23 +384,11 @@ func TestRealNodeHandOverRacePendingPod(t *testing.T) {
 
 	done := waitRunSucceeded(t, ns, run, 3*time.Minute)
 	t.Logf("PipelineRun %s: %s", run, describeCondition(done))
-	waitFor(t, "pod rival to end", time.Minute, func(ctx context.Context) error {
-		p, err := cluster.kube.CoreV1().Pods(ns).Get(ctx, rival.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
-			return fmt.Errorf("pod rival is %s", podStatus(p))
-		}
-		return nil
-	})
+	waitPodEnded(t, ns, rival.Name)
 
 	evs := rec.sorted()
-	hs, o := raceEvents(t, evs, run, held)
+	hs, o := raceOutcomeOf(t, evs, run, held, rival.Name)
 	r := hs[rival.Name]
-	t.Logf("rival %v", r)
-	t.Logf("b %v", o.b)
-	t.Logf("the placeholder reported its shrink at rv %d; TaskRun b was created at rv %d and went through %v", o.shrinkSeen, o.bCreated, o.bReasons)
 	for _, h := range hs {
 		if h.phase == corev1.PodFailed {
 			t.Errorf("pod %v failed: every pod went through the scheduler, the kubelet should refuse none", h)
@@ -510,23 +498,11 @@ func TestRealNodeHandOverRaceNodeName(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("PipelineRun %s: %s", run, describeCondition(done))
-			waitFor(t, "pod late to end", time.Minute, func(ctx context.Context) error {
-				p, err := cluster.kube.CoreV1().Pods(ns).Get(ctx, late.Name, metav1.GetOptions{})
-				if err != nil {
-					return err
-				}
-				if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
-					return fmt.Errorf("pod late is %s", podStatus(p))
-				}
-				return nil
-			})
+			waitPodEnded(t, ns, late.Name)
 
 			evs := rec.sorted()
-			hs, o := raceEvents(t, evs, run, held)
+			hs, o := raceOutcomeOf(t, evs, run, held, late.Name)
 			l := hs[late.Name]
-			t.Logf("late %v", l)
-			t.Logf("b %v", o.b)
-			t.Logf("the placeholder reported its shrink at rv %d; TaskRun b was created at rv %d and went through %v", o.shrinkSeen, o.bCreated, o.bReasons)
 			if l == nil || o.b == nil {
 				t.Fatalf("pod late or b's pod never seen")
 			}
@@ -641,11 +617,8 @@ func TestRealNodeHandOverRacePriority(t *testing.T) {
 	t.Logf("PipelineRun %s: %s", run, describeCondition(done))
 
 	evs := rec.sorted()
-	hs, o := raceEvents(t, evs, run, held)
+	hs, o := raceOutcomeOf(t, evs, run, held, rival.Name)
 	r := hs[rival.Name]
-	t.Logf("rival %v", r)
-	t.Logf("b %v", o.b)
-	t.Logf("the placeholder reported its shrink at rv %d; TaskRun b was created at rv %d and went through %v", o.shrinkSeen, o.bCreated, o.bReasons)
 	if r == nil || o.b == nil || o.b.bound == 0 {
 		t.Fatalf("pod rival or b's pod never seen, or b's pod never bound")
 	}
@@ -682,4 +655,31 @@ func TestRealNodeHandOverRacePriority(t *testing.T) {
 		}
 	}
 	checkPlaceholderResizes(t, evs, false)
+}
+
+// waitPodEnded waits up to a minute for pod name of ns to succeed or fail.
+func waitPodEnded(t *testing.T, ns, name string) {
+	t.Helper()
+	waitFor(t, "pod "+name+" to end", time.Minute, func(ctx context.Context) error {
+		p, err := cluster.kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			return fmt.Errorf("pod %s is %s", name, podStatus(p))
+		}
+		return nil
+	})
+}
+
+// raceOutcomeOf reads the race from the events evs recorded for run: the history
+// of every pod by name, and the outcome for task b; it logs pod other's
+// history and the outcome.
+func raceOutcomeOf(t *testing.T, evs []event, run string, held resource.Quantity, other string) (map[string]*racePod, raceOutcome) {
+	t.Helper()
+	hs, o := raceEvents(t, evs, run, held)
+	t.Logf("%s %v", other, hs[other])
+	t.Logf("b %v", o.b)
+	t.Logf("the placeholder reported its shrink at rv %d; TaskRun b was created at rv %d and went through %v", o.shrinkSeen, o.bCreated, o.bReasons)
+	return hs, o
 }
