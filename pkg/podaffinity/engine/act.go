@@ -103,7 +103,7 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 
 // handOver carries out hand-over h of w's pod: the template of its
 // replacement, if any, into sts; then the resize or the replacement; then
-// the event, counted.
+// the event, counted (a shrink in place is counted without one).
 func (e *Engine) handOver(ctx context.Context, w world, sts *appsv1.StatefulSet, h *handOverStep) error {
 	ev := h.event
 	switch {
@@ -112,8 +112,12 @@ func (e *Engine) handOver(ctx context.Context, w world, sts *appsv1.StatefulSet,
 		if err != nil {
 			return err
 		}
-		if !inPlace {
+		switch {
+		case !inPlace:
 			ev = h.refused
+		case !h.grows:
+			// A shrink in place: counted, with no event.
+			e.Metrics.Handover(ctx)
 		}
 	default:
 		if h.template != nil {

@@ -185,7 +185,7 @@ func TestPlaceKueue(t *testing.T) {
 		objects:      []runtime.Object{readyNode("node-1"), awaitingAdmission(ownSTS("", peak()), time.Hour), reporting(placeholderPod("node-1", peak(), ago(time.Hour)))},
 		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantActions:  []string{"patch statefulsets", "patch pods/resize"},
-		wantEvents:   []string{"Normal Placed", "Normal ReservationHandedOver"},
+		wantEvents:   []string{"Normal Placed"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
 	}, {

@@ -58,7 +58,7 @@ func TestPlaceStaleCacheActsOnce(t *testing.T) {
 		tasks:       remaining(),
 		want:        Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantActions: []string{"patch statefulsets", "patch pods/resize"},
-		wantEvents:  []string{"Normal Placed", "Normal ReservationHandedOver"},
+		wantEvents:  []string{"Normal Placed"},
 		// The node has not applied the shrink yet.
 		wantSecond: Placement{Node: "node-1", Reason: ReasonHandingOver},
 	}, {
