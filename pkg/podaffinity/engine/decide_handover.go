@@ -154,8 +154,11 @@ func resizeTo(w world, now time.Time, st step, pl handOverPlan) step {
 	st.handOver = h
 	st.placement = Placement{Node: node, Ready: true}
 	if pl.starting {
-		// Tasks start once the node has applied the new size.
-		st.placement = Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, Message: fmt.Sprintf(
+		// Tasks start once the node has applied the new size: the pod's
+		// update brings the run back then, and resizeLimit from now in
+		// any case, when the shrink would count as stuck (the node saying
+		// it began to apply it brings nothing back: PlaceholderPodChanged).
+		st.placement = Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit, Message: fmt.Sprintf(
 			"Handing the reservation on node %s over to the PipelineRun's pods", node)}
 	}
 	return st

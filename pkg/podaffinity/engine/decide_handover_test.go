@@ -61,9 +61,12 @@ func TestDecideHandOver(t *testing.T) {
 	ephemeral := []demand.Task{{Name: "c", After: []string{"a", "b"}, Pod: withEphemeral(rl("3", "1Mi"), "2Gi"), State: demand.Starting}}
 
 	runDecide(t, []decideCase{{
-		name:    "tasks start, the pod holds the peak: shrink it in place to the token, tasks wait for the node to apply it",
-		world:   decideWorld(pinned, reporting(placeholderPod("node-1", peak(), ago(time.Hour)))),
-		want:    pin(handing, shrink),
+		name:  "tasks start, the pod holds the peak: shrink it in place to the token, tasks wait for the node to apply it",
+		world: decideWorld(pinned, reporting(placeholderPod("node-1", peak(), ago(time.Hour)))),
+		// The node beginning the resize brings nothing back
+		// (PlaceholderPodChanged): looked at again, at the latest, when
+		// the shrink would count as stuck.
+		want:    pin(Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit}, shrink),
 		message: []string{"Handing the reservation on node node-1 over", "handed cpu=2990m", "(a, b) by replacing its pod with a token pod"},
 	}, {
 		name:   "reservation none, a task finished and a later task needs more: the pod stays token-sized, ready",
