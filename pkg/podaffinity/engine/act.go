@@ -94,8 +94,14 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 		return st.placement, nil
 	}
 	if h := st.handOver; h != nil {
-		if err := e.handOver(ctx, w, sts, h); err != nil {
+		refused, err := e.handOver(ctx, w, sts, h)
+		if err != nil {
 			return Placement{}, err
+		}
+		if refused {
+			// The pod is replaced instead of resized: its replacement's
+			// binding brings the run back, no bound on a resize to wait.
+			st.placement.RequeueAfter = 0
 		}
 	}
 	return st.placement, nil
@@ -103,32 +109,37 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 
 // handOver carries out hand-over h of w's pod: the template of its
 // replacement, if any, into sts; then the resize or the replacement; then
-// the event, counted.
-func (e *Engine) handOver(ctx context.Context, w world, sts *appsv1.StatefulSet, h *handOverStep) error {
+// the event, counted (a shrink in place is counted without one). It
+// reports whether the cluster refused the resize, which replaced the pod.
+func (e *Engine) handOver(ctx context.Context, w world, sts *appsv1.StatefulSet, h *handOverStep) (refused bool, err error) {
 	ev := h.event
 	switch {
 	case h.resize != nil:
 		inPlace, err := e.resize(ctx, w.pod, h.resize, !h.grows)
 		if err != nil {
-			return err
+			return false, err
 		}
-		if !inPlace {
-			ev = h.refused
+		switch {
+		case !inPlace:
+			refused, ev = true, h.refused
+		case !h.grows:
+			// A shrink in place: counted, with no event.
+			e.Metrics.Handover(ctx)
 		}
 	default:
 		if h.template != nil {
 			if err := e.updateTemplate(ctx, sts, *h.template, nil); err != nil {
-				return err
+				return false, err
 			}
 		}
 		if h.replace {
 			if err := e.deletePod(ctx, w.pod, false); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
 	if ev == nil {
-		return nil
+		return refused, nil
 	}
 	if ev.reason == EventReservationRestored {
 		e.Metrics.Restore(ctx)
@@ -136,7 +147,7 @@ func (e *Engine) handOver(ctx context.Context, w world, sts *appsv1.StatefulSet,
 		e.Metrics.Handover(ctx)
 	}
 	event(ctx, w.run, ev.kind, ev.reason, ev.message)
-	return nil
+	return refused, nil
 }
 
 // record logs the step, and records its events and metrics.

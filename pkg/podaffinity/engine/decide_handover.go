@@ -144,18 +144,21 @@ func resizeTo(w world, now time.Time, st step, pl handOverPlan) step {
 		h.event = &stepEvent{corev1.EventTypeNormal, EventReservationRestored, fmt.Sprintf(
 			"Placeholder %s holds %s on node %s again for the PipelineRun's later tasks (was %s)", name, formatResources(pl.want), node, formatResources(pl.have))}
 	} else {
-		handed := func(how string) *stepEvent {
-			return &stepEvent{corev1.EventTypeNormal, EventReservationHandedOver, fmt.Sprintf(
-				"Placeholder %s handed %s of its reservation on node %s over to the PipelineRun's pods (%s), %s",
-				name, formatResources(subtract(pl.have, pl.want)), node, startingNames(w.tasks), how)}
-		}
-		h.event, h.refused = handed("in place"), handed("by replacing its pod with a token pod pinned to the node")
+		// A shrink in place, before every wave, is counted (act) but no
+		// news to a person: only its replacement, when the cluster
+		// refuses it, is recorded.
+		h.refused = &stepEvent{corev1.EventTypeNormal, EventReservationHandedOver, fmt.Sprintf(
+			"Placeholder %s handed %s of its reservation on node %s over to the PipelineRun's pods (%s) by replacing its pod with a token pod pinned to the node",
+			name, formatResources(subtract(pl.have, pl.want)), node, startingNames(w.tasks))}
 	}
 	st.handOver = h
 	st.placement = Placement{Node: node, Ready: true}
 	if pl.starting {
-		// Tasks start once the node has applied the new size.
-		st.placement = Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, Message: fmt.Sprintf(
+		// Tasks start once the node has applied the new size: the pod's
+		// update brings the run back then, and resizeLimit from now in
+		// any case, when the shrink would count as stuck (the node saying
+		// it began to apply it brings nothing back: PlaceholderPodChanged).
+		st.placement = Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit, Message: fmt.Sprintf(
 			"Handing the reservation on node %s over to the PipelineRun's pods", node)}
 	}
 	return st

@@ -39,7 +39,9 @@ func TestDecideHandOver(t *testing.T) {
 	}
 	handing := Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true}
 	ready := Placement{Node: "node-1", Ready: true}
-	shrink := &handOverView{Resize: token, Event: EventReservationHandedOver, Refused: EventReservationHandedOver}
+	// A shrink in place is counted, not recorded: only a refused one,
+	// which replaces the pod, has an event.
+	shrink := &handOverView{Resize: token, Refused: EventReservationHandedOver}
 	replace := &handOverView{Replace: true, Event: EventReservationHandedOver}
 	shrinkWait := func(after time.Duration) Placement {
 		return Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: after}
@@ -59,10 +61,13 @@ func TestDecideHandOver(t *testing.T) {
 	ephemeral := []demand.Task{{Name: "c", After: []string{"a", "b"}, Pod: withEphemeral(rl("3", "1Mi"), "2Gi"), State: demand.Starting}}
 
 	runDecide(t, []decideCase{{
-		name:    "tasks start, the pod holds the peak: shrink it in place to the token, tasks wait for the node to apply it",
-		world:   decideWorld(pinned, reporting(placeholderPod("node-1", peak(), ago(time.Hour)))),
-		want:    pin(handing, shrink),
-		message: []string{"Handing the reservation on node node-1 over", "handed cpu=2990m", "(a, b), in place", "by replacing its pod with a token pod"},
+		name:  "tasks start, the pod holds the peak: shrink it in place to the token, tasks wait for the node to apply it",
+		world: decideWorld(pinned, reporting(placeholderPod("node-1", peak(), ago(time.Hour)))),
+		// The node beginning the resize brings nothing back
+		// (PlaceholderPodChanged): looked at again, at the latest, when
+		// the shrink would count as stuck.
+		want:    pin(Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit}, shrink),
+		message: []string{"Handing the reservation on node node-1 over", "handed cpu=2990m", "(a, b) by replacing its pod with a token pod"},
 	}, {
 		name:   "reservation none, a task finished and a later task needs more: the pod stays token-sized, ready",
 		world:  decideWorld(pinned, reporting(placeholderPod("node-1", token, ago(time.Hour))), tasks(growBack(-1, demand.Waiting))),

@@ -27,7 +27,8 @@ import (
 
 // observeAbsent reads what a run without a placeholder StatefulSet
 // decides on: its pods, and, unless they show it needs no placeholder any
-// more, the run afresh, its RuntimeClasses and the node of its last pod.
+// more, the run afresh (unless this is its first reconcile:
+// Target.FirstReconcile), its RuntimeClasses and the node of its last pod.
 func (e *Engine) observeAbsent(ctx context.Context, w *world) error {
 	if err := e.listMembers(w); err != nil {
 		return err
@@ -36,11 +37,13 @@ func (e *Engine) observeAbsent(ctx context.Context, w *world) error {
 		return nil
 	}
 	var err error
-	if w.stored, err = e.afresh(ctx, w.run); err != nil {
-		return err
-	}
-	if changedSince(w.stored, w.run) {
-		return nil
+	if !w.t.FirstReconcile {
+		if w.stored, err = e.afresh(ctx, w.run); err != nil {
+			return err
+		}
+		if changedSince(w.stored, w.run) {
+			return nil
+		}
 	}
 	if w.classes, err = e.runtimeClasses(ctx, w.run); err != nil {
 		return err
@@ -79,7 +82,11 @@ func (e *Engine) afresh(ctx context.Context, run *v1.PipelineRun) (*v1.PipelineR
 
 // changedSince reports whether current, the run as the API server has it
 // now, is not the run read from the cache any more: done, being deleted,
-// or another run of the same name.
+// or another run of the same name. A run not read afresh (current nil, on
+// its first reconcile) has not changed.
 func changedSince(current, run *v1.PipelineRun) bool {
+	if current == nil {
+		return false
+	}
 	return current.UID != run.UID || current.IsDone() || current.DeletionTimestamp != nil
 }

@@ -223,3 +223,79 @@ func TestPlaceCreateFindsExisting(t *testing.T) {
 		})
 	}
 }
+
+// TestPlaceReadsAfreshOnlyARunReconciledBefore checks that the engine reads
+// a run afresh before creating its placeholder only when the reconcile's
+// copy shows an earlier reconcile: a copy from before any reconcile cannot
+// be one that an earlier reconcile finished (and released the placeholder
+// of), since the cache never goes back to an older copy than one a
+// reconcile read. Every run's first placement then costs no read.
+func TestPlaceReadsAfreshOnlyARunReconciledBefore(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		first     bool
+		wantReads int
+	}{
+		{name: "the run's first reconcile: no read", first: true, wantReads: 0},
+		{name: "a run reconciled before: read afresh", first: false, wantReads: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, readyNode("node-1"))
+			e := h.engine(t)
+			reads := 0
+			e.PipelineRuns = func(context.Context, string, string) (*v1.PipelineRun, error) {
+				reads++
+				return testRun(), nil
+			}
+			target := Target{Placeholder: phName(), Isolation: selection.IsolationRequired, FirstReconcile: tc.first}
+			got, err := e.Place(h.ctx, settings(t, nil), testRun(), target, remaining())
+			if err != nil {
+				t.Fatalf("Place() = %v", err)
+			}
+			if got.Reason != ReasonWaitingForNode || got.Current != nil {
+				t.Errorf("Place() = %+v, want a wait for a node with the placeholder created", got)
+			}
+			if d := cmp.Diff([]string{"create statefulsets"}, h.actions()); d != "" {
+				t.Errorf("API writes (-want +got):\n%s", d)
+			}
+			if reads != tc.wantReads {
+				t.Errorf("the run was read afresh %d times, want %d", reads, tc.wantReads)
+			}
+		})
+	}
+}
+
+// TestTargetFirstReconcile checks that Target says whether the run's copy
+// shows an earlier reconcile: Place reads the run afresh before creating a
+// placeholder only then.
+func TestTargetFirstReconcile(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  *v1.PipelineRun
+		want bool
+	}{
+		{name: "never reconciled: no condition, no start time", run: testRun(), want: true},
+		// A run waiting for its first node has no start time: its
+		// Succeeded condition shows the earlier reconcile.
+		{name: "waiting for its first node, no start time", run: waitingForFirstNode(recorded(testRun(), "required/cluster"), ReasonWaitingForNode)},
+		// Held pending, the engine placed nothing: no reconcile can have
+		// released a placeholder from a copy as old as this one.
+		{name: "released from pending, not reconciled since", run: waitingForFirstNode(testRun(), v1.PipelineRunReasonPending.String()), want: true},
+		{name: "reconciled before, no TaskRun yet", run: reconciled(recorded(testRun(), "required/cluster"), false)},
+		{name: "reconciled before, with TaskRuns", run: reconciled(recorded(testRun(), "required/cluster"), true)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			got, err := h.engine(t).Target(h.ctx, settings(t, map[string]string{paconfig.EnableKey: "true"}), tc.run)
+			if err != nil {
+				t.Fatalf("Target() = %v", err)
+			}
+			if !got.Handled() {
+				t.Fatalf("Target() = %+v, want the run handled", got)
+			}
+			if got.FirstReconcile != tc.want {
+				t.Errorf("Target().FirstReconcile = %t, want %t", got.FirstReconcile, tc.want)
+			}
+		})
+	}
+}

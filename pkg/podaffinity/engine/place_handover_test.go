@@ -41,12 +41,12 @@ func TestPlaceHandOver(t *testing.T) {
 	runPlace(t, []placeCase{{
 		name:         "(4) bound with the reservation: pinned, token requests, pod shrunk in place: wait for the node to apply it",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), reporting(placeholderPod("node-1", peak(), ago(2*time.Minute)))},
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit},
 		wantMessage:  []string{"Handing the reservation on node node-1 over"},
 		wantActions:  []string{"patch statefulsets", "patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
-		wantEvents:   []string{"Normal Placed", "Normal ReservationHandedOver"},
+		wantEvents:   []string{"Normal Placed"},
 	}, {
 		// A ResourceQuota recounts a pod only when the resources its node
 		// reports change: resized before its container starts, the pod could
@@ -213,12 +213,12 @@ func TestPlaceHandOver(t *testing.T) {
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
 		remaining:    growBack(-1, demand.Starting),
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit},
 		wantMessage:  []string{"Handing the reservation on node node-1 over"},
 		wantActions:  []string{"patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
-		wantEvents:   []string{"Normal ReservationHandedOver"},
+		wantEvents:   nil,
 	}, {
 		name: "(9) the node reports the shrink Infeasible (static CPU manager): hand over by replacing the pod, not wait forever",
 		objects: []runtime.Object{
@@ -303,11 +303,11 @@ func TestPlaceHandOver(t *testing.T) {
 			{Name: "c", After: []string{"a", "b"}, Pod: rl("3", "1Mi"), State: demand.Starting},
 			{Name: "d", After: []string{"c"}, Pod: withEphemeral(rl("1", "1Mi"), "1Gi")},
 		},
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit},
 		wantActions:  []string{"patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      withEphemeral(token, "1Gi"),
-		wantEvents:   []string{"Normal ReservationHandedOver"},
+		wantEvents:   nil,
 	}, {
 		name: "(9) tasks that start need ephemeral storage the placeholder holds, later tasks need none: handed over by replacing the pod with a token pod",
 		objects: []runtime.Object{
@@ -363,11 +363,11 @@ func TestPlaceHandOver(t *testing.T) {
 		},
 		remaining: append(growBack(demand.Running, demand.Waiting),
 			demand.Task{Name: "d", Pod: rl("100m", "1Mi"), State: demand.Starting}),
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit},
 		wantActions:  []string{"patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
-		wantEvents:   []string{"Normal ReservationHandedOver"},
+		wantEvents:   nil,
 	}, {
 		name:   "(9) reservation none: the placeholder keeps token requests while tasks finish",
 		config: map[string]string{paconfig.ReservationKey: paconfig.ReservationNone},

@@ -65,16 +65,6 @@ func fixedExcess(have, want corev1.ResourceList) []string {
 	return names
 }
 
-// The pod conditions and the reason by which the kubelet reports an in-place
-// resize (Kubernetes 1.33 on). Spelled out because k8s.io/api names them only
-// from v0.33 on, and Tekton v1.9, one of the releases the series is kept
-// for, has v0.32.
-const (
-	podResizePending    corev1.PodConditionType = "PodResizePending"
-	podResizeInProgress corev1.PodConditionType = "PodResizeInProgress"
-	podReasonInfeasible                         = "Infeasible"
-)
-
 // resizeSubresource is the pods subresource through which the engine
 // resizes a placeholder in place (Engine.resize).
 const resizeSubresource = "resize"

@@ -56,9 +56,9 @@ func TestPlaceStaleCacheActsOnce(t *testing.T) {
 		name:        "placed: pinned and shrunk in place once",
 		objects:     []runtime.Object{readyNode("node-1"), ownSTS("", peak()), reporting(placeholderPod("node-1", peak(), ago(time.Minute)))},
 		tasks:       remaining(),
-		want:        Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
+		want:        Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit},
 		wantActions: []string{"patch statefulsets", "patch pods/resize"},
-		wantEvents:  []string{"Normal Placed", "Normal ReservationHandedOver"},
+		wantEvents:  []string{"Normal Placed"},
 		// The node has not applied the shrink yet.
 		wantSecond: Placement{Node: "node-1", Reason: ReasonHandingOver},
 	}, {

@@ -128,7 +128,8 @@ type handOverStep struct {
 	// event is recorded on the run and counted (a hand-over; a restore for
 	// EventReservationRestored) once the writes are done: for a resize,
 	// when the node resized the pod in place; refused instead, if set,
-	// when the cluster refused it.
+	// when the cluster refused it. A shrink in place has no event: it is
+	// counted as a hand-over only.
 	event, refused *stepEvent
 }
 

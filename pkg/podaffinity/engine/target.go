@@ -53,6 +53,14 @@ type Target struct {
 	Queue string
 	// Joined is true for a child PipelineRun that shares its parent's placeholder.
 	Joined bool
+	// FirstReconcile is true when the copy of the run that the reconcile
+	// read shows no earlier reconcile (reconciledBefore: no start time and
+	// no Succeeded condition of a run waiting for its first node): no
+	// reconcile can have finished the run from that copy and released its
+	// placeholder, since the cache never goes back to an older copy than
+	// one a reconcile read, so Place creates the placeholder without
+	// reading the run afresh.
+	FirstReconcile bool
 }
 
 // Handled reports whether the engine places the run.
@@ -110,7 +118,7 @@ func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) (T
 	return Target{
 		Placeholder: placeholder.Name(&run.ObjectMeta), Isolation: record.Isolation,
 		NamespaceScoped: record.NamespaceScoped, TenantLabel: record.TenantLabel, Topology: record.Topology,
-		Queue: record.Queue,
+		Queue: record.Queue, FirstReconcile: !history.Reconciled,
 	}, nil
 }
 

@@ -76,14 +76,14 @@ func TestTargetTenantScope(t *testing.T) {
 		config:     tenant,
 		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
 		run:        func() *v1.PipelineRun { return testRun() },
-		want:       Target{Placeholder: phName(), Isolation: selection.IsolationRequired, TenantLabel: tenantKey},
+		want:       Target{Placeholder: phName(), Isolation: selection.IsolationRequired, TenantLabel: tenantKey, FirstReconcile: true},
 		wantRecord: "required/label:" + tenantKey,
 	}, {
 		name:       "preferred isolation, tenant scope",
 		config:     tenant,
 		coschedule: tektonconfig.CoschedulePipelineRuns,
 		run:        func() *v1.PipelineRun { r := testRun(); r.Labels = nil; return r },
-		want:       Target{Placeholder: phName(), Isolation: selection.IsolationPreferred, TenantLabel: tenantKey},
+		want:       Target{Placeholder: phName(), Isolation: selection.IsolationPreferred, TenantLabel: tenantKey, FirstReconcile: true},
 		wantRecord: "preferred/label:" + tenantKey,
 	}, {
 		name:       "scope changed to a tenant label mid-run: the run keeps the cluster scope it began with",

@@ -17,8 +17,20 @@ limitations under the License.
 package engine
 
 import (
+	"encoding/json"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+)
+
+// The pod conditions and the reason by which the kubelet reports an in-place
+// resize (Kubernetes 1.33 on). Spelled out because k8s.io/api names them only
+// from v0.33 on, and Tekton v1.9, one of the releases the series is kept
+// for, has v0.32.
+const (
+	podResizePending    corev1.PodConditionType = "PodResizePending"
+	podResizeInProgress corev1.PodConditionType = "PodResizeInProgress"
+	podReasonInfeasible                         = "Infeasible"
 )
 
 // PlaceholderPodChanged reports whether an update of a placeholder pod
@@ -27,8 +39,10 @@ import (
 // it), deletion, labels or status (phase,
 // conditions, the resources the node reports, the resize's progress). Not a
 // change of its spec alone: that is the engine's own resize, and the node's
-// answer to it comes as a status change. Nor a resync that changed nothing.
-// Objects that are not pods always count as changed.
+// answer to it comes as a status change. Nor the node saying that it began
+// to apply a resize (resizeBegunOnly): the run waits for it to be applied,
+// and was told when to look again if it is not (resizeLimit). Nor a resync
+// that changed nothing. Objects that are not pods always count as changed.
 func PlaceholderPodChanged(oldObj, newObj interface{}) bool {
 	o, ok1 := oldObj.(*corev1.Pod)
 	n, ok2 := newObj.(*corev1.Pod)
@@ -39,5 +53,52 @@ func PlaceholderPodChanged(oldObj, newObj interface{}) bool {
 		!equality.Semantic.DeepEqual(o.Spec.SchedulingGates, n.Spec.SchedulingGates) ||
 		!o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
 		!equality.Semantic.DeepEqual(o.Labels, n.Labels) ||
-		!equality.Semantic.DeepEqual(o.Status, n.Status)
+		(!equality.Semantic.DeepEqual(o.Status, n.Status) && !resizeBegunOnly(o.Status, n.Status))
+}
+
+// resizeBegunOnly reports whether the status n differs from o only in that
+// the node began to apply a resize: the condition PodResizeInProgress,
+// without a reason (an error has one), and the generation the node has
+// observed. (Compared through JSON: k8s.io/api names the observed
+// generation only from v0.33 on; see podResizeInProgress.)
+func resizeBegunOnly(o, n corev1.PodStatus) bool {
+	if !resizeBegun(n) || resizeBegun(o) {
+		return false
+	}
+	a, errA := statusBesidesResizeProgress(o)
+	b, errB := statusBesidesResizeProgress(n)
+	return errA == nil && errB == nil && equality.Semantic.DeepEqual(a, b)
+}
+
+// resizeBegun reports whether s has PodResizeInProgress true, without a
+// reason.
+func resizeBegun(s corev1.PodStatus) bool {
+	for _, c := range s.Conditions {
+		if c.Type == podResizeInProgress && c.Status == corev1.ConditionTrue && c.Reason == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// statusBesidesResizeProgress is s as JSON fields, without the condition
+// PodResizeInProgress and the observed generation.
+func statusBesidesResizeProgress(s corev1.PodStatus) (map[string]interface{}, error) {
+	out := s.DeepCopy()
+	out.Conditions = nil
+	for _, c := range s.Conditions {
+		if c.Type != podResizeInProgress {
+			out.Conditions = append(out.Conditions, c)
+		}
+	}
+	raw, err := json.Marshal(out)
+	if err != nil {
+		return nil, err
+	}
+	fields := map[string]interface{}{}
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, err
+	}
+	delete(fields, "observedGeneration")
+	return fields, nil
 }

@@ -72,6 +72,32 @@ func TestPlaceholderPodChanged(t *testing.T) {
 		},
 		want: true,
 	}, {
+		// Nothing to decide: the run waits for the node to apply the
+		// resize, and was told when to look again (resizeLimit).
+		name: "the node began to apply a resize",
+		change: func(p *corev1.Pod) {
+			p.Status.Conditions = []corev1.PodCondition{{Type: podResizeInProgress, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}}
+		},
+	}, {
+		name: "the node began to apply a resize and something else changed",
+		change: func(p *corev1.Pod) {
+			p.Status.Phase = corev1.PodRunning
+			p.Status.Conditions = []corev1.PodCondition{{Type: podResizeInProgress, Status: corev1.ConditionTrue}}
+		},
+		want: true,
+	}, {
+		name: "the node failed to apply a resize",
+		change: func(p *corev1.Pod) {
+			p.Status.Conditions = []corev1.PodCondition{{Type: podResizeInProgress, Status: corev1.ConditionTrue, Reason: "Error", Message: "failed"}}
+		},
+		want: true,
+	}, {
+		name: "the node defers a resize",
+		change: func(p *corev1.Pod) {
+			p.Status.Conditions = []corev1.PodCondition{{Type: podResizePending, Status: corev1.ConditionTrue, Reason: "Deferred"}}
+		},
+		want: true,
+	}, {
 		name:   "admitted by Kueue: its scheduling gate lifted",
 		change: func(p *corev1.Pod) { p.Spec.SchedulingGates = nil },
 		want:   true,

@@ -47,7 +47,8 @@ type world struct {
 	sts *appsv1.StatefulSet
 
 	// Without a StatefulSet, when the run still needs one: the run as the
-	// API server has it now, the RuntimeClasses its pods name, and the
+	// API server has it now (nil on the run's first reconcile, which needs
+	// no such read: Target.FirstReconcile), the RuntimeClasses its pods name, and the
 	// usable node of its most recent bound pod ("": none).
 	stored   *v1.PipelineRun
 	classes  map[string]*nodev1.RuntimeClass
