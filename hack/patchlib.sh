@@ -48,11 +48,7 @@ readonly PATCH_LINE_LIMIT=800
 # groups change.
 # shellcheck disable=SC2034 # used by update-patches.sh and verify-prefixes.sh
 readonly OVER_LIMIT=(
-  # The placeholder's spec, about 930 lines without its tests: StatefulSet
-  # reaches every part of it (the isolation term, the Kueue template, the
-  # merged node constraints of the run's pod templates and RuntimeClasses),
-  # so no smaller patch builds. Its tests follow in two patches.
-  podaffinity-placeholder-the-placeholder-StatefulSet.patch
+  # none: every patch of the main line is within the limit.
 )
 
 # Hook patches of an older line whose changes may differ from the main
