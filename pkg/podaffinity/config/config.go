@@ -35,6 +35,10 @@ import (
 
 const (
 	// EnableKey turns the engine on ("true") or off ("false", the default).
+	// Tekton declares it as an alpha per-feature flag
+	// (config.DefaultEnablePipelineRunPodAffinity) and parses it with its
+	// per-feature helper: FromMap reads it the same way, strconv.ParseBool
+	// of the untrimmed value, and "enable-api-fields" does not turn it on.
 	EnableKey = "enable-pipelinerun-pod-affinity"
 	// IsolationScopeKey chooses whether isolated PipelineRuns repel each other
 	// across all namespaces ("cluster", the default), only within their own
@@ -164,11 +168,12 @@ func (c Config) MaxNodeWait() time.Duration {
 // FromMap parses the settings from the data of the "feature-flags"
 // ConfigMap. Keys that are absent keep their defaults; a value that cannot be
 // parsed is an error that names the key, the value and the valid values, in
-// the style of Tekton's other feature flags.
+// the style of Tekton's other feature flags. The settings' values are
+// trimmed; EnableKey's is not, as Tekton's per-feature flags are not.
 func FromMap(data map[string]string) (Config, error) {
 	var c Config
 	if v, ok := data[EnableKey]; ok {
-		enabled, err := strconv.ParseBool(strings.TrimSpace(v))
+		enabled, err := strconv.ParseBool(v)
 		if err != nil {
 			return Config{}, fmt.Errorf("failed parsing feature flags config %q: %w for feature %s", v, err, EnableKey)
 		}

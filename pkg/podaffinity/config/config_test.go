@@ -79,9 +79,9 @@ func TestFromMap(t *testing.T) {
 		data: map[string]string{PriorityClassKey: ""},
 		want: Config{},
 	}, {
-		name: "values are trimmed and case-insensitive",
+		name: "values are trimmed and case-insensitive (the enable flag is not trimmed, see below)",
 		data: map[string]string{
-			EnableKey:         " TRUE ",
+			EnableKey:         "TRUE",
 			IsolationScopeKey: " Namespace",
 			ReservationKey:    "NONE ",
 			MaxNodeWaitKey:    " 90s ",
@@ -174,6 +174,13 @@ func TestFromMapErrors(t *testing.T) {
 		name:   "enable is not a bool",
 		data:   map[string]string{EnableKey: "yes please"},
 		wantIn: []string{EnableKey, `"yes please"`},
+	}, {
+		// Tekton declares the enable flag as an alpha per-feature flag,
+		// whose helper (strconv.ParseBool of the raw value) refuses what
+		// it cannot parse untrimmed: this package reads the flag alike.
+		name:   "enable is padded",
+		data:   map[string]string{EnableKey: " true"},
+		wantIn: []string{`failed parsing feature flags config " true": strconv.ParseBool: parsing " true": invalid syntax for feature ` + EnableKey},
 	}, {
 		name:   "unknown scope",
 		data:   map[string]string{IsolationScopeKey: "node"},
