@@ -44,8 +44,8 @@ func placements(o metrics.Outcome) string {
 // TestPlaceRecordsMetrics checks what one Place records, for each kind of
 // step it takes: the placements counter by outcome, the wait for a node
 // of a run placed, and the hand-overs and restores of its reservation.
-// Every other step records nothing: a creation, a wait, a deletion, a
-// failure that is no outcome (a rejection, a conflict).
+// Every other step records nothing (a creation, a wait, a deletion, a
+// failure that is no outcome), nor does a step whose write fails.
 func TestPlaceRecordsMetrics(t *testing.T) {
 	token := placeholder.TokenRequests()
 	held := rl("2", "16Mi")
