@@ -122,6 +122,60 @@ stage_lts-prefixes() {
   done
 }
 
+# cluster_up ARG... : starts the local cluster (hack/cluster.sh up ARG...)
+# and points kubectl and the tests at it; refuses when a cluster is already
+# running. Until cluster_down, the script stops the cluster when it exits.
+cluster_up() {
+  if bash "${PRA_HACK}/cluster.sh" status >/dev/null 2>&1; then
+    die "a local cluster is already running: stop it with hack/cluster.sh down first"
+  fi
+  trap 'bash "${PRA_HACK}/cluster.sh" down || true' EXIT
+  bash "${PRA_HACK}/cluster.sh" up "$@"
+  eval "$(bash "${PRA_HACK}/cluster.sh" env)"
+}
+
+# cluster_down : stops the cluster cluster_up started.
+cluster_down() {
+  bash "${PRA_HACK}/cluster.sh" down
+  trap - EXIT
+}
+
+# The lines of a verbose go test run the e2e stages show: what runs, the
+# top-level results, the package's verdict and a panic; each stage adds the
+# lines of its test files (the failures' locations).
+readonly GO_TEST_LINES='^(=== RUN|--- |PASS|FAIL|ok|panic)'
+
+# run_go_e2e LOG WHAT SHOWN FINISHED COMMAND... : runs the tests
+# (show_go_e2e LOG SHOWN COMMAND...), then checks LOG (check_go_e2e LOG
+# WHAT FINISHED).
+run_go_e2e() {
+  local log="$1" what="$2" shown="$3" finished="$4"
+  shift 4
+  show_go_e2e "${log}" "${shown}" "$@"
+  check_go_e2e "${log}" "${what}" "${finished}"
+}
+
+# show_go_e2e LOG SHOWN COMMAND... : runs COMMAND (go test -v, or a
+# compiled test binary with -test.v, which env -C DIR runs in its
+# package's directory) with its whole output in LOG, and shows the lines
+# that match the extended regexp SHOWN. Whether the tests passed is for
+# check_go_e2e to say.
+show_go_e2e() {
+  local log="$1" shown="$2"
+  shift 2
+  "$@" 2>&1 | tee "${log}" | grep -E "${shown}" || true
+}
+
+# check_go_e2e LOG WHAT FINISHED : dies, naming WHAT and LOG, when a test
+# of the run LOG holds failed or a test panicked, or when no line matches
+# FINISHED (^ok  of go test, ^PASS$ of a test binary): the run did not
+# finish.
+check_go_e2e() {
+  local log="$1" what="$2" finished="$3"
+  grep -qE '^(\s*--- FAIL|FAIL|panic)' "${log}" && die "${what} failed (full log: ${log})"
+  grep -qE "${finished}" "${log}" || die "${what} did not finish (full log: ${log})"
+}
+
 # The e2e tests of the LTS smoke run (stage e2e-lts): a four-task diamond
 # on its placeholder's node with the hand-over events, isolation and the
 # wait of the run that finds no node, a wait longer than timeouts.pipeline
@@ -137,43 +191,28 @@ stage_e2e-lts() {
   # Compiled before the cluster starts: the cluster is up only while the
   # tests run.
   go test -c -tags=e2e -o "${bin}" ./test/e2e/
-  if bash "${PRA_HACK}/cluster.sh" status >/dev/null 2>&1; then
-    die "a local cluster is already running: stop it with hack/cluster.sh down first"
-  fi
-  trap 'bash "${PRA_HACK}/cluster.sh" down || true' EXIT
-  bash "${PRA_HACK}/cluster.sh" up --tekton patched
-  eval "$(bash "${PRA_HACK}/cluster.sh" env)"
+  cluster_up --tekton patched
   log "Tekton ${TEKTON_VERSION} (${PRA_TEKTON_LINE}, patched): ${E2E_LTS_TESTS[*]}"
-  (cd test/e2e && "${bin}" -test.v -test.count=1 -test.timeout 30m -test.run "${run}") 2>&1 | tee "${log}" \
-    | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|e2e\.go|_test\.go' || true
-  grep -qE '^(--- FAIL|FAIL|panic)' "${log}" && die "the ${PRA_TEKTON_LINE} smoke e2e tests failed (full log: ${log})"
-  grep -qE '^PASS$' "${log}" || die "the ${PRA_TEKTON_LINE} smoke e2e tests did not finish (full log: ${log})"
+  run_go_e2e "${log}" "the ${PRA_TEKTON_LINE} smoke e2e tests" "${GO_TEST_LINES}|e2e\.go|_test\.go" '^PASS$' \
+    env -C test/e2e "${bin}" -test.v -test.count=1 -test.timeout 30m -test.run "${run}"
   local t
   for t in "${E2E_LTS_TESTS[@]}"; do
     grep -qE "^--- PASS: ${t} " "${log}" || die "${t} did not pass on ${PRA_TEKTON_LINE} (full log: ${log})"
   done
-  bash "${PRA_HACK}/cluster.sh" down
-  trap - EXIT
+  cluster_down
 }
 
 # The e2e stage in parts, so that the default run can overlap them with
 # the other stages (run_default).
 e2e_up() {
-  if bash "${PRA_HACK}/cluster.sh" status >/dev/null 2>&1; then
-    die "a local cluster is already running: stop it with hack/cluster.sh down first"
-  fi
-  trap 'bash "${PRA_HACK}/cluster.sh" down || true' EXIT
   # With Karpenter's kwok provider: the suite pauses it (NodePool CPU limit
   # 0) except in the tests of the scale-up scenario.
-  bash "${PRA_HACK}/cluster.sh" up --tekton patched --autoscaler karpenter
-  eval "$(bash "${PRA_HACK}/cluster.sh" env)"
+  cluster_up --tekton patched --autoscaler karpenter
 }
 
 e2e_suite() {
-  go test -count=1 -tags=e2e -timeout 60m -v ./test/e2e/... 2>&1 | tee "${PRA_STATE_DIR}/e2e.log" \
-    | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|e2e\.go|_test\.go' || true
-  grep -qE '^(--- FAIL|FAIL|panic)' "${PRA_STATE_DIR}/e2e.log" && die "end-to-end tests failed (full log: ${PRA_STATE_DIR}/e2e.log)"
-  grep -qE '^ok ' "${PRA_STATE_DIR}/e2e.log" || die "end-to-end tests did not finish (full log: ${PRA_STATE_DIR}/e2e.log)"
+  run_go_e2e "${PRA_STATE_DIR}/e2e.log" "end-to-end tests" "${GO_TEST_LINES}|e2e\.go|_test\.go" '^ok ' \
+    go test -count=1 -tags=e2e -timeout 60m -v ./test/e2e/...
 }
 
 e2e_bench() {
@@ -183,18 +222,13 @@ e2e_bench() {
     || die "the latency benchmark failed (full log: ${PRA_STATE_DIR}/e2e-bench.log)"
 }
 
-e2e_down() {
-  bash "${PRA_HACK}/cluster.sh" down
-  trap - EXIT
-}
-
 stage_e2e() {
   bash "${PRA_HACK}/build-binaries.sh"
   bash "${PRA_HACK}/build-tekton.sh" patched >/dev/null
   e2e_up
   e2e_suite
   e2e_bench
-  e2e_down
+  cluster_down
 }
 
 # The Tekton-style e2e tests the series adds (test/pod_affinity_test.go of
@@ -245,9 +279,10 @@ tekton_e2e_run() {
   fi
   # Run in the package's directory, as go test does: Tekton's TestMain
   # reads the test annotations of the files there.
-  (cd "${TEKTON_E2E_SRC}/test" && SYSTEM_NAMESPACE=tekton-pipelines "${TEKTON_E2E_BIN}" -test.v -test.count=1 -test.timeout=20m \
-    -test.run '^TestPodAffinity' -kubeconfig "${KUBECONFIG}") 2>&1 | tee "${log}" \
-    | grep -E '^(=== RUN|\s*--- |PASS|FAIL|ok|panic)|pod_affinity_test\.go' || true
+  # Checked once Karpenter is back (check_go_e2e, below).
+  show_go_e2e "${log}" '^(=== RUN|\s*--- |PASS|FAIL|ok|panic)|pod_affinity_test\.go' \
+    env -C "${TEKTON_E2E_SRC}/test" SYSTEM_NAMESPACE=tekton-pipelines "${TEKTON_E2E_BIN}" -test.v -test.count=1 -test.timeout=20m \
+    -test.run '^TestPodAffinity' -kubeconfig "${KUBECONFIG}"
   if kubectl get nodepools.karpenter.sh default >/dev/null 2>&1; then
     if [[ -n "${limit}" ]]; then
       kubectl patch nodepools.karpenter.sh default --type merge -p "{\"spec\":{\"limits\":{\"cpu\":\"${limit}\"}}}" >/dev/null
@@ -256,23 +291,16 @@ tekton_e2e_run() {
     fi
   fi
   grep -qE '^\s*--- SKIP' "${log}" && die "Tekton-style e2e tests skipped although the stage sets their feature flags (full log: ${log})"
-  grep -qE '^(\s*--- FAIL|FAIL|panic)' "${log}" && die "Tekton-style e2e tests failed (full log: ${log})"
-  grep -qE '^PASS$' "${log}" || die "Tekton-style e2e tests did not finish (full log: ${log})"
+  check_go_e2e "${log}" "Tekton-style e2e tests" '^PASS$'
   grep -qE '^--- PASS: TestPodAffinity' "${log}" || die "no Tekton-style e2e test ran (full log: ${log})"
 }
 
 stage_tekton-e2e() {
   bash "${PRA_HACK}/build-binaries.sh"
   tekton_e2e_compile
-  if bash "${PRA_HACK}/cluster.sh" status >/dev/null 2>&1; then
-    die "a local cluster is already running: stop it with hack/cluster.sh down first"
-  fi
-  trap 'bash "${PRA_HACK}/cluster.sh" down || true' EXIT
-  bash "${PRA_HACK}/cluster.sh" up --tekton patched
-  eval "$(bash "${PRA_HACK}/cluster.sh" env)"
+  cluster_up --tekton patched
   tekton_e2e_run
-  bash "${PRA_HACK}/cluster.sh" down
-  trap - EXIT
+  cluster_down
 }
 
 # e2e-kueue (make e2e-kueue; not a default stage: Kueue's cold build takes
@@ -286,34 +314,18 @@ stage_e2e-kueue() {
   bash "${PRA_HACK}/build-binaries.sh"
   bash "${PRA_HACK}/build-binaries.sh" kueue
   bash "${PRA_HACK}/build-tekton.sh" patched >/dev/null
-  if bash "${PRA_HACK}/cluster.sh" status >/dev/null 2>&1; then
-    die "a local cluster is already running: stop it with hack/cluster.sh down first"
-  fi
-  trap 'bash "${PRA_HACK}/cluster.sh" down || true' EXIT
-  bash "${PRA_HACK}/cluster.sh" up --tekton patched --kueue
-  eval "$(bash "${PRA_HACK}/cluster.sh" env)"
-  go test -count=1 -tags='e2e kueue' -run 'Kueue' -timeout 20m -v ./test/e2e/... 2>&1 | tee "${PRA_STATE_DIR}/e2e-kueue.log" \
-    | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|e2e\.go|_test\.go' || true
-  grep -qE '^(--- FAIL|FAIL|panic)' "${PRA_STATE_DIR}/e2e-kueue.log" && die "Kueue end-to-end tests failed (full log: ${PRA_STATE_DIR}/e2e-kueue.log)"
-  grep -qE '^ok ' "${PRA_STATE_DIR}/e2e-kueue.log" || die "Kueue end-to-end tests did not finish (full log: ${PRA_STATE_DIR}/e2e-kueue.log)"
-  bash "${PRA_HACK}/cluster.sh" down
-  trap - EXIT
+  cluster_up --tekton patched --kueue
+  run_go_e2e "${PRA_STATE_DIR}/e2e-kueue.log" "Kueue end-to-end tests" "${GO_TEST_LINES}|e2e\.go|_test\.go" '^ok ' \
+    go test -count=1 -tags='e2e kueue' -run 'Kueue' -timeout 20m -v ./test/e2e/...
+  cluster_down
 }
 
 stage_real() {
   bash "${PRA_HACK}/build-tekton.sh" patched >/dev/null
-  if bash "${PRA_HACK}/cluster.sh" status >/dev/null 2>&1; then
-    die "a local cluster is already running: stop it with hack/cluster.sh down first"
-  fi
-  trap 'bash "${PRA_HACK}/cluster.sh" down || true' EXIT
-  bash "${PRA_HACK}/cluster.sh" up --tekton patched --real-nodes 2
-  eval "$(bash "${PRA_HACK}/cluster.sh" env)"
-  go test -count=1 -tags='e2e realnode' -run RealNode -timeout 20m -v ./test/e2e/... 2>&1 \
-    | tee "${PRA_STATE_DIR}/e2e-real.log" | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|realnode(_[a-z]+)?_test\.go' || true
-  grep -qE '^(--- FAIL|FAIL|panic)' "${PRA_STATE_DIR}/e2e-real.log" && die "real-node tests failed (full log: ${PRA_STATE_DIR}/e2e-real.log)"
-  grep -qE '^ok ' "${PRA_STATE_DIR}/e2e-real.log" || die "real-node tests did not finish (full log: ${PRA_STATE_DIR}/e2e-real.log)"
-  bash "${PRA_HACK}/cluster.sh" down
-  trap - EXIT
+  cluster_up --tekton patched --real-nodes 2
+  run_go_e2e "${PRA_STATE_DIR}/e2e-real.log" "real-node tests" "${GO_TEST_LINES}|realnode(_[a-z]+)?_test\.go" '^ok ' \
+    go test -count=1 -tags='e2e realnode' -run RealNode -timeout 20m -v ./test/e2e/...
+  cluster_down
 }
 
 # run_default : what make test runs (no STAGE given). The end-to-end suite
@@ -362,7 +374,7 @@ run_default() {
   log "==> tekton-e2e: the Tekton-style e2e tests, on the same cluster"
   tekton_e2e_run
   e2e_bench
-  e2e_down
+  cluster_down
   log "all stages passed: build lint unit patches tekton prefixes e2e tekton-e2e, in $((SECONDS - start))s"
 }
 

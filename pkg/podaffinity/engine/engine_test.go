@@ -18,7 +18,6 @@ package engine
 
 import (
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -26,87 +25,12 @@ import (
 	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
-	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
-	"github.com/tektoncd/pipeline/pkg/apis/pipeline/pod"
-	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	corelisters "k8s.io/client-go/listers/core/v1"
-	k8stesting "k8s.io/client-go/testing"
 )
-
-// placeCase is a case of the table tests of Place (TestPlace,
-// TestPlaceHandOver, TestPlaceMove): the world before, and what Place
-// returns and leaves behind.
-type placeCase struct {
-	name      string
-	config    map[string]string
-	objects   []runtime.Object
-	remaining []demand.Task
-	// resizeErr, when set, is what the pods/resize subresource answers.
-	resizeErr error
-	// dryRunErr, when set, is what a dry-run create answers.
-	dryRunErr error
-	// createErr, when set, is what creating a StatefulSet answers.
-	createErr error
-	// runCreated, when set, is the run's creation time.
-	runCreated *metav1.Time
-	// topology is the run's recorded topology key ("": one node).
-	topology string
-	want     Placement
-	wantErr  bool
-	// wantMessage lists substrings of Placement.Message.
-	wantMessage []string
-	wantActions []string
-	// wantTemplate is the placeholder's template afterwards; nil: no StatefulSet.
-	wantTemplate *template
-	// wantPod is what the placeholder pod requests afterwards; nil: no pod.
-	wantPod    corev1.ResourceList
-	wantEvents []string
-}
-
-// runPlace runs Place once per case, each against a fake API server
-// holding the case's objects, and checks the outcome.
-func runPlace(t *testing.T, cases []placeCase) {
-	t.Helper()
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, tc.objects...)
-			if tc.resizeErr != nil {
-				h.failResize(tc.resizeErr)
-			}
-			h.dryRunErr = tc.dryRunErr
-			if tc.createErr != nil {
-				h.client.PrependReactor("create", "statefulsets", func(k8stesting.Action) (bool, runtime.Object, error) {
-					return true, nil, tc.createErr
-				})
-			}
-			run := testRun()
-			if tc.runCreated != nil {
-				run.CreationTimestamp = *tc.runCreated
-			}
-			runBefore := run.DeepCopy()
-			rem := remaining()
-			if tc.remaining != nil {
-				rem = tc.remaining
-			}
-			target := Target{Placeholder: phName(), Isolation: selection.IsolationRequired, Topology: tc.topology}
-
-			got, err := h.engine(t).Place(h.ctx, settings(t, tc.config), run, target, rem)
-			h.check(t, placed{got: got, err: err}, placeExpectation{
-				want: tc.want, wantErr: tc.wantErr, message: tc.wantMessage, actions: tc.wantActions,
-				events: tc.wantEvents, template: tc.wantTemplate, pod: tc.wantPod,
-			})
-			if d := cmp.Diff(runBefore, run); d != "" {
-				t.Errorf("Place() modified the PipelineRun (-before +after):\n%s", d)
-			}
-		})
-	}
-}
 
 // TestPlace checks how Place creates the placeholder and waits for a node
 // (steps 1 to 3 of Place).
@@ -340,62 +264,5 @@ func TestPlacedText(t *testing.T) {
 				t.Errorf("placedText() (-want +got):\n%s", d)
 			}
 		})
-	}
-}
-
-func TestPlaceConflictingNodeConstraints(t *testing.T) {
-	// Two tasks whose pod templates select different values of one node
-	// label: no node can run both, so the run fails before any placeholder.
-	run := testRun()
-	run.Spec.TaskRunSpecs = []v1.PipelineTaskRunSpec{
-		{PipelineTaskName: "a", PodTemplate: &pod.PodTemplate{NodeSelector: map[string]string{"pool": "x"}}},
-		{PipelineTaskName: "b", PodTemplate: &pod.PodTemplate{NodeSelector: map[string]string{"pool": "y"}}},
-	}
-	h := newHarness(t, readyNode("node-1"))
-	got, err := h.engine(t).Place(h.ctx, settings(t, nil), run, Target{Placeholder: phName(), Isolation: selection.IsolationRequired}, remaining())
-	if err != nil {
-		t.Fatalf("Place() = %v", err)
-	}
-	if d := cmp.Diff(Placement{Failed: true, Reason: ReasonConflictingNodeConstraints}, got, ignoreMessage); d != "" {
-		t.Errorf("Place() (-want +got):\n%s", d)
-	}
-	if !strings.Contains(got.Message, "taskRunSpecs[b].podTemplate selects pool=y") {
-		t.Errorf("message %q does not name the tasks in conflict", got.Message)
-	}
-	if d := cmp.Diff([]string(nil), h.actions()); d != "" {
-		t.Errorf("API writes (-want +got):\n%s", d)
-	}
-}
-
-// failingLimitRanges is a LimitRange lister whose reads fail.
-type failingLimitRanges struct{ corelisters.LimitRangeLister }
-
-func (failingLimitRanges) LimitRanges(string) corelisters.LimitRangeNamespaceLister {
-	return failingLimitRangesInNamespace{}
-}
-
-type failingLimitRangesInNamespace struct {
-	corelisters.LimitRangeNamespaceLister
-}
-
-func (failingLimitRangesInNamespace) List(labels.Selector) ([]*corev1.LimitRange, error) {
-	return nil, errors.New("cache not ready")
-}
-
-// TestPlaceLimitRangeReadError checks that a failed read of the namespace's
-// LimitRanges is an error, not a reservation computed without them.
-func TestPlaceLimitRangeReadError(t *testing.T) {
-	h := newHarness(t, readyNode("node-1"))
-	e := h.engine(t)
-	e.LimitRanges = failingLimitRanges{}
-	if _, err := e.LimitRangesIn(ns); err == nil || !strings.Contains(err.Error(), "cache not ready") {
-		t.Errorf("LimitRangesIn() = %v, want the lister's error", err)
-	}
-	_, err := e.Place(h.ctx, settings(t, nil), testRun(), Target{Placeholder: phName(), Isolation: selection.IsolationRequired}, remaining())
-	if err == nil || !strings.Contains(err.Error(), "LimitRanges of namespace "+ns) {
-		t.Errorf("Place() = %v, want the LimitRange read error", err)
-	}
-	if got := h.actions(); len(got) != 0 {
-		t.Errorf("API writes %v, want none", got)
 	}
 }

@@ -18,7 +18,6 @@ package engine
 
 import (
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -229,81 +228,6 @@ func TestPlaceLifecycle(t *testing.T) {
 			// One creation, one placement, one hand-over over the whole lifecycle.
 			if d := cmp.Diff(tc.wantEvents, h.events()); d != "" {
 				t.Errorf("events (-want +got):\n%s", d)
-			}
-		})
-	}
-}
-
-func TestPlaceJoined(t *testing.T) {
-	const parentPlaceholder = "placeholder-parent-0123456789"
-	parentPod := func(node string, requests corev1.ResourceList) *corev1.Pod {
-		return &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: placeholder.PodName(parentPlaceholder), Namespace: ns, Labels: placeholder.Labels(parentPlaceholder, "parent")},
-			Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{
-				Name:      placeholder.ContainerName,
-				Resources: corev1.ResourceRequirements{Requests: requests, Limits: requests},
-			}}},
-		}
-	}
-	for _, tc := range []struct {
-		name    string
-		objects []runtime.Object
-		want    Placement
-	}{{
-		name:    "parent placeholder pod missing",
-		objects: []runtime.Object{readyNode("node-1")},
-		want:    waitForNode,
-	}, {
-		name:    "parent placeholder pod not scheduled",
-		objects: []runtime.Object{readyNode("node-1"), parentPod("", peak())},
-		want:    waitForNode,
-	}, {
-		name:    "parent placeholder shrinking to make room: the node has not applied it yet",
-		objects: []runtime.Object{readyNode("node-1"), reportingRequests(parentPod("node-1", placeholder.TokenRequests()), peak())},
-		want:    waitForNode,
-	}, {
-		name:    "parent placeholder grows back but the node deferred it: ready, nothing waits for a grow",
-		objects: []runtime.Object{readyNode("node-1"), reportingRequests(parentPod("node-1", peak()), placeholder.TokenRequests())},
-		want:    Placement{Node: "node-1", Ready: true},
-	}, {
-		name:    "parent placeholder shrunk and applied: ready",
-		objects: []runtime.Object{readyNode("node-1"), reporting(parentPod("node-1", placeholder.TokenRequests()))},
-		want:    Placement{Node: "node-1", Ready: true},
-	}, {
-		name: "parent placeholder pod being deleted",
-		objects: []runtime.Object{readyNode("node-1"), func() *corev1.Pod {
-			p := parentPod("node-1", placeholder.TokenRequests())
-			p.DeletionTimestamp = ptr.To(ago(time.Second))
-			p.Finalizers = []string{"test"}
-			return p
-		}()},
-		want: waitForNode,
-	}, {
-		name:    "parent placed and handed over: ready",
-		objects: []runtime.Object{readyNode("node-1"), parentPod("node-1", placeholder.TokenRequests())},
-		want:    Placement{Node: "node-1", Ready: true},
-	}, {
-		name:    "parent's node cordoned: wait for the parent to move",
-		objects: []runtime.Object{cordonedNode("node-1"), parentPod("node-1", placeholder.TokenRequests())},
-		want:    Placement{Node: "node-1", Reason: ReasonWaitingToMove},
-	}} {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, tc.objects...)
-			child := testRun()
-			child.Name, child.UID = "build-child", "child-uid"
-			target := Target{Placeholder: parentPlaceholder, Joined: true}
-			got, err := h.engine(t).Place(h.ctx, settings(t, nil), child, target, remaining())
-			if err != nil {
-				t.Fatalf("Place() = %v", err)
-			}
-			if d := cmp.Diff(tc.want, got, ignoreMessage); d != "" {
-				t.Errorf("Place() (-want +got):\n%s", d)
-			}
-			if !got.Ready && !strings.Contains(got.Message, parentPlaceholder) && !strings.Contains(got.Message, "parent") {
-				t.Errorf("Place().Message = %q, want it to explain the wait for the parent", got.Message)
-			}
-			if d := cmp.Diff([]string(nil), h.actions()); d != "" {
-				t.Errorf("a joined run writes nothing (-want +got):\n%s", d)
 			}
 		})
 	}

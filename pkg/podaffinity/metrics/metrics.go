@@ -74,7 +74,13 @@ type Recorder struct {
 // NewRecorder creates the instruments on the global meter provider.
 // countActive is called at each collection to report ActivePlaceholdersName.
 func NewRecorder(countActive func() (int64, error)) (*Recorder, error) {
-	meter := otel.GetMeterProvider().Meter(meterName)
+	return NewRecorderFrom(otel.GetMeterProvider(), countActive)
+}
+
+// NewRecorderFrom creates the instruments on provider's meter of Tekton's
+// controller metrics: NewRecorder's, or a test's (see metricstest).
+func NewRecorderFrom(provider metric.MeterProvider, countActive func() (int64, error)) (*Recorder, error) {
+	meter := provider.Meter(meterName)
 	nodeWait, err := meter.Float64Histogram(NodeWaitName,
 		metric.WithDescription("Seconds a PipelineRun's placeholder waited to be scheduled on a node"),
 		metric.WithUnit("s"),

@@ -22,112 +22,14 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics/metricstest"
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/metric/noop"
 )
 
-// recorded is what a recordingMeter's instruments got: counters and gauges
-// by name (counters with their "outcome" attribute as "{outcome=...}"),
-// histograms as name_count and name_sum.
-type recorded map[string]float64
-
-// recordingMeter keeps what its instruments record. The tests use it rather
-// than go.opentelemetry.io/otel/sdk/metric, which Tekton v1.9, one of the
-// releases the series is kept for, does not depend on; the metric API
-// (go.opentelemetry.io/otel/metric) every release has.
-type recordingMeter struct {
-	noop.Meter
-	name      string
-	got       recorded
-	bounds    map[string][]float64
-	callbacks []metric.Callback
-}
-
-type recordingProvider struct {
-	noop.MeterProvider
-	meter *recordingMeter
-}
-
-func (p *recordingProvider) Meter(name string, _ ...metric.MeterOption) metric.Meter {
-	p.meter.name = name
-	return p.meter
-}
-
-type counter struct {
-	noop.Int64Counter
-	m    *recordingMeter
-	name string
-}
-
-func (c *counter) Add(_ context.Context, n int64, opts ...metric.AddOption) {
-	key := c.name
-	attrs := metric.NewAddConfig(opts).Attributes()
-	if v, ok := attrs.Value("outcome"); ok {
-		key += "{outcome=" + v.AsString() + "}"
-	}
-	c.m.got[key] += float64(n)
-}
-
-type histogram struct {
-	noop.Float64Histogram
-	m    *recordingMeter
-	name string
-}
-
-func (h *histogram) Record(_ context.Context, v float64, _ ...metric.RecordOption) {
-	h.m.got[h.name+"_count"]++
-	h.m.got[h.name+"_sum"] += v
-}
-
-type gauge struct {
-	noop.Int64ObservableGauge
-	name string
-}
-
-type observer struct {
-	noop.Observer
-	m *recordingMeter
-}
-
-func (o observer) ObserveInt64(g metric.Int64Observable, v int64, _ ...metric.ObserveOption) {
-	if g, ok := g.(*gauge); ok {
-		o.m.got[g.name] = float64(v)
-	}
-}
-
-func (m *recordingMeter) Int64Counter(name string, _ ...metric.Int64CounterOption) (metric.Int64Counter, error) {
-	return &counter{m: m, name: name}, nil
-}
-
-func (m *recordingMeter) Float64Histogram(name string, opts ...metric.Float64HistogramOption) (metric.Float64Histogram, error) {
-	m.bounds[name] = metric.NewFloat64HistogramConfig(opts...).ExplicitBucketBoundaries()
-	return &histogram{m: m, name: name}, nil
-}
-
-func (m *recordingMeter) Int64ObservableGauge(name string, _ ...metric.Int64ObservableGaugeOption) (metric.Int64ObservableGauge, error) {
-	return &gauge{name: name}, nil
-}
-
-func (m *recordingMeter) RegisterCallback(f metric.Callback, _ ...metric.Observable) (metric.Registration, error) {
-	m.callbacks = append(m.callbacks, f)
-	return noop.Registration{}, nil
-}
-
-// collect runs the registered callbacks, as a reader's collection does.
-func (m *recordingMeter) collect(ctx context.Context) error {
-	for _, f := range m.callbacks {
-		if err := f(ctx, observer{m: m}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func TestRecorder(t *testing.T) {
-	meter := &recordingMeter{got: recorded{}, bounds: map[string][]float64{}}
+	provider := metricstest.NewProvider()
 	previous := otel.GetMeterProvider()
-	otel.SetMeterProvider(&recordingProvider{meter: meter})
+	otel.SetMeterProvider(provider)
 	t.Cleanup(func() { otel.SetMeterProvider(previous) })
 
 	r, err := NewRecorder(func() (int64, error) { return 3, nil })
@@ -143,14 +45,14 @@ func TestRecorder(t *testing.T) {
 	r.Handover(ctx)
 	r.Handover(ctx)
 	r.Restore(ctx)
-	if err := meter.collect(ctx); err != nil {
+	if err := provider.Collect(ctx); err != nil {
 		t.Fatalf("collect: %v", err)
 	}
 
-	if meter.name != meterName {
-		t.Errorf("meter name = %q, want %q (Tekton's controller meter)", meter.name, meterName)
+	if name := provider.MeterName(); name != meterName {
+		t.Errorf("meter name = %q, want %q (Tekton's controller meter)", name, meterName)
 	}
-	want := recorded{
+	want := metricstest.Recorded{
 		PlacementsName + "{outcome=placed}":         2,
 		PlacementsName + "{outcome=moved}":          1,
 		PlacementsName + "{outcome=stuck_deleting}": 1,
@@ -160,11 +62,11 @@ func TestRecorder(t *testing.T) {
 		NodeWaitName + "_count":                     1,
 		NodeWaitName + "_sum":                       1.5,
 	}
-	if d := cmp.Diff(want, meter.got); d != "" {
+	if d := cmp.Diff(want, provider.Got()); d != "" {
 		t.Errorf("recorded metrics (-want +got):\n%s", d)
 	}
 	// Bucket boundaries must ascend, or an SDK drops the histogram.
-	bounds := meter.bounds[NodeWaitName]
+	bounds := provider.Bounds(NodeWaitName)
 	for i := 1; i < len(bounds); i++ {
 		if bounds[i] <= bounds[i-1] {
 			t.Errorf("bucket boundaries of %s do not ascend: %v", NodeWaitName, bounds)
