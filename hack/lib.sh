@@ -41,6 +41,11 @@ readonly KARPENTER_MODULE="sigs.k8s.io/karpenter"
 # satisfies.
 readonly KUEUE_VERSION="v0.17.0"
 readonly KUEUE_MODULE="sigs.k8s.io/kueue"
+# Where the Kueue manager built by build-binaries.sh reads its visibility
+# server's certificate (tls.crt, tls.key): relative to its working
+# directory, in place of the release's /visibility. The build's cache key
+# (bin_path kueue) names it, so that a binary built without it is not used.
+readonly KUEUE_VISIBILITY_CERT_DIR="visibility"
 
 PRA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly PRA_ROOT
@@ -264,7 +269,7 @@ bin_path() {
       ;;
     provisioner) printf '%s\n' "${PRA_BIN_DIR}/provisioner-$(provisioner_key)/provisioner" ;;
     karpenter) printf '%s\n' "${PRA_BIN_DIR}/karpenter-${KARPENTER_VERSION}/karpenter" ;;
-    kueue) printf '%s\n' "${PRA_BIN_DIR}/kueue-${KUEUE_VERSION}/kueue" ;;
+    kueue) printf '%s\n' "${PRA_BIN_DIR}/kueue-${KUEUE_VERSION}-certdir-${KUEUE_VISIBILITY_CERT_DIR}/kueue" ;;
     *) die "unknown component '$1'" ;;
   esac
 }
