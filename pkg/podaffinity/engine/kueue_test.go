@@ -83,8 +83,6 @@ func workloadJSON(t *testing.T, conditions ...metav1.Condition) []byte {
 	return raw
 }
 
-const kueueQueue = "team-a-queue"
-
 func TestPlaceKueue(t *testing.T) {
 	token := placeholder.TokenRequests()
 	pending := metav1.Condition{Type: "QuotaReserved", Status: metav1.ConditionFalse, Reason: "Pending",

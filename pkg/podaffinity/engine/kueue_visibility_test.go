@@ -30,6 +30,9 @@ import (
 	"knative.dev/pkg/logging"
 )
 
+// kueueQueue is the LocalQueue the runs of the Kueue tests are labelled for.
+const kueueQueue = "team-a-queue"
+
 // pendingWorkloadsJSON is what Kueue's visibility API answers for a
 // LocalQueue whose pending workloads are, in Kueue's order, names; the
 // positions in the ClusterQueue are those in the LocalQueue plus
