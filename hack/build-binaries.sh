@@ -160,8 +160,12 @@ if needs_build kueue; then
   start=${SECONDS}
   # GOTOOLCHAIN=local as for Karpenter. The version variables are the ones
   # Kueue's Makefile sets (pkg/version), so the manager logs its release.
+  # Its visibility server reads its certificate from a fixed directory,
+  # /visibility, at the root of the machine; the build makes it
+  # "visibility", relative to the manager's working directory (start_kueue
+  # in cluster.sh), so that nothing is written outside the state directory.
   (cd "${PRA_HACK}/tools/kueue" && GOTOOLCHAIN=local go build \
-    -ldflags "-s -w -X ${KUEUE_MODULE}/pkg/version.GitVersion=${KUEUE_VERSION}" \
+    -ldflags "-s -w -X ${KUEUE_MODULE}/pkg/version.GitVersion=${KUEUE_VERSION} -X ${KUEUE_MODULE}/pkg/visibility.certDir=${KUEUE_VISIBILITY_CERT_DIR}" \
     -o "${TMP_BUILD}/kueue" "${KUEUE_MODULE}/cmd/kueue") \
     || die "building kueue failed"
   install_bin "${TMP_BUILD}/kueue" kueue

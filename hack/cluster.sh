@@ -80,6 +80,10 @@ kubectl_() { "$(bin_path kubectl)" --kubeconfig "${KUBECONFIG_FILE}" "$@"; }
 # How many real nodes (0 to REAL_NODES_MAX) cmd_up starts; read by start_apiserver and
 # tekton_controller_args.
 REAL_NODES=0
+# Whether cmd_up runs Kueue (--kueue); read by start_apiserver, which then
+# routes aggregated APIs to their Service's endpoints (Kueue's visibility
+# API).
+KUEUE=false
 # shellcheck source-path=SCRIPTDIR source=real-node.sh
 source "${PRA_HACK}/real-node.sh"
 
@@ -327,8 +331,13 @@ start_apiserver() {
     real=(--authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction
       --kubelet-client-certificate="${PKI}/admin.crt" --kubelet-client-key="${PKI}/admin.key")
   fi
+  # Kueue's visibility server runs out of cluster, behind a Service without
+  # a selector: without a kube-proxy, the aggregator must call the Service's
+  # endpoint, not its cluster IP.
+  local -a aggregator=()
+  [[ "${KUEUE}" == false ]] || aggregator=(--enable-aggregator-routing=true)
   start_bg kube-apiserver "$(bin_path kube-apiserver)" \
-    "${audit[@]}" "${real[@]}" \
+    "${audit[@]}" "${real[@]}" "${aggregator[@]}" \
     --etcd-servers="http://127.0.0.1:${PORT_ETCD_CLIENT}" \
     --bind-address=127.0.0.1 \
     --advertise-address=127.0.0.1 \
@@ -715,11 +724,108 @@ kueue_certs() {
     || die "generating Kueue's serving certificate failed"
 }
 
+# kueue_visibility_network : the address of Kueue's visibility server,
+# KUEUE_VISIBILITY_IP, on an empty bridge of its own (as a real node's IP:
+# the kernel has no "dummy" link type): not a loopback address, so that an
+# EndpointSlice may name it, and reachable from this machine only.
+kueue_visibility_network() {
+  if ! ip link show "${KUEUE_VISIBILITY_LINK}" >/dev/null 2>&1; then
+    ip link add "${KUEUE_VISIBILITY_LINK}" type bridge \
+      || die "creating the interface ${KUEUE_VISIBILITY_LINK} failed"
+  fi
+  ip addr replace "${KUEUE_VISIBILITY_IP}/32" dev "${KUEUE_VISIBILITY_LINK}" \
+    || die "adding ${KUEUE_VISIBILITY_IP} to ${KUEUE_VISIBILITY_LINK} failed"
+  ip link set "${KUEUE_VISIBILITY_LINK}" up || die "bringing ${KUEUE_VISIBILITY_LINK} up failed"
+}
+
+# kueue_visibility_down : remove the visibility server's interface, if any.
+kueue_visibility_down() {
+  if ip link show "${KUEUE_VISIBILITY_LINK}" >/dev/null 2>&1; then
+    ip link del "${KUEUE_VISIBILITY_LINK}" || warn "removing the interface ${KUEUE_VISIBILITY_LINK} failed"
+  fi
+}
+
+# kueue_visibility_api : Kueue's APIServices (v1beta2 and v1beta1 of
+# visibility.kueue.x-k8s.io, as a release has them: insecureSkipTLSVerify)
+# and their Service visibility-server, without a selector, whose
+# EndpointSlice names KUEUE_VISIBILITY_IP:PORT_KUEUE_VISIBILITY; then waits
+# for the API to be Available.
+kueue_visibility_api() {
+  local v
+  {
+    for v in v1beta2 v1beta1; do
+      cat <<EOF
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata:
+  name: ${v}.visibility.kueue.x-k8s.io
+spec:
+  group: visibility.kueue.x-k8s.io
+  version: ${v}
+  groupPriorityMinimum: 100
+  versionPriority: 100
+  insecureSkipTLSVerify: true
+  service:
+    name: visibility-server
+    namespace: ${KUEUE_NS}
+---
+EOF
+    done
+    cat <<EOF
+apiVersion: v1
+kind: Service
+metadata:
+  name: visibility-server
+  namespace: ${KUEUE_NS}
+spec:
+  ports:
+    - name: https
+      port: 443
+      protocol: TCP
+      targetPort: ${PORT_KUEUE_VISIBILITY}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: visibility-server
+  namespace: ${KUEUE_NS}
+  labels:
+    kubernetes.io/service-name: visibility-server
+    endpointslice.kubernetes.io/managed-by: pra-cluster.sh
+addressType: IPv4
+ports:
+  - name: https
+    port: ${PORT_KUEUE_VISIBILITY}
+    protocol: TCP
+endpoints:
+  - addresses: ["${KUEUE_VISIBILITY_IP}"]
+    conditions:
+      ready: true
+EOF
+  } | kubectl_ apply -f - >/dev/null || die "applying Kueue's APIServices, Service and EndpointSlice failed"
+  wait_component 60 kueue "the APIService v1beta2.visibility.kueue.x-k8s.io to become Available" \
+    kubectl_ wait --for=condition=Available --timeout=5s apiservice/v1beta2.visibility.kueue.x-k8s.io
+}
+
 # start_kueue : Kueue's manager out of cluster, with a token of its
 # ServiceAccount, the plain-Pod integration only, fair sharing on (Kueue's
 # default preemption strategies), no leader election, no internal
-# certificate management, no visibility server; then the
-# ResourceFlavor "default" that the tests' ClusterQueues name.
+# certificate management, its visibility server on
+# KUEUE_VISIBILITY_IP:PORT_KUEUE_VISIBILITY behind Kueue's APIServices
+# (kueue_visibility_api); then the ResourceFlavor "default" that the
+# tests' ClusterQueues name.
+#
+# The visibility server reads its certificate from the directory
+# KUEUE_VISIBILITY_CERT_DIR, relative to its working directory (set by
+# build-binaries.sh), which is the state directory of Kueue here; it is
+# the self-signed certificate of the webhook server (the API server does
+# not verify it: insecureSkipTLSVerify, as in a release). It authenticates
+# the API server's requests by the front proxy's client certificate and
+# asks the API server whether their user may (a SubjectAccessReview): the
+# ServiceAccount is bound to system:auth-delegator and may read the
+# extension-apiserver-authentication ConfigMap (hack/kueue/rbac.yaml), and
+# the manager gets --kubeconfig (the visibility server's delegated
+# authentication reads that flag, not KUBECONFIG).
 #
 # With internal certificate management off, Kueue v0.17.0 reads its metrics
 # certificate from the fixed path /etc/kueue/metrics/certs (and exits when
@@ -737,6 +843,10 @@ start_kueue() {
   rm -rf "${dir}/etc-upper" "${dir}/etc-work"
   mkdir -p "${dir}/etc-upper/kueue/metrics/certs" "${dir}/etc-work"
   cp "${dir}/certs/tls.crt" "${dir}/certs/tls.key" "${dir}/etc-upper/kueue/metrics/certs/"
+  rm -rf "${dir:?}/${KUEUE_VISIBILITY_CERT_DIR}"
+  mkdir -p "${dir}/${KUEUE_VISIBILITY_CERT_DIR}"
+  cp "${dir}/certs/tls.crt" "${dir}/certs/tls.key" "${dir}/${KUEUE_VISIBILITY_CERT_DIR}/"
+  kueue_visibility_network
   token="$(kubectl_ -n "${KUEUE_NS}" create token kueue-controller-manager --duration=48h)" \
     || die "creating a token for the kueue-controller-manager ServiceAccount failed"
   kubeconfig="${PRA_CLUSTER_DIR}/kueue.kubeconfig"
@@ -758,7 +868,10 @@ leaderElection:
 internalCertManagement:
   enable: false
 featureGates:
-  VisibilityOnDemand: false
+  VisibilityOnDemand: true
+visibilityServer:
+  bindAddress: ${KUEUE_VISIBILITY_IP}
+  bindPort: ${PORT_KUEUE_VISIBILITY}
 fairSharing:
   preemptionStrategies: [LessThanOrEqualToFinalShare, LessThanInitialShare]
 integrations:
@@ -768,11 +881,12 @@ EOF
   command -v unshare >/dev/null 2>&1 || die "unshare (util-linux) is needed to run Kueue (see start_kueue)"
   # shellcheck disable=SC2016 # expanded by the inner sh
   start_bg kueue "$(command -v unshare)" --mount --propagation private /bin/sh -c \
-    'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc || exit 1; shift 2; exec "$@"' \
-    sh "${dir}/etc-upper" "${dir}/etc-work" /usr/bin/env "KUBECONFIG=${kubeconfig}" \
-    "$(bin_path kueue)" --config "${dir}/config.yaml" --zap-log-level=info
+    'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc || exit 1; cd "$3" || exit 1; shift 3; exec "$@"' \
+    sh "${dir}/etc-upper" "${dir}/etc-work" "${dir}" /usr/bin/env "KUBECONFIG=${kubeconfig}" \
+    "$(bin_path kueue)" --config "${dir}/config.yaml" --kubeconfig="${kubeconfig}" --zap-log-level=info
   wait_component 90 kueue "Kueue /readyz (http://127.0.0.1:${PORT_KUEUE_HEALTH}/readyz)" \
     http_get "${PORT_KUEUE_HEALTH}" /readyz
+  kueue_visibility_api
   kubectl_ apply -f "${PRA_HACK}/kueue/resourceflavor.yaml" >/dev/null \
     || die "applying hack/kueue/resourceflavor.yaml failed"
   # The Tekton controller's ServiceAccount may read Workloads (the message
@@ -839,6 +953,7 @@ cmd_down() {
   # they leave (mounts, cgroups, interfaces).
   real_node_down
   stop_components 15 tekton-controller kueue karpenter kwok provisioner kube-controller-manager kube-scheduler
+  kueue_visibility_down
   stop_components 30 kube-apiserver
   stop_components 15 etcd
   rm -rf "${ETCD_DATA}" "${RUN_DIR}" "${INFO_FILE}"
@@ -885,6 +1000,7 @@ cmd_up() {
   [[ "${real}" =~ ^[0-9]+$ && "${real}" -le "${REAL_NODES_MAX}" ]] || die "--real-nodes must be 0 to ${REAL_NODES_MAX}"
   [[ "${real}" == 0 || "$(id -u)" -eq 0 ]] || die "--real-nodes needs root (containerd, the kubelet, cgroups, interfaces)"
   REAL_NODES="${real}"
+  KUEUE="${kueue}"
   # hack/karpenter/instance-types.json offers zone-a and zone-b only.
   if [[ "${autoscaler}" == karpenter && "${zones}" != 2 ]]; then
     warn "--zones ${zones}: Karpenter's instance types (hack/karpenter/instance-types.json) are offered in zone-a and zone-b only"

@@ -41,6 +41,11 @@ readonly KARPENTER_MODULE="sigs.k8s.io/karpenter"
 # satisfies.
 readonly KUEUE_VERSION="v0.17.0"
 readonly KUEUE_MODULE="sigs.k8s.io/kueue"
+# Where the Kueue manager built by build-binaries.sh reads its visibility
+# server's certificate (tls.crt, tls.key): relative to its working
+# directory, in place of the release's /visibility. The build's cache key
+# (bin_path kueue) names it, so that a binary built without it is not used.
+readonly KUEUE_VISIBILITY_CERT_DIR="visibility"
 
 PRA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly PRA_ROOT
@@ -77,6 +82,14 @@ readonly PORT_KARPENTER_HEALTH=$((PRA_PORT_BASE + 11))
 # hack/kueue/README.md). Both bind 127.0.0.1.
 readonly PORT_KUEUE_HEALTH=$((PRA_PORT_BASE + 12))
 readonly PORT_KUEUE_WEBHOOK=$((PRA_PORT_BASE + 13))
+# Kueue's visibility server (only with --kueue) listens on BASE+18 (past the
+# real nodes' kubelets, BASE+14 to BASE+17), on an address of its own:
+# KUEUE_VISIBILITY_IP on the empty bridge KUEUE_VISIBILITY_LINK. The API
+# server reaches it as the endpoint of the Service behind Kueue's
+# APIService, and an endpoint may not be a loopback address.
+readonly PORT_KUEUE_VISIBILITY=$((PRA_PORT_BASE + 18))
+readonly KUEUE_VISIBILITY_IP="10.254.0.254"
+readonly KUEUE_VISIBILITY_LINK="pra-kueue"
 # knative.dev/pkg's sharedmain (used by the Tekton controller) always serves
 # its own health probes on :8080; it cannot be moved without patching.
 readonly PORT_TEKTON_KNATIVE_PROBES=8080
@@ -264,7 +277,7 @@ bin_path() {
       ;;
     provisioner) printf '%s\n' "${PRA_BIN_DIR}/provisioner-$(provisioner_key)/provisioner" ;;
     karpenter) printf '%s\n' "${PRA_BIN_DIR}/karpenter-${KARPENTER_VERSION}/karpenter" ;;
-    kueue) printf '%s\n' "${PRA_BIN_DIR}/kueue-${KUEUE_VERSION}/kueue" ;;
+    kueue) printf '%s\n' "${PRA_BIN_DIR}/kueue-${KUEUE_VERSION}-certdir-${KUEUE_VISIBILITY_CERT_DIR}/kueue" ;;
     *) die "unknown component '$1'" ;;
   esac
 }

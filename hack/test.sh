@@ -306,7 +306,7 @@ stage_tekton-e2e() {
 # e2e-kueue (make e2e-kueue; not a default stage: Kueue's cold build takes
 # long): the contract test of hack/tools/kueue-contract (the placeholder
 # against Kueue's pod reconciler), then a cluster with Kueue
-# (hack/cluster.sh up --kueue) and the tests of test/e2e/kueue_test.go
+# (hack/cluster.sh up --kueue) and the tests of test/e2e/kueue*_test.go
 # (build tag kueue).
 stage_e2e-kueue() {
   # The placeholder against Kueue's own pod reconciler (no cluster).

@@ -247,8 +247,9 @@ func TestKueueFairSharingWholeRuns(t *testing.T) {
 		return nil
 	})
 	// The message of a run waiting for admission follows its Workload
-	// every 30 s: it says Kueue's reason and the LocalQueue's count.
-	pr = waitRunMessage(t, nsA, "a-3", reasonWaitingForAdmission, 60*time.Second, "pending: ", "workloads pending in LocalQueue runs, this one included")
+	// every 30 s: it says Kueue's reason and its position from Kueue's
+	// visibility API (a-3 and a-4 wait in LocalQueue runs).
+	pr = waitRunMessage(t, nsA, "a-3", reasonWaitingForAdmission, 60*time.Second, "pending: ", "; position ", " of 2 pending in LocalQueue runs, ", " in its ClusterQueue")
 	t.Logf("a-3 waiting: %s", describeCondition(pr))
 	for _, name := range []string{"a-1", "a-2"} {
 		if n := len(rec.matching(map[string]string{labelComponent: componentHolder, labelPipelineRun: name})); n != 1 {

@@ -164,14 +164,20 @@ type Engine struct {
 	// LocalQueues, when set, reads a Kueue LocalQueue as JSON (see
 	// workloadState); otherwise the engine GETs it through KubeClient.
 	LocalQueues func(ctx context.Context, namespace, name string) ([]byte, error)
-	Clock       clock.PassiveClock
-	Metrics     *metrics.Recorder
+	// PendingWorkloads, when set, reads the pending workloads of a Kueue
+	// LocalQueue from Kueue's visibility API as JSON (see queueText);
+	// otherwise the engine GETs them through KubeClient.
+	PendingWorkloads func(ctx context.Context, namespace, queue string) ([]byte, error)
+	Clock            clock.PassiveClock
+	Metrics          *metrics.Recorder
 
 	// own holds the engine's writes to placeholders that its caches may
 	// not show yet.
 	own ownWrites
 	// refused holds since when placeholders of runs in flight are refused.
 	refused refusals
+	// visibility remembers whether Kueue's visibility API is served.
+	visibility kueueVisibility
 }
 
 // synced calls Synced, if set.

@@ -56,9 +56,9 @@ const (
 )
 
 // kueueLocalQueue is what the engine reads of a Kueue LocalQueue: how many
-// of its workloads Kueue counts as pending (not admitted). Kueue serves a
-// pending workload's position only through its visibility API (an
-// aggregated API the engine does not read): the count is not a position.
+// of its workloads Kueue counts as pending (not admitted). The count is not
+// a position: Kueue serves that only through its visibility API, which the
+// engine reads first (kueue_visibility.go).
 type kueueLocalQueue struct {
 	Status struct {
 		PendingWorkloads int32 `json:"pendingWorkloads"`
@@ -89,8 +89,9 @@ func (e *Engine) admitted(ctx context.Context, sts *appsv1.StatefulSet) (*appsv1
 // workloadState says where Kueue's Workload of a placeholder stands, from
 // its conditions, or "" when the engine cannot read it (no Kueue CRDs, or
 // no permission to get Workloads: see config/kueue-rbac.yaml). While the
-// Workload is pending, it adds how many workloads Kueue counts pending in
-// the run's LocalQueue, queue, when the engine can read it.
+// Workload is pending, it adds where it stands in the run's LocalQueue,
+// queue: its position, or how many workloads Kueue counts pending there
+// (queueText).
 func (e *Engine) workloadState(ctx context.Context, namespace, name, queue string) string {
 	raw, err := e.readKueue(ctx, e.Workloads, kueueWorkloadPath, namespace, name)
 	switch {
@@ -109,7 +110,7 @@ func (e *Engine) workloadState(ctx context.Context, namespace, name, queue strin
 	}
 	msg := workloadMessage(wl.Status.Conditions)
 	if pendingWorkload(wl.Status.Conditions) {
-		msg += pendingText(e.pendingIn(ctx, namespace, queue), queue)
+		msg += e.queueText(ctx, namespace, queue, name)
 	}
 	return msg
 }

@@ -81,8 +81,6 @@ func workloadJSON(t *testing.T, conditions ...metav1.Condition) []byte {
 	return raw
 }
 
-const kueueQueue = "team-a-queue"
-
 func TestPlaceKueue(t *testing.T) {
 	token := placeholder.TokenRequests()
 	pending := metav1.Condition{Type: "QuotaReserved", Status: metav1.ConditionFalse, Reason: "Pending",
@@ -98,10 +96,14 @@ func TestPlaceKueue(t *testing.T) {
 		// localQueue is what reading the run's LocalQueue answers.
 		localQueue    []byte
 		localQueueErr error
-		want          Placement
-		wantMessage   []string
-		wantActions   []string
-		wantEvents    []string
+		// pending is what Kueue's visibility API answers for the run's
+		// LocalQueue (nil, nil: not served).
+		pending     []byte
+		pendingErr  error
+		want        Placement
+		wantMessage []string
+		wantActions []string
+		wantEvents  []string
 		// wantAwaiting is the StatefulSet's AwaitingAdmissionAnnotation afterwards.
 		wantAwaiting string
 		wantTemplate *template
@@ -123,6 +125,39 @@ func TestPlaceKueue(t *testing.T) {
 		localQueue:   []byte(`{"status":{"pendingWorkloads":3,"reservingWorkloads":2,"admittedWorkloads":2}}`),
 		want:         Placement{Reason: ReasonWaitingForAdmission, RequeueAfter: diagnoseEvery},
 		wantMessage:  []string{"pending: couldn't assign flavors", "Kueue counts 3 workloads pending in LocalQueue " + kueueQueue + ", this one included"},
+		wantAwaiting: now.Add(-time.Minute).Format(time.RFC3339),
+		wantTemplate: reservationFor(),
+		wantPod:      peak(),
+	}, {
+		name:         "gated, pending, Kueue's visibility API lists it: its position is said, not the count",
+		objects:      []runtime.Object{readyNode("node-1"), awaitingAdmission(ownSTS("", peak()), time.Minute), gated(placeholderPod("", peak(), ago(time.Minute)))},
+		workload:     workloadJSON(t, pending),
+		localQueue:   []byte(`{"status":{"pendingWorkloads":3}}`),
+		pending:      pendingWorkloadsJSON(2, "other-1", phName(), "other-2"),
+		want:         Placement{Reason: ReasonWaitingForAdmission, RequeueAfter: diagnoseEvery},
+		wantMessage:  []string{"pending: couldn't assign flavors", "1 more needed; position 2 of 3 pending in LocalQueue " + kueueQueue + ", 4 in its ClusterQueue"},
+		wantAwaiting: now.Add(-time.Minute).Format(time.RFC3339),
+		wantTemplate: reservationFor(),
+		wantPod:      peak(),
+	}, {
+		name:         "gated, pending, Kueue's visibility API not served: the LocalQueue's count",
+		objects:      []runtime.Object{readyNode("node-1"), awaitingAdmission(ownSTS("", peak()), time.Minute), gated(placeholderPod("", peak(), ago(time.Minute)))},
+		workload:     workloadJSON(t, pending),
+		localQueue:   []byte(`{"status":{"pendingWorkloads":3}}`),
+		pendingErr:   visibilityGone,
+		want:         Placement{Reason: ReasonWaitingForAdmission, RequeueAfter: diagnoseEvery},
+		wantMessage:  []string{"pending: couldn't assign flavors", "Kueue counts 3 workloads pending in LocalQueue " + kueueQueue + ", this one included"},
+		wantAwaiting: now.Add(-time.Minute).Format(time.RFC3339),
+		wantTemplate: reservationFor(),
+		wantPod:      peak(),
+	}, {
+		name:         "gated, pending, Kueue's visibility API fails: the run says so, no count",
+		objects:      []runtime.Object{readyNode("node-1"), awaitingAdmission(ownSTS("", peak()), time.Minute), gated(placeholderPod("", peak(), ago(time.Minute)))},
+		workload:     workloadJSON(t, pending),
+		localQueue:   []byte(`{"status":{"pendingWorkloads":3}}`),
+		pendingErr:   visibilityBroken,
+		want:         Placement{Reason: ReasonWaitingForAdmission, RequeueAfter: diagnoseEvery},
+		wantMessage:  []string{"pending: couldn't assign flavors", "its position in LocalQueue " + kueueQueue + " is unknown: reading the pending workloads", "etcd is sad"},
 		wantAwaiting: now.Add(-time.Minute).Format(time.RFC3339),
 		wantTemplate: reservationFor(),
 		wantPod:      peak(),
@@ -235,6 +270,14 @@ func TestPlaceKueue(t *testing.T) {
 				}
 				return tc.localQueue, tc.localQueueErr
 			}
+			positionReads := 0
+			e.PendingWorkloads = func(_ context.Context, namespace, queue string) ([]byte, error) {
+				positionReads++
+				if namespace != ns || queue != kueueQueue {
+					t.Errorf("read the pending workloads of %s/%s, want %s/%s", namespace, queue, ns, kueueQueue)
+				}
+				return tc.pending, tc.pendingErr
+			}
 			target := Target{Placeholder: phName(), Isolation: selection.IsolationRequired}
 			got, err := e.Place(h.ctx, settings(t, tc.config), run, target, remaining())
 			if err == nil && !got.Ready && !got.Failed && got.Reason == ReasonWaitingForAdmission && got.Since.IsZero() {
@@ -244,7 +287,16 @@ func TestPlaceKueue(t *testing.T) {
 				want: tc.want, message: tc.wantMessage, actions: tc.wantActions,
 				events: tc.wantEvents, template: tc.wantTemplate, pod: tc.wantPod,
 			})
-			if tc.localQueue == nil && strings.Contains(got.Message, "workloads pending in LocalQueue") {
+			var wl kueueWorkload
+			if tc.workload != nil {
+				if err := json.Unmarshal(tc.workload, &wl); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if positionReads > 1 || positionReads > 0 && !pendingWorkload(wl.Status.Conditions) {
+				t.Errorf("Place() read the visibility API %d times, want at most once and only while the Workload is pending", positionReads)
+			}
+			if (tc.localQueue == nil || tc.pending != nil || tc.pendingErr == visibilityBroken) && strings.Contains(got.Message, "workloads pending in LocalQueue") {
 				t.Errorf("Place() message %q counts pending workloads it was not given", got.Message)
 			}
 			if strings.Contains(tc.name, "no count") && strings.Contains(got.Message, "pending in LocalQueue") {
