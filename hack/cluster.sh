@@ -725,18 +725,9 @@ kueue_certs() {
 }
 
 # kueue_visibility_network : the address of Kueue's visibility server,
-# KUEUE_VISIBILITY_IP, on an empty bridge of its own (as a real node's IP:
-# the kernel has no "dummy" link type): not a loopback address, so that an
-# EndpointSlice may name it, and reachable from this machine only.
-kueue_visibility_network() {
-  if ! ip link show "${KUEUE_VISIBILITY_LINK}" >/dev/null 2>&1; then
-    ip link add "${KUEUE_VISIBILITY_LINK}" type bridge \
-      || die "creating the interface ${KUEUE_VISIBILITY_LINK} failed"
-  fi
-  ip addr replace "${KUEUE_VISIBILITY_IP}/32" dev "${KUEUE_VISIBILITY_LINK}" \
-    || die "adding ${KUEUE_VISIBILITY_IP} to ${KUEUE_VISIBILITY_LINK} failed"
-  ip link set "${KUEUE_VISIBILITY_LINK}" up || die "bringing ${KUEUE_VISIBILITY_LINK} up failed"
-}
+# KUEUE_VISIBILITY_IP, on an interface of its own (host_address): not a
+# loopback address, so that an EndpointSlice may name it.
+kueue_visibility_network() { host_address "${KUEUE_VISIBILITY_LINK}" "${KUEUE_VISIBILITY_IP}"; }
 
 # kueue_visibility_down : remove the visibility server's interface, if any.
 kueue_visibility_down() {

@@ -117,6 +117,19 @@ require_go() {
   command -v go >/dev/null 2>&1 || die "go is not installed (expected it on PATH or at /usr/local/go/bin/go)"
 }
 
+# host_address LINK IP : IP on LINK, an empty bridge of its own (created
+# when missing; the kernel has no "dummy" link type), up: an address of
+# this machine that is not a loopback address (a node IP, or an endpoint an
+# EndpointSlice may name) and that only this machine reaches.
+host_address() {
+  local link="$1" ip="$2"
+  if ! ip link show "${link}" >/dev/null 2>&1; then
+    ip link add "${link}" type bridge || die "creating the interface ${link} failed"
+  fi
+  ip addr replace "${ip}/32" dev "${link}" || die "adding ${ip} to ${link} failed"
+  ip link set "${link}" up || die "bringing ${link} up failed"
+}
+
 # require_openssl : install openssl with apt-get when it is missing.
 require_openssl() {
   command -v openssl >/dev/null 2>&1 && return 0

@@ -91,13 +91,7 @@ real_node_pki() {
 }
 
 # real_node_network : the interface with the node IP.
-real_node_network() {
-  if ! ip link show "${REAL_NODE_LINK}" >/dev/null 2>&1; then
-    ip link add "${REAL_NODE_LINK}" type bridge || die "creating the interface ${REAL_NODE_LINK} failed"
-  fi
-  ip addr replace "${REAL_NODE_IP}/32" dev "${REAL_NODE_LINK}" || die "adding ${REAL_NODE_IP} to ${REAL_NODE_LINK} failed"
-  ip link set "${REAL_NODE_LINK}" up || die "bringing ${REAL_NODE_LINK} up failed"
-}
+real_node_network() { host_address "${REAL_NODE_LINK}" "${REAL_NODE_IP}"; }
 
 # real_node_cgroups : the node's cgroup in every v1 hierarchy (the kubelet's
 # cgroupRoot must exist; a new cpuset needs its cpus and mems).
