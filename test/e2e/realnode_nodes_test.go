@@ -46,43 +46,37 @@ func TestRealNodeIsolatedRunsTakeBothNodes(t *testing.T) {
 		nodeTask("c", "1", "a", "b"),
 	}}
 	runs := []string{"one", "two"}
-	createRun(t, newRun(ns, runs[0], spec, runOpts{podTemplate: realPodTemplate()}))
-	var first string
-	waitFor(t, "run one's placeholder to be bound", 2*time.Minute, func(ctx context.Context) error {
-		hs, err := placeholderPods(ctx, ns, runs[0])
-		if err != nil {
-			return err
-		}
-		for _, p := range hs {
-			if p.Spec.NodeName != "" {
-				first = p.Spec.NodeName
-				return nil
+	// boundNode waits for run's placeholder pod to be bound, and returns its
+	// node. It is read while the run goes: a done run releases its
+	// placeholder, which may be gone by the time the test sees the run done.
+	boundNode := func(run string) string {
+		var node string
+		waitFor(t, "run "+run+"'s placeholder to be bound", 2*time.Minute, func(ctx context.Context) error {
+			hs, err := placeholderPods(ctx, ns, run)
+			if err != nil {
+				return err
 			}
-		}
-		return fmt.Errorf("%d placeholder pods, none bound", len(hs))
-	})
-	checkOnRealNode(t, "run one's placeholder", first, real)
-	createRun(t, newRun(ns, runs[1], spec, runOpts{podTemplate: realPodTemplate()}))
-
+			for _, p := range hs {
+				if p.Spec.NodeName != "" {
+					node = p.Spec.NodeName
+					return nil
+				}
+			}
+			return fmt.Errorf("%d placeholder pods, none bound", len(hs))
+		})
+		checkOnRealNode(t, "run "+run+"'s placeholder", node, real)
+		return node
+	}
 	nodes := map[string]string{}
+	createRun(t, newRun(ns, runs[0], spec, runOpts{podTemplate: realPodTemplate()}))
+	nodes[runs[0]] = boundNode(runs[0])
+	createRun(t, newRun(ns, runs[1], spec, runOpts{podTemplate: realPodTemplate()}))
+	nodes[runs[1]] = boundNode(runs[1])
+
 	for _, run := range runs {
 		done := waitRunSucceeded(t, ns, run, 4*time.Minute)
 		t.Logf("PipelineRun %s: %s", run, describeCondition(done))
-		var node string
-		hs, err := placeholderPods(bg(), ns, run)
-		if err != nil {
-			t.Fatalf("listing run %s's placeholder pods: %v", run, err)
-		}
-		for _, p := range hs {
-			if p.Spec.NodeName != "" {
-				node = p.Spec.NodeName
-			}
-		}
-		if node == "" {
-			t.Fatalf("run %s's placeholder is not bound", run)
-		}
-		checkOnRealNode(t, "run "+run+"'s placeholder", node, real)
-		nodes[run] = node
+		node := nodes[run]
 		pods, err := taskRunPods(bg(), ns, run)
 		if err != nil {
 			t.Fatalf("listing run %s's pods: %v", run, err)
@@ -110,9 +104,6 @@ func TestRealNodeIsolatedRunsTakeBothNodes(t *testing.T) {
 				t.Errorf("run %s: TaskRun %s's step ran with spec.nodeName %q, want %s", run, tr.Name, got, node)
 			}
 		}
-	}
-	if nodes[runs[0]] != first {
-		t.Errorf("run one's placeholder moved from %s to %s", first, nodes[runs[0]])
 	}
 	if nodes[runs[0]] == nodes[runs[1]] {
 		t.Errorf("both isolated runs ran on %s", nodes[runs[0]])
