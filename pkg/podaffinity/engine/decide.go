@@ -75,15 +75,15 @@ func decideStep(w world, now time.Time, s Settings) step {
 
 // decideAbsent decides for a run without a placeholder StatefulSet.
 func decideAbsent(w world, s Settings) step {
+	if changedSince(w.stored, w.run) {
+		// The run is done (or gone) since it was read: its reconcile goes
+		// on with the run as it is now.
+		return done(Placement{Current: w.stored})
+	}
 	if placedAll(&w) {
 		// Every task has started and every pod is on its node: nothing
-		// is left to place. This is also what a reconcile sees when it
-		// reads a finishing run from a stale cache after the placeholder
-		// was released; recreating it then would only churn.
+		// is left to place (recreating the placeholder would only churn).
 		return done(Placement{Ready: true})
-	}
-	if changedSince(w.stored, w.run) {
-		return done(Placement{Current: w.stored})
 	}
 	if err := placeholder.CheckConstraints(w.run, w.classes); err != nil {
 		return done(Placement{Failed: true, Reason: ReasonConflictingNodeConstraints, Message: err.Error()})

@@ -26,15 +26,17 @@ import (
 )
 
 // observeAbsent reads what a run without a placeholder StatefulSet
-// decides on: its pods, and, unless they show it needs no placeholder any
-// more, the run afresh (unless this is its first reconcile:
-// Target.FirstReconcile), its RuntimeClasses and the node of its last pod.
+// decides on: its pods, the run afresh (unless this is its first
+// reconcile: Target.FirstReconcile), and, unless its pods show it needs no
+// placeholder any more, its RuntimeClasses and the node of its last pod.
+// A run that needs none is read afresh too: that is what a reconcile sees
+// when it reads, from a stale cache, a run the engine has just failed
+// mid-run (its placeholder released, its TaskRuns cancelled), and it must
+// not compute the run's end from the cancelled TaskRuns over the engine's
+// reason.
 func (e *Engine) observeAbsent(ctx context.Context, w *world) error {
 	if err := e.listMembers(w); err != nil {
 		return err
-	}
-	if placedAll(w) {
-		return nil
 	}
 	var err error
 	if !w.t.FirstReconcile {
@@ -44,6 +46,9 @@ func (e *Engine) observeAbsent(ctx context.Context, w *world) error {
 		if changedSince(w.stored, w.run) {
 			return nil
 		}
+	}
+	if placedAll(w) {
+		return nil
 	}
 	if w.classes, err = e.runtimeClasses(ctx, w.run); err != nil {
 		return err
@@ -75,7 +80,7 @@ func (e *Engine) afresh(ctx context.Context, run *v1.PipelineRun) (*v1.PipelineR
 	}
 	current, err := e.PipelineRuns(ctx, run.Namespace, run.Name)
 	if err != nil {
-		return nil, fmt.Errorf("reading PipelineRun %s/%s before creating its placeholder: %w", run.Namespace, run.Name, err)
+		return nil, fmt.Errorf("reading PipelineRun %s/%s afresh, as it has no placeholder: %w", run.Namespace, run.Name, err)
 	}
 	return current, nil
 }

@@ -299,3 +299,52 @@ func TestTargetFirstReconcile(t *testing.T) {
 		})
 	}
 }
+
+// TestPlaceHandsBackARunFailedSinceItWasRead checks the reconcile that reads
+// a run from a stale cache just after the engine failed it mid-run (its
+// placeholder released, its running TaskRun cancelled): every task it sees
+// has started and its pods are on their node, so nothing is left to place,
+// but the run as the API server has it is done. The engine hands that run
+// back, so that the reconcile does not compute the run's end from its
+// cancelled TaskRuns (Cancelled) and write it over the engine's reason.
+// A run that is not done keeps going as placed, and a first reconcile
+// reads nothing afresh.
+func TestPlaceHandsBackARunFailedSinceItWasRead(t *testing.T) {
+	cached := testRun()
+	failed := testRun()
+	failed.Status.SetCondition(&apis.Condition{Type: apis.ConditionSucceeded, Status: corev1.ConditionFalse, Reason: ReasonPlaceholderStuckDeleting})
+	for _, tc := range []struct {
+		name      string
+		current   *v1.PipelineRun
+		first     bool
+		want      Placement
+		wantReads int
+	}{
+		{name: "failed since it was read: the current run handed back", current: failed, want: Placement{Current: failed}, wantReads: 1},
+		{name: "as read: placed", current: cached, want: Placement{Ready: true}, wantReads: 1},
+		{name: "first reconcile: placed, nothing read", current: failed, first: true, want: Placement{Ready: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, readyNode("node-1"), memberPod("build-a-pod", "node-1", corev1.PodRunning, ago(time.Minute)))
+			e := h.engine(t)
+			reads := 0
+			e.PipelineRuns = func(context.Context, string, string) (*v1.PipelineRun, error) {
+				reads++
+				return tc.current.DeepCopy(), nil
+			}
+			got, err := e.Place(h.ctx, settings(t, nil), cached.DeepCopy(), Target{Placeholder: phName(), Isolation: selection.IsolationRequired, FirstReconcile: tc.first}, nil)
+			if err != nil {
+				t.Fatalf("Place() = %v", err)
+			}
+			if d := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("Place() (-want +got):\n%s", d)
+			}
+			if reads != tc.wantReads {
+				t.Errorf("runs read afresh: %d, want %d", reads, tc.wantReads)
+			}
+			if d := cmp.Diff([]string(nil), h.actions()); d != "" {
+				t.Errorf("API writes (-want +got):\n%s", d)
+			}
+		})
+	}
+}
