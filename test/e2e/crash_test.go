@@ -159,6 +159,12 @@ func placeholderState(ns, run string, at func(pinned bool, cpu string, taskRuns,
 // at cleanup).
 func refuseInNamespace(t *testing.T, ns string, r []admissionv1.NamedRuleWithOperations) func() {
 	t.Helper()
+	return refuseInNamespaceWith(t, ns, "e2e: the controller crashes before this write", r)
+}
+
+// refuseInNamespaceWith is refuseInNamespace with the refusal's message.
+func refuseInNamespaceWith(t *testing.T, ns, message string, r []admissionv1.NamedRuleWithOperations) func() {
+	t.Helper()
 	name := "e2e-refuse-" + ns
 	policy := &admissionv1.ValidatingAdmissionPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -167,7 +173,7 @@ func refuseInNamespace(t *testing.T, ns string, r []admissionv1.NamedRuleWithOpe
 			MatchConstraints: &admissionv1.MatchResources{ResourceRules: r},
 			Validations: []admissionv1.Validation{{
 				Expression: "false",
-				Message:    "e2e: the controller crashes before this write",
+				Message:    message,
 			}},
 		},
 	}

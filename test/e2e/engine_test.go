@@ -458,6 +458,10 @@ func TestOptInLabels(t *testing.T) {
 			}
 			t.Logf("event: %s", ev.Message)
 			notHandled(t, "invalid")
+			// Said once, not at each of the run's many reconciles.
+			if evs := objectEvents(ns, "PipelineRun", "invalid", eventInvalidLabel, ""); len(evs) != 1 || evs[0].Count > 1 {
+				t.Errorf("%s events %v, want one, once", eventInvalidLabel, eventMessages(evs))
+			}
 		})
 		t.Run("unlabelled is not handled", func(t *testing.T) { notHandled(t, "unlabelled") })
 	})

@@ -24,6 +24,7 @@ import (
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -59,6 +60,7 @@ func TestDecideHandOver(t *testing.T) {
 	}
 	tasks := func(ts []demand.Task) func(*world) { return func(w *world) { w.tasks = ts } }
 	ephemeral := []demand.Task{{Name: "c", After: []string{"a", "b"}, Pod: withEphemeral(rl("3", "1Mi"), "2Gi"), State: demand.Starting}}
+	gpu := []demand.Task{{Name: "c", After: []string{"a", "b"}, Pod: withExtended(rl("3", "1Mi"), "1"), State: demand.Starting}}
 
 	runDecide(t, []decideCase{{
 		name:  "tasks start, the pod holds the peak: shrink it in place to the token, tasks wait for the node to apply it",
@@ -124,6 +126,14 @@ func TestDecideHandOver(t *testing.T) {
 			Event: EventReservationHandedOver}),
 		message: []string{"replacing placeholder pod", "ephemeral-storage cannot be resized in place"},
 	}, {
+		// Extended resources, like ephemeral storage, cannot be resized in
+		// place (the API server refuses it): the pod is replaced, once.
+		name:  "tasks start that need an extended resource the pod holds, later tasks need none: replace it with a token pod",
+		world: decideWorld(pinned, reporting(placeholderPod("node-1", withExtended(rl("2", "16Mi"), "1"), ago(time.Hour))), tasks(gpu)),
+		want: pin(handing, &handOverView{Template: &template{Pinned: "node-1", Requests: token}, Replace: true,
+			Event: EventReservationHandedOver}),
+		message: []string{"replacing placeholder pod", string(extendedResource) + " cannot be resized in place"},
+	}, {
 		name:  "the pod is the size it should be, applied: ready",
 		world: decideWorld(pinned, reporting(placeholderPod("node-1", token, ago(time.Hour)))),
 		want:  pin(ready, nil),
@@ -157,4 +167,14 @@ func TestWaitsForShrink(t *testing.T) {
 			}
 		})
 	}
+}
+
+// extendedResource is an extended resource a node may advertise.
+const extendedResource corev1.ResourceName = "example.com/gpu"
+
+// withExtended is r with q of extendedResource.
+func withExtended(r corev1.ResourceList, q string) corev1.ResourceList {
+	out := r.DeepCopy()
+	out[extendedResource] = resource.MustParse(q)
+	return out
 }

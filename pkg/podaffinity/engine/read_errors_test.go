@@ -27,7 +27,9 @@ import (
 	tektonconfig "github.com/tektoncd/pipeline/pkg/apis/config"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	"k8s.io/utils/ptr"
 )
@@ -96,6 +98,40 @@ func TestStatefulSetReadError(t *testing.T) {
 			err := tc.call(h, e, s)
 			if !errors.Is(err, errCacheRead) || !strings.Contains(err.Error(), "StatefulSet") {
 				t.Errorf("error = %v, want the StatefulSet read error", err)
+			}
+			if got := h.actions(); len(got) != 0 {
+				t.Errorf("API writes %v, want none", got)
+			}
+		})
+	}
+}
+
+// TestNodeReadError checks that a node that cannot be read is an error
+// wherever the engine reads one for a run, never taken for a verdict: not
+// for a usable node (the run would start tasks on a node that may be
+// gone), nor for an unusable one (it would move a run that need not).
+func TestNodeReadError(t *testing.T) {
+	token := placeholder.TokenRequests()
+	for _, tc := range []struct {
+		name    string
+		objects []runtime.Object
+	}{{
+		name:    "placed run on its node",
+		objects: []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), reporting(placeholderPod("node-1", token, ago(time.Hour)))},
+	}, {
+		name:    "placeholder pod terminating on its node",
+		objects: []runtime.Object{readyNode("node-1"), waitingSince(ownSTS("", peak()), time.Minute), terminating(placeholderPod("node-1", token, ago(time.Hour)), time.Second)},
+	}, {
+		name:    "placeholder StatefulSet gone mid-run, a task pod on its node",
+		objects: []runtime.Object{readyNode("node-1"), memberPod("build-compile-pod", "node-1", corev1.PodRunning, ago(time.Minute))},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.objects...)
+			e := h.engine(t)
+			e.Nodes = failingNodeReads{e.Nodes}
+			_, err := e.Place(h.ctx, settings(t, nil), testRun(), Target{Placeholder: phName(), Isolation: selection.IsolationRequired}, remaining())
+			if !errors.Is(err, errCacheRead) || !strings.Contains(err.Error(), "node") {
+				t.Errorf("Place() error = %v, want the node read error", err)
 			}
 			if got := h.actions(); len(got) != 0 {
 				t.Errorf("API writes %v, want none", got)

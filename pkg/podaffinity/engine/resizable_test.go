@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -171,4 +172,53 @@ func resizedBy(p *corev1.Pod, manager string, at time.Time) *corev1.Pod {
 		Manager: manager, Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "resize", Time: ptr.To(metav1.NewTime(at)),
 	})
 	return p
+}
+
+// TestResizable checks what an in-place resize asks for: CPU and memory
+// as wanted, every other resource (ephemeral storage, extended resources)
+// as the pod has it, which the API server would refuse to change; and
+// which of those the pod holds more of than wanted (the pod is then
+// replaced instead).
+func TestResizable(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		want, have corev1.ResourceList
+		resize     corev1.ResourceList
+		excess     []string
+	}{{
+		name:   "CPU and memory only: as wanted",
+		want:   rl("1", "1Gi"),
+		have:   rl("3", "2Gi"),
+		resize: rl("1", "1Gi"),
+	}, {
+		name:   "ephemeral storage later tasks need: kept as the pod has it",
+		want:   withEphemeral(rl("1", "1Gi"), "1Gi"),
+		have:   withEphemeral(rl("3", "2Gi"), "1Gi"),
+		resize: withEphemeral(rl("1", "1Gi"), "1Gi"),
+	}, {
+		name:   "an extended resource nobody needs any more: kept, and named as held in excess",
+		want:   rl("1", "1Gi"),
+		have:   withExtended(rl("3", "2Gi"), "2"),
+		resize: withExtended(rl("1", "1Gi"), "2"),
+		excess: []string{string(extendedResource)},
+	}, {
+		name:   "an extended resource wanted in full: kept, not in excess",
+		want:   withExtended(rl("1", "1Gi"), "2"),
+		have:   withExtended(rl("3", "2Gi"), "2"),
+		resize: withExtended(rl("1", "1Gi"), "2"),
+	}, {
+		name:   "an extended resource the pod does not hold is not added",
+		want:   withExtended(rl("1", "1Gi"), "1"),
+		have:   rl("3", "2Gi"),
+		resize: rl("1", "1Gi"),
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := cmp.Diff(tc.resize, resizable(tc.want, tc.have), quantityEqual); d != "" {
+				t.Errorf("resizable() (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.excess, fixedExcess(tc.have, tc.want)); d != "" {
+				t.Errorf("fixedExcess() (-want +got):\n%s", d)
+			}
+		})
+	}
 }

@@ -164,8 +164,10 @@ func Placed(run *v1.PipelineRun) bool {
 func (e *Engine) fresh(ctx context.Context, s Settings, run *v1.PipelineRun) selection.Record {
 	decision, err := selection.Select(s.Config.Enabled, s.Coschedule, &run.ObjectMeta)
 	if err != nil {
-		// Said once, when the run is first reconciled, not on every reconcile.
-		if !run.HasStarted() {
+		// Said once, when the run is first reconciled, not on every
+		// reconcile: a run held pending has no start time until it is
+		// released, and is told when it is.
+		if !run.HasStarted() && !run.IsPending() {
 			logging.FromContext(ctx).Warnf("PipelineRun %s/%s: %v", run.Namespace, run.Name, err)
 			event(ctx, run, corev1.EventTypeWarning, EventInvalidLabel, err.Error())
 		}

@@ -50,6 +50,10 @@ func TestTarget(t *testing.T) {
 	done.Status.SetCondition(&apis.Condition{Type: apis.ConditionSucceeded, Status: corev1.ConditionTrue})
 	const parentPlaceholder = "placeholder-parent-0123456789"
 
+	pending := func(r *v1.PipelineRun) *v1.PipelineRun {
+		r.Spec.Status = v1.PipelineRunSpecStatusPending
+		return waitingForFirstNode(r, v1.PipelineRunReasonPending.String())
+	}
 	withAnnotations := func(r *v1.PipelineRun, annotations map[string]string) *v1.PipelineRun {
 		r.Annotations = annotations
 		return r
@@ -243,6 +247,22 @@ func TestTarget(t *testing.T) {
 		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
 		run:        reconciled(withLabels(testRun(), map[string]string{selection.LabelKey: "yes"}), false),
 		want:       Target{},
+	}, {
+		// A held run is reconciled at each change of it (a queueing
+		// front end's labels, say) and has no start time until it is
+		// released: it is warned of once, when it is released.
+		name:       "invalid label on a run held pending: not handled, no warning while it is held",
+		enabled:    true,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        pending(withLabels(testRun(), map[string]string{selection.LabelKey: "yes"})),
+		want:       Target{},
+	}, {
+		name:       "invalid label on a run just released: not handled, warning event",
+		enabled:    true,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        waitingForFirstNode(withLabels(testRun(), map[string]string{selection.LabelKey: "yes"}), v1.PipelineRunReasonPending.String()),
+		want:       Target{},
+		wantEvents: []string{"Warning InvalidPodAffinityLabel"},
 	}, {
 		name:       "invalid label: not handled, warning event",
 		enabled:    true,
