@@ -168,8 +168,8 @@ func resizeTo(w world, now time.Time, st step, pl handOverPlan) step {
 // change size but whose container the node has not started yet: nothing
 // to do while no task starts; otherwise the tasks that start wait for the
 // node to start it (the pod's update brings the run back), for at most
-// resizeLimit after the pod's creation, after which the pod is replaced
-// with a token pod pinned to the node.
+// resizeLimit after the pod was bound (boundAt), after which the pod is
+// replaced with a token pod pinned to the node.
 func awaitStart(w world, now time.Time, st step, pl handOverPlan) step {
 	p := w.pod
 	node := p.Spec.NodeName

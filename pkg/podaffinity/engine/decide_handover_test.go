@@ -94,6 +94,14 @@ func TestDecideHandOver(t *testing.T) {
 		want:    pin(handing, replace),
 		message: []string{"its container has not started in 1m30s", "replacing it with a token pod"},
 	}, {
+		// The pod waited 3 minutes for a node (isolated runs wait for
+		// another run's node): its node has had it for a second only.
+		name: "tasks start, the pod was created 3 min ago and bound a second ago, container not started: wait for the node to start it",
+		world: decideWorld(pinned, placeholderPod("node-1", peak(), ago(3*time.Minute),
+			corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: ago(time.Second)})),
+		want:    pin(shrinkWait(resizeLimit-time.Second), nil),
+		message: []string{"waiting for the node to start placeholder pod"},
+	}, {
 		name:    "shrink asked 10 s ago, not applied: wait, checked again when it would count as stuck",
 		world:   decideWorld(pinned, asked(10*time.Second)),
 		want:    pin(shrinkWait(50*time.Second), nil),

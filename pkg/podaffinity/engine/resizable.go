@@ -80,7 +80,7 @@ const resizeLimit = time.Minute
 // resize's and is timed like a pending one), or has kept it pending
 // or in progress for resizeLimit or longer (as of now; counted from when
 // this resize was asked, if the condition is older), or has not started
-// the pod's container within resizeLimit of its creation, or has neither
+// the pod's container within resizeLimit of binding it (boundAt), or has neither
 // applied nor marked (PodResizePending, PodResizeInProgress) a shrink asked
 // resizeLimit or longer ago (resizeAsked).
 func resizeStuck(p *corev1.Pod, now time.Time) string {
@@ -112,12 +112,12 @@ func resizeCheck(p *corev1.Pod, now time.Time) resizeVerdict {
 	}
 	stuck := func(why string) resizeVerdict { return resizeVerdict{stuck: why} }
 
-	if reportedResources(p) == nil && !containerStarted(p) && !p.CreationTimestamp.IsZero() {
-		if now.Sub(p.CreationTimestamp.Time) >= resizeLimit {
+	if bound := boundAt(p); reportedResources(p) == nil && !containerStarted(p) && !bound.IsZero() {
+		if now.Sub(bound) >= resizeLimit {
 			// Its node has not started the container to apply the shrink to.
-			return stuck(fmt.Sprintf("its container has not started in %s", now.Sub(p.CreationTimestamp.Time).Round(time.Second)))
+			return stuck(fmt.Sprintf("its container has not started in %s", now.Sub(bound).Round(time.Second)))
 		}
-		until(p.CreationTimestamp.Time)
+		until(bound)
 	}
 	asked, recorded := resizeAsked(p)
 	marked := false
@@ -165,6 +165,19 @@ func resizeCheck(p *corev1.Pod, now time.Time) resizeVerdict {
 		}
 	}
 	return v
+}
+
+// boundAt returns since when p's node has had it: when the scheduler bound
+// it (its PodScheduled condition turned true), or its creation when it
+// records no such time. A pod that waited for a node (an isolated run
+// waits for another run's node to free up) could not be started before.
+func boundAt(p *corev1.Pod) time.Time {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionTrue && c.LastTransitionTime.After(p.CreationTimestamp.Time) {
+			return c.LastTransitionTime.Time
+		}
+	}
+	return p.CreationTimestamp.Time
 }
 
 // resizeAsked returns when p's resources were last changed through the

@@ -66,6 +66,17 @@ func TestResizeStuck(t *testing.T) {
 		pod:  generation(placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-90*time.Second))), 2, nil),
 		want: "its container has not started in 1m30s",
 	}, {
+		// A pod that waited for a node (another run's node to free up)
+		// could not be started by any node before it was bound: the node
+		// has had it for a second.
+		name:        "container not started, pod created 3 min ago and bound a second ago: counted from the binding",
+		pod:         placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-3*time.Minute)), condition(corev1.PodScheduled, "", time.Second)),
+		wantRecheck: resizeLimit - time.Second,
+	}, {
+		name: "container not started, pod created 3 min ago and bound 90 s ago: stuck, for as long as the node had it",
+		pod:  placeholderPod("node-1", peak(), metav1.NewTime(now.Add(-3*time.Minute)), condition(corev1.PodScheduled, "", 90*time.Second)),
+		want: "its container has not started in 1m30s",
+	}, {
 		name: "shrink asked 90 s ago, neither applied nor marked by the node: stuck, counted from the resize",
 		pod:  resizedAt(shrunk(now.Add(-time.Hour)), now.Add(-90*time.Second)),
 		want: "its shrink, asked 1m30s ago, is neither applied nor marked pending or in progress by the node",
