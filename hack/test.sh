@@ -9,9 +9,12 @@
 #            regeneration, and the older lines' hooks make the main line's
 #            changes
 #   tekton   applies the series to Tekton v1.15.0, builds the patched
-#            controller and webhook, and runs go vet and the patched tree's
-#            tests for the areas the series touches (PRA_TEKTON_LINE=LINE:
-#            the same for another line's series and release)
+#            controller and webhook, checks that Tekton's e2e scripts and
+#            alpha features' table know the series' feature flag
+#            (hack/check-e2e-flags.sh), and runs go vet and the patched
+#            tree's tests for the areas the series touches
+#            (PRA_TEKTON_LINE=LINE: the same for another line's series and
+#            release)
 #   prefixes hack/verify-prefixes.sh: no v1.15 patch is larger than the
 #            review limit (800 changed lines, docs apart), and every prefix
 #            of the v1.15 series applies, builds, and passes go vet and the
@@ -100,6 +103,7 @@ stage_tekton() {
   [[ -d "${src}" ]] || die "build-tekton.sh did not leave the patched source in ${src}"
   unformatted="$(cd "${src}" && git diff --name-only "base-${TEKTON_VERSION}" HEAD -- '*.go' | xargs -r gofmt -l)"
   [[ -z "${unformatted}" ]] || die "the series leaves Go files unformatted in Tekton's tree: ${unformatted}"
+  bash "${PRA_HACK}/check-e2e-flags.sh" "${src}" "base-${TEKTON_VERSION}"
   goflags="$(tekton_goflags "${src}" "${out}/modfile")"
   log "go vet and the tests of the patched Tekton ${TEKTON_VERSION} tree: ${TEKTON_TEST_PACKAGES[*]}"
   (cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go vet ./pkg/podaffinity/... ./pkg/reconciler/pipelinerun/ ./pkg/reconciler/taskrun/ ./pkg/apis/config/)
