@@ -68,6 +68,15 @@ readonly TEKTON_TEST_PACKAGES=(
   ./pkg/internal/affinityassistant/...
   ./pkg/podaffinity/...
 )
+# Of those, the Go packages the series changes (its hooks and the engine):
+# tested first; PRA_TEKTON_TESTS=touched tests only these (what make test
+# does for the LTS lines, see run_default), as go vet checks only these.
+readonly TEKTON_TOUCHED_PACKAGES=(
+  ./pkg/apis/config/
+  ./pkg/reconciler/pipelinerun/
+  ./pkg/reconciler/taskrun/
+  ./pkg/podaffinity/...
+)
 
 stage_lint() {
   local unformatted
@@ -96,18 +105,46 @@ stage_prefixes() {
   bash "${PRA_HACK}/verify-prefixes.sh"
 }
 
+# stage_tekton: the tekton stage. Each phase logs its time: the build
+# (hack/build-tekton.sh: the tree, its modules, the controller and webhook),
+# fetching the test dependencies' modules (go list, no compiling), go vet
+# and the tests of the touched packages, then (unless PRA_TEKTON_TESTS is
+# touched) those of the rest of TEKTON_TEST_PACKAGES.
 stage_tekton() {
-  local out src goflags unformatted
+  local out src goflags unformatted t scope="${PRA_TEKTON_TESTS:-areas}" touched rest
+  [[ "${scope}" == areas || "${scope}" == touched ]] || die "PRA_TEKTON_TESTS is areas (default) or touched, not ${scope}"
+  t=${SECONDS}
   out="$(bash "${PRA_HACK}/build-tekton.sh" patched)"
+  log "<-- ${PRA_TEKTON_LINE}: patched tree and build in $((SECONDS - t))s"
   src="${out}/src"
   [[ -d "${src}" ]] || die "build-tekton.sh did not leave the patched source in ${src}"
   unformatted="$(cd "${src}" && git diff --name-only "base-${TEKTON_VERSION}" HEAD -- '*.go' | xargs -r gofmt -l)"
   [[ -z "${unformatted}" ]] || die "the series leaves Go files unformatted in Tekton's tree: ${unformatted}"
   bash "${PRA_HACK}/check-e2e-flags.sh" "${src}" "base-${TEKTON_VERSION}"
   goflags="$(tekton_goflags "${src}" "${out}/modfile")"
-  log "go vet and the tests of the patched Tekton ${TEKTON_VERSION} tree: ${TEKTON_TEST_PACKAGES[*]}"
-  (cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go vet ./pkg/podaffinity/... ./pkg/reconciler/pipelinerun/ ./pkg/reconciler/taskrun/ ./pkg/apis/config/)
-  (cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go test -count=1 "${TEKTON_TEST_PACKAGES[@]}")
+  t=${SECONDS}
+  (cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go list -deps -test "${TEKTON_TEST_PACKAGES[@]}" >/dev/null)
+  log "<-- ${PRA_TEKTON_LINE}: the tests' modules fetched in $((SECONDS - t))s"
+  touched="$(cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go list "${TEKTON_TOUCHED_PACKAGES[@]}")"
+  rest="$(cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go list "${TEKTON_TEST_PACKAGES[@]}")"
+  rest="$(grep -vxF "${touched}" <<<"${rest}" || true)"
+  t=${SECONDS}
+  log "go vet and the tests of the packages the series changes in the patched Tekton ${TEKTON_VERSION} tree: ${TEKTON_TOUCHED_PACKAGES[*]}"
+  (cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go vet "${TEKTON_TOUCHED_PACKAGES[@]}")
+  log "<-- ${PRA_TEKTON_LINE}: go vet in $((SECONDS - t))s"
+  t=${SECONDS}
+  # shellcheck disable=SC2086 # one package a word
+  (cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go test -count=1 ${touched})
+  log "<-- ${PRA_TEKTON_LINE}: the touched packages' tests in $((SECONDS - t))s"
+  if [[ "${scope}" == touched ]]; then
+    log "PRA_TEKTON_TESTS=touched: not testing the rest of ${TEKTON_TEST_PACKAGES[*]}"
+    return 0
+  fi
+  [[ -n "${rest}" ]] || return 0
+  t=${SECONDS}
+  # shellcheck disable=SC2086 # one package a word
+  (cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go test -count=1 ${rest})
+  log "<-- ${PRA_TEKTON_LINE}: the other packages' tests of the touched areas in $((SECONDS - t))s"
 }
 
 stage_lts() {
@@ -116,6 +153,19 @@ stage_lts() {
     log "--> the ${line} line"
     env PRA_TEKTON_LINE="${line}" bash "${PRA_HACK}/test.sh" tekton
   done
+}
+
+# stage_lts-ci: what make test runs of the older lines beside the
+# end-to-end suite: the lts stage with the tests of the packages the series
+# changes only (PRA_TEKTON_TESTS=touched), every line even after a failure;
+# fails when a line failed.
+stage_lts-ci() {
+  local line failed=()
+  for line in "${TEKTON_LINES[@]:1}"; do
+    log "--> the ${line} line (apply, build, vet, the touched packages' tests)"
+    env PRA_TEKTON_LINE="${line}" PRA_TEKTON_TESTS=touched bash "${PRA_HACK}/test.sh" tekton || failed+=("${line}")
+  done
+  ((${#failed[@]} == 0)) || die "the tekton stage failed on ${failed[*]}"
 }
 
 stage_lts-prefixes() {
@@ -344,7 +394,7 @@ stage_real() {
 # Each part's failure is reported; the run fails if any part failed.
 # PRA_SERIAL=1 runs the same stages one after another instead.
 run_default() {
-  local rcfile e2e_pid fg=0 bg=0 start=${SECONDS}
+  local rcfile e2e_pid fg=0 bg=0 lts=0 start=${SECONDS}
   log "==> build: the local cluster's binaries and the patched Tekton"
   bash "${PRA_HACK}/build-binaries.sh"
   bash "${PRA_HACK}/build-tekton.sh" patched >/dev/null
@@ -367,6 +417,12 @@ run_default() {
     log "==> tekton-e2e: compiling its tests (nice 19)"
     (renice -n 19 -p "${BASHPID}" >/dev/null && tekton_e2e_compile) || fg=$?
   fi
+  if [[ "${PRA_CI_LTS:-1}" == 1 ]]; then
+    # The older lines, still beside the suite if it runs: each line's
+    # series applied, built, vetted and the touched packages tested; a
+    # failure fails the run, after the suite.
+    nice -n 19 bash "${PRA_HACK}/test.sh" lts-ci || lts=$?
+  fi
   log "waiting for the end-to-end suite"
   wait "${e2e_pid}" || true
   bg="$(cat "${rcfile}" 2>/dev/null || echo 1)"
@@ -374,12 +430,26 @@ run_default() {
   rm -f "${rcfile}"
   ((bg == 0)) || log "the end-to-end suite failed (full log: ${PRA_STATE_DIR}/e2e.log)"
   ((fg == 0)) || log "a stage beside the end-to-end suite failed (see above)"
-  ((fg == 0 && bg == 0)) || die "make test failed"
+  ((lts == 0)) || log "the older lines' tekton stage failed (lts-ci, see above)"
+  ((fg == 0 && bg == 0 && lts == 0)) || die "make test failed"
   log "==> tekton-e2e: the Tekton-style e2e tests, on the same cluster"
   tekton_e2e_run
   e2e_bench
   cluster_down
-  log "all stages passed: build lint unit patches tekton prefixes e2e tekton-e2e, in $((SECONDS - start))s"
+  if [[ "${PRA_CI_LTS:-1}" == 1 ]]; then
+    # The smoke run of each older line, on a cluster of its own with that
+    # line's patched controller (built by lts-ci above).
+    local line
+    for line in "${TEKTON_LINES[@]:1}"; do
+      log "==> e2e-lts: the ${line} line's smoke run"
+      env PRA_TEKTON_LINE="${line}" bash "${PRA_HACK}/test.sh" e2e-lts
+    done
+  fi
+  if [[ "${PRA_CI_LTS:-1}" == 1 ]]; then
+    log "all stages passed: build lint unit patches tekton prefixes lts-ci e2e tekton-e2e e2e-lts, in $((SECONDS - start))s"
+  else
+    log "all stages passed: build lint unit patches tekton prefixes e2e tekton-e2e (PRA_CI_LTS=0: no older line), in $((SECONDS - start))s"
+  fi
 }
 
 stages=("$@")
@@ -389,7 +459,7 @@ if [[ ${#stages[@]} -eq 0 && "${PRA_SERIAL:-0}" != 1 ]]; then
 fi
 [[ ${#stages[@]} -gt 0 ]] || stages=(lint unit patches tekton prefixes e2e tekton-e2e)
 for s in "${stages[@]}"; do
-  declare -F "stage_${s}" >/dev/null || die "unknown stage ${s} (lint, unit, patches, tekton, prefixes, lts, lts-prefixes, e2e-lts, e2e, tekton-e2e, e2e-kueue, real)"
+  declare -F "stage_${s}" >/dev/null || die "unknown stage ${s} (lint, unit, patches, tekton, prefixes, lts, lts-ci, lts-prefixes, e2e-lts, e2e, tekton-e2e, e2e-kueue, real)"
   log "==> ${s}"
   SECONDS=0
   "stage_${s}"
