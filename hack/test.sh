@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Usage: hack/test.sh [STAGE...]      (default: all stages but lts, real and
-#                                      e2e-kueue, overlapped: see run_default)
+# Usage: hack/test.sh [STAGE...]      (default: all stages but lts,
+#                                      lts-prefixes, real and e2e-kueue,
+#                                      overlapped: see run_default)
 #
 # Stages:
 #   lint     gofmt and go vet over this module, hack/tools/provisioner and hack/tools/images
@@ -14,7 +15,8 @@
 #            (hack/check-e2e-flags.sh), and runs go vet and the patched
 #            tree's tests for the areas the series touches
 #            (PRA_TEKTON_LINE=LINE: the same for another line's series and
-#            release)
+#            release; PRA_TEKTON_TESTS=touched: only the packages the series
+#            changes, TEKTON_TOUCHED_PACKAGES); logs each phase's time
 #   prefixes hack/verify-prefixes.sh: no v1.15 patch is larger than the
 #            review limit (800 changed lines, docs apart), and every prefix
 #            of the v1.15 series applies, builds, and passes go vet and the
@@ -22,6 +24,9 @@
 #            stage, whose build of Tekton's dependencies it reuses
 #   lts      the tekton stage for every older line (v1.12.2, v1.9.2); not
 #            run by default (make verify-lts)
+#   lts-ci   the same with PRA_TEKTON_TESTS=touched, every line even after
+#            one failed; make test runs it (in the background beside the
+#            e2e suite, see lts_start) unless PRA_CI_LTS=0
 #   lts-prefixes
 #            hack/verify-prefixes.sh for every older line: every prefix of
 #            patches/v1.12 and patches/v1.9 applies to its release, builds,
@@ -32,7 +37,8 @@
 #            with that line's patched controller, runs the E2E_LTS_TESTS
 #            (co-location and hand-over, isolation, a wait for a node,
 #            the reservation growing back, cleanup), and stops the
-#            cluster; not run by default
+#            cluster; make test runs it for every older line after the
+#            e2e suite (lts_smoke) unless PRA_CI_LTS=0
 #   real     starts the local cluster with two real nodes (--real-nodes 2:
 #            containerd and a kubelet each, root and cgroup v1 needed), runs
 #            go test -tags='e2e realnode' -run RealNode ./test/e2e/..., and
@@ -439,9 +445,13 @@ lts_smoke() {
 # at the lowest CPU priority (nice 19), so that the cluster and the
 # controller get the CPU whenever they want it. The Tekton-style e2e tests
 # are compiled the same way, then run on the same cluster after the
-# suite, and the latency benchmark last, on an otherwise idle machine.
-# Each part's failure is reported; the run fails if any part failed.
-# PRA_SERIAL=1 runs the same stages one after another instead.
+# suite, and the latency benchmark last. The older lines' tekton stage
+# (touched packages) starts in the background with the suite (lts_start)
+# and fills what the suite leaves idle; after the benchmark each older
+# line's smoke run (e2e-lts) follows once that line is built (lts_smoke);
+# PRA_CI_LTS=0 leaves both out. Each part's failure is reported; the run
+# fails if any part failed. PRA_SERIAL=1 runs the stages one after another
+# instead (without the older lines).
 run_default() {
   local rcfile e2e_pid fg=0 bg=0 lts_dir="" lts_pid="" start=${SECONDS}
   log "==> build: the local cluster's binaries and the patched Tekton"
