@@ -9,7 +9,8 @@ all: test
 demo:
 	bash hack/demo.sh
 
-## test: every check (lint, unit, patch series, patched Tekton's tests, end-to-end)
+## test: every check (lint, unit, patch series, patched Tekton's tests, end-to-end; the older lines'
+## apply, build, vet, touched packages' tests and smoke run; PRA_CI_LTS=0 leaves those out)
 test:
 	bash hack/test.sh
 
@@ -22,14 +23,15 @@ verify-patches:
 tekton:
 	bash hack/test.sh tekton
 
-## verify-lts: (not in make test) the older lines' series (v1.12.2, v1.9.2): the tekton check (apply,
-## build, vet, test), then every prefix of each series (hack/verify-prefixes.sh)
+## verify-lts: the older lines' series (v1.12.2, v1.9.2): the tekton check (apply, build, vet, the
+## touched areas' tests: make test runs it with the touched packages only), then every prefix of
+## each series (hack/verify-prefixes.sh, not in make test)
 verify-lts:
 	bash hack/test.sh lts lts-prefixes
 verify-lts-prefixes:
 	bash hack/test.sh lts-prefixes
 
-## e2e-lts: (not in make test) a smoke run of the e2e suite on an LTS line's patched Tekton, e.g.
+## e2e-lts: (make test runs it for both lines) a smoke run of the e2e suite on an LTS line's patched Tekton, e.g.
 ## make e2e-lts LINE=v1.12: cluster up with that line, five tests, tear down
 e2e-lts:
 	$(if $(LINE),,$(error LINE=v1.12 or LINE=v1.9 is needed))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Usage: hack/test.sh [STAGE...]      (default: all stages but lts, real and
-#                                      e2e-kueue, overlapped: see run_default)
+# Usage: hack/test.sh [STAGE...]      (default: all stages but lts,
+#                                      lts-prefixes, real and e2e-kueue,
+#                                      overlapped: see run_default)
 #
 # Stages:
 #   lint     gofmt and go vet over this module, hack/tools/provisioner and hack/tools/images
@@ -9,9 +10,13 @@
 #            regeneration, and the older lines' hooks make the main line's
 #            changes
 #   tekton   applies the series to Tekton v1.15.0, builds the patched
-#            controller and webhook, and runs go vet and the patched tree's
-#            tests for the areas the series touches (PRA_TEKTON_LINE=LINE:
-#            the same for another line's series and release)
+#            controller and webhook, checks that Tekton's e2e scripts and
+#            alpha features' table know the series' feature flag
+#            (hack/check-e2e-flags.sh), and runs go vet and the patched
+#            tree's tests for the areas the series touches
+#            (PRA_TEKTON_LINE=LINE: the same for another line's series and
+#            release; PRA_TEKTON_TESTS=touched: only the packages the series
+#            changes, TEKTON_TOUCHED_PACKAGES); logs each phase's time
 #   prefixes hack/verify-prefixes.sh: no v1.15 patch is larger than the
 #            review limit (800 changed lines, docs apart), and every prefix
 #            of the v1.15 series applies, builds, and passes go vet and the
@@ -19,6 +24,9 @@
 #            stage, whose build of Tekton's dependencies it reuses
 #   lts      the tekton stage for every older line (v1.12.2, v1.9.2); not
 #            run by default (make verify-lts)
+#   lts-ci   the same with PRA_TEKTON_TESTS=touched, every line even after
+#            one failed; make test runs it (in the background beside the
+#            e2e suite, see lts_start) unless PRA_CI_LTS=0
 #   lts-prefixes
 #            hack/verify-prefixes.sh for every older line: every prefix of
 #            patches/v1.12 and patches/v1.9 applies to its release, builds,
@@ -29,7 +37,8 @@
 #            with that line's patched controller, runs the E2E_LTS_TESTS
 #            (co-location and hand-over, isolation, a wait for a node,
 #            the reservation growing back, cleanup), and stops the
-#            cluster; not run by default
+#            cluster; make test runs it for every older line after the
+#            e2e suite (lts_smoke) unless PRA_CI_LTS=0
 #   real     starts the local cluster with two real nodes (--real-nodes 2:
 #            containerd and a kubelet each, root and cgroup v1 needed), runs
 #            go test -tags='e2e realnode' -run RealNode ./test/e2e/..., and
@@ -65,6 +74,15 @@ readonly TEKTON_TEST_PACKAGES=(
   ./pkg/internal/affinityassistant/...
   ./pkg/podaffinity/...
 )
+# Of those, the Go packages the series changes (its hooks and the engine):
+# tested first; PRA_TEKTON_TESTS=touched tests only these (what make test
+# does for the LTS lines, see run_default), as go vet checks only these.
+readonly TEKTON_TOUCHED_PACKAGES=(
+  ./pkg/apis/config/
+  ./pkg/reconciler/pipelinerun/
+  ./pkg/reconciler/taskrun/
+  ./pkg/podaffinity/...
+)
 
 stage_lint() {
   local unformatted
@@ -93,17 +111,46 @@ stage_prefixes() {
   bash "${PRA_HACK}/verify-prefixes.sh"
 }
 
+# stage_tekton: the tekton stage. Each phase logs its time: the build
+# (hack/build-tekton.sh: the tree, its modules, the controller and webhook),
+# fetching the test dependencies' modules (go list, no compiling), go vet
+# and the tests of the touched packages, then (unless PRA_TEKTON_TESTS is
+# touched) those of the rest of TEKTON_TEST_PACKAGES.
 stage_tekton() {
-  local out src goflags unformatted
+  local out src goflags unformatted t scope="${PRA_TEKTON_TESTS:-areas}" touched rest
+  [[ "${scope}" == areas || "${scope}" == touched ]] || die "PRA_TEKTON_TESTS is areas (default) or touched, not ${scope}"
+  t=${SECONDS}
   out="$(bash "${PRA_HACK}/build-tekton.sh" patched)"
+  log "<-- ${PRA_TEKTON_LINE}: patched tree and build in $((SECONDS - t))s"
   src="${out}/src"
   [[ -d "${src}" ]] || die "build-tekton.sh did not leave the patched source in ${src}"
   unformatted="$(cd "${src}" && git diff --name-only "base-${TEKTON_VERSION}" HEAD -- '*.go' | xargs -r gofmt -l)"
   [[ -z "${unformatted}" ]] || die "the series leaves Go files unformatted in Tekton's tree: ${unformatted}"
+  bash "${PRA_HACK}/check-e2e-flags.sh" "${src}" "base-${TEKTON_VERSION}"
   goflags="$(tekton_goflags "${src}" "${out}/modfile")"
-  log "go vet and the tests of the patched Tekton ${TEKTON_VERSION} tree: ${TEKTON_TEST_PACKAGES[*]}"
-  (cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go vet ./pkg/podaffinity/... ./pkg/reconciler/pipelinerun/ ./pkg/reconciler/taskrun/ ./pkg/apis/config/)
-  (cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go test -count=1 "${TEKTON_TEST_PACKAGES[@]}")
+  t=${SECONDS}
+  (cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go list -deps -test "${TEKTON_TEST_PACKAGES[@]}" >/dev/null)
+  log "<-- ${PRA_TEKTON_LINE}: the tests' modules fetched in $((SECONDS - t))s"
+  touched="$(cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go list "${TEKTON_TOUCHED_PACKAGES[@]}")"
+  rest="$(cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go list "${TEKTON_TEST_PACKAGES[@]}")"
+  rest="$(grep -vxF "${touched}" <<<"${rest}" || true)"
+  t=${SECONDS}
+  log "go vet and the tests of the packages the series changes in the patched Tekton ${TEKTON_VERSION} tree: ${TEKTON_TOUCHED_PACKAGES[*]}"
+  (cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go vet "${TEKTON_TOUCHED_PACKAGES[@]}")
+  log "<-- ${PRA_TEKTON_LINE}: go vet in $((SECONDS - t))s"
+  t=${SECONDS}
+  # shellcheck disable=SC2086 # one package a word
+  (cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go test -count=1 ${touched})
+  log "<-- ${PRA_TEKTON_LINE}: the touched packages' tests in $((SECONDS - t))s"
+  if [[ "${scope}" == touched ]]; then
+    log "PRA_TEKTON_TESTS=touched: not testing the rest of ${TEKTON_TEST_PACKAGES[*]}"
+    return 0
+  fi
+  [[ -n "${rest}" ]] || return 0
+  t=${SECONDS}
+  # shellcheck disable=SC2086 # one package a word
+  (cd "${src}" && GOFLAGS="${goflags}" GOWORK=off go test -count=1 ${rest})
+  log "<-- ${PRA_TEKTON_LINE}: the other packages' tests of the touched areas in $((SECONDS - t))s"
 }
 
 stage_lts() {
@@ -112,6 +159,19 @@ stage_lts() {
     log "--> the ${line} line"
     env PRA_TEKTON_LINE="${line}" bash "${PRA_HACK}/test.sh" tekton
   done
+}
+
+# stage_lts-ci: what make test runs of the older lines beside the
+# end-to-end suite: the lts stage with the tests of the packages the series
+# changes only (PRA_TEKTON_TESTS=touched), every line even after a failure;
+# fails when a line failed.
+stage_lts-ci() {
+  local line failed=()
+  for line in "${TEKTON_LINES[@]:1}"; do
+    log "--> the ${line} line (apply, build, vet, the touched packages' tests)"
+    env PRA_TEKTON_LINE="${line}" PRA_TEKTON_TESTS=touched bash "${PRA_HACK}/test.sh" tekton || failed+=("${line}")
+  done
+  ((${#failed[@]} == 0)) || die "the tekton stage failed on ${failed[*]}"
 }
 
 stage_lts-prefixes() {
@@ -328,6 +388,55 @@ stage_real() {
   cluster_down
 }
 
+# lts_start DIR : starts, in the background at nice 19, the older lines'
+# tekton stage with the touched packages' tests (PRA_TEKTON_TESTS=touched),
+# one line after another (its lines start with [lts]); each line's exit
+# status goes to DIR/LINE when it is done. Sets lts_pid. Each line builds
+# its own versions of nearly every dependency, so it is CPU work that fills
+# what the end-to-end suite, the Tekton-style tests and the first smoke run
+# (lts_smoke) leave idle, and its module downloads overlap the other stages.
+lts_start() {
+  local dir="$1"
+  (
+    local line rc
+    for line in "${TEKTON_LINES[@]:1}"; do
+      rc=0
+      log "==> lts: the ${line} line's series applied, built, vetted and its touched packages tested"
+      env PRA_TEKTON_LINE="${line}" PRA_TEKTON_TESTS=touched nice -n 19 bash "${PRA_HACK}/test.sh" tekton || rc=$?
+      echo "${rc}" >"${dir}/${line}.tmp" && mv "${dir}/${line}.tmp" "${dir}/${line}"
+    done
+  ) 2>&1 | sed -u 's/^/[lts] /' &
+  lts_pid=$!
+}
+
+# lts_smoke DIR : for each older line, once lts_start has built it (DIR/LINE
+# holds its status), the e2e-lts stage: a cluster of its own with that
+# line's patched controller, the smoke tests, the cluster stopped. Dies
+# naming every line whose build, tests or smoke run failed.
+lts_smoke() {
+  local dir="$1" line failed=() rc t
+  for line in "${TEKTON_LINES[@]:1}"; do
+    if [[ ! -f "${dir}/${line}" ]]; then
+      log "waiting for the ${line} line's tekton stage (lts, in the background)"
+      while [[ ! -f "${dir}/${line}" ]] && kill -0 "${lts_pid}" 2>/dev/null; do sleep 5; done
+    fi
+    rc="$(cat "${dir}/${line}" 2>/dev/null || echo 1)"
+    if [[ "${rc}" != 0 ]]; then
+      log "the ${line} line's tekton stage failed (see the [lts] lines): no smoke run"
+      failed+=("${line}")
+      continue
+    fi
+    log "==> e2e-lts: the ${line} line's smoke run"
+    t=${SECONDS}
+    if env PRA_TEKTON_LINE="${line}" bash "${PRA_HACK}/test.sh" e2e-lts; then
+      log "<== e2e-lts ${line} passed in $((SECONDS - t))s"
+    else
+      failed+=("${line}")
+    fi
+  done
+  ((${#failed[@]} == 0)) || die "make test failed: the older lines ${failed[*]} (tekton stage or smoke run)"
+}
+
 # run_default : what make test runs (no STAGE given). The end-to-end suite
 # spends most of its 20 minutes waiting for the cluster, and the other
 # stages are compile-bound; so the cluster's binaries and the patched
@@ -336,11 +445,15 @@ stage_real() {
 # at the lowest CPU priority (nice 19), so that the cluster and the
 # controller get the CPU whenever they want it. The Tekton-style e2e tests
 # are compiled the same way, then run on the same cluster after the
-# suite, and the latency benchmark last, on an otherwise idle machine.
-# Each part's failure is reported; the run fails if any part failed.
-# PRA_SERIAL=1 runs the same stages one after another instead.
+# suite, and the latency benchmark last. The older lines' tekton stage
+# (touched packages) starts in the background with the suite (lts_start)
+# and fills what the suite leaves idle; after the benchmark each older
+# line's smoke run (e2e-lts) follows once that line is built (lts_smoke);
+# PRA_CI_LTS=0 leaves both out. Each part's failure is reported; the run
+# fails if any part failed. PRA_SERIAL=1 runs the stages one after another
+# instead (without the older lines).
 run_default() {
-  local rcfile e2e_pid fg=0 bg=0 start=${SECONDS}
+  local rcfile e2e_pid fg=0 bg=0 lts_dir="" lts_pid="" start=${SECONDS}
   log "==> build: the local cluster's binaries and the patched Tekton"
   bash "${PRA_HACK}/build-binaries.sh"
   bash "${PRA_HACK}/build-tekton.sh" patched >/dev/null
@@ -358,6 +471,10 @@ run_default() {
     echo "${rc}" >"${rcfile}"
   ) 2>&1 | sed -u 's/^/[e2e] /' &
   e2e_pid=$!
+  if [[ "${PRA_CI_LTS:-1}" == 1 ]]; then
+    lts_dir="$(mktemp -d)"
+    lts_start "${lts_dir}"
+  fi
   nice -n 19 bash "${PRA_HACK}/test.sh" lint unit patches tekton prefixes || fg=$?
   if ((fg == 0)); then
     log "==> tekton-e2e: compiling its tests (nice 19)"
@@ -370,12 +487,32 @@ run_default() {
   rm -f "${rcfile}"
   ((bg == 0)) || log "the end-to-end suite failed (full log: ${PRA_STATE_DIR}/e2e.log)"
   ((fg == 0)) || log "a stage beside the end-to-end suite failed (see above)"
-  ((fg == 0 && bg == 0)) || die "make test failed"
+  if ((fg != 0 || bg != 0)); then
+    if [[ -n "${lts_pid}" ]]; then
+      log "waiting for the older lines' tekton stage (lts, in the background) before failing"
+      wait "${lts_pid}" 2>/dev/null || true
+      local line
+      for line in "${TEKTON_LINES[@]:1}"; do
+        [[ "$(cat "${lts_dir}/${line}" 2>/dev/null || echo 1)" == 0 ]] || log "the ${line} line's tekton stage failed (see the [lts] lines)"
+      done
+      rm -rf "${lts_dir}"
+    fi
+    die "make test failed"
+  fi
   log "==> tekton-e2e: the Tekton-style e2e tests, on the same cluster"
   tekton_e2e_run
   e2e_bench
   cluster_down
-  log "all stages passed: build lint unit patches tekton prefixes e2e tekton-e2e, in $((SECONDS - start))s"
+  if [[ -n "${lts_dir}" ]]; then
+    lts_smoke "${lts_dir}"
+    wait "${lts_pid}" 2>/dev/null || true
+    rm -rf "${lts_dir}"
+  fi
+  if [[ "${PRA_CI_LTS:-1}" == 1 ]]; then
+    log "all stages passed: build lint unit patches tekton prefixes lts-ci e2e tekton-e2e e2e-lts, in $((SECONDS - start))s"
+  else
+    log "all stages passed: build lint unit patches tekton prefixes e2e tekton-e2e (PRA_CI_LTS=0: no older line), in $((SECONDS - start))s"
+  fi
 }
 
 stages=("$@")
@@ -385,7 +522,7 @@ if [[ ${#stages[@]} -eq 0 && "${PRA_SERIAL:-0}" != 1 ]]; then
 fi
 [[ ${#stages[@]} -gt 0 ]] || stages=(lint unit patches tekton prefixes e2e tekton-e2e)
 for s in "${stages[@]}"; do
-  declare -F "stage_${s}" >/dev/null || die "unknown stage ${s} (lint, unit, patches, tekton, prefixes, lts, lts-prefixes, e2e-lts, e2e, tekton-e2e, e2e-kueue, real)"
+  declare -F "stage_${s}" >/dev/null || die "unknown stage ${s} (lint, unit, patches, tekton, prefixes, lts, lts-ci, lts-prefixes, e2e-lts, e2e, tekton-e2e, e2e-kueue, real)"
   log "==> ${s}"
   SECONDS=0
   "stage_${s}"
