@@ -129,9 +129,11 @@ func TestQueueTextOverHTTP(t *testing.T) {
 			}))
 			defer srv.Close()
 			e := &Engine{
-				Clock:       clocktesting.NewFakePassiveClock(now),
-				KubeClient:  kubernetes.NewForConfigOrDie(&rest.Config{Host: srv.URL}),
-				LocalQueues: func(context.Context, string, string) ([]byte, error) { return []byte(`{"status":{"pendingWorkloads":3}}`), nil },
+				Clock:      clocktesting.NewFakePassiveClock(now),
+				KubeClient: kubernetes.NewForConfigOrDie(&rest.Config{Host: srv.URL}),
+				LocalQueues: func(context.Context, string, string) ([]byte, error) {
+					return []byte(`{"status":{"pendingWorkloads":3}}`), nil
+				},
 			}
 			ctx := logging.WithLogger(context.Background(), logging.FromContext(context.Background()))
 			for i := 0; i < 2; i++ {
