@@ -156,7 +156,25 @@ func (e *Engine) readKueue(ctx context.Context, read func(context.Context, strin
 	if rc == nil {
 		return nil, nil
 	}
-	return rc.Get().AbsPath(fmt.Sprintf(path, namespace, name)).DoRaw(ctx)
+	raw, err := rc.Get().AbsPath(fmt.Sprintf(path, namespace, name)).DoRaw(ctx)
+	if err != nil {
+		return nil, statusError(raw, err)
+	}
+	return raw, nil
+}
+
+// statusError is err, a failed GET through DoRaw, as the Status that the
+// API server (or the aggregated API server behind it) answered in body,
+// when it answered one. DoRaw does not decode it: its error keeps only the
+// HTTP code, so a 404 of Kueue's visibility server (a LocalQueue it does
+// not know: the API is served) would read as a 404 of the API server (no
+// APIService), and any other error would lose its message.
+func statusError(body []byte, err error) error {
+	var st metav1.Status
+	if json.Unmarshal(body, &st) != nil || st.Kind != "Status" || st.Status != metav1.StatusFailure {
+		return err
+	}
+	return apierrors.FromObject(&st)
 }
 
 // pendingWorkload reports whether a Workload's conditions say Kueue has
