@@ -182,6 +182,8 @@ type Engine struct {
 	refused refusals
 	// visibility remembers whether Kueue's visibility API is served.
 	visibility kueueVisibility
+	// released holds the placeholders Release deleted (ReleasedPlaceholder).
+	released releases
 }
 
 // synced calls Synced, if set.
