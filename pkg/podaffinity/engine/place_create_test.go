@@ -275,6 +275,10 @@ func TestTargetFirstReconcile(t *testing.T) {
 		want bool
 	}{
 		{name: "never reconciled: no condition, no start time", run: testRun(), want: true},
+		// The reconcile that created the placeholder wrote no status
+		// (the quiet wait): its record for this run shows it.
+		{name: "reconciled, no status written: recorded for this run", run: recordedFor(testRun(), "run-uid")},
+		{name: "a record copied from another run: never reconciled", run: recordedFor(testRun(), "other-run-uid"), want: true},
 		// A run waiting for its first node has no start time: its
 		// Succeeded condition shows the earlier reconcile.
 		{name: "waiting for its first node, no start time", run: waitingForFirstNode(recorded(testRun(), "required/cluster"), ReasonWaitingForNode)},
