@@ -224,7 +224,9 @@ func (e *Engine) ownsPlaceholder(run *v1.PipelineRun) (bool, error) {
 }
 
 // Record writes the decision t onto run, so that it sticks (see Target),
-// and for a handled run the run's UID (RecordedForAnnotationKey).
+// and for a handled run without a Succeeded condition the run's UID
+// (RecordedForAnnotationKey: once the run has one, its status says that it
+// was reconciled, and a run in flight gets no write for it).
 // Nothing is written for a run the engine does not handle, unless the run
 // carries a record already (one its creator wrote, say): it is then
 // overwritten with "none", and the UID it names, if any, removed. A pending
@@ -245,10 +247,11 @@ func Record(run *v1.PipelineRun, t Target) {
 		run.Annotations = map[string]string{}
 	}
 	run.Annotations[selection.RecordAnnotationKey] = r.String()
-	if t.Handled() {
-		run.Annotations[RecordedForAnnotationKey] = string(run.UID)
-	} else {
+	switch {
+	case !t.Handled():
 		delete(run.Annotations, RecordedForAnnotationKey)
+	case run.Status.GetCondition(apis.ConditionSucceeded) == nil:
+		run.Annotations[RecordedForAnnotationKey] = string(run.UID)
 	}
 }
 

@@ -104,6 +104,11 @@ func TestRecord(t *testing.T) {
 		target: Target{Placeholder: phName(), Isolation: selection.IsolationRequired, Topology: zoneKey, Queue: "runs"},
 		want:   map[string]string{selection.RecordAnnotationKey: "required/cluster@" + zoneKey + ",kueue-queue=runs", RecordedForAnnotationKey: "run-uid"},
 	}, {
+		name:   "handled, its status written: the record only (its status shows it was reconciled)",
+		run:    waitingForFirstNode(testRun(), ReasonWaitingForNode),
+		target: Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+		want:   map[string]string{selection.RecordAnnotationKey: "required/cluster"},
+	}, {
 		name:   "not handled: nothing written",
 		run:    testRun(),
 		target: Target{},
