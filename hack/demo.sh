@@ -532,10 +532,10 @@ fi
 show -n "${NS}" get statefulsets,pods -l "${PH_LABEL}" -o wide
 # Not a verdict, but worth seeing: a placeholder the engine created again
 # after its run had finished (it is deleted again at once).
-late="$(k get events --field-selector reason=PlaceholderCreated \
-  -o jsonpath='{range .items[*]}{.involvedObject.name}{": "}{.message}{"\n"}{end}' | grep 'Recreated' || true)"
+late="$(k get events --field-selector reason=PlaceholderRecreated \
+  -o jsonpath='{range .items[*]}{.involvedObject.name}{": "}{.message}{"\n"}{end}' || true)"
 if [[ -n "${late}" ]]; then
-  note "note: $(wc -l <<<"${late}") placeholder(s) were recreated by the engine (PlaceholderCreated \"Recreated ...\" events):"
+  note "note: $(wc -l <<<"${late}") placeholder(s) were recreated by the engine (PlaceholderRecreated events):"
   while read -r l; do note "  ${l}"; done <<<"${late}"
 fi
 show -n "${NS}" get pipelineruns "${RUN1}" "${LONG[@]}" "${RUN5}" "${OPT_RUNS[@]}" "${HOLD[@]}" "${RUN6}"

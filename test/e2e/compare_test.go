@@ -372,11 +372,11 @@ func TestComparePlaceholderDeletedMidRun(t *testing.T) {
 			ev, _ := events(bg(), ns, "PipelineRun", run)
 			recreatedEvent := false
 			for _, e := range ev {
-				if e.Reason == eventCreated && strings.Contains(e.Message, "Recreated") {
+				if e.Reason == eventRecreated {
 					recreatedEvent = true
 				}
 			}
-			s.check(recreatedEvent, "no %s event saying the placeholder was recreated", eventCreated)
+			s.check(recreatedEvent, "no %s event", eventRecreated)
 		}
 	})
 }

@@ -35,7 +35,7 @@ const (
 	annotationDuration  = "pipelinerun-affinity.dev/kwok-duration"
 	reasonWaiting       = "WaitingForNode"
 	reasonNodeWait      = "NodeWaitTimeout"
-	eventCreated        = "PlaceholderCreated"
+	eventRecreated      = "PlaceholderRecreated"
 	eventPlaced         = "Placed"
 	eventHandedOver     = "ReservationHandedOver"
 	eventRestored       = "ReservationRestored"

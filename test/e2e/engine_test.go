@@ -57,10 +57,13 @@ func TestFourTaskPipelineOnPlaceholderNode(t *testing.T) {
 	if node == "" {
 		t.Fatalf("no %s event naming the node on PipelineRun %s", eventPlaced, run)
 	}
-	for _, reason := range []string{eventCreated, eventPlaced} {
-		if !hasEvent(ns, "PipelineRun", run, reason) {
-			t.Errorf("PipelineRun %s has no %s event", run, reason)
-		}
+	// The placeholder's first creation records no event of its own: the
+	// Placed event says what it requests.
+	if evs := findEvents(ns, run, eventPlaced, ""); len(evs) != 1 || !strings.Contains(evs[0].Message, "requesting ") {
+		t.Errorf("PipelineRun %s: want one %s event saying what the placeholder requests, got %v", run, eventPlaced, eventMessages(evs))
+	}
+	if evs := findEvents(ns, run, eventRecreated, ""); len(evs) > 0 {
+		t.Errorf("PipelineRun %s has %s events, nothing deleted its placeholder: %v", run, eventRecreated, eventMessages(evs))
 	}
 	// The node resizes the placeholder in place: its hand-overs are
 	// counted (metrics), not recorded as events.
@@ -89,7 +92,7 @@ func TestFourTaskPipelineOnPlaceholderNode(t *testing.T) {
 			t.Errorf("TaskRun %s: label %s=%q, want %q", tr.Name, labelMember, tr.Labels[labelMember], holder)
 		}
 	}
-	if ev := findEvents(ns, run, eventCreated, ""); len(ev) == 0 || !strings.Contains(ev[0].Message, "cpu=1,") {
+	if ev := findEvents(ns, run, eventPlaced, ""); len(ev) == 0 || !strings.Contains(ev[0].Message, "cpu=1,") {
 		t.Errorf("the placeholder did not reserve the peak demand cpu=1: %v", eventMessages(ev))
 	}
 	waitNoPlaceholder(t, ns, run, 30*time.Second)
@@ -104,7 +107,7 @@ func TestFourTaskPipelineOnPlaceholderNode(t *testing.T) {
 func assertNoRecreation(t *testing.T, ns, run string) {
 	t.Helper()
 	time.Sleep(time.Second) // let late reconciles of the finished run happen
-	if ev := findEvents(ns, run, eventCreated, "Recreated"); len(ev) > 0 {
+	if ev := findEvents(ns, run, eventRecreated, ""); len(ev) > 0 {
 		t.Errorf("the placeholder of %s was recreated although nothing deleted it: %v", run, eventMessages(ev))
 	}
 	assertNoPlaceholder(t, ns, run)
@@ -322,9 +325,12 @@ func TestNodeWait(t *testing.T) {
 		if pr := getRun(t, ns, hurried); succeeded(pr) == nil || succeeded(pr).Reason != reasonNodeWait {
 			t.Errorf("run %s did not stay failed: %s", hurried, describeCondition(pr))
 		}
-		if ev := findEvents(ns, hurried, eventCreated, ""); len(ev) != 1 || ev[0].Count > 1 {
-			t.Errorf("the placeholder of %s was created more than once (again after the run failed): %v", hurried, eventMessages(ev))
+		// Never placed: no Placed event; and no placeholder made again
+		// after the run failed.
+		if ev := append(findEvents(ns, hurried, eventPlaced, ""), findEvents(ns, hurried, eventRecreated, "")...); len(ev) > 0 {
+			t.Errorf("run %s, never placed, has events %v", hurried, eventMessages(ev))
 		}
+		assertNoPlaceholder(t, ns, hurried)
 		if trs, _ := taskRuns(bg(), ns, hurried); len(trs) != 0 {
 			t.Errorf("run %s created %d TaskRuns after it failed", hurried, len(trs))
 		}
@@ -394,8 +400,8 @@ func TestFeatureFlagOff(t *testing.T) {
 		t.Errorf("placeholder pods were created with the flag off: %d", len(got))
 	}
 	assertNoPlaceholder(t, ns, run)
-	if hasEvent(ns, "PipelineRun", run, eventCreated) {
-		t.Errorf("PipelineRun has a %s event with the flag off", eventCreated)
+	if hasEvent(ns, "PipelineRun", run, eventPlaced) {
+		t.Errorf("PipelineRun has a %s event with the flag off", eventPlaced)
 	}
 	for _, p := range rec.matching(map[string]string{labelPipelineRun: run, labelTaskRun: "*"}) {
 		if _, ok := p.Labels[labelMember]; ok {
@@ -421,8 +427,8 @@ func TestOptInLabels(t *testing.T) {
 			t.Fatalf("run %s: no placeholder pod was ever created", run)
 		}
 		node := holders[len(holders)-1].Node
-		if !hasEvent(ns, "PipelineRun", run, eventCreated) {
-			t.Errorf("run %s has no %s event", run, eventCreated)
+		if !hasEvent(ns, "PipelineRun", run, eventPlaced) {
+			t.Errorf("run %s has no %s event", run, eventPlaced)
 		}
 		for _, p := range rec.matching(map[string]string{labelPipelineRun: run, labelTaskRun: "*"}) {
 			if p.Node != node || p.Labels[labelMember] == "" {
@@ -438,8 +444,8 @@ func TestOptInLabels(t *testing.T) {
 			t.Errorf("run %s got placeholder pods", run)
 		}
 		assertNoPlaceholder(t, ns, run)
-		if hasEvent(ns, "PipelineRun", run, eventCreated) {
-			t.Errorf("run %s has a %s event", run, eventCreated)
+		if hasEvent(ns, "PipelineRun", run, eventPlaced) {
+			t.Errorf("run %s has a %s event", run, eventPlaced)
 		}
 	}
 

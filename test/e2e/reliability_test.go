@@ -51,13 +51,14 @@ func createdCPU(t *testing.T, ns, run string) resource.Quantity {
 }
 
 // createdRequest returns the request of resource the run's placeholder
-// asked for when it was created, from its PlaceholderCreated event ("...
-// requesting cpu=3, ephemeral-storage=80Gi, memory=..."): by the time a
+// asked for when it was created, from its Placed event ("... requesting
+// cpu=3, ephemeral-storage=80Gi, memory=...; it waited ..."): by the time a
 // test reads the StatefulSet it may be placed and token-sized already.
 func createdRequest(t *testing.T, ns, run string, name corev1.ResourceName) resource.Quantity {
 	t.Helper()
-	ev := waitEvent(t, ns, "PipelineRun", run, eventCreated, 30*time.Second)
+	ev := waitEvent(t, ns, "PipelineRun", run, eventPlaced, 30*time.Second)
 	_, requests, _ := strings.Cut(ev.Message, "requesting ")
+	requests, _, _ = strings.Cut(requests, ";")
 	for _, part := range strings.Split(requests, ", ") {
 		if v, ok := strings.CutPrefix(part, string(name)+"="); ok {
 			q, err := resource.ParseQuantity(v)

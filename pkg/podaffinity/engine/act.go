@@ -47,7 +47,7 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 	}
 	switch st.kind {
 	case stepCreate:
-		return e.create(ctx, s, w.run, st.spec)
+		return e.create(ctx, s, w.run, st.spec, len(w.members) > 0 || len(w.run.Status.ChildReferences) > 0)
 	case stepAnnotate:
 		if err := e.annotate(ctx, sts, st.annotation, st.since); err != nil {
 			return Placement{}, err

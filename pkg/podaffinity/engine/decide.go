@@ -184,7 +184,7 @@ func decidePin(w world, now time.Time, s Settings) step {
 	if w.pinned != current {
 		st.nodeWait = now.Sub(p.CreationTimestamp.Time)
 		st.outcome = metrics.OutcomePlaced
-		st.events = []stepEvent{{corev1.EventTypeNormal, EventPlaced, placedText(current, w.nodeObj, w.t.Topology, sts.Name, st.nodeWait)}}
+		st.events = []stepEvent{{corev1.EventTypeNormal, EventPlaced, placedText(current, w.nodeObj, w.t.Topology, sts.Name, placeholder.Requests(&sts.Spec.Template.Spec), st.nodeWait)}}
 	}
 	return withReclaim(st, w, now, s)
 }
@@ -211,15 +211,17 @@ func withReclaim(st step, w world, now time.Time, s Settings) step {
 
 // placedText says where the run's pods go once its placeholder is bound
 // to node: on it, or where nodes share its value of a wider topology (n
-// is node, nil when it cannot be read).
-func placedText(node string, n *corev1.Node, topology, name string, wait time.Duration) string {
+// is node, nil when it cannot be read), what the placeholder requests
+// (the reservation it was bound with) and how long it waited.
+func placedText(node string, n *corev1.Node, topology, name string, requests corev1.ResourceList, wait time.Duration) string {
 	waited := wait.Round(time.Millisecond)
+	asked := formatResources(requests)
 	if !wide(topology) {
-		return fmt.Sprintf("All pods of this PipelineRun run on node %s (placeholder %s waited %s for it)", node, name, waited)
+		return fmt.Sprintf("All pods of this PipelineRun run on node %s (placeholder %s requesting %s; it waited %s for it)", node, name, asked, waited)
 	}
 	where := topology + " of node " + node
 	if n != nil {
 		where = topology + "=" + n.Labels[topology]
 	}
-	return fmt.Sprintf("All pods of this PipelineRun run in %s; placeholder %s holds the reservation on node %s (it waited %s for it)", where, name, node, waited)
+	return fmt.Sprintf("All pods of this PipelineRun run in %s; placeholder %s holds the reservation on node %s (requesting %s; it waited %s for it)", where, name, node, asked, waited)
 }

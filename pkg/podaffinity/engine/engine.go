@@ -93,9 +93,13 @@ const (
 	// by finalizers; the run fails, naming them.
 	ReasonPlaceholderStuckDeleting = "PlaceholderStuckDeleting"
 
-	// EventPlaceholderCreated is recorded when a placeholder is created.
-	EventPlaceholderCreated = "PlaceholderCreated"
-	// EventPlaced is recorded when a run gets its node.
+	// EventPlaceholderRecreated is recorded when a run's placeholder is
+	// created again: mid-run (pinned to the node of its pods, or anew
+	// when that node is lost) or after a move. Its first creation records
+	// no event: the Placed event that follows says what it requests.
+	EventPlaceholderRecreated = "PlaceholderRecreated"
+	// EventPlaced is recorded when a run gets its node, with what its
+	// placeholder requests there.
 	EventPlaced = "Placed"
 	// EventReservationHandedOver is recorded when the placeholder shrinks to
 	// make room for the run's TaskRun pods.
@@ -178,6 +182,8 @@ type Engine struct {
 	refused refusals
 	// visibility remembers whether Kueue's visibility API is served.
 	visibility kueueVisibility
+	// released holds the placeholders Release deleted (ReleasedPlaceholder).
+	released releases
 }
 
 // synced calls Synced, if set.

@@ -43,7 +43,7 @@ func TestPlace(t *testing.T) {
 		wantMessage:  []string{"Created placeholder StatefulSet " + phName(), "cpu=3, memory=3Gi", "waiting for the scheduler"},
 		wantActions:  []string{"create statefulsets"},
 		wantTemplate: reservationFor(),
-		wantEvents:   []string{"Normal PlaceholderCreated"},
+		wantEvents:   nil, // the first creation: the Placed event that follows says what it requests
 	}, {
 		name:         "(1) no StatefulSet, reservation none: created with token requests",
 		config:       map[string]string{paconfig.ReservationKey: paconfig.ReservationNone},
@@ -51,7 +51,7 @@ func TestPlace(t *testing.T) {
 		want:         waitForNode,
 		wantActions:  []string{"create statefulsets"},
 		wantTemplate: tokenTemplate(""),
-		wantEvents:   []string{"Normal PlaceholderCreated"},
+		wantEvents:   nil, // the first creation: the Placed event that follows says what it requests
 	}, {
 		name:         "(1) no StatefulSet, nothing left to run: created with the token floor",
 		objects:      []runtime.Object{readyNode("node-1")},
@@ -59,7 +59,7 @@ func TestPlace(t *testing.T) {
 		want:         waitForNode,
 		wantActions:  []string{"create statefulsets"},
 		wantTemplate: tokenTemplate(""),
-		wantEvents:   []string{"Normal PlaceholderCreated"},
+		wantEvents:   nil, // the first creation: the Placed event that follows says what it requests
 	}, {
 		name:         "StatefulSet without its pod yet: the StatefulSet controller is given a moment",
 		objects:      []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("", peak()), 2*time.Second)},
@@ -220,7 +220,7 @@ func TestPlace(t *testing.T) {
 		want:         waitForNode,
 		wantActions:  []string{"create statefulsets"},
 		wantTemplate: reservationFor(),
-		wantEvents:   []string{"Normal PlaceholderCreated"},
+		wantEvents:   nil, // the first creation: the Placed event that follows says what it requests
 	}, {
 		name:        "(1) no StatefulSet, the API server finds it invalid (a run name too long for a label): failed at once",
 		objects:     []runtime.Object{readyNode("node-1")},
@@ -242,7 +242,7 @@ func TestPlace(t *testing.T) {
 		want:         waitForNode,
 		wantActions:  []string{"create statefulsets"},
 		wantTemplate: reservationFor(),
-		wantEvents:   []string{"Normal PlaceholderCreated"},
+		wantEvents:   nil, // the first creation: the Placed event that follows says what it requests
 	}})
 }
 
@@ -255,11 +255,13 @@ func TestPlacedText(t *testing.T) {
 		topology string
 		want     string
 	}{
-		{name: "one node", node: zoned, want: "All pods of this PipelineRun run on node node-1 (placeholder p waited 1.5s for it)"},
-		{name: "a zone: its value", node: zoned, topology: zoneKey, want: "All pods of this PipelineRun run in topology.kubernetes.io/zone=zone-a; placeholder p holds the reservation on node node-1 (it waited 1.5s for it)"},
+		// The event says what the placeholder requests: its creation
+		// records none.
+		{name: "one node", node: zoned, want: "All pods of this PipelineRun run on node node-1 (placeholder p requesting cpu=3, memory=3Gi; it waited 1.5s for it)"},
+		{name: "a zone: its value", node: zoned, topology: zoneKey, want: "All pods of this PipelineRun run in topology.kubernetes.io/zone=zone-a; placeholder p holds the reservation on node node-1 (requesting cpu=3, memory=3Gi; it waited 1.5s for it)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := placedText("node-1", tc.node, tc.topology, "p", 1500*time.Millisecond)
+			got := placedText("node-1", tc.node, tc.topology, "p", peak(), 1500*time.Millisecond)
 			if d := cmp.Diff(tc.want, got); d != "" {
 				t.Errorf("placedText() (-want +got):\n%s", d)
 			}

@@ -183,7 +183,7 @@ func TestPlaceDoesNotRecreateForAStaleRun(t *testing.T) {
 // TestPlaceCreateFindsExisting checks what Place does when the placeholder's
 // name is taken by a StatefulSet its cache does not hold: someone else's
 // (the cache holds placeholders only) fails the run; its own (the cache is
-// behind) is waited for, without a second PlaceholderCreated event.
+// behind) is waited for, with no event.
 func TestPlaceCreateFindsExisting(t *testing.T) {
 	foreign := ownSTS("", peak())
 	foreign.OwnerReferences = nil
@@ -275,6 +275,10 @@ func TestTargetFirstReconcile(t *testing.T) {
 		want bool
 	}{
 		{name: "never reconciled: no condition, no start time", run: testRun(), want: true},
+		// The reconcile that created the placeholder wrote no status
+		// (the quiet wait): its record for this run shows it.
+		{name: "reconciled, no status written: recorded for this run", run: recordedFor(testRun(), "run-uid")},
+		{name: "a record copied from another run: never reconciled", run: recordedFor(testRun(), "other-run-uid"), want: true},
 		// A run waiting for its first node has no start time: its
 		// Succeeded condition shows the earlier reconcile.
 		{name: "waiting for its first node, no start time", run: waitingForFirstNode(recorded(testRun(), "required/cluster"), ReasonWaitingForNode)},

@@ -153,7 +153,7 @@ func TestPlaceLifecycle(t *testing.T) {
 			wantPod:      placeholder.TokenRequests(),
 		}),
 		// A shrink in place is counted, not recorded as an event.
-		wantEvents: []string{"Normal PlaceholderCreated", "Normal Placed"},
+		wantEvents: []string{"Normal Placed"},
 	}, {
 		name:      "pod replaced",
 		resizeErr: resizeUnsupported,
@@ -184,7 +184,7 @@ func TestPlaceLifecycle(t *testing.T) {
 			wantTemplate: pinned,
 			wantPod:      placeholder.TokenRequests(),
 		}),
-		wantEvents: []string{"Normal PlaceholderCreated", "Normal Placed", "Normal ReservationHandedOver"},
+		wantEvents: []string{"Normal Placed", "Normal ReservationHandedOver"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, readyNode("node-1"), readyNode("node-2"))

@@ -202,7 +202,7 @@ func TestPlaceMove(t *testing.T) {
 		wantMessage:  []string{"Recreated placeholder StatefulSet " + phName() + " on node node-2"},
 		wantActions:  []string{"create statefulsets"},
 		wantTemplate: tokenTemplate("node-2"),
-		wantEvents:   []string{"Normal PlaceholderCreated"},
+		wantEvents:   []string{"Normal PlaceholderRecreated"},
 	}, {
 		name: "(8) StatefulSet gone, every task started and every pod placed: nothing to recreate",
 		objects: []runtime.Object{
@@ -223,7 +223,7 @@ func TestPlaceMove(t *testing.T) {
 		wantMessage:  []string{"Recreated placeholder StatefulSet " + phName() + " on node node-2"},
 		wantActions:  []string{"create statefulsets"},
 		wantTemplate: tokenTemplate("node-2"),
-		wantEvents:   []string{"Normal PlaceholderCreated"},
+		wantEvents:   []string{"Normal PlaceholderRecreated"},
 	}, {
 		name: "(8) StatefulSet gone mid-run, member pods' node cordoned: created anew with the reservation",
 		objects: []runtime.Object{
@@ -234,6 +234,6 @@ func TestPlaceMove(t *testing.T) {
 		wantMessage:  []string{"Created placeholder StatefulSet"},
 		wantActions:  []string{"create statefulsets"},
 		wantTemplate: reservationFor(),
-		wantEvents:   []string{"Normal PlaceholderCreated"},
+		wantEvents:   []string{"Normal PlaceholderRecreated"},
 	}})
 }

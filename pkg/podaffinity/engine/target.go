@@ -122,10 +122,20 @@ func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) (T
 	}, nil
 }
 
+// RecordedForAnnotationKey is the annotation, next to the decision
+// (selection.RecordAnnotationKey), that names the UID of the run Record
+// recorded it for. Its creator cannot write it: a run's UID is given by the
+// API server when it is created. So a run that carries it with its own UID
+// was reconciled before, even when that reconcile wrote no status (the
+// PipelineRun reconciler writes none for a wait of a moment before the first
+// task, see WaitsForFirstNode); one that carries another UID had its
+// annotations copied from another run.
+const RecordedForAnnotationKey = "tekton.dev/pod-affinity-run-uid"
+
 // reconciledBefore reports whether the controller has reconciled run
 // before: its status has a start time, or it waits for its first node
 // (WaitsForFirstNode). Its creator can write neither: the API server keeps
-// the status of a run out of its creation.
+// the status of a run out of its creation, and gives the run its UID.
 func reconciledBefore(run *v1.PipelineRun) bool {
 	return run.HasStarted() || WaitsForFirstNode(run)
 }
@@ -135,13 +145,25 @@ func reconciledBefore(run *v1.PipelineRun) bool {
 // places without a start time until it gets its first node, as it leaves a
 // run held with spec.status: PipelineRunPending without one until it is
 // released, so that waiting for a node does not consume its timeouts. Such
-// a run has a Succeeded condition (Unknown) that is not a pending run's.
+// a run has a Succeeded condition (Unknown) that is not a pending run's;
+// or, while the reconciler has written no status for it (a wait of a
+// moment), no condition and the decision recorded for it (recordedForItself).
 func WaitsForFirstNode(run *v1.PipelineRun) bool {
 	if run.HasStarted() || len(run.Status.ChildReferences) > 0 {
 		return false
 	}
 	c := run.Status.GetCondition(apis.ConditionSucceeded)
-	return c != nil && c.IsUnknown() && c.Reason != v1.PipelineRunReasonPending.String()
+	if c == nil {
+		return !run.IsPending() && recordedForItself(run)
+	}
+	return c.IsUnknown() && c.Reason != v1.PipelineRunReasonPending.String()
+}
+
+// recordedForItself reports whether run carries a decision Record recorded
+// for it (RecordedForAnnotationKey is its UID).
+func recordedForItself(run *v1.PipelineRun) bool {
+	_, recorded := run.Annotations[selection.RecordAnnotationKey]
+	return recorded && run.UID != "" && run.Annotations[RecordedForAnnotationKey] == string(run.UID)
 }
 
 // Placed reports whether the engine placed run: the decision recorded on it
@@ -203,12 +225,15 @@ func (e *Engine) ownsPlaceholder(run *v1.PipelineRun) (bool, error) {
 	return metav1.IsControlledBy(sts, run), nil
 }
 
-// Record writes the decision t onto run, so that it sticks (see Target).
+// Record writes the decision t onto run, so that it sticks (see Target),
+// and for a handled run without a Succeeded condition the run's UID
+// (RecordedForAnnotationKey: once the run has one, its status says that it
+// was reconciled, and a run in flight gets no write for it).
 // Nothing is written for a run the engine does not handle, unless the run
 // carries a record already (one its creator wrote, say): it is then
-// overwritten with "none". A pending run is not recorded: it has not
-// started, and is decided again when it is released. A child PipelineRun
-// needs no record: its member label is one.
+// overwritten with "none", and the UID it names, if any, removed. A pending
+// run is not recorded: it has not started, and is decided again when it is
+// released. A child PipelineRun needs no record: its member label is one.
 func Record(run *v1.PipelineRun, t Target) {
 	if run.IsPending() || run.IsDone() || t.Joined {
 		return
@@ -224,6 +249,12 @@ func Record(run *v1.PipelineRun, t Target) {
 		run.Annotations = map[string]string{}
 	}
 	run.Annotations[selection.RecordAnnotationKey] = r.String()
+	switch {
+	case !t.Handled():
+		delete(run.Annotations, RecordedForAnnotationKey)
+	case run.Status.GetCondition(apis.ConditionSucceeded) == nil:
+		run.Annotations[RecordedForAnnotationKey] = string(run.UID)
+	}
 }
 
 // Label marks a TaskRun, CustomRun or child PipelineRun of a handled run as
@@ -240,6 +271,9 @@ func Label(obj *metav1.ObjectMeta, t Target) {
 		obj.Labels = map[string]string{}
 	}
 	obj.Labels[placeholder.MemberLabelKey] = t.Placeholder
+	// Tekton copies the run's annotations onto its children: whom the
+	// run's record was made for says nothing of them.
+	delete(obj.Annotations, RecordedForAnnotationKey)
 	if wide(t.Topology) {
 		if obj.Annotations == nil {
 			obj.Annotations = map[string]string{}

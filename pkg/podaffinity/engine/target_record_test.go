@@ -54,6 +54,7 @@ func TestLabel(t *testing.T) {
 		{name: "joined child, in a zone: annotated with the key", annotations: map[string]string{"a": "b"}, target: Target{Placeholder: name, Joined: true, Topology: zoneKey}, want: member, wantAnnotations: map[string]string{"a": "b", placeholder.TopologyAnnotationKey: zoneKey}},
 		{name: "handled, on one node: a topology annotation copied from the run is removed", annotations: map[string]string{"a": "b", placeholder.TopologyAnnotationKey: zoneKey}, target: Target{Placeholder: name}, want: member, wantAnnotations: map[string]string{"a": "b"}},
 		{name: "handled, in a zone: another topology copied from the run is replaced", annotations: map[string]string{placeholder.TopologyAnnotationKey: "rack"}, target: Target{Placeholder: name, Topology: zoneKey}, want: member, wantAnnotations: inZone},
+		{name: "handled: the run's record of whom it was made for is not copied", annotations: map[string]string{"a": "b", RecordedForAnnotationKey: "run-uid"}, target: Target{Placeholder: name}, want: member, wantAnnotations: map[string]string{"a": "b"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			meta := &metav1.ObjectMeta{Labels: tc.labels, Annotations: tc.annotations}
@@ -83,25 +84,30 @@ func TestRecord(t *testing.T) {
 		target Target
 		want   map[string]string
 	}{{
-		name:   "handled: recorded",
+		name:   "handled: recorded, for this run",
 		run:    testRun(),
 		target: Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
-		want:   map[string]string{selection.RecordAnnotationKey: "required/cluster"},
+		want:   map[string]string{selection.RecordAnnotationKey: "required/cluster", RecordedForAnnotationKey: "run-uid"},
 	}, {
 		name:   "handled, namespace scope",
 		run:    testRun(),
 		target: Target{Placeholder: phName(), Isolation: selection.IsolationPreferred, NamespaceScoped: true},
-		want:   map[string]string{selection.RecordAnnotationKey: "preferred/namespace"},
+		want:   map[string]string{selection.RecordAnnotationKey: "preferred/namespace", RecordedForAnnotationKey: "run-uid"},
 	}, {
 		name:   "handled, in a zone: the key follows the scope",
 		run:    testRun(),
 		target: Target{Placeholder: phName(), Isolation: selection.IsolationRequired, TenantLabel: "example.com/tenant", Topology: zoneKey},
-		want:   map[string]string{selection.RecordAnnotationKey: "required/label:example.com/tenant@" + zoneKey},
+		want:   map[string]string{selection.RecordAnnotationKey: "required/label:example.com/tenant@" + zoneKey, RecordedForAnnotationKey: "run-uid"},
 	}, {
 		name:   "handled, queued through the default queue: the queue follows the scope and topology",
 		run:    testRun(),
 		target: Target{Placeholder: phName(), Isolation: selection.IsolationRequired, Topology: zoneKey, Queue: "runs"},
-		want:   map[string]string{selection.RecordAnnotationKey: "required/cluster@" + zoneKey + ",kueue-queue=runs"},
+		want:   map[string]string{selection.RecordAnnotationKey: "required/cluster@" + zoneKey + ",kueue-queue=runs", RecordedForAnnotationKey: "run-uid"},
+	}, {
+		name:   "handled, its status written: the record only (its status shows it was reconciled)",
+		run:    waitingForFirstNode(testRun(), ReasonWaitingForNode),
+		target: Target{Placeholder: phName(), Isolation: selection.IsolationRequired},
+		want:   map[string]string{selection.RecordAnnotationKey: "required/cluster"},
 	}, {
 		name:   "not handled: nothing written",
 		run:    testRun(),
@@ -109,6 +115,15 @@ func TestRecord(t *testing.T) {
 	}, {
 		name:   "not handled, with a record its creator wrote: overwritten",
 		run:    withRecord(testRun(), "required/cluster"),
+		target: Target{},
+		want:   map[string]string{selection.RecordAnnotationKey: "none", "keep": "me"},
+	}, {
+		name: "not handled, with a record and the UID of the run its creator copied it from: both overwritten",
+		run: func() *v1.PipelineRun {
+			r := withRecord(testRun(), "required/cluster")
+			r.Annotations[RecordedForAnnotationKey] = "copied-uid"
+			return r
+		}(),
 		target: Target{},
 		want:   map[string]string{selection.RecordAnnotationKey: "none", "keep": "me"},
 	}, {
@@ -145,6 +160,12 @@ func TestWaitsForFirstNode(t *testing.T) {
 		want bool
 	}{
 		{name: "never reconciled", run: testRun()},
+		// The reconcile that creates the placeholder writes no status
+		// within the quiet wait: its record, for this run, says it ran.
+		{name: "reconciled, no status written: recorded for this run", run: recordedFor(testRun(), "run-uid"), want: true},
+		{name: "a record its creator copied from another run", run: recordedFor(testRun(), "other-run-uid")},
+		{name: "recorded for this run, held pending", run: recordedFor(pending.DeepCopy(), "run-uid")},
+		{name: "recorded for this run, started", run: reconciled(recordedFor(testRun(), "run-uid"), false)},
 		{name: "waiting for a node", run: waitingForFirstNode(testRun(), ReasonWaitingForNode), want: true},
 		{name: "within the quiet wait: still Started", run: waitingForFirstNode(testRun(), v1.PipelineRunReasonStarted.String()), want: true},
 		{name: "held pending", run: pending},
@@ -179,4 +200,15 @@ func TestTargetOwnedPlaceholderWithoutRecord(t *testing.T) {
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("Target() (-want +got):\n%s", d)
 	}
+}
+
+// recordedFor gives r the decision "required/cluster", recorded for the run
+// with uid, as a reconcile that wrote no status leaves it.
+func recordedFor(r *v1.PipelineRun, uid string) *v1.PipelineRun {
+	if r.Annotations == nil {
+		r.Annotations = map[string]string{}
+	}
+	r.Annotations[selection.RecordAnnotationKey] = "required/cluster"
+	r.Annotations[RecordedForAnnotationKey] = uid
+	return r
 }

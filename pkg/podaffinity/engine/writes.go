@@ -39,8 +39,11 @@ import (
 // of the run's pods when it comes back mid-run). An invalid or forbidden
 // StatefulSet fails the run at once; a quota that refuses it is a wait with
 // the quota's message, bounded like every wait for a node (see
-// refusals.refusedSince).
-func (e *Engine) create(ctx context.Context, s Settings, run *v1.PipelineRun, spec placeholder.Spec) (Placement, error) {
+// refusals.refusedSince). again says that the run had pods or TaskRuns
+// before: the placeholder is created again, which an event records (the
+// first creation records none: the Placed event that follows says what it
+// requests).
+func (e *Engine) create(ctx context.Context, s Settings, run *v1.PipelineRun, spec placeholder.Spec, again bool) (Placement, error) {
 	sts := placeholder.StatefulSet(spec)
 	_, err := e.KubeClient.AppsV1().StatefulSets(run.Namespace).Create(ctx, sts, metav1.CreateOptions{})
 	switch {
@@ -67,7 +70,9 @@ func (e *Engine) create(ctx context.Context, s Settings, run *v1.PipelineRun, sp
 		e.Metrics.Placement(ctx, metrics.OutcomeRecreated)
 	}
 	logging.FromContext(ctx).Infof("PipelineRun %s/%s: %s", run.Namespace, run.Name, msg)
-	event(ctx, run, corev1.EventTypeNormal, EventPlaceholderCreated, msg)
+	if again {
+		event(ctx, run, corev1.EventTypeNormal, EventPlaceholderRecreated, msg)
+	}
 	wait := waiting(ReasonWaitingForNode, msg+"; waiting for the scheduler to bind it to a node", 0)
 	wait.Since = e.Clock.Now()
 	return wait, nil

@@ -148,8 +148,9 @@ type History struct {
 	HasRecord bool
 	// Reconciled is true once the controller has reconciled the run (its
 	// status has a start time, or, while it waits for its first node, a
-	// condition). Only then can a record be the engine's own:
-	// a user may put any annotation on a run they create, never a status.
+	// condition or a record made for its UID). Only then can a record be
+	// the engine's own: a user may put any annotation on a run they
+	// create, never a status, nor the UID the API server gives it.
 	Reconciled bool
 	// HasChildren is true when the run has created TaskRuns, CustomRuns or
 	// child PipelineRuns.
