@@ -23,6 +23,10 @@ import (
 // ValidatingAdmissionPolicy refuses write k+1 in the test's namespace, so
 // the controller stops exactly there (it retries, and is refused); the
 // test then SIGKILLs it, lifts the refusal and starts a new controller.
+// Between the first shrink and the first TaskRuns the controller writes
+// nothing: it waits for the node to apply the shrink, which the test holds
+// (crash_shrink_test.go), kills the controller, lets the node apply it and
+// starts a new controller.
 func TestReliabilityControllerKilledBetweenWrites(t *testing.T) {
 	// a (100m) then b (500m): the placeholder reserves 500m, hands 100m over
 	// to a, keeps 400m for b while a runs, and hands it over when b starts.
@@ -41,6 +45,9 @@ func TestReliabilityControllerKilledBetweenWrites(t *testing.T) {
 		armAt state
 		// reached is the state right before that write.
 		reached state
+		// holdShrink: instead of a refusal, the node holds the
+		// placeholder pod's first shrink unanswered until the kill.
+		holdShrink bool
 	}{{
 		name:    "after the placeholder is created, before it is pinned to its node",
 		refuse:  rules(rule("apps", "statefulsets", admissionv1.Update)),
@@ -58,6 +65,12 @@ func TestReliabilityControllerKilledBetweenWrites(t *testing.T) {
 		reached: func(pinned bool, cpu string, taskRuns, done int) bool {
 			return cpu == "400m" && taskRuns == 1 && done == 1
 		},
+	}, {
+		name:       "after the placeholder is shrunk for the first task, before the node applies it and the first TaskRun is created",
+		holdShrink: true,
+		reached: func(pinned bool, cpu string, taskRuns, done int) bool {
+			return pinned && cpu == "400m" && taskRuns == 0
+		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			setFeatureFlags(t, patchedFlags(nil))
@@ -66,10 +79,18 @@ func TestReliabilityControllerKilledBetweenWrites(t *testing.T) {
 			const run = "crashed"
 			spec := pipelineSpec(taskDef{name: "a", cpu: "100m", duration: "4s"}, taskDef{name: "b", cpu: "500m", after: []string{"a"}, duration: "1s"})
 			var lift func()
-			if tc.armAt == nil {
+			opts := runOpts{}
+			if tc.holdShrink {
+				opts = heldShrinkOpts(ns)
+			} else if tc.armAt == nil {
 				lift = refuseInNamespace(t, ns, tc.refuse)
 			}
-			createRun(t, newRun(ns, run, spec, runOpts{}))
+			createRun(t, newRun(ns, run, spec, opts))
+			var held *heldShrink
+			if tc.holdShrink {
+				held = holdShrink(t, ns, run)
+				lift = func() { held.release(t) }
+			}
 			if tc.armAt != nil {
 				waitFor(t, "the run to reach the state where the refusal starts", 60*time.Second, placeholderState(ns, run, tc.armAt))
 				lift = refuseInNamespace(t, ns, tc.refuse)
@@ -80,8 +101,12 @@ func TestReliabilityControllerKilledBetweenWrites(t *testing.T) {
 				return tc.reached(pinned, cpu, taskRuns, done)
 			}))
 			t.Logf("stands right before the refused write: %s", last)
-			// Let the controller try the refused write at least once.
+			// Let the controller try the refused write at least once (or
+			// look at the held shrink again).
 			time.Sleep(2 * time.Second)
+			if held != nil {
+				held.checkHeld(t)
+			}
 			killAndRestartController(t, lift)
 
 			pr := waitRunSucceeded(t, ns, run, 90*time.Second)
@@ -95,6 +120,9 @@ func TestReliabilityControllerKilledBetweenWrites(t *testing.T) {
 			pods := rec.matching(map[string]string{labelPipelineRun: run, labelTaskRun: "*"})
 			if nodes := nodesOf(pods); len(pods) != 2 || len(nodes) != 1 {
 				t.Errorf("TaskRun pods %d on nodes %v, want 2 on one node", len(pods), nodes)
+			}
+			if held != nil {
+				held.checkOutcome(t, pods)
 			}
 			waitNoPlaceholder(t, ns, run, 30*time.Second)
 		})

@@ -141,8 +141,7 @@ func passGate(t *testing.T, ns, run string) {
 // an unreachable node.
 func stopKubelet(t *testing.T, node string) {
 	t.Helper()
-	leases := cluster.kube.CoordinationV1().Leases(corev1.NamespaceNodeLease)
-	lease, err := leases.Get(bg(), node, metav1.GetOptions{})
+	lease, err := cluster.kube.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(bg(), node, metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("reading the lease of node %s: %v", node, err)
 	}
@@ -150,30 +149,56 @@ func stopKubelet(t *testing.T, node string) {
 	if lease.Spec.HolderIdentity != nil {
 		holder = *lease.Spec.HolderIdentity
 	}
-	take := func(seconds int32, renewed time.Time) error {
-		patch, err := json.Marshal(map[string]any{"spec": map[string]any{
-			"holderIdentity": deadKubelet, "leaseDurationSeconds": seconds,
-			"renewTime": metav1.NewMicroTime(renewed),
-		}})
-		if err != nil {
-			return err
-		}
-		_, err = leases.Patch(bg(), node, types.MergePatchType, patch, metav1.PatchOptions{})
-		return err
-	}
 	t.Cleanup(func() {
-		if err := take(40, time.Now().Add(-time.Hour)); err != nil && !apierrors.IsNotFound(err) {
-			t.Errorf("letting %s's lease of node %s expire: %v", deadKubelet, node, err)
+		if err := restartKubelet(bg(), node); err != nil {
+			t.Error(err)
 			return
 		}
 		if err := poll("node "+node+" to be Ready again", 120*time.Second, nodeBack(node)); err != nil {
 			t.Error(err)
 		}
 	})
-	if err := take(3600, time.Now()); err != nil {
-		t.Fatalf("taking the lease of node %s: %v", node, err)
+	if err := takeNodeLease(bg(), node, 3600, time.Now()); err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("the kubelet of node %s stopped (lease held by %s, was %q)", node, deadKubelet, holder)
+}
+
+// takeNodeLease makes deadKubelet the holder of node's lease for seconds
+// from renewed.
+func takeNodeLease(ctx context.Context, node string, seconds int32, renewed time.Time) error {
+	patch, err := json.Marshal(map[string]any{"spec": map[string]any{
+		"holderIdentity": deadKubelet, "leaseDurationSeconds": seconds,
+		"renewTime": metav1.NewMicroTime(renewed),
+	}})
+	if err != nil {
+		return err
+	}
+	if _, err := cluster.kube.CoordinationV1().Leases(corev1.NamespaceNodeLease).Patch(ctx, node, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("taking the lease of node %s: %w", node, err)
+	}
+	return nil
+}
+
+// restartKubelet undoes stopKubelet: it lets deadKubelet's lease of node
+// expire, so that kwok takes it over (a lease it takes over, not one
+// handed to it, makes it manage the node anew). A lease that is gone or
+// held by another is left alone.
+func restartKubelet(ctx context.Context, node string) error {
+	lease, err := cluster.kube.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, node, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the lease of node %s: %w", node, err)
+	}
+	if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != deadKubelet {
+		return nil
+	}
+	if err := takeNodeLease(ctx, node, 40, time.Now().Add(-time.Hour)); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("letting %s's lease of node %s expire: %w", deadKubelet, node, err)
+	}
+	return nil
 }
 
 // nodeBack is a probe: nil once node is Ready without the taints of a node

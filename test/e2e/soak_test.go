@@ -65,7 +65,7 @@ const (
 	faultDeleteNode = "delete_node"
 )
 
-var faultKinds = []string{faultCordon, faultTaint, faultDeletePod, faultDeleteSTS, faultKill, faultFlagFlip, faultCancel, faultQuota, faultDeleteNode}
+var faultKinds = []string{faultCordon, faultTaint, faultDeletePod, faultDeleteSTS, faultKill, faultFlagFlip, faultCancel, faultQuota, faultDeleteNode, faultLoseNode}
 
 // soakRun is what the soak knows of one PipelineRun.
 type soakRun struct {
@@ -112,7 +112,7 @@ type soak struct {
 	faultCount   int
 	faultsByKind map[string]int
 	faultErrors  int
-	busyNodes    map[string]string       // node -> fault id (cordoned, tainted or deleted)
+	busyNodes    map[string]string       // node -> fault id (cordoned, tainted, deleted or lost)
 	deletedNodes map[string]*corev1.Node // node -> the object to recreate
 	lostPods     map[types.UID]bool      // pods bound to a node when it was deleted
 	quotaWindows []soakWindow
@@ -679,7 +679,7 @@ func (f *faultInjector) injectOne() {
 func (f *faultInjector) inject(ctx context.Context, id, kind string) (target string, runs []string, applied bool, err error) {
 	s := f.s
 	switch kind {
-	case faultCordon, faultTaint, faultDeleteNode:
+	case faultCordon, faultTaint, faultDeleteNode, faultLoseNode:
 		s.mu.Lock()
 		busy := len(s.busyNodes)
 		s.mu.Unlock()
@@ -698,6 +698,9 @@ func (f *faultInjector) inject(ctx context.Context, id, kind string) (target str
 		}
 		runs = soakRunsOf(append(onNode, p))
 		switch kind {
+		case faultLoseNode:
+			target, err := f.loseNode(ctx, id, node)
+			return target, runs, err == nil, err
 		case faultCordon:
 			// The undo is scheduled even when the cordon seems to fail: it
 			// may have been applied all the same.
@@ -748,26 +751,7 @@ func (f *faultInjector) inject(ctx context.Context, id, kind string) (target str
 			}
 			s.mu.Unlock()
 			after := soakDuration(f.rng, 10*time.Second, 30*time.Second)
-			f.schedule(after, fmt.Sprintf("%s recreate node %s (after %s)", id, node, after), func(ctx context.Context) error {
-				// Pods still bound to the name were bound to the deleted
-				// node: they stay lost when it comes back.
-				if left, err := s.podsOnNode(ctx, node); err == nil {
-					s.mu.Lock()
-					for _, q := range left {
-						s.lostPods[q.UID] = true
-					}
-					s.mu.Unlock()
-					s.touch(id, soakRunsOf(left)...)
-				}
-				if err := soakCreateNode(ctx, copyNode); err != nil {
-					return err
-				}
-				s.mu.Lock()
-				delete(s.deletedNodes, node)
-				delete(s.busyNodes, node)
-				s.mu.Unlock()
-				return nil
-			})
+			f.scheduleRecreate(id, node, copyNode, after)
 			return node + " for " + after.String(), runs, true, nil
 		}
 
@@ -916,6 +900,31 @@ func (f *faultInjector) inject(ctx context.Context, id, kind string) (target str
 	return "", nil, false, fmt.Errorf("unknown fault kind %q", kind)
 }
 
+// scheduleRecreate creates deleted node again from copyNode after after.
+func (f *faultInjector) scheduleRecreate(id, node string, copyNode *corev1.Node, after time.Duration) {
+	s := f.s
+	f.schedule(after, fmt.Sprintf("%s recreate node %s (after %s)", id, node, after), func(ctx context.Context) error {
+		// Pods still bound to the name were bound to the deleted
+		// node: they stay lost when it comes back.
+		if left, err := s.podsOnNode(ctx, node); err == nil {
+			s.mu.Lock()
+			for _, q := range left {
+				s.lostPods[q.UID] = true
+			}
+			s.mu.Unlock()
+			s.touch(id, soakRunsOf(left)...)
+		}
+		if err := soakCreateNode(ctx, copyNode); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		delete(s.deletedNodes, node)
+		delete(s.busyNodes, node)
+		s.mu.Unlock()
+		return nil
+	})
+}
+
 func (f *faultInjector) holdNode(node, id string) {
 	f.s.mu.Lock()
 	defer f.s.mu.Unlock()
@@ -935,16 +944,19 @@ func (s *soak) restoreEverything() {
 	s.mu.Lock()
 	pending := s.pending
 	s.pending = nil
-	var deleted []*corev1.Node
-	for _, n := range s.deletedNodes {
-		deleted = append(deleted, n)
-	}
 	s.mu.Unlock()
 	for _, u := range pending {
 		if err := soakRunUndo(u); err != nil {
 			s.t.Errorf("cleanup: undo %s: %v", u.what, err)
 		}
 	}
+	// After the undos: one of them may delete a lost node.
+	s.mu.Lock()
+	var deleted []*corev1.Node
+	for _, n := range s.deletedNodes {
+		deleted = append(deleted, n)
+	}
+	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(bg(), 3*time.Minute)
 	defer cancel()
 	for _, n := range deleted {
@@ -954,6 +966,9 @@ func (s *soak) restoreEverything() {
 	}
 	if nodes, err := cluster.kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil {
 		for _, n := range nodes.Items {
+			if err := restartKubelet(ctx, n.Name); err != nil {
+				s.t.Errorf("cleanup: %v", err)
+			}
 			if n.Labels[cordonedByLabel] != "" {
 				if err := setUnschedulable(ctx, cluster.kube, n.Name, false); err != nil {
 					s.t.Errorf("cleanup: uncordoning %s: %v", n.Name, err)
