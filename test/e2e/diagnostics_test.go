@@ -98,7 +98,7 @@ func dumpDiagnostics(t *testing.T, namespaces ...string) {
 			fmt.Fprintf(&b, "node %s ready=%t unschedulable=%t taints=%d\n", n.Name, nodeReady(&n), n.Spec.Unschedulable, len(n.Spec.Taints))
 		}
 	}
-	logFile := cluster.logDir() + "/tekton-controller.log"
+	logFile := controllerLog()
 	fmt.Fprintf(&b, "controller log: %s; its last lines about %v:\n", logFile, namespaces)
 	if data, err := os.ReadFile(logFile); err == nil {
 		var lines []string

@@ -12,7 +12,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -217,10 +216,6 @@ func toAny(m map[string]string) map[string]any {
 	return out
 }
 
-// controllerLog is the Tekton controller's log; hack/tekton-controller.sh
-// restart starts it afresh.
-func controllerLog() string { return filepath.Join(cluster.logDir(), "tekton-controller.log") }
-
 // previousControllerLog is where keepControllerLogBeforeRestart keeps it.
 func previousControllerLog() string {
 	return filepath.Join(cluster.logDir(), "tekton-controller.before-restart.log")
@@ -228,22 +223,7 @@ func previousControllerLog() string {
 
 // keepControllerLogBeforeRestart appends the controller's log to
 // previousControllerLog, so that a restart loses none of the suite's.
-func keepControllerLogBeforeRestart() error {
-	src, err := os.Open(controllerLog())
-	if err != nil {
-		return fmt.Errorf("keeping the Tekton controller's log: %w", err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(previousControllerLog(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("keeping the Tekton controller's log: %w", err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		return fmt.Errorf("keeping the Tekton controller's log: %w", err)
-	}
-	return dst.Close()
-}
+func keepControllerLogBeforeRestart() error { return appendControllerLog(previousControllerLog()) }
 
 // controllerLogSize is where the controller's log ends now.
 func controllerLogSize(t *testing.T) int64 {

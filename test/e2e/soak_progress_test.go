@@ -9,8 +9,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -124,18 +122,5 @@ func (s *soak) nodeWaits() string {
 // starts the next controller with a fresh log, and the soak's stalls are
 // explained from the whole of it.
 func keepControllerLog() error {
-	src, err := os.Open(filepath.Join(cluster.logDir(), "tekton-controller.log"))
-	if err != nil {
-		return fmt.Errorf("keeping the Tekton controller's log: %w", err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(filepath.Join(cluster.stateDir, "soak-tekton-controller.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("keeping the Tekton controller's log: %w", err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		return fmt.Errorf("keeping the Tekton controller's log: %w", err)
-	}
-	return dst.Close()
+	return appendControllerLog(filepath.Join(cluster.stateDir, "soak-tekton-controller.log"))
 }
