@@ -24,7 +24,6 @@ import (
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -175,14 +174,4 @@ func TestWaitsForShrink(t *testing.T) {
 			}
 		})
 	}
-}
-
-// extendedResource is an extended resource a node may advertise.
-const extendedResource corev1.ResourceName = "example.com/gpu"
-
-// withExtended is r with q of extendedResource.
-func withExtended(r corev1.ResourceList, q string) corev1.ResourceList {
-	out := r.DeepCopy()
-	out[extendedResource] = resource.MustParse(q)
-	return out
 }

@@ -246,3 +246,20 @@ func runningUnreported(p *corev1.Pod) *corev1.Pod {
 	p.Status.Phase = corev1.PodRunning
 	return generation(p, p.Generation, &corev1.ContainerState{Running: &corev1.ContainerStateRunning{}})
 }
+
+// withEphemeral adds ephemeral storage to r.
+func withEphemeral(r corev1.ResourceList, q string) corev1.ResourceList {
+	out := r.DeepCopy()
+	out[corev1.ResourceEphemeralStorage] = resource.MustParse(q)
+	return out
+}
+
+// extendedResource is an extended resource a node may advertise.
+const extendedResource corev1.ResourceName = "example.com/gpu"
+
+// withExtended is r with q of extendedResource.
+func withExtended(r corev1.ResourceList, q string) corev1.ResourceList {
+	out := r.DeepCopy()
+	out[extendedResource] = resource.MustParse(q)
+	return out
+}

@@ -256,13 +256,6 @@ func TestPlaceWaves(t *testing.T) {
 	}})
 }
 
-// withEphemeral adds ephemeral storage to r.
-func withEphemeral(r corev1.ResourceList, q string) corev1.ResourceList {
-	out := r.DeepCopy()
-	out[corev1.ResourceEphemeralStorage] = resource.MustParse(q)
-	return out
-}
-
 // shrinkNotApplied is the placeholder pod on node-1 shrunk to the token in
 // its spec while the node still gives it 2 CPU and reports conditions.
 func shrinkNotApplied(conditions ...corev1.PodCondition) *corev1.Pod {
