@@ -24,7 +24,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/utils/ptr"
@@ -99,12 +98,6 @@ func (f failingPodGet) Pods(namespace string) corelisters.PodNamespaceLister {
 type failingPodGetIn struct{ corelisters.PodNamespaceLister }
 
 func (failingPodGetIn) Get(string) (*corev1.Pod, error) { return nil, errCacheRead }
-
-// failingNodeReads is a node lister whose every read fails.
-type failingNodeReads struct{ corelisters.NodeLister }
-
-func (failingNodeReads) Get(string) (*corev1.Node, error)             { return nil, errCacheRead }
-func (failingNodeReads) List(labels.Selector) ([]*corev1.Node, error) { return nil, errCacheRead }
 
 // TestObserveJoined checks what observe reads for a child run: its
 // parent's placeholder pod, and its node only once the pod holds still on

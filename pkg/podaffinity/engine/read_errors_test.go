@@ -31,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/utils/ptr"
 )
 
@@ -139,3 +140,9 @@ func TestNodeReadError(t *testing.T) {
 		})
 	}
 }
+
+// failingNodeReads is a node lister whose every read fails.
+type failingNodeReads struct{ corelisters.NodeLister }
+
+func (failingNodeReads) Get(string) (*corev1.Node, error)             { return nil, errCacheRead }
+func (failingNodeReads) List(labels.Selector) ([]*corev1.Node, error) { return nil, errCacheRead }
