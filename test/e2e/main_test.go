@@ -126,17 +126,22 @@ func setUp() error {
 		env.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", base+6)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// A cluster that has just come up on a machine busy compiling (CI runs
+	// lint and the LTS builds beside the suite) can take longer than one
+	// request's timeout to answer its first list: the first reads are retried
+	// within one bound, and only its end fails the suite.
+	ctx, cancel := context.WithTimeout(context.Background(), setupWait+30*time.Second)
 	defer cancel()
-	if err := eventually(ctx, fmt.Sprintf("the API server at %s (KUBECONFIG=%s)", cfg.Host, kubeconfig), time.Second, 30*time.Second, func(context.Context) error {
-		_, err := kube.Discovery().ServerVersion()
+	var nodes *corev1.NodeList
+	if err := eventually(ctx, fmt.Sprintf("the API server at %s (KUBECONFIG=%s) to list nodes", cfg.Host, kubeconfig), time.Second, setupWait, func(ctx context.Context) error {
+		if _, err := kube.Discovery().ServerVersion(); err != nil {
+			return err
+		}
+		var err error
+		nodes, err = kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		return err
 	}); err != nil {
 		return fmt.Errorf("no cluster reachable: %w", err)
-	}
-	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return fmt.Errorf("listing nodes: %w", err)
 	}
 	for _, n := range nodes.Items {
 		// Only the static kwok nodes: one an autoscaler made may go at any
@@ -269,6 +274,10 @@ func (c *clusterEnv) scrapeMetrics(ctx context.Context) (string, error) {
 	}
 	return string(body), nil
 }
+
+// setupWait bounds how long the suite waits for a freshly started cluster to
+// answer its first reads before it gives up with the last error it saw.
+const setupWait = 3 * time.Minute
 
 func nodeReady(n *corev1.Node) bool {
 	for _, c := range n.Status.Conditions {
