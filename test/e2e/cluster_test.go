@@ -3,14 +3,18 @@
 package e2e
 
 // The cluster settings a test changes and restores: the feature-flags
-// ConfigMap and cordoned nodes.
+// ConfigMap, cordoned nodes and deleted nodes.
 
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -114,4 +118,57 @@ func cordon(t *testing.T, node string) {
 		t.Fatalf("cordoning %s: %v", node, err)
 	}
 	t.Logf("cordoned %s", node)
+}
+
+// deleteNode deletes node, as a cloud provider does with a machine that is
+// gone, and registers its recreation from a copy (nodeForRecreation) and a
+// wait until it is Ready again. Pods still bound to the node are the
+// test's to delete: they would run again on the recreated node.
+func deleteNode(t *testing.T, node string) {
+	t.Helper()
+	n, err := cluster.kube.CoreV1().Nodes().Get(bg(), node, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("reading node %s: %v", node, err)
+	}
+	copyNode := nodeForRecreation(n)
+	t.Cleanup(func() {
+		if _, err := cluster.kube.CoreV1().Nodes().Create(bg(), copyNode.DeepCopy(), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Errorf("creating node %s again: %v", node, err)
+			return
+		}
+		if err := poll("node "+node+" to be Ready again", 60*time.Second, nodeBack(node)); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := cluster.kube.CoreV1().Nodes().Delete(bg(), node, metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("deleting node %s: %v", node, err)
+	}
+	t.Logf("deleted node %s", node)
+}
+
+// nodeForRecreation is a copy of n to create again after its deletion: all
+// labels and annotations (kwok manages the nodes by an annotation), its
+// spec without cordon, the taints the node lifecycle controller manages
+// or those of keys drop, and the capacity of its status; kwok initializes
+// the rest as for a new node.
+func nodeForRecreation(n *corev1.Node, drop ...string) *corev1.Node {
+	c := n.DeepCopy()
+	c.ResourceVersion = ""
+	c.UID = ""
+	c.CreationTimestamp = metav1.Time{}
+	c.DeletionTimestamp = nil
+	c.DeletionGracePeriodSeconds = nil
+	c.ManagedFields = nil
+	c.Generation = 0
+	delete(c.Labels, cordonedByLabel)
+	c.Spec.Unschedulable = false
+	var taints []corev1.Taint
+	for _, x := range c.Spec.Taints {
+		if !strings.HasPrefix(x.Key, "node.kubernetes.io/") && !slices.Contains(drop, x.Key) {
+			taints = append(taints, x)
+		}
+	}
+	c.Spec.Taints = taints
+	c.Status = corev1.NodeStatus{Capacity: n.Status.Capacity, Allocatable: n.Status.Allocatable}
+	return c
 }

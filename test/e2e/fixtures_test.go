@@ -68,32 +68,40 @@ func waitDefaultServiceAccount(ns string) error {
 }
 
 // taskDef describes one pipeline task: a single step with optional CPU and
-// ephemeral-storage requests, optionally its own kwok duration.
+// ephemeral-storage requests and extended resources, optionally its own
+// kwok duration.
 type taskDef struct {
 	name     string
 	cpu      string
 	storage  string // ephemeral-storage request
 	after    []string
 	duration string
+	// extended are extended resources (example.com/widget: 2), set as
+	// limits: the API server requires a limit of an extended resource and
+	// defaults its request to it.
+	extended corev1.ResourceList
 }
 
-func step(cpu, storage string) v1.Step {
+func step(td taskDef) v1.Step {
 	s := v1.Step{Name: "run", Image: "busybox", Command: []string{"true"}}
 	requests := corev1.ResourceList{}
-	if cpu != "" {
-		requests[corev1.ResourceCPU] = resource.MustParse(cpu)
+	if td.cpu != "" {
+		requests[corev1.ResourceCPU] = resource.MustParse(td.cpu)
 	}
-	if storage != "" {
-		requests[corev1.ResourceEphemeralStorage] = resource.MustParse(storage)
+	if td.storage != "" {
+		requests[corev1.ResourceEphemeralStorage] = resource.MustParse(td.storage)
 	}
 	if len(requests) > 0 {
-		s.ComputeResources = corev1.ResourceRequirements{Requests: requests}
+		s.ComputeResources.Requests = requests
+	}
+	if len(td.extended) > 0 {
+		s.ComputeResources.Limits = td.extended.DeepCopy()
 	}
 	return s
 }
 
 func embeddedTask(td taskDef) *v1.EmbeddedTask {
-	et := &v1.EmbeddedTask{TaskSpec: v1.TaskSpec{Steps: []v1.Step{step(td.cpu, td.storage)}}}
+	et := &v1.EmbeddedTask{TaskSpec: v1.TaskSpec{Steps: []v1.Step{step(td)}}}
 	if td.duration != "" {
 		et.Metadata.Annotations = map[string]string{annotationDuration: td.duration}
 	}

@@ -22,7 +22,8 @@ import (
 
 // The fault matrix of issue 8: what real clusters do to a handled run
 // (quotas, LimitRanges, bad names, flag flips, Pending runs, wide DAGs,
-// tainted nodes, placeholders that finalizers keep from going). Each case asserts the run's terminal outcome within a
+// placeholders that finalizers keep from going; tainted nodes are in
+// taints_test.go). Each case asserts the run's terminal outcome within a
 // bound, and the reason and message its condition shows on the way.
 
 const (
@@ -262,60 +263,6 @@ func TestReliabilityFanOutFanInPeak(t *testing.T) {
 	if nodes := podNodes(pods); len(pods) != 31 || len(distinct(nodes)) != 1 {
 		t.Errorf("%d TaskRun pods on nodes %v, want 31 on one node", len(pods), distinct(nodes))
 	}
-}
-
-// A node tainted mid-run with a taint the run's pods do not tolerate (an
-// autoscaler about to remove it) is left between tasks, as a cordoned one
-// is. (Not a pressure taint: the node lifecycle controller removes those
-// from a node whose conditions report no pressure.)
-func TestReliabilityTaintedNodeMidRun(t *testing.T) {
-	setFeatureFlags(t, patchedFlags(nil))
-	ns := newNamespace(t, "taint")
-	const run = "tainted"
-	spec := pipelineSpec(taskDef{name: "t1", duration: "6s"}, taskDef{name: "t2", after: []string{"t1"}, duration: "1s"})
-	createRun(t, newRun(ns, run, spec, runOpts{}))
-	node := waitPlaced(t, ns, run, 60*time.Second)
-	taint(t, node, corev1.Taint{Key: "karpenter.sh/disrupted", Effect: corev1.TaintEffectNoSchedule})
-	waitRunMessage(t, ns, run, reasonWaitingToMove, 20*time.Second, "tainted karpenter.sh/disrupted:NoSchedule")
-	waitEvent(t, ns, "PipelineRun", run, eventMoving, 30*time.Second)
-	waitRunSucceeded(t, ns, run, 90*time.Second)
-	for _, p := range mustTaskRunPods(t, ns, run) {
-		if p.Labels[labelPipelineTask] == "t2" && p.Spec.NodeName == node {
-			t.Errorf("t2 ran on the tainted node %s", node)
-		}
-	}
-}
-
-// taint adds a taint to node and registers its removal.
-func taint(t *testing.T, node string, tn corev1.Taint) {
-	t.Helper()
-	update := func(add bool) error {
-		n, err := cluster.kube.CoreV1().Nodes().Get(bg(), node, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		var taints []corev1.Taint
-		for _, x := range n.Spec.Taints {
-			if x.Key != tn.Key {
-				taints = append(taints, x)
-			}
-		}
-		if add {
-			taints = append(taints, tn)
-		}
-		n.Spec.Taints = taints
-		_, err = cluster.kube.CoreV1().Nodes().Update(bg(), n, metav1.UpdateOptions{})
-		return err
-	}
-	t.Cleanup(func() {
-		if err := update(false); err != nil {
-			t.Errorf("removing taint %s from %s: %v", tn.Key, node, err)
-		}
-	})
-	if err := update(true); err != nil {
-		t.Fatalf("tainting %s: %v", node, err)
-	}
-	t.Logf("tainted %s with %s", node, tn.ToString())
 }
 
 func distinct(m map[string]string) []string {

@@ -43,7 +43,7 @@ func (f *faultInjector) loseNode(ctx context.Context, id, node string) (string, 
 	if err != nil {
 		return node, fmt.Errorf("reading node %s: %w", node, err)
 	}
-	copyNode := nodeForRecreation(n)
+	copyNode := nodeForRecreation(n, soakTaintKey)
 	f.holdNode(node, id)
 	if err := takeNodeLease(ctx, node, 3600, time.Now()); err != nil {
 		// It may have been taken all the same: give it back.

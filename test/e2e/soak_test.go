@@ -221,33 +221,6 @@ func setSoakTaint(ctx context.Context, node string, add bool) error {
 	})
 }
 
-// nodeForRecreation is a copy of n to create again after its deletion: all
-// labels and annotations (kwok manages the nodes by an annotation), its
-// spec without cordon or soak taint, and the capacity of its status; kwok
-// initializes the rest as for a new node.
-func nodeForRecreation(n *corev1.Node) *corev1.Node {
-	c := n.DeepCopy()
-	c.ResourceVersion = ""
-	c.UID = ""
-	c.CreationTimestamp = metav1.Time{}
-	c.DeletionTimestamp = nil
-	c.DeletionGracePeriodSeconds = nil
-	c.ManagedFields = nil
-	c.Generation = 0
-	delete(c.Labels, cordonedByLabel)
-	c.Spec.Unschedulable = false
-	var taints []corev1.Taint
-	for _, x := range c.Spec.Taints {
-		// The soak's own, and those the node lifecycle controller manages.
-		if x.Key != soakTaintKey && !strings.HasPrefix(x.Key, "node.kubernetes.io/") {
-			taints = append(taints, x)
-		}
-	}
-	c.Spec.Taints = taints
-	c.Status = corev1.NodeStatus{Capacity: n.Status.Capacity, Allocatable: n.Status.Allocatable}
-	return c
-}
-
 func soakCreateNode(ctx context.Context, n *corev1.Node) error {
 	_, err := cluster.kube.CoreV1().Nodes().Create(ctx, n.DeepCopy(), metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
@@ -732,7 +705,7 @@ func (f *faultInjector) inject(ctx context.Context, id, kind string) (target str
 			if err != nil {
 				return node, runs, false, err
 			}
-			copyNode := nodeForRecreation(n)
+			copyNode := nodeForRecreation(n, soakTaintKey)
 			// Marked deleted first, so the invariants never count its pods.
 			s.mu.Lock()
 			s.busyNodes[node] = id
