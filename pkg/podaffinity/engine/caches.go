@@ -28,7 +28,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/informers"
 	appsinformers "k8s.io/client-go/informers/apps/v1"
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
@@ -58,7 +57,6 @@ const (
 type Caches struct {
 	*lazy
 
-	factory      informers.SharedInformerFactory
 	statefulSets cache.SharedIndexInformer
 	nodes        cache.SharedIndexInformer
 }
@@ -67,18 +65,17 @@ type Caches struct {
 // them. namespace limits the StatefulSets watched ("" for all); resync is
 // the informers' resync period; stop ends them once started.
 func NewCaches(client kubernetes.Interface, namespace string, resync time.Duration, stop <-chan struct{}) *Caches {
-	c := &Caches{}
-	c.factory = informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(TrimForCache))
 	selector := labels.SelectorFromSet(labels.Set{placeholder.LabelComponent: placeholder.ComponentName}).String()
-	c.statefulSets = c.factory.InformerFor(&appsv1.StatefulSet{}, func(client kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
-		return appsinformers.NewFilteredStatefulSetInformer(client, namespace, resync,
+	c := &Caches{
+		statefulSets: appsinformers.NewFilteredStatefulSetInformer(client, namespace, resync,
 			cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
-			func(o *metav1.ListOptions) { o.LabelSelector = selector })
-	})
-	c.nodes = c.factory.InformerFor(&corev1.Node{}, func(client kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
-		return coreinformers.NewNodeInformer(client, resync, cache.Indexers{})
-	})
-	c.lazy = newLazy(map[string]cache.SharedIndexInformer{CacheStatefulSets: c.statefulSets, CacheNodes: c.nodes}, c.factory.Start, stop)
+			func(o *metav1.ListOptions) { o.LabelSelector = selector }),
+		nodes: coreinformers.NewNodeInformer(client, resync, cache.Indexers{}),
+	}
+	// Not started yet: these cannot fail.
+	_ = c.statefulSets.SetTransform(TrimForCache)
+	_ = c.nodes.SetTransform(TrimForCache)
+	c.lazy = newLazy(map[string]cache.SharedIndexInformer{CacheStatefulSets: c.statefulSets, CacheNodes: c.nodes}, stop)
 	return c
 }
 

@@ -41,7 +41,6 @@ type lazy struct {
 	SyncTimeout time.Duration
 
 	named map[string]cache.SharedIndexInformer
-	run   func(stop <-chan struct{})
 	stop  <-chan struct{}
 
 	start   sync.Once
@@ -51,10 +50,10 @@ type lazy struct {
 	lastErr map[string]error
 }
 
-// newLazy sets up the informers in named without starting them: run starts
-// them all, with stop ending them.
-func newLazy(named map[string]cache.SharedIndexInformer, run func(stop <-chan struct{}), stop <-chan struct{}) *lazy {
-	l := &lazy{SyncTimeout: DefaultSyncTimeout, named: named, run: run, stop: stop, lastErr: map[string]error{}}
+// newLazy sets up the informers in named without starting them; stop ends
+// them once started (see WaitInformers).
+func newLazy(named map[string]cache.SharedIndexInformer, stop <-chan struct{}) *lazy {
+	l := &lazy{SyncTimeout: DefaultSyncTimeout, named: named, stop: stop, lastErr: map[string]error{}}
 	for name, informer := range named {
 		// Not started yet: this cannot fail. Without a context, as
 		// client-go's own handler: see logWatchError.
@@ -82,7 +81,7 @@ func (l *lazy) Started() bool { return l.started.Load() }
 func (l *lazy) synced(ctx context.Context, why string) error {
 	l.start.Do(func() {
 		logging.FromContext(ctx).Infof("Starting the PipelineRun pod affinity engine's informers of %s (%s)", l.names(), why)
-		l.run(l.stop)
+		runInformers(l.stop, l.named)
 		l.started.Store(true)
 	})
 	if len(l.pending()) == 0 {

@@ -48,7 +48,7 @@ func NewNamespaces(client kubernetes.Interface, resync time.Duration, stop <-cha
 	n := &Namespaces{informer: coreinformers.NewNamespaceInformer(client, resync, cache.Indexers{})}
 	// Not started yet: this cannot fail.
 	_ = n.informer.SetTransform(trimNamespace)
-	n.lazy = newLazy(map[string]cache.SharedIndexInformer{CacheNamespaces: n.informer}, func(stop <-chan struct{}) { go n.informer.Run(stop) }, stop)
+	n.lazy = newLazy(map[string]cache.SharedIndexInformer{CacheNamespaces: n.informer}, stop)
 	return n
 }
 

@@ -47,7 +47,7 @@ type RuntimeClassCache struct {
 // resync is the informer's resync period; stop ends it once started.
 func NewRuntimeClassCache(client kubernetes.Interface, resync time.Duration, stop <-chan struct{}) *RuntimeClassCache {
 	c := &RuntimeClassCache{client: client, informer: nodeinformers.NewRuntimeClassInformer(client, resync, cache.Indexers{})}
-	c.lazy = newLazy(map[string]cache.SharedIndexInformer{CacheRuntimeClasses: c.informer}, func(stop <-chan struct{}) { go c.informer.Run(stop) }, stop)
+	c.lazy = newLazy(map[string]cache.SharedIndexInformer{CacheRuntimeClasses: c.informer}, stop)
 	return c
 }
 
