@@ -33,6 +33,12 @@ import (
 func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placement Placement, err error) {
 	sts := w.sts
 	if sts != nil {
+		// The watch event of the step's write to the StatefulSet re-queues
+		// the run only if the placement counts on it (see ownEvents).
+		defer func() {
+			podWritten := st.pod != nil || st.reclaim != nil || st.handOver != nil
+			e.ownEvents.settle(sts.UID, err == nil && settled(placement, podWritten), e.Clock.Now())
+		}()
 		defer func() {
 			// A wait reports when it began, as far as the StatefulSet tells.
 			if err == nil && !placement.Ready && !placement.Failed && placement.Since.IsZero() {
