@@ -171,3 +171,14 @@ func (e *Engine) record(ctx context.Context, w world, st step) {
 		event(ctx, w.run, ev.kind, ev.reason, ev.message)
 	}
 }
+
+// settled reports whether placement p, the outcome of a step that wrote a
+// placeholder StatefulSet, needs no event of that write to bring the run
+// back: the run goes on now (Ready) or ends (Failed), it is called again
+// after a while in any case (RequeueAfter), or it waits for its
+// placeholder pod, which the step resized or deleted (HandOverBegun, or
+// podWritten): that pod's events bring it back. A wait that counts on
+// nothing else is left to the StatefulSet's event.
+func settled(p Placement, podWritten bool) bool {
+	return p.Ready || p.Failed || p.RequeueAfter > 0 || p.HandOverBegun || podWritten
+}
