@@ -33,6 +33,12 @@ import (
 func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placement Placement, err error) {
 	sts := w.sts
 	if sts != nil {
+		// The watch event of the step's write to the StatefulSet re-queues
+		// the run only if the placement counts on it (see ownEvents).
+		defer func() {
+			podWritten := st.pod != nil || st.reclaim != nil || st.handOver != nil
+			e.ownEvents.settle(sts.UID, err == nil && settled(placement, podWritten), e.Clock.Now())
+		}()
 		defer func() {
 			// A wait reports when it began, as far as the StatefulSet tells.
 			if err == nil && !placement.Ready && !placement.Failed && placement.Since.IsZero() {
@@ -164,4 +170,15 @@ func (e *Engine) record(ctx context.Context, w world, st step) {
 	for _, ev := range st.events {
 		event(ctx, w.run, ev.kind, ev.reason, ev.message)
 	}
+}
+
+// settled reports whether placement p, the outcome of a step that wrote a
+// placeholder StatefulSet, needs no event of that write to bring the run
+// back: the run goes on now (Ready) or ends (Failed), it is called again
+// after a while in any case (RequeueAfter), or it waits for its
+// placeholder pod, which the step resized or deleted (HandOverBegun, or
+// podWritten): that pod's events bring it back. A wait that counts on
+// nothing else is left to the StatefulSet's event.
+func settled(p Placement, podWritten bool) bool {
+	return p.Ready || p.Failed || p.RequeueAfter > 0 || p.HandOverBegun || podWritten
 }

@@ -184,6 +184,9 @@ type Engine struct {
 	visibility kueueVisibility
 	// released holds the placeholders Release deleted (ReleasedPlaceholder).
 	released releases
+	// ownEvents holds the placeholder StatefulSets as the engine's writes
+	// left them, whose watch events re-queue nothing (OwnStatefulSetWrite).
+	ownEvents ownEvents
 }
 
 // synced calls Synced, if set.

@@ -39,7 +39,7 @@ func TestPlace(t *testing.T) {
 	runPlace(t, []placeCase{{
 		name:         "(1) no StatefulSet: created with the peak demand",
 		objects:      []runtime.Object{readyNode("node-1")},
-		want:         waitForNode,
+		want:         waitAfterCreate,
 		wantMessage:  []string{"Created placeholder StatefulSet " + phName(), "cpu=3, memory=3Gi", "waiting for the scheduler"},
 		wantActions:  []string{"create statefulsets"},
 		wantTemplate: reservationFor(),
@@ -48,7 +48,7 @@ func TestPlace(t *testing.T) {
 		name:         "(1) no StatefulSet, reservation none: created with token requests",
 		config:       map[string]string{paconfig.ReservationKey: paconfig.ReservationNone},
 		objects:      []runtime.Object{readyNode("node-1")},
-		want:         waitForNode,
+		want:         waitAfterCreate,
 		wantActions:  []string{"create statefulsets"},
 		wantTemplate: tokenTemplate(""),
 		wantEvents:   nil, // the first creation: the Placed event that follows says what it requests
@@ -56,7 +56,7 @@ func TestPlace(t *testing.T) {
 		name:         "(1) no StatefulSet, nothing left to run: created with the token floor",
 		objects:      []runtime.Object{readyNode("node-1")},
 		remaining:    []demand.Task{},
-		want:         waitForNode,
+		want:         waitAfterCreate,
 		wantActions:  []string{"create statefulsets"},
 		wantTemplate: tokenTemplate(""),
 		wantEvents:   nil, // the first creation: the Placed event that follows says what it requests
@@ -217,7 +217,7 @@ func TestPlace(t *testing.T) {
 		name:         "(1) no StatefulSet, run created two hours ago and held Pending until now: created, its wait starts now",
 		objects:      []runtime.Object{readyNode("node-1")},
 		runCreated:   &metav1.Time{Time: now.Add(-2 * time.Hour)},
-		want:         waitForNode,
+		want:         waitAfterCreate,
 		wantActions:  []string{"create statefulsets"},
 		wantTemplate: reservationFor(),
 		wantEvents:   nil, // the first creation: the Placed event that follows says what it requests
@@ -239,7 +239,7 @@ func TestPlace(t *testing.T) {
 		name:         "(1) no StatefulSet, run created a minute ago: created",
 		objects:      []runtime.Object{readyNode("node-1")},
 		runCreated:   &metav1.Time{Time: now.Add(-time.Minute)},
-		want:         waitForNode,
+		want:         waitAfterCreate,
 		wantActions:  []string{"create statefulsets"},
 		wantTemplate: reservationFor(),
 		wantEvents:   nil, // the first creation: the Placed event that follows says what it requests

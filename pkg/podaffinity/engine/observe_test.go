@@ -81,7 +81,7 @@ func TestPlaceListsMembersOnce(t *testing.T) {
 			readyNode("node-1"),
 			memberPod("build-clone-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
-		want:     waitForNode,
+		want:     waitAfterCreate,
 		wantList: 1,
 	}, {
 		name: "node cordoned with an active pod: wait to move",

@@ -103,10 +103,14 @@ func templateOf(sts *appsv1.StatefulSet) template {
 }
 
 var (
-	ignoreMessage  = cmpopts.IgnoreFields(Placement{}, "Message", "Since")
-	waitForNode    = Placement{Reason: ReasonWaitingForNode}
-	tokenTemplate  = func(node string) *template { return &template{Pinned: node, Requests: placeholder.TokenRequests()} }
-	reservationFor = func() *template { return &template{Requests: peak()} }
+	ignoreMessage = cmpopts.IgnoreFields(Placement{}, "Message", "Since")
+	waitForNode   = Placement{Reason: ReasonWaitingForNode}
+	// waitAfterCreate: the placeholder was just created; the run is
+	// checked again after createGrace (its creation's event re-queues
+	// nothing).
+	waitAfterCreate = Placement{Reason: ReasonWaitingForNode, RequeueAfter: createGrace}
+	tokenTemplate   = func(node string) *template { return &template{Pinned: node, Requests: placeholder.TokenRequests()} }
+	reservationFor  = func() *template { return &template{Requests: peak()} }
 	// waitingToken is the template of a placeholder pinned to node whose
 	// pod is gone since d ago.
 	waitingToken = func(node string, d time.Duration) *template {

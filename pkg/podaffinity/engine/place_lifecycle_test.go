@@ -109,7 +109,7 @@ func TestPlaceLifecycle(t *testing.T) {
 	}
 	start := []step{{
 		name: "create",
-		want: waitForNode,
+		want: waitAfterCreate,
 		// The StatefulSet controller is given a moment to create the pod.
 		wantSecond:   &Placement{Reason: ReasonWaitingForNode, RequeueAfter: createGrace},
 		wantActions:  []string{"create statefulsets"},

@@ -84,7 +84,7 @@ func TestPlaceRecordsMetrics(t *testing.T) {
 	}{{
 		name:        "create: counted as no outcome",
 		objects:     []runtime.Object{readyNode("node-1")},
-		want:        waitForNode,
+		want:        waitAfterCreate,
 		wantMetrics: metricstest.Recorded{},
 	}, {
 		name: "create on the node of the run's pods, the StatefulSet gone mid-run: recreated",
@@ -92,7 +92,7 @@ func TestPlaceRecordsMetrics(t *testing.T) {
 			readyNode("node-1"), memberPod("build-compile-pod", "node-1", corev1.PodRunning, ago(5*time.Minute)),
 			memberPod("build-test-pod", "", corev1.PodPending, ago(time.Minute)),
 		},
-		want:        waitForNode,
+		want:        waitAfterCreate,
 		wantMetrics: metricstest.Recorded{placements(metrics.OutcomeRecreated): 1},
 	}, {
 		name:        "create refused by a quota for longer than max-node-wait: wait_timeout",

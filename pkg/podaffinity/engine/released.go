@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"knative.dev/pkg/kmeta"
@@ -91,4 +92,77 @@ func (e *Engine) ReleasedPlaceholder(obj interface{}) bool {
 		uid = owner.UID
 	}
 	return e.released.has(uid, e.Clock.Now())
+}
+
+// ownEventTTL bounds how long the engine remembers a write (see ownEvents).
+const ownEventTTL = time.Minute
+
+// ownEvents remembers the placeholder StatefulSets as the engine's writes
+// left them (UID and the resourceVersion answered) once the step that wrote
+// one needs no event of it (settled, in act): the watch event of exactly
+// that version then re-queues nothing (OwnStatefulSetWrite), where it cost
+// a reconcile that decided nothing new (the creation, the pin). A change by
+// anyone else has another version. Safe for concurrent use.
+type ownEvents struct {
+	mu sync.Mutex
+	// written: by a step in progress; settled: needing no event.
+	written map[types.UID]string
+	settled map[types.UID]ownEvent
+}
+
+// ownEvent is a version whose event needs nothing, and when it was written.
+type ownEvent struct {
+	version string
+	at      time.Time
+}
+
+// wrote notes a StatefulSet as the engine's write left it (not settled).
+func (o *ownEvents) wrote(after *appsv1.StatefulSet) {
+	if after == nil || after.UID == "" || after.ResourceVersion == "" {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.written == nil {
+		o.written = map[types.UID]string{}
+	}
+	o.written[after.UID] = after.ResourceVersion
+}
+
+// settle ends the step that wrote the StatefulSet uid at now: when quiet,
+// the event of its last write needs nothing. Old records are forgotten.
+func (o *ownEvents) settle(uid types.UID, quiet bool, now time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	version, ok := o.written[uid]
+	delete(o.written, uid)
+	for id, e := range o.settled {
+		if now.Sub(e.at) > ownEventTTL {
+			delete(o.settled, id)
+		}
+	}
+	if !ok || !quiet {
+		return
+	}
+	if o.settled == nil {
+		o.settled = map[types.UID]ownEvent{}
+	}
+	o.settled[uid] = ownEvent{version, now}
+}
+
+// has reports whether version of uid is a settled write, recent at now.
+func (o *ownEvents) has(uid types.UID, version string, now time.Time) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	e, ok := o.settled[uid]
+	return ok && e.version == version && now.Sub(e.at) <= ownEventTTL
+}
+
+// OwnStatefulSetWrite reports whether obj, a placeholder StatefulSet as an
+// informer's add or update handler gets it, is exactly as a settled write
+// of the engine left it (see ownEvents): its event needs no reconcile.
+// Anything else, a tombstone included, reports false.
+func (e *Engine) OwnStatefulSetWrite(obj interface{}) bool {
+	sts, ok := obj.(*appsv1.StatefulSet)
+	return ok && e.ownEvents.has(sts.UID, sts.ResourceVersion, e.Clock.Now())
 }

@@ -94,7 +94,7 @@ func TestPlaceRuntimeClasses(t *testing.T) {
 		name:            "the run's class: its scheduling joins the placeholder's",
 		run:             withRuntimeClasses(testRun(), "kata", nil),
 		reader:          sandboxClasses,
-		want:            waitForNode,
+		want:            waitAfterCreate,
 		wantSelector:    map[string]string{"sandbox": "kata"},
 		wantTolerations: []string{"sandbox=kata:NoSchedule"},
 		wantActions:     []string{"create statefulsets"},
@@ -102,7 +102,7 @@ func TestPlaceRuntimeClasses(t *testing.T) {
 		name:         "one task's class: its nodeSelector joins; its toleration is not every pod's",
 		run:          withRuntimeClasses(testRun(), "", map[string]string{"b": "kata"}),
 		reader:       sandboxClasses,
-		want:         waitForNode,
+		want:         waitAfterCreate,
 		wantSelector: map[string]string{"sandbox": "kata"},
 		wantActions:  []string{"create statefulsets"},
 	}, {
@@ -121,7 +121,7 @@ func TestPlaceRuntimeClasses(t *testing.T) {
 		run:          withRuntimeClasses(testRun(), "", map[string]string{"b": "kata"}),
 		nodes:        []runtime.Object{sandboxNode("node-4", "kata", true), sandboxNode("node-5", "kata", false)},
 		reader:       sandboxClasses,
-		want:         waitForNode,
+		want:         waitAfterCreate,
 		wantSelector: map[string]string{"sandbox": "kata"},
 		wantActions:  []string{"create statefulsets"},
 	}, {
@@ -129,7 +129,7 @@ func TestPlaceRuntimeClasses(t *testing.T) {
 		run:             tolerateInRun(withRuntimeClasses(testRun(), "", map[string]string{"b": "kata"}), "kata"),
 		nodes:           []runtime.Object{sandboxNode("node-4", "kata", true)},
 		reader:          sandboxClasses,
-		want:            waitForNode,
+		want:            waitAfterCreate,
 		wantSelector:    map[string]string{"sandbox": "kata"},
 		wantTolerations: []string{"sandbox=kata:NoSchedule"},
 		wantActions:     []string{"create statefulsets"},
@@ -164,7 +164,7 @@ func TestPlaceRuntimeClasses(t *testing.T) {
 		name:        "no class named: nothing read",
 		run:         testRun(),
 		reader:      fakeRuntimeClasses{err: forbidden},
-		want:        waitForNode,
+		want:        waitAfterCreate,
 		wantActions: []string{"create statefulsets"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {

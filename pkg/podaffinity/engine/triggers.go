@@ -33,6 +33,24 @@ const (
 	podReasonInfeasible                         = "Infeasible"
 )
 
+// PlaceholderPodAdded reports whether a placeholder pod's add event is worth
+// reconciling its runs: not for a pod the StatefulSet controller has just
+// created, which the scheduler has not seen yet (no node, no scheduling
+// gates, no conditions, not being deleted). The scheduler binds it or marks
+// it unschedulable, an update that brings the runs back
+// (PlaceholderPodChanged), and a run that waits for its pod to be created
+// is checked again after createGrace in any case (Engine.create,
+// decideNoPod): that reconcile would decide nothing new. A pod seen first
+// with anything more (after a restart of the controller, say) counts, and
+// so does an object that is not a pod.
+func PlaceholderPodAdded(obj interface{}) bool {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return true
+	}
+	return p.Spec.NodeName != "" || len(p.Spec.SchedulingGates) > 0 || len(p.Status.Conditions) > 0 || p.DeletionTimestamp != nil
+}
+
 // PlaceholderPodChanged reports whether an update of a placeholder pod
 // changed what the engine reads of it, so that its runs are worth
 // reconciling: its node (binding), its scheduling gates (Kueue admitted

@@ -123,3 +123,58 @@ func TestPlaceholderPodChanged(t *testing.T) {
 		t.Errorf("PlaceholderPodChanged() of an object that is not a pod = false, want true")
 	}
 }
+
+func TestPlaceholderPodAdded(t *testing.T) {
+	fresh := func() *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "placeholder-0", Namespace: "ns", ResourceVersion: "1"},
+			Status:     corev1.PodStatus{Phase: corev1.PodPending},
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*corev1.Pod)
+		obj    func(*corev1.Pod) interface{}
+		want   bool
+	}{{
+		name:   "just created by the StatefulSet controller: the scheduler's update brings the runs back",
+		change: func(*corev1.Pod) {},
+	}, {
+		name:   "bound already (seen first after a restart, or the watch caught up late)",
+		change: func(p *corev1.Pod) { p.Spec.NodeName = "node-1" },
+		want:   true,
+	}, {
+		name: "marked unschedulable already",
+		change: func(p *corev1.Pod) {
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable}}
+		},
+		want: true,
+	}, {
+		name: "gated: waits for Kueue, whose admission the engine follows",
+		change: func(p *corev1.Pod) {
+			p.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "kueue.x-k8s.io/admission"}}
+		},
+		want: true,
+	}, {
+		name:   "being deleted",
+		change: func(p *corev1.Pod) { p.DeletionTimestamp = &metav1.Time{Time: time.Unix(1, 0)} },
+		want:   true,
+	}, {
+		name:   "not a pod",
+		change: func(*corev1.Pod) {},
+		obj:    func(p *corev1.Pod) interface{} { return p.ObjectMeta },
+		want:   true,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := fresh()
+			tc.change(p)
+			var obj interface{} = p
+			if tc.obj != nil {
+				obj = tc.obj(p)
+			}
+			if got := PlaceholderPodAdded(obj); got != tc.want {
+				t.Errorf("PlaceholderPodAdded() = %t, want %t", got, tc.want)
+			}
+		})
+	}
+}

@@ -192,6 +192,7 @@ func (e *Engine) patchAnnotations(ctx context.Context, sts *appsv1.StatefulSet, 
 		return nil, fmt.Errorf("annotating placeholder StatefulSet %s/%s (%s): %w", sts.Namespace, sts.Name, strings.Join(keys, ", "), err)
 	}
 	e.own.updated(sts, after, e.Clock.Now())
+	e.ownEvents.wrote(after)
 	return after, nil
 }
 

@@ -45,7 +45,7 @@ import (
 // requests).
 func (e *Engine) create(ctx context.Context, s Settings, run *v1.PipelineRun, spec placeholder.Spec, again bool) (Placement, error) {
 	sts := placeholder.StatefulSet(spec)
-	_, err := e.KubeClient.AppsV1().StatefulSets(run.Namespace).Create(ctx, sts, metav1.CreateOptions{})
+	created, err := e.KubeClient.AppsV1().StatefulSets(run.Namespace).Create(ctx, sts, metav1.CreateOptions{})
 	switch {
 	case err == nil:
 	case apierrors.IsAlreadyExists(err):
@@ -73,8 +73,15 @@ func (e *Engine) create(ctx context.Context, s Settings, run *v1.PipelineRun, sp
 	if again {
 		event(ctx, run, corev1.EventTypeNormal, EventPlaceholderRecreated, msg)
 	}
-	wait := waiting(ReasonWaitingForNode, msg+"; waiting for the scheduler to bind it to a node", 0)
+	// Checked again after createGrace, as a StatefulSet without its pod
+	// is (decideNoPod): the creation's own event re-queues nothing, and the
+	// pod's events bring the run back as soon as there is one.
+	wait := waiting(ReasonWaitingForNode, msg+"; waiting for the scheduler to bind it to a node", createGrace)
 	wait.Since = e.Clock.Now()
+	if created != nil {
+		e.ownEvents.wrote(created)
+		e.ownEvents.settle(created.UID, true, e.Clock.Now())
+	}
 	return wait, nil
 }
 
@@ -153,6 +160,7 @@ func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, sp
 		return fmt.Errorf("updating placeholder StatefulSet %s/%s: %w", sts.Namespace, sts.Name, err)
 	}
 	e.own.updated(sts, after, e.Clock.Now())
+	e.ownEvents.wrote(after)
 	return nil
 }
 
