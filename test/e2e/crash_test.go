@@ -193,14 +193,24 @@ func refuseInNamespace(t *testing.T, ns string, r []admissionv1.NamedRuleWithOpe
 // refuseInNamespaceWith is refuseInNamespace with the refusal's message.
 func refuseInNamespaceWith(t *testing.T, ns, message string, r []admissionv1.NamedRuleWithOperations) func() {
 	t.Helper()
+	return refuseInNamespaceUnless(t, ns, nil, "false", message, r)
+}
+
+// refuseInNamespaceUnless makes the API server refuse, with message, the
+// writes r matches in namespace ns for which the CEL expression admit
+// (over variables vars) is false; it returns the function that lifts the
+// refusal (also run at cleanup).
+func refuseInNamespaceUnless(t *testing.T, ns string, vars []admissionv1.Variable, admit, message string, r []admissionv1.NamedRuleWithOperations) func() {
+	t.Helper()
 	name := "e2e-refuse-" + ns
 	policy := &admissionv1.ValidatingAdmissionPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: admissionv1.ValidatingAdmissionPolicySpec{
 			FailurePolicy:    ptr.To(admissionv1.Fail),
 			MatchConstraints: &admissionv1.MatchResources{ResourceRules: r},
+			Variables:        vars,
 			Validations: []admissionv1.Validation{{
-				Expression: "false",
+				Expression: admit,
 				Message:    message,
 			}},
 		},
