@@ -52,6 +52,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -182,8 +183,10 @@ type Engine struct {
 	refused refusals
 	// visibility remembers whether Kueue's visibility API is served.
 	visibility kueueVisibility
-	// released holds the placeholders Release deleted (ReleasedPlaceholder).
-	released releases
+	// released holds the UIDs of the placeholder StatefulSets Release
+	// deleted, for releasedTTL: the events of those deletions re-queue
+	// nothing (ReleasedPlaceholder). A failed deletion drops its UID.
+	released expiring[types.UID, struct{}]
 	// ownEvents holds the placeholder StatefulSets as the engine's writes
 	// left them, whose watch events re-queue nothing (OwnStatefulSetWrite).
 	ownEvents ownEvents
