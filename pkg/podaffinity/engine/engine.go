@@ -244,19 +244,6 @@ type Placement struct {
 	Current *v1.PipelineRun
 }
 
-func sameRequests(a, b corev1.ResourceList) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for name, q := range a {
-		other, ok := b[name]
-		if !ok || q.Cmp(other) != 0 {
-			return false
-		}
-	}
-	return true
-}
-
 func formatResources(r corev1.ResourceList) string {
 	parts := make([]string, 0, len(r))
 	for _, name := range sortedNames(r) {
@@ -264,12 +251,6 @@ func formatResources(r corev1.ResourceList) string {
 		parts = append(parts, string(name)+"="+q.String())
 	}
 	return strings.Join(parts, ", ")
-}
-
-// conflict fails a run whose placeholder's name is taken.
-func conflict(namespace, name string) Placement {
-	return Placement{Failed: true, Reason: ReasonPlaceholderConflict, Message: fmt.Sprintf(
-		"StatefulSet %s/%s exists and is not controlled by this PipelineRun; delete or rename it", namespace, name)}
 }
 
 func waiting(reason, message string, requeueAfter time.Duration) Placement {

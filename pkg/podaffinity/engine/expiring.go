@@ -29,13 +29,11 @@ import (
 // Callers pass the time, from the engine's Clock, which tests set. The zero
 // value is ready to use; it is safe for concurrent use.
 //
-// Not k8s.io/apimachinery's cache.Expiring nor LRUExpireCache: the users
-// read and write an entry in one step (ownWrites chains a write onto the
-// previous one and drops a record the cache shows; refusals keep the
-// first refusal while each one extends the entry), which those answer only
-// with a lock of the user's own around them. Both also take their clock
-// when built, where the Engine is a struct literal whose Clock callers set;
-// and LRUExpireCache evicts live entries past its size.
+// Not k8s.io/apimachinery's cache.Expiring or LRUExpireCache: neither reads
+// and writes an entry in one step (ownWrites chains a write onto the last
+// one and drops one the cache shows; refusals keep the first time), both
+// take their clock when built (the Engine is a struct literal whose Clock
+// callers set), and LRUExpireCache evicts live entries past a size.
 type expiring[K comparable, V any] struct {
 	mu      sync.Mutex
 	entries map[K]expiringEntry[V]
