@@ -52,6 +52,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -182,8 +183,10 @@ type Engine struct {
 	refused refusals
 	// visibility remembers whether Kueue's visibility API is served.
 	visibility kueueVisibility
-	// released holds the placeholders Release deleted (ReleasedPlaceholder).
-	released releases
+	// released holds the UIDs of the placeholder StatefulSets Release
+	// deleted, for releasedTTL: the events of those deletions re-queue
+	// nothing (ReleasedPlaceholder). A failed deletion drops its UID.
+	released expiring[types.UID, struct{}]
 	// ownEvents holds the placeholder StatefulSets as the engine's writes
 	// left them, whose watch events re-queue nothing (OwnStatefulSetWrite).
 	ownEvents ownEvents
@@ -241,19 +244,6 @@ type Placement struct {
 	Current *v1.PipelineRun
 }
 
-func sameRequests(a, b corev1.ResourceList) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for name, q := range a {
-		other, ok := b[name]
-		if !ok || q.Cmp(other) != 0 {
-			return false
-		}
-	}
-	return true
-}
-
 func formatResources(r corev1.ResourceList) string {
 	parts := make([]string, 0, len(r))
 	for _, name := range sortedNames(r) {
@@ -261,12 +251,6 @@ func formatResources(r corev1.ResourceList) string {
 		parts = append(parts, string(name)+"="+q.String())
 	}
 	return strings.Join(parts, ", ")
-}
-
-// conflict fails a run whose placeholder's name is taken.
-func conflict(namespace, name string) Placement {
-	return Placement{Failed: true, Reason: ReasonPlaceholderConflict, Message: fmt.Sprintf(
-		"StatefulSet %s/%s exists and is not controlled by this PipelineRun; delete or rename it", namespace, name)}
 }
 
 func waiting(reason, message string, requeueAfter time.Duration) Placement {

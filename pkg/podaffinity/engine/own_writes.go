@@ -19,7 +19,6 @@ package engine
 import (
 	"encoding/json"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
@@ -51,8 +50,7 @@ const ownWriteTTL = time.Minute
 // ends the record. The zero value is ready to use; it is safe for
 // concurrent use.
 type ownWrites struct {
-	mu      sync.Mutex
-	written map[types.UID]ownWrite
+	written expiring[types.UID, ownWrite]
 }
 
 // ownWrite is the latest of the writes the caches may not show yet.
@@ -66,7 +64,6 @@ type ownWrite struct {
 	// nil when the object was deleted at once.
 	pod         *corev1.Pod
 	statefulSet *appsv1.StatefulSet
-	at          time.Time
 }
 
 // record notes a write over the object with uid whose copy, as the engine
@@ -77,24 +74,15 @@ func (w *ownWrites) record(uid types.UID, before, after string, write ownWrite, 
 	if before == after {
 		return
 	}
-	write.at = now
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for id, r := range w.written {
-		if now.Sub(r.at) > ownWriteTTL {
-			delete(w.written, id)
+	w.written.update(uid, now, ownWriteTTL, func(last ownWrite, found bool) ownWrite {
+		write.before = []string{before}
+		if found && last.afterKey() == before {
+			// Written over the engine's own write: a cache that shows
+			// any copy before either is behind.
+			write.before = append(slices.Clone(last.before), before)
 		}
-	}
-	if w.written == nil {
-		w.written = map[types.UID]ownWrite{}
-	}
-	write.before = []string{before}
-	if last, ok := w.written[uid]; ok && last.afterKey() == before {
-		// Written over the engine's own write: a cache that shows any
-		// copy before either is behind.
-		write.before = append(slices.Clone(last.before), before)
-	}
-	w.written[uid] = write
+		return write
+	})
 }
 
 // afterKey is the key of the object as the write left it.
@@ -112,17 +100,7 @@ func (r ownWrite) afterKey() string {
 // cached copy, whose key is key, does not show it yet; ok is false, and the
 // record is dropped, once it does (or it expired).
 func (w *ownWrites) latest(uid types.UID, key string, now time.Time) (write ownWrite, ok bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	r, found := w.written[uid]
-	if !found {
-		return ownWrite{}, false
-	}
-	if !slices.Contains(r.before, key) || now.Sub(r.at) > ownWriteTTL {
-		delete(w.written, uid)
-		return ownWrite{}, false
-	}
-	return r, true
+	return w.written.getOrDrop(uid, now, func(r ownWrite) bool { return !slices.Contains(r.before, key) })
 }
 
 // pod returns the placeholder pod p as the engine last wrote it, when the

@@ -32,7 +32,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	k8stesting "k8s.io/client-go/testing"
 )
 
@@ -284,7 +283,8 @@ func TestPlaceRecordsMetrics(t *testing.T) {
 			e.Metrics = recorder
 			run := testRun()
 			if tc.refusedFor > 0 {
-				e.refused.since = map[types.UID]refusal{run.UID: {first: now.Add(-tc.refusedFor), last: now.Add(-diagnoseEvery)}}
+				// First refused refusedFor ago, last diagnoseEvery ago.
+				e.refused.since.set(run.UID, now.Add(-tc.refusedFor), now.Add(-diagnoseEvery), refusalForgetAfter)
 			}
 			tasks := remaining()
 			if tc.remaining != nil {

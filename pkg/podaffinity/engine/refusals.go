@@ -17,7 +17,6 @@ limitations under the License.
 package engine
 
 import (
-	"sync"
 	"time"
 
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
@@ -36,38 +35,24 @@ const refusalForgetAfter = 10 * time.Minute
 // memory does, and a restart of the controller starts the wait again. The
 // zero value is ready to use; it is safe for concurrent use.
 type refusals struct {
-	mu    sync.Mutex
-	since map[types.UID]refusal
+	// since holds when each run was first found refused, until
+	// refusalForgetAfter after it was last.
+	since expiring[types.UID, time.Time]
 }
-
-type refusal struct{ first, last time.Time }
 
 // refusedSince returns when the run's wait for its placeholder StatefulSet,
 // which the API server refuses now, began: when the engine first found it
 // refused.
 func (r *refusals) refusedSince(run *v1.PipelineRun, now time.Time) time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for uid, seen := range r.since {
-		if now.Sub(seen.last) > refusalForgetAfter {
-			delete(r.since, uid)
+	return r.since.update(run.UID, now, refusalForgetAfter, func(first time.Time, found bool) time.Time {
+		if !found {
+			return now
 		}
-	}
-	if r.since == nil {
-		r.since = map[types.UID]refusal{}
-	}
-	seen, ok := r.since[run.UID]
-	if !ok {
-		seen.first = now
-	}
-	seen.last = now
-	r.since[run.UID] = seen
-	return seen.first
+		return first
+	})
 }
 
 // forget ends the wait of the run with uid: its placeholder was created.
 func (r *refusals) forget(uid types.UID) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.since, uid)
+	r.since.delete(uid)
 }

@@ -59,7 +59,7 @@ func (e *Engine) Release(ctx context.Context, s Settings, run *v1.PipelineRun) e
 	// Recorded before the deletion, whose watch event may come before
 	// the API server's answer: the events of the deletion re-queue
 	// nothing (see ReleasedPlaceholder).
-	e.released.add(sts.UID, e.Clock.Now())
+	e.released.set(sts.UID, struct{}{}, e.Clock.Now(), releasedTTL)
 	if sts.DeletionTimestamp != nil {
 		return e.releaseHeldPod(ctx, sts)
 	}
@@ -69,7 +69,7 @@ func (e *Engine) Release(ctx context.Context, s Settings, run *v1.PipelineRun) e
 		Preconditions:     &metav1.Preconditions{UID: &sts.UID},
 	})
 	if err != nil && !apierrors.IsNotFound(err) {
-		e.released.forget(sts.UID)
+		e.released.delete(sts.UID)
 		return fmt.Errorf("deleting placeholder StatefulSet %s/%s: %w", run.Namespace, sts.Name, err)
 	}
 	logging.FromContext(ctx).Infof("Deleted placeholder StatefulSet %s/%s of PipelineRun %s", run.Namespace, sts.Name, run.Name)

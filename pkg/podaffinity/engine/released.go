@@ -31,47 +31,6 @@ import (
 // moments.
 const releasedTTL = time.Minute
 
-// releases remembers the placeholder StatefulSets Release deleted, by UID,
-// so that the events of those deletions re-queue nothing (see
-// ReleasedPlaceholder). The zero value is ready to use; it is safe for
-// concurrent use.
-type releases struct {
-	mu sync.Mutex
-	at map[types.UID]time.Time
-}
-
-// add records that the engine deletes the StatefulSet uid at now, and
-// forgets the records older than releasedTTL.
-func (r *releases) add(uid types.UID, now time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for id, at := range r.at {
-		if now.Sub(at) > releasedTTL {
-			delete(r.at, id)
-		}
-	}
-	if r.at == nil {
-		r.at = map[types.UID]time.Time{}
-	}
-	r.at[uid] = now
-}
-
-// forget drops the record of uid: its deletion failed.
-func (r *releases) forget(uid types.UID) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.at, uid)
-}
-
-// has reports whether the engine deleted the StatefulSet uid less than
-// releasedTTL before now.
-func (r *releases) has(uid types.UID, now time.Time) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	at, ok := r.at[uid]
-	return ok && now.Sub(at) <= releasedTTL
-}
-
 // ReleasedPlaceholder reports whether obj, a placeholder StatefulSet or a
 // pod it controls (or the tombstone of either, as an informer's delete
 // handler gets it), belongs to a placeholder that Release deleted: its run
@@ -91,7 +50,8 @@ func (e *Engine) ReleasedPlaceholder(obj interface{}) bool {
 	if owner := metav1.GetControllerOfNoCopy(o); owner != nil && owner.Kind == "StatefulSet" {
 		uid = owner.UID
 	}
-	return e.released.has(uid, e.Clock.Now())
+	_, released := e.released.get(uid, e.Clock.Now())
+	return released
 }
 
 // ownEventTTL bounds how long the engine remembers a write (see ownEvents).
@@ -104,16 +64,10 @@ const ownEventTTL = time.Minute
 // a reconcile that decided nothing new (the creation, the pin). A change by
 // anyone else has another version. Safe for concurrent use.
 type ownEvents struct {
-	mu sync.Mutex
-	// written: by a step in progress; settled: needing no event.
-	written map[types.UID]string
-	settled map[types.UID]ownEvent
-}
-
-// ownEvent is a version whose event needs nothing, and when it was written.
-type ownEvent struct {
-	version string
-	at      time.Time
+	// written: by a step in progress (types.UID to resourceVersion);
+	// settled: needing no event.
+	written sync.Map
+	settled expiring[types.UID, string]
 }
 
 // wrote notes a StatefulSet as the engine's write left it (not settled).
@@ -121,41 +75,24 @@ func (o *ownEvents) wrote(after *appsv1.StatefulSet) {
 	if after == nil || after.UID == "" || after.ResourceVersion == "" {
 		return
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.written == nil {
-		o.written = map[types.UID]string{}
-	}
-	o.written[after.UID] = after.ResourceVersion
+	o.written.Store(after.UID, after.ResourceVersion)
 }
 
 // settle ends the step that wrote the StatefulSet uid at now: when quiet,
 // the event of its last write needs nothing. Old records are forgotten.
 func (o *ownEvents) settle(uid types.UID, quiet bool, now time.Time) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	version, ok := o.written[uid]
-	delete(o.written, uid)
-	for id, e := range o.settled {
-		if now.Sub(e.at) > ownEventTTL {
-			delete(o.settled, id)
-		}
-	}
+	version, ok := o.written.LoadAndDelete(uid)
 	if !ok || !quiet {
+		o.settled.prune(now)
 		return
 	}
-	if o.settled == nil {
-		o.settled = map[types.UID]ownEvent{}
-	}
-	o.settled[uid] = ownEvent{version, now}
+	o.settled.set(uid, version.(string), now, ownEventTTL)
 }
 
 // has reports whether version of uid is a settled write, recent at now.
 func (o *ownEvents) has(uid types.UID, version string, now time.Time) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	e, ok := o.settled[uid]
-	return ok && e.version == version && now.Sub(e.at) <= ownEventTTL
+	settled, ok := o.settled.get(uid, now)
+	return ok && settled == version
 }
 
 // OwnStatefulSetWrite reports whether obj, a placeholder StatefulSet as an

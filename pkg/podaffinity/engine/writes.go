@@ -245,3 +245,23 @@ func (e *Engine) deletePod(ctx context.Context, p *corev1.Pod, now bool) error {
 	e.own.deleted(p, now, e.Clock.Now())
 	return nil
 }
+
+// conflict fails a run whose placeholder's name is taken.
+func conflict(namespace, name string) Placement {
+	return Placement{Failed: true, Reason: ReasonPlaceholderConflict, Message: fmt.Sprintf(
+		"StatefulSet %s/%s exists and is not controlled by this PipelineRun; delete or rename it", namespace, name)}
+}
+
+// sameRequests reports whether a and b request the same quantities.
+func sameRequests(a, b corev1.ResourceList) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for name, q := range a {
+		other, ok := b[name]
+		if !ok || q.Cmp(other) != 0 {
+			return false
+		}
+	}
+	return true
+}
