@@ -175,8 +175,7 @@ func decidePin(w world, now time.Time, s Settings) step {
 	st.spec.PinnedNode = current
 	st.spec.Requests = token(w)
 	_, reclaimed := sts.Annotations[placeholder.ReclaimingAnnotation]
-	_, waited := sts.Annotations[placeholder.WaitingSinceAnnotation]
-	if !waited && !reclaimed && w.pinned == current && sameRequests(placeholder.Requests(&sts.Spec.Template.Spec), st.spec.Requests) {
+	if templateAsks(w, current, st.spec.Requests) {
 		return withReclaim(st, w, now, s)
 	}
 	st.write = true
@@ -187,6 +186,15 @@ func decidePin(w world, now time.Time, s Settings) step {
 		st.events = []stepEvent{{corev1.EventTypeNormal, EventPlaced, placedText(current, w.nodeObj, w.t.Topology, sts.Name, placeholder.Requests(&sts.Spec.Template.Spec), st.nodeWait)}}
 	}
 	return withReclaim(st, w, now, s)
+}
+
+// templateAsks reports whether w's StatefulSet's template is pinned to
+// node and asks for requests, with no record of a wait or a reclaim: a pin
+// to node with requests writes nothing.
+func templateAsks(w world, node string, requests corev1.ResourceList) bool {
+	_, reclaimed := w.sts.Annotations[placeholder.ReclaimingAnnotation]
+	_, waited := w.sts.Annotations[placeholder.WaitingSinceAnnotation]
+	return !waited && !reclaimed && w.pinned == node && sameRequests(placeholder.Requests(&w.sts.Spec.Template.Spec), requests)
 }
 
 // withReclaim adds to pin step st the replacement of the pod when it lost
