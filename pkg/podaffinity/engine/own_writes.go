@@ -53,11 +53,6 @@ const ownWriteTTL = time.Minute
 type ownWrites struct {
 	mu      sync.Mutex
 	written map[types.UID]ownWrite
-	// changed is when the engine last changed each placeholder
-	// StatefulSet (updated), for ownWriteTTL, whether or not the caches
-	// show it: how long the StatefulSet controller has had to see it
-	// (controllerSaw).
-	changed map[types.UID]time.Time
 }
 
 // ownWrite is the latest of the writes the caches may not show yet.
@@ -177,30 +172,6 @@ func (w *ownWrites) deleted(p *corev1.Pod, atOnce bool, now time.Time) {
 // after is the StatefulSet the API server returned.
 func (w *ownWrites) updated(sts, after *appsv1.StatefulSet, now time.Time) {
 	w.record(sts.UID, statefulSetKey(sts), statefulSetKey(after), ownWrite{statefulSet: after}, now)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for id, at := range w.changed {
-		if now.Sub(at) > ownWriteTTL {
-			delete(w.changed, id)
-		}
-	}
-	if w.changed == nil {
-		w.changed = map[types.UID]time.Time{}
-	}
-	w.changed[sts.UID] = now
-}
-
-// changedAt returns when the engine last changed the placeholder
-// StatefulSet uid, if less than ownWriteTTL before now; zero otherwise
-// (never, or not since the controller started).
-func (w *ownWrites) changedAt(uid types.UID, now time.Time) time.Time {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	at, ok := w.changed[uid]
-	if !ok || now.Sub(at) > ownWriteTTL {
-		return time.Time{}
-	}
-	return at
 }
 
 const deletingKey = "deleting"
