@@ -11,7 +11,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
+
+// rateLimited is what client-go answers when its rate limiter would make a
+// request wait past its context's deadline.
+var rateLimited = fmt.Errorf("client rate limiter Wait returned an error: %w", errors.New("rate: Wait(n=1) would exceed context deadline"))
 
 // TestWaitEventually checks the wait primitive itself (no cluster object
 // involved): it returns once the probe holds, and a wait that times out
@@ -63,6 +69,41 @@ func TestWaitEventually(t *testing.T) {
 		},
 		wantErr:  []string{"last seen: node-2 is cordoned"},
 		notInErr: "deadline",
+	}, {
+		// client-go's rate limiter refuses a request whose wait would
+		// outlast the context's deadline before the deadline has passed.
+		name: "the client's rate limiter refuses the looks near the deadline: the last state and that error are both reported",
+		looks: func(_ context.Context, n int) error {
+			if n == 1 {
+				return errors.New("pod p is Pending")
+			}
+			return fmt.Errorf("getting pod p: %w", rateLimited)
+		},
+		wantErr: []string{"last seen: pod p is Pending", "last error: getting pod p: client rate limiter Wait returned an error"},
+	}, {
+		name: "the API server times out after a state was seen: both are reported",
+		looks: func(_ context.Context, n int) error {
+			if n == 1 {
+				return errors.New("condition Unknown/WaitingForNode")
+			}
+			return fmt.Errorf("getting run r: %w", apierrors.NewServerTimeout(schema.GroupResource{Resource: "pipelineruns"}, "get", 1))
+		},
+		wantErr: []string{"last seen: condition Unknown/WaitingForNode", "last error: getting run r: "},
+	}, {
+		name: "no look got an answer: nothing seen, and the last error",
+		looks: func(_ context.Context, _ int) error {
+			return fmt.Errorf("listing pods: %w", rateLimited)
+		},
+		wantErr:  []string{"(nothing seen); last error: listing pods: client rate limiter Wait"},
+		notInErr: "last seen",
+	}, {
+		// A pod that does not exist is a state, not a failed look.
+		name: "NotFound is a state",
+		looks: func(_ context.Context, _ int) error {
+			return fmt.Errorf("pod p: %w", apierrors.NewNotFound(schema.GroupResource{Resource: "pods"}, "p"))
+		},
+		wantErr:  []string{"last seen: pod p: pods \"p\" not found"},
+		notInErr: "last error",
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
