@@ -139,3 +139,52 @@ func TestWaitEventually(t *testing.T) {
 		})
 	}
 }
+
+// TestWaitError checks the message of a wait that timed out, for each
+// combination of a state seen and an error that kept a look from seeing,
+// and that both stay reachable with errors.Is.
+func TestWaitError(t *testing.T) {
+	state := errors.New("pod p is Pending")
+	cause := context.DeadlineExceeded
+	tests := []struct {
+		name          string
+		seen, failed  error
+		want          string
+		wantIs, notIs []error
+	}{{
+		name: "a state and, later, an error",
+		seen: state, failed: rateLimited,
+		want:   "waited 2s for pod p to run; last seen: pod p is Pending; last error: client rate limiter Wait returned an error: rate: Wait(n=1) would exceed context deadline",
+		wantIs: []error{state, rateLimited},
+	}, {
+		name: "a state only",
+		seen: state,
+		want: "waited 2s for pod p to run; last seen: pod p is Pending", wantIs: []error{state}, notIs: []error{cause},
+	}, {
+		name:   "an error only",
+		failed: rateLimited,
+		want:   "waited 2s for pod p to run: context deadline exceeded (nothing seen); last error: client rate limiter Wait returned an error: rate: Wait(n=1) would exceed context deadline",
+		wantIs: []error{cause, rateLimited},
+	}, {
+		name: "nothing",
+		want: "waited 2s for pod p to run: context deadline exceeded (nothing seen)", wantIs: []error{cause},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := waitError("pod p to run", 2*time.Second, tc.seen, tc.failed, cause)
+			if diff := cmp.Diff(tc.want, err.Error()); diff != "" {
+				t.Errorf("message (-want +got):\n%s", diff)
+			}
+			for _, e := range tc.wantIs {
+				if !errors.Is(err, e) {
+					t.Errorf("errors.Is(%q, %q) = false, want true", err, e)
+				}
+			}
+			for _, e := range tc.notIs {
+				if errors.Is(err, e) {
+					t.Errorf("errors.Is(%q, %q) = true, want false", err, e)
+				}
+			}
+		})
+	}
+}
