@@ -188,15 +188,6 @@ func decidePin(w world, now time.Time, s Settings) step {
 	return withReclaim(st, w, now, s)
 }
 
-// templateAsks reports whether w's StatefulSet's template is pinned to
-// node and asks for requests, with no record of a wait or a reclaim: a pin
-// to node with requests writes nothing.
-func templateAsks(w world, node string, requests corev1.ResourceList) bool {
-	_, reclaimed := w.sts.Annotations[placeholder.ReclaimingAnnotation]
-	_, waited := w.sts.Annotations[placeholder.WaitingSinceAnnotation]
-	return !waited && !reclaimed && w.pinned == node && sameRequests(placeholder.Requests(&w.sts.Spec.Template.Spec), requests)
-}
-
 // withReclaim adds to pin step st the replacement of the pod when it lost
 // its room (lostRoom): its template, pinned, asks for that room again;
 // otherwise the hand-over (decideHandOver).

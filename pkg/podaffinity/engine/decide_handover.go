@@ -134,6 +134,15 @@ func replaceFixed(w world, now time.Time, st step, pl handOverPlan) step {
 	return st
 }
 
+// templateAsks reports whether w's StatefulSet's template is pinned to
+// node and asks for requests, with no record of a wait or a reclaim: a pin
+// to node with requests writes nothing.
+func templateAsks(w world, node string, requests corev1.ResourceList) bool {
+	_, reclaimed := w.sts.Annotations[placeholder.ReclaimingAnnotation]
+	_, waited := w.sts.Annotations[placeholder.WaitingSinceAnnotation]
+	return !waited && !reclaimed && w.pinned == node && sameRequests(placeholder.Requests(&w.sts.Spec.Template.Spec), requests)
+}
+
 // controllerRecheck is how soon a run whose placeholder pod is to be
 // replaced looks again whether the StatefulSet controller has seen the
 // template of the replacement: its status updates bring no run back.
