@@ -30,8 +30,15 @@ const widget corev1.ResourceName = "example.com/widget"
 // holding the peak, 3 widgets. When a starts it holds what b and c need
 // beside a: 1 widget, so it is replaced; when b starts, still 1 widget
 // (only its CPU shrinks: in place); when c starts, none: replaced again.
-// (Once in two runs a fourth placeholder pod was seen, on the same node;
-// the test logs every placeholder pod it saw, with its requests.)
+// Three placeholder pods in all. (A fourth was seen once: the engine
+// deleted the pod before the StatefulSet controller had seen the
+// replacement's template, the controller made it token-sized from the
+// pin, and the engine, with a running, took it for a preempted pod and
+// replaced it again, PlaceholderLost. The engine now waits for the
+// controller to see the template: TestReplacementMadeFromObservedTemplate.
+// The test still logs every placeholder pod, with its requests. A pod
+// that kwok deletes before it is bound, made again at once from the same
+// revision, is not counted: kwokDeletedUnbound.)
 func TestReliabilityExtendedResourceHandOver(t *testing.T) {
 	setFeatureFlags(t, patchedFlags(map[string]string{flagMaxNodeWait: "60s"}))
 	ns := newNamespace(t, "widget")
@@ -55,7 +62,13 @@ func TestReliabilityExtendedResourceHandOver(t *testing.T) {
 		t.Errorf("%d TaskRun pods on %v, want 3 on %s, the node with the widgets", len(pods), nodes, node)
 	}
 	var seen []string
-	for _, p := range holders.all() {
+	all := holders.all()
+	for i, p := range all {
+		if kwokDeletedUnbound(all, i) {
+			t.Logf("not counted: placeholder pod %s uid %s, deleted before it was bound and made again from the same revision %s (kwok's pod-delete by name)",
+				p.Name, p.UID, p.Labels["controller-revision-hash"])
+			continue
+		}
 		seen = append(seen, p.Name+" ("+string(p.UID)+") on "+p.Spec.NodeName)
 		t.Logf("placeholder pod %s uid %s revision %s created %s deleted %v node %q requests %v resized %v",
 			p.Name, p.UID, p.Labels["controller-revision-hash"], p.CreationTimestamp.Format("15:04:05"), p.DeletionTimestamp,
@@ -80,9 +93,13 @@ func TestReliabilityExtendedResourceHandOver(t *testing.T) {
 		t.Errorf("no placeholder pod holding 1 widget was shrunk in place when b started: %v", seen)
 	}
 	// The first placeholder pod and one replacement each when a and c
-	// start.
-	if len(seen) < 3 {
-		t.Errorf("placeholder pods %v, want at least 3: the first, and one replacement each when a and c start", seen)
+	// start; none taken for lost (a pod made from a template older than
+	// the replacement's would be).
+	if len(seen) != 3 {
+		t.Errorf("placeholder pods %v, want 3: the first, and one replacement each when a and c start", seen)
+	}
+	if lost := findEvents(ns, run, eventLost, ""); len(lost) > 0 {
+		t.Errorf("%s events %v, want none: every replacement held what later tasks need", eventLost, eventMessages(lost))
 	}
 	const why = string(widget) + " cannot be resized in place"
 	replaced := findEvents(ns, run, eventHandedOver, why)
@@ -95,6 +112,22 @@ func TestReliabilityExtendedResourceHandOver(t *testing.T) {
 	if len(replaced) != 2 || anyMentions(replaced, "pods (b)") {
 		t.Errorf("%d %s events saying %q, want 2 (a and c; b's hand-over is in place): %v", len(replaced), eventHandedOver, why, eventMessages(replaced))
 	}
+}
+
+// kwokDeletedUnbound reports whether pods[i], of placeholder pods in the
+// order they were made, was deleted before it was ever bound and the
+// StatefulSet made the next one from the same revision: no step of the
+// engine's. kwok plays its pod-delete stage (hack/kwok/stages.yaml) with a
+// delete by name, without the UID precondition a kubelet sends: played a
+// second time for the pod the engine replaced, it can delete the pod the
+// StatefulSet has just made in its place (the scheduler then reports
+// "pods ... not found" binding it). Seen in 2 of 20 runs; on a real node
+// the kubelet's delete carries the old pod's UID.
+func kwokDeletedUnbound(pods []*corev1.Pod, i int) bool {
+	p := pods[i]
+	const revision = "controller-revision-hash"
+	return p.Spec.NodeName == "" && p.DeletionTimestamp != nil && i+1 < len(pods) &&
+		pods[i+1].Labels[revision] == p.Labels[revision]
 }
 
 // anyMentions reports whether the message of some event of evs contains

@@ -20,7 +20,6 @@ import (
 	"context"
 
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 	"knative.dev/pkg/logging"
@@ -100,7 +99,7 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 		return st.placement, nil
 	}
 	if h := st.handOver; h != nil {
-		refused, err := e.handOver(ctx, w, sts, h)
+		refused, err := e.handOver(ctx, w, h)
 		if err != nil {
 			return Placement{}, err
 		}
@@ -113,11 +112,11 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 	return st.placement, nil
 }
 
-// handOver carries out hand-over h of w's pod: the template of its
-// replacement, if any, into sts; then the resize or the replacement; then
-// the event, counted (a shrink in place is counted without one). It
+// handOver carries out hand-over h of w's pod: the resize or the
+// replacement (its template was written by the pin); then the event,
+// counted (a shrink in place is counted without one). It
 // reports whether the cluster refused the resize, which replaced the pod.
-func (e *Engine) handOver(ctx context.Context, w world, sts *appsv1.StatefulSet, h *handOverStep) (refused bool, err error) {
+func (e *Engine) handOver(ctx context.Context, w world, h *handOverStep) (refused bool, err error) {
 	ev := h.event
 	switch {
 	case h.resize != nil:
@@ -133,11 +132,6 @@ func (e *Engine) handOver(ctx context.Context, w world, sts *appsv1.StatefulSet,
 			e.Metrics.Handover(ctx)
 		}
 	default:
-		if h.template != nil {
-			if err := e.updateTemplate(ctx, sts, *h.template, nil); err != nil {
-				return false, err
-			}
-		}
 		if h.replace {
 			if err := e.deletePod(ctx, w.pod, false); err != nil {
 				return false, err

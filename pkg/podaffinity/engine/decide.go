@@ -175,8 +175,7 @@ func decidePin(w world, now time.Time, s Settings) step {
 	st.spec.PinnedNode = current
 	st.spec.Requests = token(w)
 	_, reclaimed := sts.Annotations[placeholder.ReclaimingAnnotation]
-	_, waited := sts.Annotations[placeholder.WaitingSinceAnnotation]
-	if !waited && !reclaimed && w.pinned == current && sameRequests(placeholder.Requests(&sts.Spec.Template.Spec), st.spec.Requests) {
+	if templateAsks(w, current, st.spec.Requests) {
 		return withReclaim(st, w, now, s)
 	}
 	st.write = true

@@ -76,25 +76,12 @@ func waitsForShrink(w *world, pl handOverPlan) bool {
 // decideHandOver completes pin step st with the hand-over of w's pod at
 // now: its placement, and the resize or replacement it asks of act.
 func decideHandOver(w world, now time.Time, s Settings, st step) step {
-	p, name := w.pod, w.sts.Name
+	p := w.pod
 	node := p.Spec.NodeName
 	pl := planHandOver(&w, s)
 	ready := Placement{Node: node, Ready: true}
 	if pl.starting && len(pl.fixed) > 0 {
-		// Tasks that start need some of what the placeholder holds of a
-		// resource no node resizes in place: hand it over by replacing the
-		// pod with one pinned to the node that holds what later tasks
-		// still need (see replacement). Once that pod is bound, the
-		// template goes back to the token size.
-		spec := st.spec
-		spec.Requests = replacement(pl.have, pl.target, w.tasks)
-		fixed := strings.Join(pl.fixed, ", ")
-		st.handOver = &handOverStep{template: &spec, replace: true, event: &stepEvent{corev1.EventTypeNormal, EventReservationHandedOver, fmt.Sprintf(
-			"Placeholder %s handed %s of its reservation on node %s over to the PipelineRun's pods (%s) by replacing its pod with one that holds %s: %s cannot be resized in place",
-			name, formatResources(subtract(pl.have, spec.Requests)), node, startingNames(w.tasks), formatResources(spec.Requests), fixed)}}
-		st.placement = Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, Message: fmt.Sprintf(
-			"Handing the reservation on node %s over to the PipelineRun's pods: replacing placeholder pod %s (%s cannot be resized in place)", node, p.Name, fixed)}
-		return st
+		return replaceFixed(w, now, st, pl)
 	}
 	if !sameRequests(pl.want, pl.have) {
 		return resizeTo(w, now, st, pl)
@@ -116,6 +103,65 @@ func decideHandOver(w world, now time.Time, s Settings, st step) step {
 	}
 	st.placement = ready
 	return st
+}
+
+// replaceFixed completes pin step st for tasks that start and need some
+// of what w's pod holds of a resource no node resizes in place (pl.fixed):
+// the reservation is handed over by replacing the pod with one pinned to
+// the node that holds what later tasks still need (see replacement),
+// written into the template by the pin (once that pod is bound, the
+// template goes back to the token size). The pod is deleted only once the
+// StatefulSet controller has seen that template (controllerSaw): it makes
+// the new pod from the template as its informer has it, and one made from
+// the pin alone would hold the token, lose the room later tasks need
+// (lostRoom) and be replaced a second time.
+func replaceFixed(w world, now time.Time, st step, pl handOverPlan) step {
+	p, name := w.pod, w.sts.Name
+	node := p.Spec.NodeName
+	fixed := strings.Join(pl.fixed, ", ")
+	st.spec.Requests = replacement(pl.have, pl.target, w.tasks)
+	st.write = !templateAsks(w, node, st.spec.Requests)
+	if st.write || !controllerSaw(w, now) {
+		st.placement = Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: controllerRecheck, Message: fmt.Sprintf(
+			"Handing the reservation on node %s over to the PipelineRun's pods: replacing placeholder pod %s (%s cannot be resized in place) once the StatefulSet controller has seen the template of its replacement", node, p.Name, fixed)}
+		return st
+	}
+	st.handOver = &handOverStep{replace: true, event: &stepEvent{corev1.EventTypeNormal, EventReservationHandedOver, fmt.Sprintf(
+		"Placeholder %s handed %s of its reservation on node %s over to the PipelineRun's pods (%s) by replacing its pod with one that holds %s: %s cannot be resized in place",
+		name, formatResources(subtract(pl.have, st.spec.Requests)), node, startingNames(w.tasks), formatResources(st.spec.Requests), fixed)}}
+	st.placement = Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, Message: fmt.Sprintf(
+		"Handing the reservation on node %s over to the PipelineRun's pods: replacing placeholder pod %s (%s cannot be resized in place)", node, p.Name, fixed)}
+	return st
+}
+
+// templateAsks reports whether w's StatefulSet's template is pinned to
+// node and asks for requests, with no record of a wait or a reclaim: a pin
+// to node with requests writes nothing.
+func templateAsks(w world, node string, requests corev1.ResourceList) bool {
+	_, reclaimed := w.sts.Annotations[placeholder.ReclaimingAnnotation]
+	_, waited := w.sts.Annotations[placeholder.WaitingSinceAnnotation]
+	return !waited && !reclaimed && w.pinned == node && sameRequests(placeholder.Requests(&w.sts.Spec.Template.Spec), requests)
+}
+
+// controllerRecheck is how soon a run whose placeholder pod is to be
+// replaced looks again whether the StatefulSet controller has seen the
+// template of the replacement: its status updates bring no run back.
+const controllerRecheck = time.Second
+
+// controllerLimit bounds the wait for the StatefulSet controller to see a
+// template the engine wrote: after it, the pod is replaced anyway.
+const controllerLimit = 10 * time.Second
+
+// controllerSaw reports whether, at now, the StatefulSet controller has
+// seen w's StatefulSet as it is (its observedGeneration), or the engine's
+// last change of it is older than controllerLimit or unknown (the
+// controller restarted since): a pod deleted then is made from that
+// template.
+func controllerSaw(w world, now time.Time) bool {
+	if w.sts.Status.ObservedGeneration >= w.sts.Generation {
+		return true
+	}
+	return w.changed.IsZero() || now.Sub(w.changed) >= controllerLimit
 }
 
 // resizeTo completes pin step st with the resize of w's pod to pl.want.

@@ -23,6 +23,7 @@ import (
 	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -129,7 +130,7 @@ func TestDecideHandOver(t *testing.T) {
 	}, {
 		name:  "tasks start that need ephemeral storage the pod holds, later tasks need none: replace it with a token pod",
 		world: decideWorld(pinned, reporting(placeholderPod("node-1", withEphemeral(rl("2", "16Mi"), "1Gi"), ago(time.Hour))), tasks(ephemeral)),
-		want: pin(handing, &handOverView{Template: &template{Pinned: "node-1", Requests: token}, Replace: true,
+		want: pin(handing, &handOverView{Replace: true,
 			Event: EventReservationHandedOver}),
 		message: []string{"replacing placeholder pod", "ephemeral-storage cannot be resized in place"},
 	}, {
@@ -137,14 +138,43 @@ func TestDecideHandOver(t *testing.T) {
 		// place (the API server refuses it): the pod is replaced, once.
 		name:  "tasks start that need an extended resource the pod holds, later tasks need none: replace it with a token pod",
 		world: decideWorld(pinned, reporting(placeholderPod("node-1", withExtended(rl("2", "16Mi"), "1"), ago(time.Hour))), tasks(gpu)),
-		want: pin(handing, &handOverView{Template: &template{Pinned: "node-1", Requests: token}, Replace: true,
+		want: pin(handing, &handOverView{Replace: true,
 			Event: EventReservationHandedOver}),
 		message: []string{"replacing placeholder pod", string(extendedResource) + " cannot be resized in place"},
+	}, {
+		// The StatefulSet controller would make the new pod from the
+		// template its informer has (TestReplacementMadeFromObservedTemplate).
+		name: "an extended resource to hand over, the template written 2 s ago and not seen by the StatefulSet controller yet: wait, the pod kept",
+		world: decideWorld(unseen(ownSTS("node-1", token)), reporting(placeholderPod("node-1", withExtended(rl("2", "16Mi"), "1"), ago(time.Hour))),
+			tasks(gpu), changedAgo(2*time.Second)),
+		want:    pin(Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: controllerRecheck}, nil),
+		message: []string{"once the StatefulSet controller has seen the template of its replacement"},
+	}, {
+		name: "an extended resource to hand over, the template not seen by the StatefulSet controller 10 s after it was written: replace the pod anyway",
+		world: decideWorld(unseen(ownSTS("node-1", token)), reporting(placeholderPod("node-1", withExtended(rl("2", "16Mi"), "1"), ago(time.Hour))),
+			tasks(gpu), changedAgo(controllerLimit)),
+		want: pin(handing, replace),
+	}, {
+		name: "an extended resource to hand over, the template not seen by the StatefulSet controller, written before the engine started: replace the pod",
+		world: decideWorld(unseen(ownSTS("node-1", token)), reporting(placeholderPod("node-1", withExtended(rl("2", "16Mi"), "1"), ago(time.Hour))),
+			tasks(gpu)),
+		want: pin(handing, replace),
 	}, {
 		name:  "the pod is the size it should be, applied: ready",
 		world: decideWorld(pinned, reporting(placeholderPod("node-1", token, ago(time.Hour)))),
 		want:  pin(ready, nil),
 	}})
+}
+
+// unseen is sts with a template the StatefulSet controller has not seen.
+func unseen(sts *appsv1.StatefulSet) *appsv1.StatefulSet {
+	sts.Generation, sts.Status.ObservedGeneration = 3, 2
+	return sts
+}
+
+// changedAgo has the engine remember that it changed the StatefulSet d ago.
+func changedAgo(d time.Duration) func(*world) {
+	return func(w *world) { w.changed = now.Add(-d) }
 }
 
 // TestWaitsForShrink checks when observe reads the placeholder pod from the

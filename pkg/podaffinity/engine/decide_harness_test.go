@@ -120,17 +120,17 @@ type stepView struct {
 	HandOver *handOverView
 }
 
-// handOverView is what a test compares of a hand-over: the template the
-// pod is replaced from (Replace), or the size it is resized to in place;
+// handOverView is what a test compares of a hand-over: that the pod is
+// replaced (from the template the pin writes), or the size it is resized
+// to in place;
 // the reasons of the events said when it is resized in place (Event, or
 // replaced: then also the count), and when a shrink is refused (Refused).
 type handOverView struct {
-	Template *template
-	Replace  bool
-	Resize   corev1.ResourceList
-	Grows    bool
-	Event    string
-	Refused  string
+	Replace bool
+	Resize  corev1.ResourceList
+	Grows   bool
+	Event   string
+	Refused string
 }
 
 func viewOf(st step) stepView {
@@ -154,9 +154,6 @@ func viewOf(st step) stepView {
 	}
 	if h := st.handOver; h != nil {
 		v.HandOver = &handOverView{Replace: h.replace, Resize: h.resize, Grows: h.grows}
-		if h.template != nil {
-			v.HandOver.Template = &template{Pinned: h.template.PinnedNode, Requests: h.template.Requests}
-		}
 		if h.event != nil {
 			v.HandOver.Event = h.event.reason
 		}

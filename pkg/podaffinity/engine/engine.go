@@ -43,6 +43,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
@@ -190,6 +191,9 @@ type Engine struct {
 	// ownEvents holds the placeholder StatefulSets as the engine's writes
 	// left them, whose watch events re-queue nothing (OwnStatefulSetWrite).
 	ownEvents ownEvents
+	// changed: when the engine last changed each placeholder template
+	// (types.UID to time.Time; templateChanged).
+	changed sync.Map
 }
 
 // synced calls Synced, if set.

@@ -66,6 +66,7 @@ func (e *Engine) observe(ctx context.Context, s Settings, run *v1.PipelineRun, t
 		return world{}, fmt.Errorf("getting placeholder StatefulSet %s/%s: %w", run.Namespace, t.Placeholder, err)
 	}
 	w.sts = e.own.statefulSet(sts, e.Clock.Now())
+	w.changed = e.templateChangedAt(w.sts.UID, e.Clock.Now())
 	if !metav1.IsControlledBy(w.sts, run) {
 		return w, nil
 	}

@@ -198,19 +198,32 @@ func TestPlaceWaves(t *testing.T) {
 		wantTemplate: tokenTemplate("node-1"),
 		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
-		name: "(9) tasks that start need ephemeral storage the placeholder holds, later tasks need some too: the pod is replaced by one that holds what they need",
+		// The StatefulSet controller makes the new pod from the template as
+		// its informer has it: the pod is deleted once it has seen what the
+		// replacement holds (TestReplacementMadeFromObservedTemplate).
+		name: "(9) tasks that start need ephemeral storage the placeholder holds, later tasks need some too: first the template asks what they need, the pod is kept",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
 			reporting(placeholderPod("node-1", withEphemeral(rl("2", "16Mi"), "3Gi"), ago(time.Hour))),
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
-		remaining: []demand.Task{
-			{Name: "c", After: []string{"a", "b"}, Pod: withEphemeral(rl("1", "1Mi"), "1Gi"), State: demand.Starting},
-			{Name: "d", After: []string{"c"}, Pod: withEphemeral(rl("1", "1Mi"), "2Gi")},
+		remaining:    laterEphemeral(),
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: controllerRecheck},
+		wantMessage:  []string{"replacing placeholder pod", "ephemeral-storage cannot be resized in place", "once the StatefulSet controller has seen the template"},
+		wantActions:  []string{"patch statefulsets"},
+		wantTemplate: &template{Pinned: "node-1", Requests: withEphemeral(token, "2Gi")},
+		wantPod:      withEphemeral(rl("2", "16Mi"), "3Gi"),
+	}, {
+		name: "(9) ... then, the template asking what they need: the pod is replaced by one that holds it",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", withEphemeral(token, "2Gi")),
+			reporting(placeholderPod("node-1", withEphemeral(rl("2", "16Mi"), "3Gi"), ago(time.Hour))),
+			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
+		remaining:    laterEphemeral(),
 		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantMessage:  []string{"replacing placeholder pod", "ephemeral-storage cannot be resized in place"},
-		wantActions:  []string{"patch statefulsets", "delete pods"},
+		wantActions:  []string{"delete pods"},
 		wantTemplate: &template{Pinned: "node-1", Requests: withEphemeral(token, "2Gi")},
 		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
@@ -262,4 +275,13 @@ func shrinkNotApplied(conditions ...corev1.PodCondition) *corev1.Pod {
 	p := reportingRequests(placeholderPod("node-1", placeholder.TokenRequests(), ago(time.Hour)), rl("2", "16Mi"))
 	p.Status.Conditions = append(p.Status.Conditions, conditions...)
 	return p
+}
+
+// laterEphemeral is a run whose task c starts needing 1Gi of ephemeral
+// storage, and whose task d needs 2Gi after it.
+func laterEphemeral() []demand.Task {
+	return []demand.Task{
+		{Name: "c", After: []string{"a", "b"}, Pod: withEphemeral(rl("1", "1Mi"), "1Gi"), State: demand.Starting},
+		{Name: "d", After: []string{"c"}, Pod: withEphemeral(rl("1", "1Mi"), "2Gi")},
+	}
 }

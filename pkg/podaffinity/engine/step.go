@@ -114,11 +114,9 @@ func done(p Placement) step {
 // handOverStep is the write a hand-over asks of act after the pin: resize
 // the pod in place, or replace it.
 type handOverStep struct {
-	// template, when set, is written into the StatefulSet's pod template
-	// (pinned) before the pod is replaced: what the new pod holds.
-	template *placeholder.Spec
 	// replace deletes the pod: the StatefulSet makes it again from its
-	// template, pinned to the node.
+	// template, pinned to the node (for the resources no node resizes in
+	// place, the pin wrote what the new pod holds: replaceFixed).
 	replace bool
 	// resize, when set, resizes the pod in place to it (requests and
 	// limits). grows: a grow, which keeps the pod as it is when the

@@ -18,6 +18,7 @@ package engine
 
 import (
 	"fmt"
+	"time"
 
 	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
@@ -61,6 +62,9 @@ type world struct {
 	// cache has it (cached) and as the engine last wrote it (pod), and
 	// node and unusable as below (see observeJoined).
 	cached, pod, terminating *corev1.Pod
+	// changed is when this engine last changed the StatefulSet, zero when
+	// it has not in the last minute (or not since it started).
+	changed time.Time
 	// pinned is the node the StatefulSet's template is pinned to, or "".
 	pinned string
 	// node is the run's node: the pod's, or else the pinned one ("": none);

@@ -161,6 +161,7 @@ func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, sp
 	}
 	e.own.updated(sts, after, e.Clock.Now())
 	e.ownEvents.wrote(after)
+	e.templateChanged(sts.UID, e.Clock.Now())
 	return nil
 }
 

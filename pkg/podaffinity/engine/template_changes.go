@@ -1,0 +1,57 @@
+/*
+Copyright 2026 The Tekton Authors
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package engine
+
+import (
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// The engine remembers, for a minute, when it last changed each
+// placeholder StatefulSet's pod template: the StatefulSet controller makes
+// pods from the template as its informer has it, and a pod the engine
+// replaces waits for it to have seen the new one, for a while
+// (controllerSaw). Kept apart from the caches' view (ownWrites): it
+// outlives the moment the caches show the write.
+
+// templateChanged notes that the engine changed the template of the
+// placeholder StatefulSet uid at now, and forgets older notes.
+func (e *Engine) templateChanged(uid types.UID, now time.Time) {
+	e.changed.Range(func(k, v any) bool {
+		if at, ok := v.(time.Time); !ok || now.Sub(at) > ownWriteTTL {
+			e.changed.Delete(k)
+		}
+		return true
+	})
+	e.changed.Store(uid, now)
+}
+
+// templateChangedAt returns when the engine last changed the template of
+// the placeholder StatefulSet uid, if in the minute before now; zero
+// otherwise (not lately, or not since the controller started).
+func (e *Engine) templateChangedAt(uid types.UID, now time.Time) time.Time {
+	v, ok := e.changed.Load(uid)
+	if !ok {
+		return time.Time{}
+	}
+	at, ok := v.(time.Time)
+	if !ok || now.Sub(at) > ownWriteTTL {
+		return time.Time{}
+	}
+	return at
+}
