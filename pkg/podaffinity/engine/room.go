@@ -115,8 +115,12 @@ func (e *Engine) readRoom(w *world) error {
 // the scheduler counts it (the larger of its spec and what the node
 // reports, and its overhead), and beside the pods of pods on n that have
 // not finished, other than p and the pods of the run of placeholder name
-// (its running tasks, counted by inUse).
+// (its running tasks, counted by inUse). A node that reports no
+// allocatable (its kubelet has not said yet) has an unknown room: nil.
 func roomBeside(n *corev1.Node, p *corev1.Pod, name string, pods []*corev1.Pod) corev1.ResourceList {
+	if len(n.Status.Allocatable) == 0 {
+		return nil
+	}
 	room := corev1.ResourceList{}
 	for name, q := range n.Status.Allocatable {
 		room[name] = q.DeepCopy()

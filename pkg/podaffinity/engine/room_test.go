@@ -79,6 +79,13 @@ func TestRoomBeside(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a node that reports no allocatable: unknown", func(t *testing.T) {
+		bare := readyNode("node-1")
+		bare.Status.Allocatable = nil
+		if got := roomBeside(bare, shrinking, phName(), []*corev1.Pod{shrinking}); got != nil {
+			t.Errorf("roomBeside() = %v, want nil", got)
+		}
+	})
 }
 
 // TestFitsBeside checks whether the run's running and starting tasks fit
