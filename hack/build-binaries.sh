@@ -121,10 +121,22 @@ fi
 
 # --- kwok --------------------------------------------------------------------
 if needs_build kwok; then
-  log "building kwok ${KWOK_VERSION} (hack/tools/kwok)"
+  log "building kwok ${KWOK_VERSION} with hack/tools/kwok/delete-by-uid.patch (hack/tools/kwok)"
   start=${SECONDS}
-  (cd "${PRA_HACK}/tools/kwok" && go build -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}" \
-    -o "${TMP_BUILD}/kwok" sigs.k8s.io/kwok/cmd/kwok) \
+  # kwok deletes a pod by name alone: a delete it retries can remove the
+  # next pod a StatefulSet makes under the same name, which no kubelet does
+  # (its deletes carry the pod's UID). The build applies
+  # delete-by-uid.patch to a copy of kwok's module source.
+  kwok_src="$(cd "${PRA_HACK}/tools/kwok" && go mod download -json sigs.k8s.io/kwok | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [[ -n "${kwok_src}" ]] || die "finding kwok's module source failed"
+  cp -r "${kwok_src}" "${TMP_BUILD}/kwok-src" && chmod -R u+w "${TMP_BUILD}/kwok-src"
+  (cd "${TMP_BUILD}/kwok-src" && git apply "${PRA_HACK}/tools/kwok/delete-by-uid.patch") \
+    || die "applying hack/tools/kwok/delete-by-uid.patch to kwok ${KWOK_VERSION} failed"
+  mkdir -p "${TMP_BUILD}/kwok-mod" \
+    && cp "${PRA_HACK}/tools/kwok/go.mod" "${PRA_HACK}/tools/kwok/go.sum" "${PRA_HACK}/tools/kwok/tools.go" "${TMP_BUILD}/kwok-mod/"
+  (cd "${TMP_BUILD}/kwok-mod" && go mod edit -replace "sigs.k8s.io/kwok=${TMP_BUILD}/kwok-src" \
+    && go build -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}" \
+      -o "${TMP_BUILD}/kwok" sigs.k8s.io/kwok/cmd/kwok) \
     || die "building kwok failed"
   install_bin "${TMP_BUILD}/kwok" kwok
   log "kwok built in $((SECONDS - start))s"

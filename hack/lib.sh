@@ -281,10 +281,16 @@ tekton_src_dir() {
 }
 
 # bin_path COMPONENT : path of a cached binary.
+# kwok_key names the patch the kwok build applies (hack/tools/kwok), so that
+# a changed patch is a new build.
+kwok_key() {
+  sha256sum "${PRA_HACK}/tools/kwok/delete-by-uid.patch" | cut -c1-12
+}
+
 bin_path() {
   case "$1" in
     etcd) printf '%s\n' "${PRA_BIN_DIR}/etcd-${ETCD_VERSION}/etcd" ;;
-    kwok) printf '%s\n' "${PRA_BIN_DIR}/kwok-${KWOK_VERSION}/kwok" ;;
+    kwok) printf '%s\n' "${PRA_BIN_DIR}/kwok-${KWOK_VERSION}-$(kwok_key)/kwok" ;;
     kube-apiserver | kube-controller-manager | kube-scheduler | kubectl | kubelet)
       printf '%s\n' "${PRA_BIN_DIR}/$1-${K8S_VERSION}/$1"
       ;;

@@ -36,9 +36,11 @@ const widget corev1.ResourceName = "example.com/widget"
 // pin, and the engine, with a running, took it for a preempted pod and
 // replaced it again, PlaceholderLost. The engine now waits for the
 // controller to see the template: TestReplacementMadeFromObservedTemplate.
-// The test still logs every placeholder pod, with its requests. A pod
-// that kwok deletes before it is bound, made again at once from the same
-// revision, is not counted: kwokDeletedUnbound.)
+// The test still logs every placeholder pod, with its requests. Another
+// fourth pod was kwok's: its pod-delete played again by name removed the
+// pod the StatefulSet had just made in place of the replaced one; the
+// kwok build now deletes by UID, as a kubelet does,
+// hack/tools/kwok/delete-by-uid.patch.)
 func TestReliabilityExtendedResourceHandOver(t *testing.T) {
 	setFeatureFlags(t, patchedFlags(map[string]string{flagMaxNodeWait: "60s"}))
 	ns := newNamespace(t, "widget")
@@ -62,13 +64,7 @@ func TestReliabilityExtendedResourceHandOver(t *testing.T) {
 		t.Errorf("%d TaskRun pods on %v, want 3 on %s, the node with the widgets", len(pods), nodes, node)
 	}
 	var seen []string
-	all := holders.all()
-	for i, p := range all {
-		if kwokDeletedUnbound(all, i) {
-			t.Logf("not counted: placeholder pod %s uid %s, deleted before it was bound and made again from the same revision %s (kwok's pod-delete by name)",
-				p.Name, p.UID, p.Labels["controller-revision-hash"])
-			continue
-		}
+	for _, p := range holders.all() {
 		seen = append(seen, p.Name+" ("+string(p.UID)+") on "+p.Spec.NodeName)
 		t.Logf("placeholder pod %s uid %s revision %s created %s deleted %v node %q requests %v resized %v",
 			p.Name, p.UID, p.Labels["controller-revision-hash"], p.CreationTimestamp.Format("15:04:05"), p.DeletionTimestamp,
@@ -112,22 +108,6 @@ func TestReliabilityExtendedResourceHandOver(t *testing.T) {
 	if len(replaced) != 2 || anyMentions(replaced, "pods (b)") {
 		t.Errorf("%d %s events saying %q, want 2 (a and c; b's hand-over is in place): %v", len(replaced), eventHandedOver, why, eventMessages(replaced))
 	}
-}
-
-// kwokDeletedUnbound reports whether pods[i], of placeholder pods in the
-// order they were made, was deleted before it was ever bound and the
-// StatefulSet made the next one from the same revision: no step of the
-// engine's. kwok plays its pod-delete stage (hack/kwok/stages.yaml) with a
-// delete by name, without the UID precondition a kubelet sends: played a
-// second time for the pod the engine replaced, it can delete the pod the
-// StatefulSet has just made in its place (the scheduler then reports
-// "pods ... not found" binding it). Seen in 2 of 20 runs; on a real node
-// the kubelet's delete carries the old pod's UID.
-func kwokDeletedUnbound(pods []*corev1.Pod, i int) bool {
-	p := pods[i]
-	const revision = "controller-revision-hash"
-	return p.Spec.NodeName == "" && p.DeletionTimestamp != nil && i+1 < len(pods) &&
-		pods[i+1].Labels[revision] == p.Labels[revision]
 }
 
 // anyMentions reports whether the message of some event of evs contains
