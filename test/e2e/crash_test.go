@@ -28,11 +28,8 @@ import (
 // (crash_shrink_test.go), kills the controller, lets the node apply it and
 // starts a new controller.
 func TestReliabilityControllerKilledBetweenWrites(t *testing.T) {
-	// a (1 CPU) then b (3500m): the placeholder reserves 3500m, hands 1 CPU
-	// over to a, keeps 2500m for b while a runs, and hands it over when b
-	// starts. Neither task fits on the 4-CPU node beside the placeholder's
-	// size before its shrink, so each waits for the shrink (a task that fits
-	// beside it starts in the step that asks the shrink).
+	// a (100m) then b (500m): the placeholder reserves 500m, hands 100m over
+	// to a, keeps 400m for b while a runs, and hands it over when b starts.
 	type state = func(pinned bool, cpu string, taskRuns, done int) bool
 	// A hand-over is a resize in place or, where that is refused, the
 	// replacement of the pod: refuse both. (Refusing the creation of a
@@ -59,20 +56,20 @@ func TestReliabilityControllerKilledBetweenWrites(t *testing.T) {
 		name:   "after the placeholder is pinned, before it is shrunk for the first task",
 		refuse: handOver,
 		reached: func(pinned bool, cpu string, taskRuns, done int) bool {
-			return pinned && cpu == "3500m" && taskRuns == 0
+			return pinned && cpu == "500m" && taskRuns == 0
 		},
 	}, {
 		name:   "after the first task, before the placeholder hands the rest over to the second",
 		refuse: handOver,
 		armAt:  func(pinned bool, cpu string, taskRuns, done int) bool { return taskRuns == 1 && done == 0 },
 		reached: func(pinned bool, cpu string, taskRuns, done int) bool {
-			return cpu == "2500m" && taskRuns == 1 && done == 1
+			return cpu == "400m" && taskRuns == 1 && done == 1
 		},
 	}, {
 		name:       "after the placeholder is shrunk for the first task, before the node applies it and the first TaskRun is created",
 		holdShrink: true,
 		reached: func(pinned bool, cpu string, taskRuns, done int) bool {
-			return pinned && cpu == "2500m" && taskRuns == 0
+			return pinned && cpu == "400m" && taskRuns == 0
 		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,7 +77,7 @@ func TestReliabilityControllerKilledBetweenWrites(t *testing.T) {
 			ns := newNamespace(t, "crash")
 			rec := watchPods(t, nil, ns)
 			const run = "crashed"
-			spec := pipelineSpec(taskDef{name: "a", cpu: "1", duration: "4s"}, taskDef{name: "b", cpu: "3500m", after: []string{"a"}, duration: "1s"})
+			spec := pipelineSpec(taskDef{name: "a", cpu: "100m", duration: "4s"}, taskDef{name: "b", cpu: "500m", after: []string{"a"}, duration: "1s"})
 			var lift func()
 			opts := runOpts{}
 			if tc.holdShrink {

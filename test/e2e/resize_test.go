@@ -95,10 +95,8 @@ type refused struct {
 	pods          *podHistory
 }
 
-// refusedShrink runs a one-task pipeline (3 CPU) whose placeholder pod's
-// node answers its shrink by mode. The task does not fit on the 4-CPU node
-// beside the placeholder's 3 CPU: it waits for the shrink (a task that fits
-// beside it starts at once, and nothing waits for the shrink). The pod is annotated while it cannot be
+// refusedShrink runs a one-task pipeline (1 CPU) whose placeholder pod's
+// node answers its shrink by mode. The pod is annotated while it cannot be
 // scheduled yet (the run's podTemplate selects a label no node has), then a
 // node gets the label: no resize can come before the annotation. It waits
 // until the placeholder pod is bound and the engine has asked the shrink.
@@ -108,7 +106,7 @@ func refusedShrink(t *testing.T, mode string) *refused {
 	ns := newNamespace(t, "resize-"+strings.ToLower(mode))
 	r := &refused{ns: ns, run: "shrink", node: cluster.nodes[0], pods: watchPlaceholderPods(t, ns)}
 	const label = "e2e.pipelinerun-affinity.dev/resize"
-	createRun(t, newRun(ns, r.run, pipelineSpec(taskDef{name: "work", cpu: "3"}),
+	createRun(t, newRun(ns, r.run, pipelineSpec(taskDef{name: "work", cpu: "1"}),
 		runOpts{duration: "1s", podTemplate: &pod.PodTemplate{NodeSelector: map[string]string{label: ns}}}))
 
 	var name string

@@ -50,10 +50,6 @@ type handOverPlan struct {
 	// want is what a resize in place asks: target of CPU and memory, the
 	// rest as it is, and while tasks start no more than the node allocated.
 	want corev1.ResourceList
-	// beside: the tasks that start fit on the node beside the pod at the
-	// size the scheduler still counts (readsRoom, fitsBeside): they need
-	// not wait for its shrink.
-	beside bool
 }
 
 // planHandOver is the hand-over's plan for w's pod, bound to its node.
@@ -68,7 +64,6 @@ func planHandOver(w *world, s Settings) handOverPlan {
 	if pl.starting {
 		pl.want = atMost(pl.want, allocated(p))
 	}
-	pl.beside = readsRoom(w, pl, s) && fitsBeside(w)
 	return pl
 }
 
@@ -96,10 +91,6 @@ func decideHandOver(w world, now time.Time, s Settings, st step) step {
 			// The node will never apply it (a static CPU or memory manager
 			// keeps Guaranteed pods at their size, say), or not in time.
 			return replaceStuck(w, st, why)
-		}
-		if pl.beside {
-			st.placement = ready
-			return st
 		}
 		// The kubelet has not applied the shrink yet: until it has, the
 		// scheduler still counts the reservation on the node. The pod's
@@ -208,7 +199,7 @@ func resizeTo(w world, now time.Time, st step, pl handOverPlan) step {
 	}
 	st.handOver = h
 	st.placement = Placement{Node: node, Ready: true}
-	if pl.starting && !pl.beside {
+	if pl.starting {
 		// Tasks start once the node has applied the new size: the pod's
 		// update brings the run back then, and resizeLimit from now in
 		// any case, when the shrink would count as stuck (the node saying
@@ -234,12 +225,6 @@ func awaitStart(w world, now time.Time, st step, pl handOverPlan) step {
 	}
 	if why := resizeStuck(p, now); why != "" {
 		return replaceStuck(w, st, why)
-	}
-	if pl.beside {
-		// They start beside the pod; its shrink is asked once the node
-		// has started it (the pod's update brings the run back).
-		st.placement = Placement{Node: node, Ready: true}
-		return st
 	}
 	st.placement = Placement{Node: node, Reason: ReasonHandingOver, RequeueAfter: resizeRecheck(p, now), Message: fmt.Sprintf(
 		"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to start placeholder pod %s, to shrink it", node, p.Name)}

@@ -23,7 +23,6 @@ import (
 	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
-	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -176,87 +175,6 @@ func unseen(sts *appsv1.StatefulSet) *appsv1.StatefulSet {
 // changedAgo has the engine remember that it changed the StatefulSet d ago.
 func changedAgo(d time.Duration) func(*world) {
 	return func(w *world) { w.changed = now.Add(-d) }
-}
-
-// TestDecideHandOverBeside checks the hand-over of a placeholder pod whose
-// node has room for the starting tasks beside it at the size the scheduler
-// still counts (world.room): the run is ready in the step that asks the
-// shrink, or before the node has started the pod's container, rather than
-// one reconcile later, once the node has applied it. Where the room is not
-// known, too small, or the run is not alone on its node, the tasks wait
-// for the shrink as before.
-func TestDecideHandOverBeside(t *testing.T) {
-	token := placeholder.TokenRequests()
-	pinned := ownSTS("node-1", token)
-	pin := func(placement Placement, h *handOverView) stepView {
-		return stepView{Kind: stepPin, Placement: placement, Pinned: "node-1", Requests: token, HandOver: h}
-	}
-	ready := Placement{Node: "node-1", Ready: true}
-	shrink := &handOverView{Resize: token, Refused: EventReservationHandedOver}
-	// a (2 CPU, 1Gi) and b (1 CPU, 2Gi) start: they need cpu=3, memory=3Gi.
-	room := func(cpu, memory string) func(*world) { return func(w *world) { w.room = rl(cpu, memory) } }
-	started := func() *corev1.Pod { return reporting(placeholderPod("node-1", peak(), ago(time.Hour))) }
-	bound := func() *corev1.Pod {
-		return placeholderPod("node-1", peak(), ago(3*time.Minute),
-			corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: ago(time.Second)})
-	}
-	asked := func() *corev1.Pod { return resizedAt(shrunk(now.Add(-time.Hour)), now.Add(-10*time.Second)) }
-	scoped := func(w *world) { w.t.NamespaceScoped = true }
-	preferred := func(w *world) { w.t.Isolation = selection.IsolationPreferred }
-	zone := func(w *world) { w.t.Topology = zoneKey }
-
-	runDecide(t, []decideCase{{
-		name:  "tasks start, room for them beside the pod's peak: shrink it and start them in the same step",
-		world: decideWorld(pinned, started(), room("3", "3Gi")),
-		want:  pin(ready, shrink),
-	}, {
-		name:  "tasks start, the pod's container not started yet, room beside it: start them, the shrink comes once it has started",
-		world: decideWorld(pinned, bound(), room("5", "13Gi")),
-		want:  pin(ready, nil),
-	}, {
-		name:  "shrink asked, not applied, room beside the pod: start the tasks",
-		world: decideWorld(pinned, asked(), room("3", "3Gi")),
-		want:  pin(ready, nil),
-	}, {
-		name:  "too little CPU beside the pod: the tasks wait for the node to apply the shrink",
-		world: decideWorld(pinned, started(), room("2", "13Gi")),
-		want:  pin(Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit}, shrink),
-	}, {
-		name:  "too little memory beside the not yet started pod: wait for the node to start it",
-		world: decideWorld(pinned, bound(), room("5", "2Gi")),
-		want:  pin(Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: resizeLimit - time.Second}, nil),
-	}, {
-		name:  "room not known: wait for the shrink",
-		world: decideWorld(pinned, asked()),
-		want:  pin(Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: 50 * time.Second}, nil),
-	}, {
-		// Other runs' pods may share the node: the engine does not see
-		// what they hold.
-		name:  "isolated within the namespace only: wait for the shrink",
-		world: decideWorld(pinned, asked(), room("3", "3Gi"), scoped),
-		want:  pin(Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: 50 * time.Second}, nil),
-	}, {
-		name:  "isolation preferred: wait for the shrink",
-		world: decideWorld(pinned, asked(), room("3", "3Gi"), preferred),
-		want:  pin(Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: 50 * time.Second}, nil),
-	}, {
-		// The run's pods go anywhere in the zone, not beside the pod.
-		name:  "pods share a zone: wait for the shrink",
-		world: decideWorld(pinned, asked(), room("3", "3Gi"), zone),
-		want:  pin(Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: 50 * time.Second}, nil),
-	}, {
-		name:   "reservation none: nothing to shrink, ready",
-		world:  decideWorld(pinned, reporting(placeholderPod("node-1", token, ago(time.Hour))), room("3", "3Gi")),
-		config: map[string]string{paconfig.ReservationKey: paconfig.ReservationNone},
-		want:   pin(ready, nil),
-	}, {
-		// The stuck shrink is replaced as before: the node said it will
-		// never apply it.
-		name:  "shrink stuck, room beside the pod: replace it as before",
-		world: decideWorld(pinned, resizedAt(shrunk(now.Add(-time.Hour)), now.Add(-90*time.Second)), room("3", "3Gi")),
-		want: pin(Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
-			&handOverView{Replace: true, Event: EventReservationHandedOver}),
-	}})
 }
 
 // TestWaitsForShrink checks when observe reads the placeholder pod from the

@@ -26,27 +26,15 @@ import (
 )
 
 // observeHandOver reads, into w, what the hand-over of a pod bound to a
-// usable node decides on beyond the pod and its node: the room beside it
-// on its node, from the caches, when the tasks that start could use it
-// (readsRoom); when the pod's shrink was asked, when the tasks wait for
-// the node to apply it and the cached copy does not say (withResizeRecord).
-// Only such a wait reads the pod from the API server.
+// usable node decides on beyond the cache: when the pod's shrink was asked,
+// when it waits for the node to apply it and the cached copy does not say
+// (withResizeRecord). Only such a wait reads the pod.
 func (e *Engine) observeHandOver(ctx context.Context, w *world, s Settings) error {
 	p := w.pod
 	if p == nil || p.Spec.NodeName == "" || w.unusable != "" {
 		return nil
 	}
-	pl := planHandOver(w, s)
-	if readsRoom(w, pl, s) {
-		if err := e.readRoom(w); err != nil {
-			return err
-		}
-		if fitsBeside(w) {
-			// The tasks start beside the pod: nothing waits for its shrink.
-			return nil
-		}
-	}
-	if _, ok := resizeAsked(p); ok || !waitsForShrink(w, pl) {
+	if _, ok := resizeAsked(p); ok || !waitsForShrink(w, planHandOver(w, s)) {
 		return nil
 	}
 	live, err := e.withResizeRecord(ctx, p)

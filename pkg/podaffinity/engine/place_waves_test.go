@@ -27,7 +27,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 )
 
 // TestPlaceWaves checks how Place resizes a placeholder pinned to its node
@@ -245,32 +244,13 @@ func TestPlaceWaves(t *testing.T) {
 	}, {
 		name: "(9) a grow the node deferred is not waited for when tasks start: shrink below what the node allocated",
 		objects: []runtime.Object{
-			// The spec asks 2 CPU, the node still gives the token amount;
-			// another pod holds 1500m of the node's 4 CPU, so b (1 CPU)
-			// and d do not fit beside the 2 CPU the scheduler counts.
+			// The spec asks 2 CPU, the node still gives the token amount.
 			readyNode("node-1"), ownSTS("node-1", token), reportingRequests(placeholderPod("node-1", rl("2", "16Mi"), ago(time.Hour)), token),
 			memberPod("build-b-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
-			requesting(otherPod("other", "node-1"), rl("1500m", "1Mi")),
 		},
 		remaining: append(growBack(demand.Running, demand.Waiting),
 			demand.Task{Name: "d", Pod: rl("100m", "1Mi"), State: demand.Starting}),
 		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit},
-		wantActions:  []string{"patch pods/resize"},
-		wantTemplate: tokenTemplate("node-1"),
-		wantPod:      token,
-		wantEvents:   nil,
-	}, {
-		// The node's 4 CPU less the 2 the scheduler counts leave room for
-		// b (1 CPU, running) and d (100m): d starts in the step that asks
-		// the shrink.
-		name: "(9) the same with room beside the pod: shrink and start d at once",
-		objects: []runtime.Object{
-			readyNode("node-1"), ownSTS("node-1", token), reportingRequests(placeholderPod("node-1", rl("2", "16Mi"), ago(time.Hour)), token),
-			memberPod("build-b-pod", "node-1", corev1.PodRunning, ago(time.Minute)),
-		},
-		remaining: append(growBack(demand.Running, demand.Waiting),
-			demand.Task{Name: "d", Pod: rl("100m", "1Mi"), State: demand.Starting}),
-		want:         Placement{Node: "node-1", Ready: true},
 		wantActions:  []string{"patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
@@ -304,20 +284,4 @@ func laterEphemeral() []demand.Task {
 		{Name: "c", After: []string{"a", "b"}, Pod: withEphemeral(rl("1", "1Mi"), "1Gi"), State: demand.Starting},
 		{Name: "d", After: []string{"c"}, Pod: withEphemeral(rl("1", "1Mi"), "2Gi")},
 	}
-}
-
-// otherPod is a running pod on node that is not the run's: a TaskRun pod
-// of another run, or of no run.
-func otherPod(name, node string) *corev1.Pod {
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, UID: types.UID(name + "-uid")},
-		Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "step"}}},
-		Status:     corev1.PodStatus{Phase: corev1.PodRunning},
-	}
-}
-
-// requesting makes p's first container request requests.
-func requesting(p *corev1.Pod, requests corev1.ResourceList) *corev1.Pod {
-	p.Spec.Containers[0].Resources.Requests = requests
-	return p
 }

@@ -93,12 +93,6 @@ type world struct {
 	// for longer than createGrace (diagnosing; diagnosed says it was).
 	dryRun    error
 	diagnosed bool
-	// room is what the run's node has beside its placeholder pod, at the
-	// size the scheduler still counts it, and beside the pods of others
-	// that the engine's pod cache shows there (see roomBeside); nil when
-	// not read. Read only when tasks of an isolated run start while its
-	// pod is to shrink or still shrinking (readsRoom).
-	room corev1.ResourceList
 }
 
 // see puts into w the placeholder pod p, as the engine last wrote it (nil:
