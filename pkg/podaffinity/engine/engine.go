@@ -43,7 +43,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
@@ -192,8 +191,8 @@ type Engine struct {
 	// left them, whose watch events re-queue nothing (OwnStatefulSetWrite).
 	ownEvents ownEvents
 	// changed: when the engine last changed each placeholder template
-	// (types.UID to time.Time; templateChanged).
-	changed sync.Map
+	// (templateChanged).
+	changed expiring[types.UID, time.Time]
 }
 
 // synced calls Synced, if set.

@@ -30,28 +30,15 @@ import (
 // outlives the moment the caches show the write.
 
 // templateChanged notes that the engine changed the template of the
-// placeholder StatefulSet uid at now, and forgets older notes.
+// placeholder StatefulSet uid at now.
 func (e *Engine) templateChanged(uid types.UID, now time.Time) {
-	e.changed.Range(func(k, v any) bool {
-		if at, ok := v.(time.Time); !ok || now.Sub(at) > ownWriteTTL {
-			e.changed.Delete(k)
-		}
-		return true
-	})
-	e.changed.Store(uid, now)
+	e.changed.set(uid, now, now, ownWriteTTL)
 }
 
 // templateChangedAt returns when the engine last changed the template of
 // the placeholder StatefulSet uid, if in the minute before now; zero
 // otherwise (not lately, or not since the controller started).
 func (e *Engine) templateChangedAt(uid types.UID, now time.Time) time.Time {
-	v, ok := e.changed.Load(uid)
-	if !ok {
-		return time.Time{}
-	}
-	at, ok := v.(time.Time)
-	if !ok || now.Sub(at) > ownWriteTTL {
-		return time.Time{}
-	}
+	at, _ := e.changed.get(uid, now)
 	return at
 }
