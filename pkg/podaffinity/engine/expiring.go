@@ -22,7 +22,7 @@ import (
 )
 
 // expiring is a map whose entries expire: the engine's short memories of
-// its own doings, keyed by UID (Engine.released, ownEvents, ownWrites,
+// its own doings, keyed by UID (Engine.released and changed, ownEvents, ownWrites,
 // refusals). An entry stored at t for ttl lives until t+ttl, inclusive.
 // Every store drops the entries expired by then, so the map holds only what
 // was stored within the longest ttl; reads drop nothing (but getOrDrop).
