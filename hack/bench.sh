@@ -16,7 +16,9 @@
 #
 # Environment: BENCH_ROUNDS (default 1), BENCH_TASK_CPU (default 1),
 # BENCH_TASK_DURATION (default 5s), BENCH_PHASE_TIMEOUT (default 30m),
-# BENCH_ONLY (run only the rows whose name contains it, e.g. "isolate"), plus
+# BENCH_ONLY (run only the rows whose name contains it, e.g. "isolate"),
+# BENCH_PROFILE (a directory: every row's controller is profiled into it,
+# CPU and allocations; see test/e2e/README.md#benchmark), plus
 # PRA_STATE_DIR and PRA_PORT_BASE as for hack/cluster.sh. The full log is
 # $PRA_STATE_DIR/bench.log. Refuses to run when a local cluster is already
 # running.
@@ -41,6 +43,11 @@ trap 'log "stopping the benchmark cluster"; bash "${PRA_HACK}/cluster.sh" down |
 eval "$(bash "${PRA_HACK}/cluster.sh" env)"
 
 export PRA_STATE_DIR BENCH_RUNS="${runs}"
+# go test runs in the package's directory: a relative BENCH_PROFILE means
+# one relative to where make bench was called.
+if [[ -n "${BENCH_PROFILE:-}" ]]; then
+  export BENCH_PROFILE="$(realpath -m -- "${BENCH_PROFILE}")"
+fi
 bench_log="${PRA_STATE_DIR}/bench.log"
 log "benchmark: ${runs} runs per phase on ${nodes} nodes (log ${bench_log})"
 set +e

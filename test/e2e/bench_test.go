@@ -62,6 +62,9 @@ type benchSettings struct {
 	taskCPU      string
 	taskDuration string
 	timeout      time.Duration
+	// profileDir, when set (BENCH_PROFILE), receives each phase's
+	// controller profiles (bench_profile_test.go).
+	profileDir string
 }
 
 func readBenchSettings(t *testing.T) benchSettings {
@@ -95,6 +98,7 @@ func readBenchSettings(t *testing.T) benchSettings {
 		}
 		s.timeout = d
 	}
+	s.profileDir = os.Getenv("BENCH_PROFILE")
 	return s
 }
 
@@ -136,6 +140,10 @@ func TestBench(t *testing.T) {
 	}
 	fmt.Printf("BENCH cluster: %d nodes, %d runs per phase of a → (b, c) → d (%s CPU, %s per task), %d round(s)\n",
 		len(cluster.nodes), s.runs, s.taskCPU, s.taskDuration, s.rounds)
+	if s.profileDir != "" {
+		enableProfiling(t)
+		fmt.Printf("BENCH profiles: every row's controller is profiled, into %s\n", s.profileDir)
+	}
 	var rows []benchRow
 	for round := 1; round <= s.rounds; round++ {
 		for _, c := range benchConfigs() {
@@ -171,6 +179,7 @@ func benchPhase(t *testing.T, s benchSettings, c benchConfig, audit, user string
 	auditBefore := fileSize(t, audit)
 
 	spec := benchPipeline(s.taskCPU)
+	prof := startProfiler(t, s.profileDir, strings.ReplaceAll(t.Name(), "/", "-"))
 	start := time.Now()
 	createBurst(t, ns, s.runs, spec, s.taskDuration)
 	if err := w.waitDone(s.runs, s.timeout); err != nil {
@@ -179,6 +188,9 @@ func benchPhase(t *testing.T, s benchSettings, c benchConfig, audit, user string
 	end := w.lastDone()
 	left := waitHoldersGone(ns, 60*time.Second)
 	cpuAfter := processCPUSeconds(t, pid)
+	if msg := prof.finish(); msg != "" {
+		fmt.Printf("BENCH profile: %s: %s\n", c.name, msg)
+	}
 	requests, writes, kinds := countAudit(t, audit, auditBefore, user)
 
 	row := benchRow{
