@@ -26,8 +26,9 @@
 #       and nothing else: tests make their ClusterQueues and LocalQueues
 #       (hack/kueue/README.md).
 #       --audit writes every request of the Tekton controller (its
-#       ServiceAccount), at the stage it is received, to the API server's
-#       audit log logs/audit.log (JSON lines; see hack/bench.sh).
+#       ServiceAccount), when it is received and when it is answered
+#       (with its status code), to the API server's audit log
+#       logs/audit.log (JSON lines; see hack/bench.sh).
 #       --real-nodes N adds the real nodes real-1 .. real-N (N <= 2; label
 #       type=real, taint pra.dev/real-node=true:NoSchedule): for each, a
 #       containerd and a kubelet on this machine, with locally built images
@@ -297,13 +298,14 @@ start_etcd() {
 }
 
 # audit_policy FILE : an audit policy that records the Tekton controller's
-# requests once each (when received: verb, resource, subresource, user) and
-# nothing else.
+# requests (verb, resource, subresource, user) and nothing else: once when
+# received, which counts every request, watches still open included, and
+# once when answered, which says how each ended (its status code).
 audit_policy() {
   cat >"$1" <<EOF
 apiVersion: audit.k8s.io/v1
 kind: Policy
-omitStages: [ResponseStarted, ResponseComplete, Panic]
+omitStages: [ResponseStarted, Panic]
 rules:
 - level: Metadata
   users: ["${TEKTON_CONTROLLER_USER}"]

@@ -114,17 +114,21 @@ func benchPipeline(cpu string) *v1.PipelineSpec {
 
 // benchRow is what one phase measured.
 type benchRow struct {
-	config        benchConfig
-	round         int
-	runs          int
-	makespan      time.Duration
-	firstPodP50   time.Duration
-	firstPodP95   time.Duration
-	cpuSeconds    float64
-	peakRSSMiB    float64
-	requests      int
-	statusWrites  int
-	requestKinds  map[string]int
+	config       benchConfig
+	round        int
+	runs         int
+	makespan     time.Duration
+	firstPodP50  time.Duration
+	firstPodP95  time.Duration
+	cpuSeconds   float64
+	peakRSSMiB   float64
+	requests     int
+	statusWrites int
+	requestKinds map[string]int
+	// failedKinds counts the requests the API server refused or failed,
+	// by kind and status code (a conflict, say, is a request spent for
+	// nothing).
+	failedKinds   map[string]int
 	split         int
 	maxRunsOnNode int
 	leftOver      int
@@ -238,12 +242,12 @@ func benchPhase(t *testing.T, s benchSettings, c benchConfig, audit, user string
 	if msg := prof.finish(); msg != "" {
 		fmt.Printf("BENCH profile: %s: %s\n", c.name, msg)
 	}
-	requests, writes, kinds := countAudit(t, audit, auditBefore, user)
+	requests, writes, kinds, failures := countAudit(t, audit, auditBefore, user)
 
 	row := benchRow{
 		config: c, runs: s.runs, makespan: end.Sub(start),
 		cpuSeconds: cpuAfter - cpuBefore, peakRSSMiB: peakRSSMiB(t, pid),
-		requests: requests, statusWrites: writes, requestKinds: kinds, leftOver: left, queues: queues,
+		requests: requests, statusWrites: writes, requestKinds: kinds, failedKinds: failures, leftOver: left, queues: queues,
 	}
 	row.firstPodP50, row.firstPodP95, row.split, row.maxRunsOnNode, row.failed = w.summary()
 	return row
@@ -579,20 +583,32 @@ func fileSize(t *testing.T, path string) int64 {
 
 // auditEvent is the part of an audit.k8s.io/v1 Event the benchmark reads.
 type auditEvent struct {
-	Verb string `json:"verb"`
-	User struct {
+	Stage string `json:"stage"`
+	Verb  string `json:"verb"`
+	User  struct {
 		Username string `json:"username"`
 	} `json:"user"`
 	ObjectRef *struct {
 		Resource    string `json:"resource"`
 		Subresource string `json:"subresource"`
 	} `json:"objectRef"`
+	ResponseStatus *struct {
+		Code int `json:"code"`
+	} `json:"responseStatus"`
 }
 
+// The audit stages the benchmark reads (hack/cluster.sh's audit policy
+// records these two): every request when received, and how it ended.
+const (
+	stageReceived = "RequestReceived"
+	stageComplete = "ResponseComplete"
+)
+
 // countAudit counts user's requests in the audit log from offset on: all of
-// them, the status writes of PipelineRuns and TaskRuns, and by kind
-// ("verb resource[/subresource]").
-func countAudit(t *testing.T, path string, offset int64, user string) (requests, statusWrites int, kinds map[string]int) {
+// them, the status writes of PipelineRuns and TaskRuns, by kind
+// ("verb resource[/subresource]"), and those refused or failed, by kind and
+// status code ("verb resource[/subresource] code").
+func countAudit(t *testing.T, path string, offset int64, user string) (requests, statusWrites int, kinds, failures map[string]int) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -602,7 +618,7 @@ func countAudit(t *testing.T, path string, offset int64, user string) (requests,
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		t.Fatalf("audit log: %v", err)
 	}
-	kinds = map[string]int{}
+	kinds, failures = map[string]int{}, map[string]int{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
@@ -613,24 +629,34 @@ func countAudit(t *testing.T, path string, offset int64, user string) (requests,
 		if e.User.Username != user {
 			continue
 		}
-		requests++
 		kind := e.Verb
 		if r := e.ObjectRef; r != nil {
 			kind += " " + r.Resource
 			if r.Subresource != "" {
 				kind += "/" + r.Subresource
 			}
-			if (e.Verb == "update" || e.Verb == "patch") && r.Subresource == "status" &&
-				(r.Resource == "pipelineruns" || r.Resource == "taskruns") {
-				statusWrites++
+		}
+		switch e.Stage {
+		case stageComplete:
+			if e.ResponseStatus != nil && e.ResponseStatus.Code >= 400 {
+				failures[fmt.Sprintf("%s %d", kind, e.ResponseStatus.Code)]++
 			}
+			continue
+		case stageReceived:
+		default:
+			continue
+		}
+		requests++
+		if r := e.ObjectRef; r != nil && (e.Verb == "update" || e.Verb == "patch") && r.Subresource == "status" &&
+			(r.Resource == "pipelineruns" || r.Resource == "taskruns") {
+			statusWrites++
 		}
 		kinds[kind]++
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatalf("audit log %s: %v", path, err)
 	}
-	return requests, statusWrites, kinds
+	return requests, statusWrites, kinds, failures
 }
 
 // ---------------------------------------------------------------- report ----
@@ -647,7 +673,19 @@ func (r benchRow) line() string {
 		"requests/run %.1f, status writes/run %.1f, split %d, max runs/node %d, holders left %d, failed %d; requests/run by kind: %s",
 		r.config.name, r.round, r.makespan.Seconds(), r.firstPodP50.Milliseconds(), r.firstPodP95.Milliseconds(),
 		r.cpuSeconds, r.peakRSSMiB, r.perRun(r.requests), r.perRun(r.statusWrites), r.split, r.maxRunsOnNode,
-		r.leftOver, r.failed, strings.Join(kinds, " ")) + r.queueText()
+		r.leftOver, r.failed, strings.Join(kinds, " ")) + r.failedText() + r.queueText()
+}
+
+func (r benchRow) failedText() string {
+	var failed []string
+	for k, n := range r.failedKinds {
+		failed = append(failed, fmt.Sprintf("%s=%.2f", k, r.perRun(n)))
+	}
+	if len(failed) == 0 {
+		return "; no request refused"
+	}
+	sort.Strings(failed)
+	return "; refused or failed requests/run by kind and code: " + strings.Join(failed, " ")
 }
 
 func (r benchRow) queueText() string {
