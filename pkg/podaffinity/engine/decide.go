@@ -144,7 +144,8 @@ func decideUnusable(w world, now time.Time, s Settings) step {
 }
 
 // decideNoPod decides for a StatefulSet without a pod. For a moment that
-// is the StatefulSet controller at work; past createGrace the engine has
+// is the StatefulSet controller at work, and for as long as it has not
+// processed the StatefulSet (processed); past createGrace the engine has
 // asked the API server why (see diagnosing).
 func decideNoPod(w world, now time.Time, s Settings) step {
 	since, ok := waitStart(w.sts, w.pinned, nil)
@@ -156,6 +157,14 @@ func decideNoPod(w world, now time.Time, s Settings) step {
 	}
 	if waited := now.Sub(since); waited < createGrace {
 		return done(waiting(ReasonWaitingForNode, createMessage(w.sts), createGrace-waited))
+	}
+	if !processed(w.sts) {
+		// The StatefulSet controller lags: it has not tried to make the
+		// pod, and the engine asks nothing of the API server for it.
+		// Bounded like every wait for a node; its status updates bring
+		// no run back, hence the recheck.
+		msg := createMessage(w.sts) + " (the StatefulSet controller has not processed the StatefulSet yet)"
+		return done(boundedWait(s, now, since, msg, createGrace))
 	}
 	if !w.diagnosed {
 		// Not asked (observe saw the world at another time): no answer is

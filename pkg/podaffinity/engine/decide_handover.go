@@ -158,7 +158,7 @@ const controllerLimit = 10 * time.Second
 // controller restarted since): a pod deleted then is made from that
 // template.
 func controllerSaw(w world, now time.Time) bool {
-	if w.sts.Status.ObservedGeneration >= w.sts.Generation {
+	if processed(w.sts) {
 		return true
 	}
 	return w.changed.IsZero() || now.Sub(w.changed) >= controllerLimit

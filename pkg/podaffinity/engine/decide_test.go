@@ -163,6 +163,11 @@ func TestDecide(t *testing.T) {
 		world: decideWorld(ownSTS("", peak()), nil),
 		want:  stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, time.Second)},
 	}, {
+		name:    "no pod past the moment, the StatefulSet controller has not processed the StatefulSet yet: a bounded wait for it, no dry run asked for",
+		world:   decideWorld(generations(ownSTS("", peak()), 2, 1), nil),
+		want:    stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, createGrace)},
+		message: []string{"Waiting for StatefulSet " + phName() + " to create placeholder pod " + podName + " (the StatefulSet controller has not processed the StatefulSet yet)"},
+	}, {
 		name:    "pod terminating on a node that stopped working: delete it at once",
 		world:   decideWorld(ownSTS("node-1", token), goingAway(placeholderPod("node-1", token, ago(time.Hour))), func(w *world) { w.oldNodeDown = true }),
 		want:    stepView{Kind: stepDelete, Placement: wait(ReasonWaitingForNode, time.Second), Pod: podName, AtOnce: true},

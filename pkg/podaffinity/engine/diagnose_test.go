@@ -49,6 +49,23 @@ func TestDecideDiagnosis(t *testing.T) {
 			Annotation: placeholder.NudgedAnnotation, Since: now},
 		message: []string{"Waiting for StatefulSet " + phName() + " to create placeholder pod " + podName, "asked the StatefulSet controller to try again at once"},
 	}, {
+		name:  "processed by the StatefulSet controller (observedGeneration 2 of 2), admitted now: nudged",
+		world: decideWorld(generations(ownSTS("", peak()), 2, 2), nil, answered(nil)),
+		want: stepView{Kind: stepAnnotate, Placement: wait(ReasonWaitingForNode, nudgeEvery),
+			Annotation: placeholder.NudgedAnnotation, Since: now},
+		message: []string{"asked the StatefulSet controller to try again at once"},
+	}, {
+		name:    "not processed by the StatefulSet controller yet (observedGeneration 1 of 2): no nudge, a bounded wait for it, asked again after createGrace",
+		world:   decideWorld(generations(ownSTS("", peak()), 2, 1), nil, answered(nil)),
+		want:    stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, createGrace)},
+		message: []string{"Waiting for StatefulSet " + phName() + " to create placeholder pod " + podName + " (the StatefulSet controller has not processed the StatefulSet yet)"},
+	}, {
+		name:    "not processed by the StatefulSet controller for longer than max-node-wait: fail",
+		config:  map[string]string{paconfig.MaxNodeWaitKey: "30s"},
+		world:   decideWorld(generations(ownSTS("", peak()), 2, 1), nil, answered(nil)),
+		want:    stepView{Kind: stepNone, Placement: Placement{Failed: true, Reason: ReasonNodeWaitTimeout}, Outcome: metrics.OutcomeWaitTimeout},
+		message: []string{"waited 1m0s", "has not processed the StatefulSet yet"},
+	}, {
 		name:  "admitted now, nudged a moment ago: not again yet",
 		world: decideWorld(nudgedAgo(ownSTS("", peak()), 4*time.Second), nil, answered(nil)),
 		want:  stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, nudgeEvery-4*time.Second)},
@@ -97,6 +114,16 @@ func TestDiagnosing(t *testing.T) {
 		name:  "no pod past createGrace: asked",
 		world: decideWorld(ownSTS("", peak()), nil),
 		want:  true,
+	}, {
+		name:  "no pod past createGrace, processed by the StatefulSet controller (observedGeneration 2 of 2): asked",
+		world: decideWorld(generations(ownSTS("", peak()), 2, 2), nil),
+		want:  true,
+	}, {
+		name:  "no pod past createGrace, not processed by the StatefulSet controller yet (observedGeneration 1 of 2): not asked, it lags",
+		world: decideWorld(generations(ownSTS("", peak()), 2, 1), nil),
+	}, {
+		name:  "pinned, its pod gone for a while, the StatefulSet controller has not processed the pin yet: not asked",
+		world: decideWorld(generations(waitingSince(ownSTS("node-1", token), time.Minute), 3, 2), nil),
 	}, {
 		name:  "no pod a moment after the StatefulSet was created: not yet",
 		world: decideWorld(createdAgo(ownSTS("", peak()), 2*time.Second), nil),

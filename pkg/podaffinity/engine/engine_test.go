@@ -74,6 +74,19 @@ func TestPlace(t *testing.T) {
 		wantActions:  []string{"create pods (dry run)", "patch statefulsets"},
 		wantTemplate: reservationFor(),
 	}, {
+		name:         "StatefulSet without its pod past the moment, not processed by the StatefulSet controller yet (it lags): no dry run, no nudge, a bounded wait for it",
+		objects:      []runtime.Object{readyNode("node-1"), generations(ownSTS("", peak()), 2, 1)},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: createGrace},
+		wantMessage:  []string{"Waiting for StatefulSet " + phName() + " to create placeholder pod " + phName() + "-0 (the StatefulSet controller has not processed the StatefulSet yet)"},
+		wantTemplate: reservationFor(),
+	}, {
+		name:         "StatefulSet without its pod past the moment, processed by the StatefulSet controller, the pod would be admitted: dry run, nudged",
+		objects:      []runtime.Object{readyNode("node-1"), generations(ownSTS("", peak()), 2, 2)},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: nudgeEvery},
+		wantMessage:  []string{"asked the StatefulSet controller to try again"},
+		wantActions:  []string{"create pods (dry run)", "patch statefulsets"},
+		wantTemplate: reservationFor(),
+	}, {
 		name:         "StatefulSet without its pod, nudged a moment ago, the pod would be admitted: not nudged again yet",
 		objects:      []runtime.Object{readyNode("node-1"), nudgedAgo(ownSTS("", peak()), 4*time.Second)},
 		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: nudgeEvery - 4*time.Second},

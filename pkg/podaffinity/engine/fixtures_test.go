@@ -240,6 +240,14 @@ func nudgedAgo(sts *appsv1.StatefulSet, d time.Duration) *appsv1.StatefulSet {
 	return sts
 }
 
+// generations sets how many specs of sts the API server has stored
+// (generation) and which of them the StatefulSet controller has processed
+// (status.observedGeneration): fake clientsets maintain neither.
+func generations(sts *appsv1.StatefulSet, generation, observed int64) *appsv1.StatefulSet {
+	sts.Generation, sts.Status.ObservedGeneration = generation, observed
+	return sts
+}
+
 // runningUnreported makes the node run the placeholder container without
 // reporting its resources, as a kubelet without in-place resize does.
 func runningUnreported(p *corev1.Pod) *corev1.Pod {
