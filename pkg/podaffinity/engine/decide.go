@@ -155,16 +155,19 @@ func decideNoPod(w world, now time.Time, s Settings) step {
 		return step{kind: stepAnnotate, placement: waiting(ReasonWaitingForNode, createMessage(w.sts), createGrace),
 			annotation: placeholder.WaitingSinceAnnotation, since: now}
 	}
-	if waited := now.Sub(since); waited < createGrace {
+	waited := now.Sub(since)
+	if waited < createGrace {
 		return done(waiting(ReasonWaitingForNode, createMessage(w.sts), createGrace-waited))
 	}
 	if !processed(w.sts) {
 		// The StatefulSet controller lags: it has not tried to make the
 		// pod, and the engine asks nothing of the API server for it.
-		// Bounded like every wait for a node; its status updates bring
-		// no run back, hence the recheck.
+		// Bounded like every wait for a node. Its status updates bring no
+		// run back, hence a recheck, after as long as the run has waited
+		// (up to diagnoseEvery): in a burst the lag lasts tens of seconds,
+		// and the pod's binding brings the run back as soon as it comes.
 		msg := createMessage(w.sts) + " (the StatefulSet controller has not processed the StatefulSet yet)"
-		return done(boundedWait(s, now, since, msg, createGrace))
+		return done(boundedWait(s, now, since, msg, min(max(waited, createGrace), diagnoseEvery)))
 	}
 	if !w.diagnosed {
 		// Not asked (observe saw the world at another time): no answer is

@@ -165,7 +165,7 @@ func TestDecide(t *testing.T) {
 	}, {
 		name:    "no pod past the moment, the StatefulSet controller has not processed the StatefulSet yet: a bounded wait for it, no dry run asked for",
 		world:   decideWorld(generations(ownSTS("", peak()), 2, 1), nil),
-		want:    stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, createGrace)},
+		want:    stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, diagnoseEvery)},
 		message: []string{"Waiting for StatefulSet " + phName() + " to create placeholder pod " + podName + " (the StatefulSet controller has not processed the StatefulSet yet)"},
 	}, {
 		name:    "pod terminating on a node that stopped working: delete it at once",

@@ -55,10 +55,15 @@ func TestDecideDiagnosis(t *testing.T) {
 			Annotation: placeholder.NudgedAnnotation, Since: now},
 		message: []string{"asked the StatefulSet controller to try again at once"},
 	}, {
-		name:    "not processed by the StatefulSet controller yet (observedGeneration 1 of 2): no nudge, a bounded wait for it, asked again after createGrace",
+		name:    "not processed by the StatefulSet controller yet (observedGeneration 1 of 2), for a minute: no nudge, a bounded wait for it, asked again after diagnoseEvery at most",
 		world:   decideWorld(generations(ownSTS("", peak()), 2, 1), nil, answered(nil)),
-		want:    stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, createGrace)},
+		want:    stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, diagnoseEvery)},
 		message: []string{"Waiting for StatefulSet " + phName() + " to create placeholder pod " + podName + " (the StatefulSet controller has not processed the StatefulSet yet)"},
+	}, {
+		name:    "not processed by the StatefulSet controller yet, 7s after its creation: asked again after as long again (the controller lags in a burst; its pod's binding brings the run back sooner)",
+		world:   decideWorld(generations(createdAgo(ownSTS("", peak()), 7*time.Second), 2, 1), nil, answered(nil)),
+		want:    stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, 7*time.Second)},
+		message: []string{"(the StatefulSet controller has not processed the StatefulSet yet)"},
 	}, {
 		name:    "not processed by the StatefulSet controller for longer than max-node-wait: fail",
 		config:  map[string]string{paconfig.MaxNodeWaitKey: "30s"},

@@ -76,7 +76,7 @@ func TestPlace(t *testing.T) {
 	}, {
 		name:         "StatefulSet without its pod past the moment, not processed by the StatefulSet controller yet (it lags): no dry run, no nudge, a bounded wait for it",
 		objects:      []runtime.Object{readyNode("node-1"), generations(ownSTS("", peak()), 2, 1)},
-		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: createGrace},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: diagnoseEvery},
 		wantMessage:  []string{"Waiting for StatefulSet " + phName() + " to create placeholder pod " + phName() + "-0 (the StatefulSet controller has not processed the StatefulSet yet)"},
 		wantTemplate: reservationFor(),
 	}, {
