@@ -48,6 +48,17 @@ fi
 
 OUT="$(tekton_bin_dir "${FLAVOR}")"
 mkdir -p "${PRA_BIN_DIR}"
+# A build already made is reused without waiting for the lock: builds of
+# other trees (the older lines' series, in CI beside the e2e suite, take
+# minutes each) hold it, and a caller such as hack/tekton-controller.sh,
+# restarting the controller in the middle of a test, must not wait for
+# them. A build installs its binaries by rename, controller then webhook,
+# so both there means both complete.
+if ((FORCE == 0)) && [[ -x "${OUT}/controller" && -x "${OUT}/webhook" ]]; then
+  log "reusing Tekton ${FLAVOR} binaries in ${OUT}"
+  printf '%s\n' "${OUT}"
+  exit 0
+fi
 exec 9>"${PRA_BIN_DIR}/.build-tekton.lock"
 if ! flock -n 9; then
   log "another Tekton build is running; waiting for it"
