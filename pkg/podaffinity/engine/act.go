@@ -31,12 +31,13 @@ import (
 // next reconcile decides again.
 func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placement Placement, err error) {
 	sts := w.sts
+	recheck := st.recheck
 	if sts != nil {
 		// The watch event of the step's write to the StatefulSet re-queues
 		// the run only if the placement counts on it (see ownEvents).
 		defer func() {
 			podWritten := st.pod != nil || st.reclaim != nil || st.handOver != nil
-			e.ownEvents.settle(sts.UID, err == nil && settled(placement, podWritten), e.Clock.Now())
+			e.ownEvents.settle(sts.UID, err == nil && settled(placement, podWritten || recheck > 0), e.Clock.Now())
 		}()
 		defer func() {
 			// A wait reports when it began, as far as the StatefulSet tells.
@@ -45,6 +46,12 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 			}
 		}()
 	}
+	// Every decision replaces the run's recheck, or stops it (recheck 0).
+	defer func() {
+		if err == nil {
+			placement = e.armRecheck(w.run, placement, recheck)
+		}
+	}()
 	if st.admit {
 		if sts, err = e.admitted(ctx, sts); err != nil {
 			return Placement{}, err
@@ -106,7 +113,7 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 		if refused {
 			// The pod is replaced instead of resized: its replacement's
 			// binding brings the run back, no bound on a resize to wait.
-			st.placement.RequeueAfter = 0
+			recheck = 0
 		}
 	}
 	return st.placement, nil
@@ -170,8 +177,9 @@ func (e *Engine) record(ctx context.Context, w world, st step) {
 // placeholder StatefulSet, needs no event of that write to bring the run
 // back: the run goes on now (Ready) or ends (Failed), it is called again
 // after a while in any case (RequeueAfter), or it waits for its
-// placeholder pod, which the step resized or deleted (HandOverBegun, or
-// podWritten): that pod's events bring it back. A wait that counts on
+// placeholder pod, which the step resized or deleted (HandOverBegun), or
+// wrote, or waits for with a recheck (podWritten): that pod's events
+// bring it back. A wait that counts on
 // nothing else is left to the StatefulSet's event.
 func settled(p Placement, podWritten bool) bool {
 	return p.Ready || p.Failed || p.RequeueAfter > 0 || p.HandOverBegun || podWritten

@@ -96,9 +96,10 @@ func decideHandOver(w world, now time.Time, s Settings, st step) step {
 		// scheduler still counts the reservation on the node. The pod's
 		// update brings the run back once it has; the run is also checked
 		// again when the shrink would count as stuck, a moment no event
-		// marks.
-		st.placement = Placement{Node: node, Reason: ReasonHandingOver, RequeueAfter: resizeRecheck(p, now), Message: fmt.Sprintf(
+		// marks (a recheck the pod's update makes moot: armRecheck).
+		st.placement = Placement{Node: node, Reason: ReasonHandingOver, Message: fmt.Sprintf(
 			"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to apply it", node)}
+		st.recheck = resizeRecheck(p, now)
 		return st
 	}
 	st.placement = ready
@@ -204,8 +205,9 @@ func resizeTo(w world, now time.Time, st step, pl handOverPlan) step {
 		// update brings the run back then, and resizeLimit from now in
 		// any case, when the shrink would count as stuck (the node saying
 		// it began to apply it brings nothing back: PlaceholderPodChanged).
-		st.placement = Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit, Message: fmt.Sprintf(
+		st.placement = Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, Message: fmt.Sprintf(
 			"Handing the reservation on node %s over to the PipelineRun's pods", node)}
+		st.recheck = resizeLimit
 	}
 	return st
 }
@@ -226,8 +228,9 @@ func awaitStart(w world, now time.Time, st step, pl handOverPlan) step {
 	if why := resizeStuck(p, now); why != "" {
 		return replaceStuck(w, st, why)
 	}
-	st.placement = Placement{Node: node, Reason: ReasonHandingOver, RequeueAfter: resizeRecheck(p, now), Message: fmt.Sprintf(
+	st.placement = Placement{Node: node, Reason: ReasonHandingOver, Message: fmt.Sprintf(
 		"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to start placeholder pod %s, to shrink it", node, p.Name)}
+	st.recheck = resizeRecheck(p, now)
 	return st
 }
 

@@ -38,14 +38,19 @@ func TestDecideHandOver(t *testing.T) {
 	pin := func(placement Placement, h *handOverView) stepView {
 		return stepView{Kind: stepPin, Placement: placement, Pinned: "node-1", Requests: token, HandOver: h}
 	}
+	// rechecked is v, whose wait an event of the pod ends, bounded after.
+	rechecked := func(v stepView, after time.Duration) stepView {
+		v.Recheck = after
+		return v
+	}
 	handing := Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true}
 	ready := Placement{Node: "node-1", Ready: true}
 	// A shrink in place is counted, not recorded: only a refused one,
 	// which replaces the pod, has an event.
 	shrink := &handOverView{Resize: token, Refused: EventReservationHandedOver}
 	replace := &handOverView{Replace: true, Event: EventReservationHandedOver}
-	shrinkWait := func(after time.Duration) Placement {
-		return Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: after}
+	shrinkWait := func(after time.Duration) stepView {
+		return rechecked(pin(Placement{Node: "node-1", Reason: ReasonHandingOver}, nil), after)
 	}
 	// asked is a pod whose shrink to the token, asked at, the node has not
 	// applied yet (it still gives it 2 CPU), with conditions.
@@ -68,7 +73,7 @@ func TestDecideHandOver(t *testing.T) {
 		// The node beginning the resize brings nothing back
 		// (PlaceholderPodChanged): looked at again, at the latest, when
 		// the shrink would count as stuck.
-		want:    pin(Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit}, shrink),
+		want:    rechecked(pin(handing, shrink), resizeLimit),
 		message: []string{"Handing the reservation on node node-1 over", "handed cpu=2990m", "(a, b) by replacing its pod with a token pod"},
 	}, {
 		name:   "reservation none, a task finished and a later task needs more: the pod stays token-sized, ready",
@@ -99,12 +104,12 @@ func TestDecideHandOver(t *testing.T) {
 		name: "tasks start, the pod was created 3 min ago and bound a second ago, container not started: wait for the node to start it",
 		world: decideWorld(pinned, placeholderPod("node-1", peak(), ago(3*time.Minute),
 			corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: ago(time.Second)})),
-		want:    pin(shrinkWait(resizeLimit-time.Second), nil),
+		want:    shrinkWait(resizeLimit - time.Second),
 		message: []string{"waiting for the node to start placeholder pod"},
 	}, {
 		name:    "shrink asked 10 s ago, not applied: wait, checked again when it would count as stuck",
 		world:   decideWorld(pinned, asked(10*time.Second)),
-		want:    pin(shrinkWait(50*time.Second), nil),
+		want:    shrinkWait(50 * time.Second),
 		message: []string{"waiting for the node to apply it"},
 	}, {
 		name:    "shrink asked 90 s ago, neither applied nor marked: replace the pod",
@@ -121,7 +126,7 @@ func TestDecideHandOver(t *testing.T) {
 		// could not give) is not this shrink's answer.
 		name:  "an Infeasible from before this shrink was asked: wait for the node, from the shrink",
 		world: decideWorld(pinned, asked(10*time.Second, infeasible(5*time.Minute))),
-		want:  pin(shrinkWait(50*time.Second), nil),
+		want:  shrinkWait(50 * time.Second),
 	}, {
 		name:    "an Infeasible from before this shrink, asked 2 min ago: replace the pod",
 		world:   decideWorld(pinned, asked(2*time.Minute, infeasible(5*time.Minute))),

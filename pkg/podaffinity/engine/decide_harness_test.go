@@ -118,6 +118,8 @@ type stepView struct {
 	ReclaimSince time.Time
 	// HandOver is the resize or replacement of the pod that follows a pin.
 	HandOver *handOverView
+	// Recheck bounds a wait that an event of the pod ends (armRecheck).
+	Recheck time.Duration
 }
 
 // handOverView is what a test compares of a hand-over: that the pod is
@@ -135,7 +137,7 @@ type handOverView struct {
 
 func viewOf(st step) stepView {
 	v := stepView{Kind: st.kind, Placement: st.placement, Admit: st.admit, Write: st.write, Annotation: st.annotation,
-		Since: st.since, AtOnce: st.atOnce, Outcome: st.outcome, NodeWait: st.nodeWait, Restored: st.restored}
+		Since: st.since, AtOnce: st.atOnce, Outcome: st.outcome, NodeWait: st.nodeWait, Restored: st.restored, Recheck: st.recheck}
 	switch st.kind {
 	case stepCreate, stepMove, stepPin:
 		v.Pinned, v.Requests = st.spec.PinnedNode, st.spec.Requests

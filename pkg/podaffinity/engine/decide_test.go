@@ -60,9 +60,10 @@ func TestDecide(t *testing.T) {
 		return p
 	}
 	// ready: on node-1, nothing to hand over; startWait: tasks start once
-	// the node has started the pod 30 s old, to shrink it.
+	// the node has started the pod 30 s old, to shrink it (rechecked 30 s
+	// from now).
 	ready := Placement{Node: "node-1", Ready: true}
-	startWait := Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: 30 * time.Second}
+	startWait := Placement{Node: "node-1", Reason: ReasonHandingOver}
 	foreign := ownSTS("node-1", token)
 	foreign.OwnerReferences = nil
 
@@ -181,7 +182,7 @@ func TestDecide(t *testing.T) {
 		name:  "bound for the first time: pin it token-sized, say where, then hand over",
 		world: decideWorld(ownSTS("", peak()), placeholderPod("node-1", peak(), ago(30*time.Second))),
 		want: stepView{Kind: stepPin, Placement: startWait, Write: true, Pinned: "node-1", Requests: token, Events: []string{"Normal Placed"},
-			Outcome: metrics.OutcomePlaced, NodeWait: 30 * time.Second},
+			Outcome: metrics.OutcomePlaced, NodeWait: 30 * time.Second, Recheck: 30 * time.Second},
 		message: []string{"All pods of this PipelineRun run on node node-1"},
 	}, {
 		name: "zone: bound for the first time: the event names the zone",
@@ -189,13 +190,13 @@ func TestDecide(t *testing.T) {
 			w.t.Topology, w.nodeObj = zoneKey, inZone(readyNode("node-1"), "zone-a")
 		}),
 		want: stepView{Kind: stepPin, Placement: startWait, Write: true, Pinned: "node-1", Requests: token, Events: []string{"Normal Placed"},
-			Outcome: metrics.OutcomePlaced, NodeWait: 30 * time.Second},
+			Outcome: metrics.OutcomePlaced, NodeWait: 30 * time.Second, Recheck: 30 * time.Second},
 		message: []string{"run in " + zoneKey + "=zone-a", "holds the reservation on node node-1"},
 	}, {
 		name:  "bound, a LimitRange min above the token: pinned with the token raised to it",
 		world: decideWorld(ownSTS("", peak()), placeholderPod("node-1", peak(), ago(30*time.Second)), containerLimits(corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}, nil)),
 		want: stepView{Kind: stepPin, Placement: startWait, Write: true, Pinned: "node-1", Requests: rl("100m", "16Mi"), Events: []string{"Normal Placed"},
-			Outcome: metrics.OutcomePlaced, NodeWait: 30 * time.Second},
+			Outcome: metrics.OutcomePlaced, NodeWait: 30 * time.Second, Recheck: 30 * time.Second},
 	}, {
 		name:  "bound, pinned, token-sized: nothing to write, nothing to hand over: ready",
 		world: decideWorld(ownSTS("node-1", token), placeholderPod("node-1", token, ago(time.Hour))),
@@ -219,7 +220,7 @@ func TestDecide(t *testing.T) {
 	}, {
 		name:  "the pod that asked again for its room is bound there: the room is held again",
 		world: decideWorld(reclaimingSTS("node-1", peak(), 10*time.Second), recreatedPod("node-1", peak(), ago(10*time.Second))),
-		want: stepView{Kind: stepPin, Placement: Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: 50 * time.Second},
-			Write: true, Pinned: "node-1", Requests: token, Restored: true},
+		want: stepView{Kind: stepPin, Placement: Placement{Node: "node-1", Reason: ReasonHandingOver},
+			Write: true, Pinned: "node-1", Requests: token, Restored: true, Recheck: 50 * time.Second},
 	}})
 }

@@ -40,9 +40,9 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
@@ -51,7 +51,6 @@ import (
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
@@ -175,6 +174,13 @@ type Engine struct {
 	PendingWorkloads func(ctx context.Context, namespace, queue string) ([]byte, error)
 	Clock            clock.PassiveClock
 	Metrics          *metrics.Recorder
+	// Enqueue, when set, brings a run back to the reconciler. A wait that
+	// an event of the placeholder pod ends (a shrink to apply) is then
+	// bounded by a timer of the engine's, which the run's next decision
+	// replaces (rechecks), not by RequeueAfter: a workqueue cannot take
+	// back a requeue that such an event made moot. The timers run on Clock
+	// when it can (clock.WithDelayedExecution), in real time otherwise.
+	Enqueue func(types.NamespacedName)
 
 	// own holds the engine's writes to placeholders that its caches may
 	// not show yet.
@@ -193,6 +199,11 @@ type Engine struct {
 	// changed: when the engine last changed each placeholder template
 	// (templateChanged).
 	changed expiring[types.UID, time.Time]
+	// rechecks: the timer armed for each run (armRecheck).
+	rechecks struct {
+		sync.Mutex
+		timers map[types.NamespacedName]clock.Timer
+	}
 }
 
 // synced calls Synced, if set.
@@ -201,18 +212,6 @@ func (e *Engine) synced(ctx context.Context) error {
 		return nil
 	}
 	return e.Synced(ctx)
-}
-
-// LimitRangesIn lists the LimitRanges of namespace; none without a lister.
-func (e *Engine) LimitRangesIn(namespace string) ([]*corev1.LimitRange, error) {
-	if e.LimitRanges == nil {
-		return nil, nil
-	}
-	list, err := e.LimitRanges.LimitRanges(namespace).List(labels.Everything())
-	if err != nil {
-		return nil, fmt.Errorf("listing the LimitRanges of namespace %s: %w", namespace, err)
-	}
-	return list, nil
 }
 
 // Placement is what Place tells the PipelineRun reconciler.

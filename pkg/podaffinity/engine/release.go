@@ -40,6 +40,8 @@ import (
 // engine never placed has no placeholder (unless a controller that did not
 // record its decisions made one): its caches are not started for it.
 func (e *Engine) Release(ctx context.Context, s Settings, run *v1.PipelineRun) error {
+	// A done run waits for nothing.
+	e.stopRecheck(run)
 	if s.Config.Enabled || Placed(run) {
 		if err := e.synced(ctx); err != nil {
 			return fmt.Errorf("releasing the placeholder of PipelineRun %s/%s: %w", run.Namespace, run.Name, err)

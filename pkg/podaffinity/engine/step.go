@@ -91,6 +91,10 @@ type step struct {
 	reclaim *reclaimStep
 	// handOver, for pin, resizes or replaces the pod (decideHandOver).
 	handOver *handOverStep
+	// recheck, when positive, bounds a wait that an event of the
+	// placeholder pod ends (the node applies a shrink): another reconcile
+	// after it, unless the run's next decision comes first (armRecheck).
+	recheck time.Duration
 }
 
 // reclaimStep is the replacement of a placeholder pod that lost its room:
