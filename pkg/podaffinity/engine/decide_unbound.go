@@ -54,6 +54,9 @@ func admittedView(sts *appsv1.StatefulSet, now time.Time) *appsv1.StatefulSet {
 // decideScheduling decides for an admitted pod that the scheduler has not
 // bound yet.
 func decideScheduling(w world, now time.Time, s Settings) step {
+	if st, older := decideOlderTemplate(w, now, s); older {
+		return st
+	}
 	p, pinned := w.pod, w.pinned
 	if _, reclaiming := w.sts.Annotations[placeholder.ReclaimingAnnotation]; reclaiming && pinned != "" {
 		return decideReclaim(w, now, s)
@@ -67,6 +70,45 @@ func decideScheduling(w world, now time.Time, s Settings) step {
 	}
 	since, _ := waitStart(w.sts, pinned, p)
 	return done(unscheduledWait(s, now, p, since, w.nodes))
+}
+
+// decideOlderTemplate decides for an unbound pod made from an older
+// template of its StatefulSet than the current one (older reports false
+// otherwise). A step that rewrites the template deletes the pod at once (a
+// move unpins it, a reclaim asks for the room lost), and a StatefulSet
+// controller that has not seen the new template yet recreates the pod
+// from the old one: pinned to the node the run left, it could wait for that
+// node to the end of max-node-wait. Once the controller has processed the
+// StatefulSet (its update revision is the current template's), such a pod
+// is replaced, and the controller makes the next one from the current
+// template. Until then, a pod whose pin is not the template's is checked
+// again after as long as it has existed (controllerRecheck to
+// diagnoseEvery): the controller's status updates bring no run back.
+func decideOlderTemplate(w world, now time.Time, s Settings) (st step, older bool) {
+	p, sts := w.pod, w.sts
+	since, _ := waitStart(sts, w.pinned, p)
+	rev, current := p.Labels[appsv1.ControllerRevisionHashLabelKey], sts.Status.UpdateRevision
+	switch {
+	case processed(sts) && rev != "" && current != "" && rev != current:
+		msg := fmt.Sprintf("Waiting for a node: replacing placeholder pod %s, made from an older template of StatefulSet %s (revision %s; the current one is %s)",
+			p.Name, sts.Name, rev, current)
+		placement := boundedWait(s, now, since, msg, 0)
+		if placement.Failed {
+			return done(placement), true
+		}
+		return step{kind: stepDelete, placement: placement, pod: p, log: msg}, true
+	case !processed(sts) && placeholder.PinnedNode(&p.Spec, w.run) != w.pinned:
+		placement := unscheduledWait(s, now, p, since, w.nodes)
+		if placement.Failed {
+			return done(placement), true
+		}
+		placement.Message += " (the StatefulSet controller has not processed the StatefulSet yet)"
+		if after := min(max(now.Sub(p.CreationTimestamp.Time), controllerRecheck), diagnoseEvery); placement.RequeueAfter <= 0 || after < placement.RequeueAfter {
+			placement.RequeueAfter = after
+		}
+		return done(placement), true
+	}
+	return step{}, false
 }
 
 // decideReclaim follows the pod that asks for the room its run lost (see

@@ -96,5 +96,29 @@ func TestDecideUnbound(t *testing.T) {
 		want: stepView{Kind: stepMove, Placement: wait(ReasonWaitingForNode, 0), Requests: peak(), Since: now, Pod: podName,
 			Events: []string{"Warning Moving"}, Outcome: metrics.OutcomeMoved},
 		message: []string{"lost its room on node node-1 (" + lostToken + ") and cannot get it back there"},
+	}, {
+		name: "recreated from the template before the move, which the controller has processed since: replace the pod",
+		world: decideWorld(atRevision(generations(movedSTS(), 3, 3), "rev-3"),
+			fromRevision(pinnedTo("node-1", unschedulablePod(token)), "rev-2")),
+		want:    stepView{Kind: stepDelete, Placement: wait(ReasonWaitingForNode, 59*time.Minute), Pod: podName},
+		message: []string{"replacing placeholder pod " + podName, "made from an older template", "rev-2", "rev-3"},
+	}, {
+		name: "pinned to the node the run left, the controller has not processed the move yet: wait, checked again as long as the pod is old",
+		world: decideWorld(atRevision(generations(movedSTS(), 3, 2), "rev-2"),
+			fromRevision(pinnedTo("node-1", unschedulablePod(token)), "rev-2")),
+		want:    stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, diagnoseEvery)},
+		message: []string{"is unschedulable", "the StatefulSet controller has not processed the StatefulSet yet"},
+	}, {
+		name: "pinned to the node the run left, a second old, the controller lags: checked again after a second",
+		world: decideWorld(atRevision(generations(movedSTS(), 3, 2), "rev-2"),
+			fromRevision(pinnedTo("node-1", placeholderPod("", token, ago(time.Second))), "rev-2")),
+		want:    stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, controllerRecheck)},
+		message: []string{"is not scheduled yet", "has not processed the StatefulSet yet"},
+	}, {
+		name: "made from the current template: the scheduler's verdict, as ever",
+		world: decideWorld(atRevision(generations(movedSTS(), 3, 3), "rev-3"),
+			fromRevision(unschedulablePod(peak()), "rev-3")),
+		want:    stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, 59*time.Minute)},
+		message: []string{"is unschedulable: " + schedulerMessage},
 	}})
 }

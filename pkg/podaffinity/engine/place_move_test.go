@@ -22,6 +22,7 @@ import (
 
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -67,6 +68,19 @@ func TestPlaceMove(t *testing.T) {
 		wantActions:  []string{"patch statefulsets", "delete pods (at once)"},
 		wantTemplate: waitingReservation(0),
 		wantEvents:   []string{"Warning Moving"},
+	}, {
+		// The StatefulSet controller had not seen the move's template when
+		// it recreated the pod: pinned to the node the run left.
+		name: "(7) moved, the pod came back from the template before the move, the controller has processed the move since: pod replaced",
+		objects: []runtime.Object{
+			cordonedNode("node-1"), readyNode("node-2"),
+			atRevision(generations(movedSTS(), 3, 3), "rev-3"),
+			fromRevision(pinnedTo("node-1", unschedulablePod(token)), "rev-2"),
+		},
+		want:         wait(ReasonWaitingForNode, 59*time.Minute),
+		wantMessage:  []string{"replacing placeholder pod", "made from an older template"},
+		wantActions:  []string{"delete pods"},
+		wantTemplate: waitingReservation(time.Minute),
 	}, {
 		name:     "(6) zone: node cordoned, a TaskRun pod runs on another node of the zone: wait to move, or the run would split",
 		topology: zoneKey,
@@ -236,4 +250,33 @@ func TestPlaceMove(t *testing.T) {
 		wantTemplate: reservationFor(),
 		wantEvents:   []string{"Normal PlaceholderRecreated"},
 	}})
+}
+
+// movedSTS is the StatefulSet of a run that left node-1: unpinned, asking
+// for the peak again, waiting since a minute ago.
+func movedSTS() *appsv1.StatefulSet {
+	return waitingSince(ownSTS("", peak()), time.Minute)
+}
+
+// atRevision sets the revision the StatefulSet controller computed for
+// sts's current template.
+func atRevision(sts *appsv1.StatefulSet, rev string) *appsv1.StatefulSet {
+	sts.Status.UpdateRevision = rev
+	return sts
+}
+
+// fromRevision labels p as made from revision rev of its StatefulSet's
+// template, as the StatefulSet controller does.
+func fromRevision(p *corev1.Pod, rev string) *corev1.Pod {
+	if p.Labels == nil {
+		p.Labels = map[string]string{}
+	}
+	p.Labels[appsv1.ControllerRevisionHashLabelKey] = rev
+	return p
+}
+
+// pinnedTo pins p to node, as a template pinned there does.
+func pinnedTo(node string, p *corev1.Pod) *corev1.Pod {
+	p.Spec.Affinity = ownSTS(node, placeholder.Requests(&p.Spec)).Spec.Template.Spec.Affinity
+	return p
 }

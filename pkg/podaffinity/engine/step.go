@@ -41,7 +41,8 @@ const (
 	// StatefulSet's template with the start of the wait for a node (since),
 	// and deletes pod, if any, so that the StatefulSet makes it again.
 	stepMove stepKind = "move"
-	// stepDelete deletes pod, which does not terminate, at once.
+	// stepDelete deletes pod: one that does not terminate, at once
+	// (atOnce); an unbound one made from an older template.
 	stepDelete stepKind = "delete"
 	// stepPin pins the StatefulSet to the node its pod is bound to (spec;
 	// when write is set), then replaces the pod when it lost its room
