@@ -144,11 +144,6 @@ func templateAsks(w world, node string, requests corev1.ResourceList) bool {
 	return !waited && !reclaimed && w.pinned == node && sameRequests(placeholder.Requests(&w.sts.Spec.Template.Spec), requests)
 }
 
-// controllerRecheck is how soon a run whose placeholder pod is to be
-// replaced looks again whether the StatefulSet controller has seen the
-// template of the replacement: its status updates bring no run back.
-const controllerRecheck = time.Second
-
 // controllerLimit bounds the wait for the StatefulSet controller to see a
 // template the engine wrote: after it, the pod is replaced anyway.
 const controllerLimit = 10 * time.Second

@@ -52,19 +52,6 @@ func diagnosing(w *world, now time.Time) (since time.Time, ok bool) {
 	return since, ok && now.Sub(since) >= createGrace
 }
 
-// processed reports whether the StatefulSet controller has processed sts
-// as it is: its status.observedGeneration has caught up with the
-// generation of sts's spec. A StatefulSet it has not processed yet has no
-// pod because the controller lags, not because the pod is refused: in a
-// burst (make bench, 400 PipelineRuns on 200 nodes) a quarter of the
-// placeholders waited that way for most of a minute, and a dry run and a
-// nudge for each cost two API requests and gave the lagging controller one
-// more StatefulSet update to process. A StatefulSet without a generation
-// (not from an API server) counts as processed.
-func processed(sts *appsv1.StatefulSet) bool {
-	return sts.Generation <= 0 || sts.Status.ObservedGeneration >= sts.Generation
-}
-
 // decideDiagnosis decides, on the API server's answer to a dry run of the
 // placeholder pod (w.dryRun), for a run whose StatefulSet has had no pod
 // in a wait that began at since.

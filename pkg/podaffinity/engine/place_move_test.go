@@ -77,7 +77,7 @@ func TestPlaceMove(t *testing.T) {
 			atRevision(generations(movedSTS(), 3, 3), "rev-3"),
 			fromRevision(pinnedTo("node-1", unschedulablePod(token)), "rev-2"),
 		},
-		want:         wait(ReasonWaitingForNode, 59*time.Minute),
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 59 * time.Minute},
 		wantMessage:  []string{"replacing placeholder pod", "made from an older template"},
 		wantActions:  []string{"delete pods"},
 		wantTemplate: waitingReservation(time.Minute),
