@@ -75,7 +75,7 @@ func TestPlaceMove(t *testing.T) {
 		objects: []runtime.Object{
 			cordonedNode("node-1"), readyNode("node-2"),
 			atRevision(generations(movedSTS(), 3, 3), "rev-3"),
-			fromRevision(pinnedTo("node-1", unschedulablePod(token)), "rev-2"),
+			fromRevision(pinnedTo("node-1", placeholderPod("", token, ago(time.Minute), unschedulableCondition(schedulerMessage))), "rev-2"),
 		},
 		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 59 * time.Minute},
 		wantMessage:  []string{"replacing placeholder pod", "made from an older template"},
