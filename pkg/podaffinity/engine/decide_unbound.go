@@ -86,27 +86,22 @@ func decideScheduling(w world, now time.Time, s Settings) step {
 // diagnoseEvery): the controller's status updates bring no run back.
 func decideOlderTemplate(w world, now time.Time, s Settings) (st step, older bool) {
 	p, sts := w.pod, w.sts
-	since, _ := waitStart(sts, w.pinned, p)
 	rev, current := p.Labels[appsv1.ControllerRevisionHashLabelKey], sts.Status.UpdateRevision
 	switch {
 	case processed(sts) && rev != "" && current != "" && rev != current:
 		msg := fmt.Sprintf("Waiting for a node: replacing placeholder pod %s, made from an older template of StatefulSet %s (revision %s; the current one is %s)",
 			p.Name, sts.Name, rev, current)
+		since, _ := waitStart(sts, w.pinned, p)
 		placement := boundedWait(s, now, since, msg, 0)
 		if placement.Failed {
 			return done(placement), true
 		}
 		return step{kind: stepDelete, placement: placement, pod: p, log: msg}, true
 	case !processed(sts) && placeholder.PinnedNode(&p.Spec, w.run) != w.pinned:
-		placement := unscheduledWait(s, now, p, since, w.nodes)
-		if placement.Failed {
-			return done(placement), true
-		}
-		placement.Message += " (the StatefulSet controller has not processed the StatefulSet yet)"
-		if after := min(max(now.Sub(p.CreationTimestamp.Time), controllerRecheck), diagnoseEvery); placement.RequeueAfter <= 0 || after < placement.RequeueAfter {
-			placement.RequeueAfter = after
-		}
-		return done(placement), true
+		msg := unscheduledMessage(p, w.nodes) + " (the StatefulSet controller has not processed the StatefulSet yet)"
+		since, _ := waitStart(sts, w.pinned, p)
+		every := min(max(now.Sub(p.CreationTimestamp.Time), controllerRecheck), diagnoseEvery)
+		return done(boundedWait(s, now, since, msg, every)), true
 	}
 	return step{}, false
 }

@@ -115,6 +115,11 @@ func (e *Engine) waitBounded(s Settings, since time.Time, msg string, every time
 // when the scheduler has a message) can allocate, the message says so
 // first: no run finishing frees such a node.
 func unscheduledWait(s Settings, now time.Time, p *corev1.Pod, since time.Time, nodes []*corev1.Node) Placement {
+	return boundedWait(s, now, since, unscheduledMessage(p, nodes), 0)
+}
+
+// unscheduledMessage is unscheduledWait's message.
+func unscheduledMessage(p *corev1.Pod, nodes []*corev1.Node) string {
 	msg := fmt.Sprintf("Waiting for a node: placeholder pod %s is not scheduled yet", p.Name)
 	if m := schedulingMessage(p); m != "" {
 		msg = fmt.Sprintf("Waiting for a node: placeholder pod %s is unschedulable: %s", p.Name, m)
@@ -122,7 +127,7 @@ func unscheduledWait(s Settings, now time.Time, p *corev1.Pod, since time.Time, 
 			msg = fmt.Sprintf("Waiting for a node: placeholder pod %s asks for more than any node can hold (%s): only a larger node, added by a cluster autoscaler, can take the PipelineRun. Scheduler: %s", p.Name, short, m)
 		}
 	}
-	return boundedWait(s, now, since, msg, 0)
+	return msg
 }
 
 // unschedulable reports whether the scheduler tried p and found no node.
