@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,7 +50,7 @@ func TestPlaceRecheck(t *testing.T) {
 		name: "the node applies it: the decision then stops the bound, nothing comes back",
 		then: func(t *testing.T, h *harness, e *Engine, clock *clocktesting.FakeClock) {
 			clock.Step(time.Second)
-			p, err := h.client.CoreV1().Pods(ns).Get(h.ctx, phName()+"-0", metav1.GetOptions{})
+			p, err := h.client.CoreV1().Pods(ns).Get(h.ctx, placeholder.PodName(phName()), metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,7 +67,7 @@ func TestPlaceRecheck(t *testing.T) {
 			// The node began to apply it (an update that brings no run back
 			// by itself; PlaceholderPodChanged), and the run is reconciled
 			// for another reason.
-			p, err := h.client.CoreV1().Pods(ns).Get(h.ctx, phName()+"-0", metav1.GetOptions{})
+			p, err := h.client.CoreV1().Pods(ns).Get(h.ctx, placeholder.PodName(phName()), metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
