@@ -167,7 +167,7 @@ func decideNoPod(w world, now time.Time, s Settings) step {
 		// (up to diagnoseEvery): in a burst the lag lasts tens of seconds,
 		// and the pod's binding brings the run back as soon as it comes.
 		msg := createMessage(w.sts) + " (the StatefulSet controller has not processed the StatefulSet yet)"
-		return done(boundedWait(s, now, since, msg, min(max(waited, createGrace), diagnoseEvery)))
+		return done(boundedWait(s, now, since, msg, min(waited, diagnoseEvery)))
 	}
 	if !w.diagnosed {
 		// Not asked (observe saw the world at another time): no answer is

@@ -105,9 +105,7 @@ func deletionWait(bound time.Duration, now time.Time, d deleting, then string, e
 	if bound > 0 {
 		deadline := d.since.Add(bound)
 		msg += fmt.Sprintf(". The PipelineRun fails if it is not gone by %s (%s=%s)", deadline.UTC().Format(time.RFC3339), paconfig.MaxNodeWaitKey, bound)
-		if left := deadline.Sub(now); after <= 0 || left < after {
-			after = left
-		}
+		after = sooner(after, deadline.Sub(now))
 	}
 	return waiting(ReasonWaitingForNode, msg, after)
 }

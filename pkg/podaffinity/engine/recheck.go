@@ -32,9 +32,7 @@ import (
 // run. Without Enqueue, a recheck is returned as p.RequeueAfter, if sooner.
 func (e *Engine) armRecheck(run *v1.PipelineRun, p Placement, d time.Duration) Placement {
 	if e.Enqueue == nil {
-		if d > 0 && (p.RequeueAfter <= 0 || d < p.RequeueAfter) {
-			p.RequeueAfter = d
-		}
+		p.RequeueAfter = sooner(p.RequeueAfter, d)
 		return p
 	}
 	key := types.NamespacedName{Namespace: run.Namespace, Name: run.Name}
@@ -81,4 +79,13 @@ func (e *Engine) timers() clock.WithDelayedExecution {
 		return c
 	}
 	return clock.RealClock{}
+}
+
+// sooner is the sooner of two waits, a and b, where 0 (or less) is no wait
+// at all: the other one, then.
+func sooner(a, b time.Duration) time.Duration {
+	if b <= 0 || (a > 0 && a <= b) {
+		return a
+	}
+	return b
 }

@@ -87,6 +87,26 @@ func TestArmRecheckWithoutEnqueue(t *testing.T) {
 	}
 }
 
+// TestSooner checks the sooner of two waits, where 0 or less is none.
+func TestSooner(t *testing.T) {
+	for _, tc := range []struct {
+		a, b, want time.Duration
+	}{
+		{a: 0, b: 0, want: 0},
+		{a: time.Second, b: 0, want: time.Second},
+		{a: 0, b: time.Second, want: time.Second},
+		{a: -time.Second, b: time.Minute, want: time.Minute},
+		{a: time.Minute, b: -time.Second, want: time.Minute},
+		{a: time.Second, b: time.Minute, want: time.Second},
+		{a: time.Minute, b: time.Second, want: time.Second},
+		{a: time.Minute, b: time.Minute, want: time.Minute},
+	} {
+		if got := sooner(tc.a, tc.b); got != tc.want {
+			t.Errorf("sooner(%s, %s) = %s, want %s", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
 func recheckedRun(name string) *v1.PipelineRun {
 	return &v1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: name}}
 }

@@ -88,9 +88,7 @@ func boundedWait(s Settings, now, since time.Time, msg string, every time.Durati
 	}
 	after := every
 	if bound > 0 {
-		if left := bound - waited; after <= 0 || left < after {
-			after = left
-		}
+		after = sooner(after, bound-waited)
 	}
 	return waiting(ReasonWaitingForNode, msg, after)
 }
