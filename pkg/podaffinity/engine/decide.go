@@ -162,12 +162,9 @@ func decideNoPod(w world, now time.Time, s Settings) step {
 	if !processed(w.sts) {
 		// The StatefulSet controller lags: it has not tried to make the
 		// pod, and the engine asks nothing of the API server for it.
-		// Bounded like every wait for a node. Its status updates bring no
-		// run back, hence a recheck, after as long as the run has waited
-		// (up to diagnoseEvery): in a burst the lag lasts tens of seconds,
-		// and the pod's binding brings the run back as soon as it comes.
-		msg := createMessage(w.sts) + " (the StatefulSet controller has not processed the StatefulSet yet)"
-		return done(boundedWait(s, now, since, msg, min(waited, diagnoseEvery)))
+		// Bounded like every wait for a node, checked again by lagRecheck.
+		msg := createMessage(w.sts) + notProcessedYet
+		return done(boundedWait(s, now, since, msg, lagRecheck(waited)))
 	}
 	if !w.diagnosed {
 		// Not asked (observe saw the world at another time): no answer is

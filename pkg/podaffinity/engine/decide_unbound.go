@@ -82,8 +82,7 @@ func decideScheduling(w world, now time.Time, s Settings) step {
 // StatefulSet (its update revision is the current template's), such a pod
 // is replaced, and the controller makes the next one from the current
 // template. Until then, a pod whose pin is not the template's is checked
-// again after as long as it has existed (controllerRecheck to
-// diagnoseEvery): the controller's status updates bring no run back.
+// again after as long as it has existed (lagRecheck).
 func decideOlderTemplate(w world, now time.Time, s Settings) (st step, older bool) {
 	p, sts := w.pod, w.sts
 	rev, current := p.Labels[appsv1.ControllerRevisionHashLabelKey], sts.Status.UpdateRevision
@@ -98,10 +97,9 @@ func decideOlderTemplate(w world, now time.Time, s Settings) (st step, older boo
 		}
 		return step{kind: stepDelete, placement: placement, pod: p, log: msg}, true
 	case !processed(sts) && placeholder.PinnedNode(&p.Spec, w.run) != w.pinned:
-		msg := unscheduledMessage(p, w.nodes) + " (the StatefulSet controller has not processed the StatefulSet yet)"
+		msg := unscheduledMessage(p, w.nodes) + notProcessedYet
 		since, _ := waitStart(sts, w.pinned, p)
-		every := min(max(now.Sub(p.CreationTimestamp.Time), controllerRecheck), diagnoseEvery)
-		return done(boundedWait(s, now, since, msg, every)), true
+		return done(boundedWait(s, now, since, msg, lagRecheck(now.Sub(p.CreationTimestamp.Time)))), true
 	}
 	return step{}, false
 }

@@ -176,3 +176,16 @@ func processed(sts *appsv1.StatefulSet) bool {
 // from it; a pod made from an older one): its status updates bring no run
 // back.
 const controllerRecheck = time.Second
+
+// notProcessedYet ends the message of a run that waits for the
+// StatefulSet controller to process its StatefulSet (processed).
+const notProcessedYet = " (the StatefulSet controller has not processed the StatefulSet yet)"
+
+// lagRecheck is how soon a run that has waited for waited on a lagging
+// StatefulSet controller looks again: the controller's status updates
+// bring no run back, so after as long as the run has waited, from
+// controllerRecheck up to diagnoseEvery. In a burst the lag lasts tens of
+// seconds, and the pod's update brings the run back as soon as it comes.
+func lagRecheck(waited time.Duration) time.Duration {
+	return min(max(waited, controllerRecheck), diagnoseEvery)
+}
