@@ -183,7 +183,11 @@ func TestPlaceDoesNotRecreateForAStaleRun(t *testing.T) {
 // TestPlaceCreateFindsExisting checks what Place does when the placeholder's
 // name is taken by a StatefulSet its cache does not hold: someone else's
 // (the cache holds placeholders only) fails the run; its own (the cache is
-// behind) is waited for, with no event.
+// behind) is waited for, with no event, and checked again after createGrace
+// as a fresh creation is: the event of that StatefulSet's creation may be
+// one the engine already took for its own write, which re-queues nothing
+// (TestPlaceRechecksItsOwnPlaceholderAfterAlreadyExists). The wait is
+// bounded from when it began, as far as an unpinned StatefulSet tells.
 func TestPlaceCreateFindsExisting(t *testing.T) {
 	foreign := ownSTS("", peak())
 	foreign.OwnerReferences = nil
@@ -197,9 +201,23 @@ func TestPlaceCreateFindsExisting(t *testing.T) {
 		existing: foreign,
 		want:     Placement{Failed: true, Reason: ReasonPlaceholderConflict},
 	}, {
-		name:     "its own, not in the cache yet: wait",
+		name:     "its own, not in the cache yet: wait, checked again",
 		existing: createdAgo(ownSTS("", peak()), time.Second),
-		want:     Placement{Reason: ReasonWaitingForNode, Since: now.Add(-time.Second)},
+		want:     Placement{Reason: ReasonWaitingForNode, Since: now.Add(-time.Second), RequeueAfter: createGrace},
+	}, {
+		name:     "its own, waiting since before the bound: fails",
+		existing: createdAgo(ownSTS("", peak()), 2*time.Hour),
+		want:     Placement{Failed: true, Reason: ReasonNodeWaitTimeout},
+	}, {
+		name:     "its own, with a recorded wait closer to the bound than createGrace: checked again at the bound",
+		existing: waitingSince(createdAgo(ownSTS("", peak()), 2*time.Hour), time.Hour-time.Second),
+		want:     Placement{Reason: ReasonWaitingForNode, Since: now.Add(-time.Hour + time.Second), RequeueAfter: time.Second},
+	}, {
+		// Pinned mid-run: the wait for its pod has no recorded start (the
+		// engine records it once it sees the StatefulSet: decideNoPod).
+		name:     "its own, pinned long ago: wait, checked again, not failed",
+		existing: createdAgo(ownSTS("node-1", placeholder.TokenRequests()), 2*time.Hour),
+		want:     Placement{Reason: ReasonWaitingForNode, Since: now.Add(-2 * time.Hour), RequeueAfter: createGrace},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, readyNode("node-1"))

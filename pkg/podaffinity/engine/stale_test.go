@@ -17,6 +17,7 @@ limitations under the License.
 package engine
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -26,7 +27,9 @@ import (
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 // TestPlaceStaleCacheActsOnce reconciles a run twice with the same
@@ -146,5 +149,54 @@ func TestPlaceStaleCacheActsOnce(t *testing.T) {
 				t.Errorf("second Place(), stale caches: events (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// TestPlaceRechecksItsOwnPlaceholderAfterAlreadyExists: a reconcile
+// creates the placeholder (its creation's watch event is then settled: it
+// re-queues nothing) and returns a requeue after createGrace. When that
+// reconcile's result is lost (its status update fails: the reconcile
+// returns the error instead), the retry, whose cache does not show the
+// StatefulSet yet, gets AlreadyExists. It must ask to be checked again as
+// the creation did: nothing else brings the run back unless the
+// placeholder pod is created and scheduled, and a pod the API server
+// refuses (a quota, a webhook) would never be diagnosed, nor the run
+// failed by max-node-wait.
+func TestPlaceRechecksItsOwnPlaceholderAfterAlreadyExists(t *testing.T) {
+	h := newHarness(t, readyNode("node-1"))
+	rv := 0
+	h.client.PrependReactor("create", "statefulsets", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if o, ok := a.(k8stesting.CreateAction).GetObject().(metav1.Object); ok && o.GetResourceVersion() == "" {
+			rv++
+			o.SetResourceVersion(strconv.Itoa(100 + rv))
+			if o.GetUID() == "" {
+				o.SetUID("created-sts-uid")
+			}
+		}
+		return false, nil, nil
+	})
+	e := h.engine(t) // its cache holds no StatefulSet, and keeps holding none
+	target := Target{Placeholder: phName(), Isolation: selection.IsolationRequired, FirstReconcile: true}
+	first, err := e.Place(h.ctx, settings(t, nil), testRun(), target, remaining())
+	if err != nil {
+		t.Fatalf("first Place() = %v", err)
+	}
+	if first.RequeueAfter != createGrace {
+		t.Fatalf("first Place() = %+v, want the creation's wait", first)
+	}
+	second, err := e.Place(h.ctx, settings(t, nil), testRun(), target, remaining())
+	if err != nil {
+		t.Fatalf("second Place() = %v", err)
+	}
+	sts := h.placeholderSTS(t, phName())
+	if sts == nil {
+		t.Fatal("no placeholder StatefulSet")
+	}
+	if !e.OwnStatefulSetWrite(sts) {
+		t.Fatalf("OwnStatefulSetWrite(%s) = false: the StatefulSet's add event re-queues the run, and this test shows nothing", sts.Name)
+	}
+	if second.Failed || second.Reason != ReasonWaitingForNode || second.RequeueAfter != createGrace {
+		t.Errorf("second Place() = %+v (RequeueAfter %v), want a wait for a node checked again after createGrace (%v): the StatefulSet's add event re-queues nothing",
+			second, second.RequeueAfter, createGrace)
 	}
 }

@@ -49,7 +49,7 @@ func (e *Engine) create(ctx context.Context, s Settings, run *v1.PipelineRun, sp
 	switch {
 	case err == nil:
 	case apierrors.IsAlreadyExists(err):
-		return e.alreadyExists(ctx, run, spec.Name)
+		return e.alreadyExists(ctx, s, run, spec.Name)
 	case rejection(err) == rejectedForGood:
 		return Placement{Failed: true, Reason: ReasonPlaceholderRejected, Message: fmt.Sprintf(
 			"The API server rejects placeholder StatefulSet %s: %v", spec.Name, err)}, nil
@@ -89,7 +89,15 @@ func (e *Engine) create(ctx context.Context, s Settings, run *v1.PipelineRun, sp
 // engine's cache does not hold: its own, created by an earlier reconcile
 // the cache has not caught up with, or someone else's, which the cache
 // (placeholders only) never holds. The API server says which.
-func (e *Engine) alreadyExists(ctx context.Context, run *v1.PipelineRun, name string) (Placement, error) {
+//
+// Its own is waited for, checked again after createGrace as a fresh
+// creation is: the reconcile that created it may have lost its requeue
+// (its status update failed), and its creation's event, settled as the
+// engine's own write (ownEvents), re-queues nothing; the pod's events come
+// only once there is a pod. The wait is bounded from its start when the
+// StatefulSet tells it (waitStart); a pinned one without a recorded start
+// is not, until the engine sees it and records one (decideNoPod).
+func (e *Engine) alreadyExists(ctx context.Context, s Settings, run *v1.PipelineRun, name string) (Placement, error) {
 	sts, err := e.KubeClient.AppsV1().StatefulSets(run.Namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return Placement{}, fmt.Errorf("getting StatefulSet %s/%s, which exists: %w", run.Namespace, name, err)
@@ -97,7 +105,13 @@ func (e *Engine) alreadyExists(ctx context.Context, run *v1.PipelineRun, name st
 	if !metav1.IsControlledBy(sts, run) {
 		return conflict(run.Namespace, name), nil
 	}
-	wait := waiting(ReasonWaitingForNode, fmt.Sprintf("Placeholder StatefulSet %s exists; waiting for the scheduler to bind it to a node", name), 0)
+	msg := fmt.Sprintf("Placeholder StatefulSet %s exists; waiting for the scheduler to bind it to a node", name)
+	wait := waiting(ReasonWaitingForNode, msg, createGrace)
+	if since, ok := waitStart(sts, placeholder.PinnedNode(&sts.Spec.Template.Spec, run), nil); ok {
+		if wait = e.waitBounded(s, since, msg, createGrace); wait.Failed {
+			return wait, nil
+		}
+	}
 	wait.Since = waitBegan(sts)
 	return wait, nil
 }
