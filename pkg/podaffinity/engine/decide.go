@@ -23,6 +23,7 @@ import (
 
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -178,6 +179,9 @@ func decideNoPod(w world, now time.Time, s Settings) step {
 // StatefulSet there (a pod it recreates comes back token-sized on the same
 // node), then size the pod to what the run's later tasks still need.
 func decidePin(w world, now time.Time, s Settings) step {
+	if st, left := decideLeftNode(w, now, s); left {
+		return st
+	}
 	sts, p := w.sts, w.pod
 	current := p.Spec.NodeName
 	st := step{kind: stepPin, spec: w.spec}
@@ -195,6 +199,35 @@ func decidePin(w world, now time.Time, s Settings) step {
 		st.events = []stepEvent{{corev1.EventTypeNormal, EventPlaced, placedText(current, w.nodeObj, w.t.Topology, sts.Name, placeholder.Requests(&sts.Spec.Template.Spec), st.nodeWait)}}
 	}
 	return withReclaim(st, w, now, s)
+}
+
+// decideLeftNode decides for a pod bound to a node that its StatefulSet's
+// template no longer pins (left reports false otherwise): the run left that
+// node (a move, or a requeue by Kueue: decideAdmission), and a lagging
+// StatefulSet controller made the pod again from the template before,
+// pinned there, which was bound (admitted by Kueue for the token) before
+// the engine saw it unbound (decideOlderTemplate). Pinned, the run would
+// be back on the node it left, holding the token, where Kueue never
+// counted the peak its template asks for. It is replaced once the
+// controller has processed the StatefulSet, as decideOlderTemplate
+// replaces an unbound one; until then the run waits, checked again.
+func decideLeftNode(w world, now time.Time, s Settings) (st step, left bool) {
+	p, sts := w.pod, w.sts
+	node := placeholder.PinnedNode(&p.Spec, w.run)
+	if node == "" || node == w.pinned {
+		return step{}, false
+	}
+	rev, current := p.Labels[appsv1.ControllerRevisionHashLabelKey], sts.Status.UpdateRevision
+	switch {
+	case processed(sts) && rev != "" && current != "" && rev != current:
+		return replaceOlder(w, now, s, fmt.Sprintf("replacing placeholder pod %s, bound to node %s, which the PipelineRun left: it was made from an older template of StatefulSet %s (revision %s; the current one is %s)",
+			p.Name, node, sts.Name, rev, current)), true
+	case !processed(sts):
+		msg := fmt.Sprintf("Waiting for a node: placeholder pod %s came back pinned to node %s, which the PipelineRun left, and is bound there", p.Name, node) + notProcessedYet
+		since, _ := waitStart(sts, w.pinned, p)
+		return done(boundedWait(s, now, since, msg, lagRecheck(now.Sub(p.CreationTimestamp.Time)))), true
+	}
+	return step{}, false
 }
 
 // withReclaim adds to pin step st the replacement of the pod when it lost

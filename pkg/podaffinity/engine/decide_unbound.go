@@ -31,6 +31,13 @@ import (
 // the run chooses another node.
 func decideUnbound(w world, now time.Time, s Settings) step {
 	if placeholder.AwaitsAdmission(w.pod) {
+		// A gated pod made from an older template first: Kueue would
+		// admit it for what that template asked (the token, pinned to the
+		// node the run lost, when the StatefulSet controller lagged behind
+		// a requeue), not for what the current one asks.
+		if st, older := decideOlderTemplate(w, now, s); older {
+			return st
+		}
 		return decideAdmission(w, now, s)
 	}
 	admit := false
@@ -74,13 +81,15 @@ func decideScheduling(w world, now time.Time, s Settings) step {
 
 // decideOlderTemplate decides for an unbound pod made from an older
 // template of its StatefulSet than the current one (older reports false
-// otherwise). A step that rewrites the template deletes the pod at once (a
-// move unpins it, a reclaim asks for the room lost), and a StatefulSet
-// controller that has not seen the new template yet recreates the pod
-// from the old one: pinned to the node the run left, it could wait for that
-// node to the end of max-node-wait. Once the controller has processed the
-// StatefulSet (its update revision is the current template's), such a pod
-// is replaced, and the controller makes the next one from the current
+// otherwise), gated by Kueue or not. A step that rewrites the template
+// deletes the pod at once (a move unpins it, a reclaim asks for the room
+// lost, a requeue by Kueue asks for the peak on any node), and a
+// StatefulSet controller that has not seen the new template yet recreates
+// the pod from the old one: pinned to the node the run left, it could wait
+// for that node to the end of max-node-wait, or be admitted by Kueue for
+// the token there. Once the controller has processed the StatefulSet (its
+// update revision is the current template's), such a pod is replaced
+// (replaceOlder), and the controller makes the next one from the current
 // template. Until then, a pod whose pin is not the template's is checked
 // again after as long as it has existed (lagRecheck).
 func decideOlderTemplate(w world, now time.Time, s Settings) (st step, older bool) {
@@ -88,20 +97,34 @@ func decideOlderTemplate(w world, now time.Time, s Settings) (st step, older boo
 	rev, current := p.Labels[appsv1.ControllerRevisionHashLabelKey], sts.Status.UpdateRevision
 	switch {
 	case processed(sts) && rev != "" && current != "" && rev != current:
-		msg := fmt.Sprintf("Waiting for a node: replacing placeholder pod %s, made from an older template of StatefulSet %s (revision %s; the current one is %s)",
-			p.Name, sts.Name, rev, current)
-		since, _ := waitStart(sts, w.pinned, p)
-		placement := boundedWait(s, now, since, msg, 0)
-		if placement.Failed {
-			return done(placement), true
-		}
-		return step{kind: stepDelete, placement: placement, pod: p, log: msg}, true
+		return replaceOlder(w, now, s, fmt.Sprintf("replacing placeholder pod %s, made from an older template of StatefulSet %s (revision %s; the current one is %s)",
+			p.Name, sts.Name, rev, current)), true
 	case !processed(sts) && placeholder.PinnedNode(&p.Spec, w.run) != w.pinned:
 		msg := unscheduledMessage(p, w.nodes) + notProcessedYet
 		since, _ := waitStart(sts, w.pinned, p)
 		return done(boundedWait(s, now, since, msg, lagRecheck(now.Sub(p.CreationTimestamp.Time)))), true
 	}
 	return step{}, false
+}
+
+// replaceOlder is the step that replaces w's pod, made from an older
+// template of its StatefulSet (what says why), or the run's failure once
+// its wait for a node has lasted longer than max-node-wait. The pod of a
+// run queued in Kueue is replaced whatever the wait: the next one waits
+// for admission, which max-node-wait does not count (kueue.go).
+func replaceOlder(w world, now time.Time, s Settings, what string) step {
+	p := w.pod
+	if placeholder.AwaitsAdmission(p) || w.spec.KueueQueue() != "" {
+		msg := "Waiting for admission by Kueue: " + what
+		return step{kind: stepDelete, placement: waiting(ReasonWaitingForAdmission, msg, 0), pod: p, log: msg}
+	}
+	msg := "Waiting for a node: " + what
+	since, _ := waitStart(w.sts, w.pinned, p)
+	placement := boundedWait(s, now, since, msg, 0)
+	if placement.Failed {
+		return done(placement)
+	}
+	return step{kind: stepDelete, placement: placement, pod: p, log: msg}
 }
 
 // decideReclaim follows the pod that asks for the room its run lost (see

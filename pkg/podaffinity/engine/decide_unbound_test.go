@@ -52,6 +52,21 @@ func TestDecideUnbound(t *testing.T) {
 		want:    stepView{Kind: stepNone, Placement: Placement{Reason: ReasonWaitingForAdmission, RequeueAfter: diagnoseEvery, Since: now.Add(-time.Minute)}},
 		message: []string{"to come back to node node-1"},
 	}, {
+		name:    "Kueue: gated, made from the template before a requeue (processed since), past max-node-wait: replaced before any admission, queueing is no wait for a node",
+		config:  map[string]string{paconfig.MaxNodeWaitKey: "30s"},
+		world:   decideWorld(atRevision(generations(movedSTS(), 3, 3), "rev-3"), fromRevision(gatedPinned("node-1", token, ago(time.Second)), "rev-2"), queued, withMembers()),
+		want:    stepView{Kind: stepDelete, Placement: wait(ReasonWaitingForAdmission, 0), Pod: podName},
+		message: []string{"replacing placeholder pod " + podName, "made from an older template", "rev-2", "rev-3"},
+	}, {
+		name:    "Kueue: gated, pinned to the node the run left, the controller lags: no admission decision, checked again after a second",
+		world:   decideWorld(atRevision(generations(movedSTS(), 3, 2), "rev-2"), fromRevision(gatedPinned("node-1", token, ago(time.Second)), "rev-2"), queued, withMembers()),
+		want:    stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, controllerRecheck)},
+		message: []string{"has not processed the StatefulSet yet"},
+	}, {
+		name:  "Kueue: gated, made from the current template: wait for admission, as ever",
+		world: decideWorld(atRevision(generations(awaitingAdmission(movedSTS(), time.Second), 3, 3), "rev-3"), fromRevision(gated(placeholderPod("", peak(), ago(time.Second))), "rev-3"), queued),
+		want:  stepView{Kind: stepNone, Placement: Placement{Reason: ReasonWaitingForAdmission, RequeueAfter: diagnoseEvery, Since: now.Add(-time.Second)}},
+	}, {
 		name:    "admitted by Kueue, not bound yet: record the admission, the wait for a node starts now",
 		world:   decideWorld(awaitingAdmission(createdAgo(ownSTS("", peak()), time.Hour), time.Hour), placeholderPod("", peak(), ago(time.Hour)), queued),
 		want:    stepView{Kind: stepNone, Admit: true, Placement: wait(ReasonWaitingForNode, time.Hour)},

@@ -240,6 +240,27 @@ func TestPlaceKueue(t *testing.T) {
 		wantEvents:   []string{"Warning RequeuedForAdmission"},
 		wantTemplate: &template{Requests: peak(), WaitingSince: now.Format(time.RFC3339)},
 	}, {
+		name: "queued again, back gated from the template before that (pinned to the node it lost, the token), which the controller has processed since: replaced, not admitted for the token",
+		objects: []runtime.Object{
+			readyNode("node-1"), atRevision(generations(movedSTS(), 3, 3), "rev-3"),
+			fromRevision(gatedPinned("node-1", token, ago(time.Second)), "rev-2"),
+		},
+		want:         Placement{Reason: ReasonWaitingForAdmission},
+		wantMessage:  []string{"replacing placeholder pod", "made from an older template"},
+		wantActions:  []string{"delete pods"},
+		wantTemplate: &template{Requests: peak(), WaitingSince: now.Add(-time.Minute).Format(time.RFC3339)},
+	}, {
+		name: "queued again, the pod from the template before that admitted for the token and bound on the node it lost: replaced, not Ready there",
+		objects: []runtime.Object{
+			readyNode("node-1"), atRevision(generations(awaitingAdmission(movedSTS(), time.Second), 3, 3), "rev-3"),
+			fromRevision(pinnedTo("node-1", reporting(placeholderPod("node-1", token, ago(time.Second)))), "rev-2"),
+		},
+		want:         Placement{Reason: ReasonWaitingForAdmission},
+		wantMessage:  []string{"replacing placeholder pod", "node node-1, which the PipelineRun left"},
+		wantActions:  []string{"delete pods"},
+		wantAwaiting: now.Add(-time.Second).Format(time.RFC3339),
+		wantTemplate: &template{Requests: peak(), WaitingSince: now.Add(-time.Minute).Format(time.RFC3339)},
+	}, {
 		name: "back gated and pinned while a task of the run runs there: waits for admission there",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token), gatedPinned("node-1", token, ago(time.Second)),

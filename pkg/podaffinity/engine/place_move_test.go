@@ -82,6 +82,44 @@ func TestPlaceMove(t *testing.T) {
 		wantActions:  []string{"delete pods"},
 		wantTemplate: waitingReservation(time.Minute),
 	}, {
+		name: "(7) moved, the pod from the template before the move bound on the node the run left, the controller has processed the move since: replaced, not pinned back",
+		objects: []runtime.Object{
+			readyNode("node-1"), atRevision(generations(movedSTS(), 3, 3), "rev-3"),
+			fromRevision(pinnedTo("node-1", reporting(placeholderPod("node-1", token, ago(time.Second)))), "rev-2"),
+		},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: 59 * time.Minute},
+		wantMessage:  []string{"replacing placeholder pod", "bound to node node-1, which the PipelineRun left", "rev-2", "rev-3"},
+		wantActions:  []string{"delete pods"},
+		wantTemplate: waitingReservation(time.Minute),
+	}, {
+		name: "(7) moved, the pod from the template before the move bound on the node the run left, the controller lags: wait, checked again after a second",
+		objects: []runtime.Object{
+			readyNode("node-1"), atRevision(generations(movedSTS(), 3, 2), "rev-2"),
+			fromRevision(pinnedTo("node-1", reporting(placeholderPod("node-1", token, ago(time.Second)))), "rev-2"),
+		},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: controllerRecheck},
+		wantMessage:  []string{"came back pinned to node node-1, which the PipelineRun left", "has not processed the StatefulSet yet"},
+		wantTemplate: waitingReservation(time.Minute),
+		wantPod:      token,
+	}, {
+		name: "bound, pinned where its template pins it, made from an older template (the one before the pin): ready there, nothing written",
+		objects: []runtime.Object{
+			readyNode("node-1"), atRevision(generations(ownSTS("node-1", token), 3, 3), "rev-3"),
+			fromRevision(pinnedTo("node-1", reporting(placeholderPod("node-1", token, ago(time.Hour)))), "rev-2"),
+		},
+		want:         Placement{Node: "node-1", Ready: true},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+	}, {
+		name: "bound, unpinned, made from the template before its pin: ready there, nothing written",
+		objects: []runtime.Object{
+			readyNode("node-1"), atRevision(generations(ownSTS("node-1", token), 3, 3), "rev-3"),
+			fromRevision(reporting(placeholderPod("node-1", token, ago(time.Hour))), "rev-2"),
+		},
+		want:         Placement{Node: "node-1", Ready: true},
+		wantTemplate: tokenTemplate("node-1"),
+		wantPod:      token,
+	}, {
 		name:     "(6) zone: node cordoned, a TaskRun pod runs on another node of the zone: wait to move, or the run would split",
 		topology: zoneKey,
 		objects: []runtime.Object{
