@@ -20,7 +20,6 @@ import (
 	"context"
 
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 	"knative.dev/pkg/logging"
 )
@@ -83,26 +82,17 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 				return Placement{}, err
 			}
 		}
+		if r := st.reclaim; r != nil && r.replace {
+			if err := e.deletePod(ctx, w.pod, false); err != nil {
+				return Placement{}, err
+			}
+		}
 		if st.restored {
 			e.reclaimed(ctx, w.run, sts, w.pod)
 		}
 	}
 	e.record(ctx, w, st)
-	if st.kind != stepPin {
-		return st.placement, nil
-	}
-	if r := st.reclaim; r != nil {
-		// Compared with, and its annotations built from, the StatefulSet
-		// as observed, as the pin above was: the patch rewrites the pin,
-		// requests and annotations whole.
-		if err := e.updateTemplate(ctx, w.sts, r.spec, nil); err != nil {
-			return Placement{}, err
-		}
-		if err := e.deletePod(ctx, w.pod, false); err != nil {
-			return Placement{}, err
-		}
-		logging.FromContext(ctx).Infof("PipelineRun %s/%s: %s", w.run.Namespace, w.run.Name, r.message)
-		event(ctx, w.run, corev1.EventTypeWarning, EventPlaceholderLost, r.message)
+	if st.kind != stepPin || st.reclaim != nil {
 		return st.placement, nil
 	}
 	if h := st.handOver; h != nil {

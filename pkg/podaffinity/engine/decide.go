@@ -18,9 +18,12 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
+	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/demand"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/metrics"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	appsv1 "k8s.io/api/apps/v1"
@@ -187,12 +190,21 @@ func decidePin(w world, now time.Time, s Settings) step {
 	st := step{kind: stepPin, spec: w.spec}
 	st.spec.PinnedNode = current
 	st.spec.Requests = token(w)
-	_, reclaimed := sts.Annotations[placeholder.ReclaimingAnnotation]
+	_, reclaiming := sts.Annotations[placeholder.ReclaimingAnnotation]
+	reclaiming = reclaiming && w.pinned == current
+	if reclaiming && !holdsReclaim(w) {
+		if reclaimNeeded(w, s) {
+			return replaceUnreclaimed(w, now, st)
+		}
+		// The run's later tasks need no more than the pod holds now: the
+		// reclaim ends (the pin drops its mark), having restored nothing.
+		reclaiming = false
+	}
 	if templateAsks(w, current, st.spec.Requests) {
 		return withReclaim(st, w, now, s)
 	}
 	st.write = true
-	st.restored = reclaimed && w.pinned == current
+	st.restored = reclaiming
 	if w.pinned != current {
 		st.nodeWait = now.Sub(p.CreationTimestamp.Time)
 		st.outcome = metrics.OutcomePlaced
@@ -230,23 +242,81 @@ func decideLeftNode(w world, now time.Time, s Settings) (st step, left bool) {
 	return step{}, false
 }
 
-// withReclaim adds to pin step st the replacement of the pod when it lost
-// its room (lostRoom): its template, pinned, asks for that room again;
-// otherwise the hand-over (decideHandOver).
+// withReclaim completes pin step st for a pod that lost its room
+// (lostRoom): the pin writes a template that asks for that room again on
+// the node (placeholder.ReclaimingAnnotation), and the pod is replaced in a
+// later step, once the StatefulSet controller has seen that template
+// (replaceUnreclaimed). Otherwise the hand-over follows (decideHandOver).
 func withReclaim(st step, w world, now time.Time, s Settings) step {
 	have, want, lost := lostRoom(s, w.run, w.pod, w.tasks, w.limitRanges)
 	if !lost {
 		return decideHandOver(w, now, s, st)
 	}
 	node := w.pod.Spec.NodeName
-	spec := st.spec
-	spec.PinnedNode = node
-	spec.Requests = want
-	spec.ReclaimingSince = &now
+	st.spec.PinnedNode = node
+	st.spec.Requests = want
+	st.spec.ReclaimingSince = &now
+	st.write = true
 	msg := fmt.Sprintf("Placeholder pod %s came back on node %s holding only %s (%s): asking the scheduler again for the %s the PipelineRun's later tasks need there",
 		w.pod.Name, node, formatResources(have), lostToken, formatResources(want))
-	st.reclaim = &reclaimStep{spec: spec, message: msg}
+	st.events = append(st.events, stepEvent{corev1.EventTypeWarning, EventPlaceholderLost, msg})
+	st.log = msg
+	st.reclaim = &reclaimStep{}
+	st.placement = Placement{Node: node, Reason: ReasonWaitingForNode, RequeueAfter: controllerRecheck,
+		Message: msg + "; the pod is replaced once the StatefulSet controller has seen the template that asks for it"}
+	return st
+}
+
+// holdsReclaim reports whether w's pod holds what its template asks for
+// while that template asks again for the room the pod lost: requests at
+// least the template's, as a pod made from it has.
+func holdsReclaim(w world) bool {
+	return !exceeds(placeholder.Requests(&w.sts.Spec.Template.Spec), placeholder.Requests(&w.pod.Spec))
+}
+
+// reclaimNeeded reports whether the run's tasks that have not started
+// still need more than w's pod holds, beyond what its running tasks hold:
+// the room a reclaim asks for (lostRoom), where the tasks that start now
+// count as not started: they start in that room, not beside a token pod.
+func reclaimNeeded(w world, s Settings) bool {
+	if s.Config.Reservation() != paconfig.ReservationReserve {
+		return false
+	}
+	tasks := slices.Clone(w.tasks)
+	for i := range tasks {
+		if tasks[i].State == demand.Starting {
+			tasks[i].State = demand.Waiting
+		}
+	}
+	want := placeholder.WithinLimitRanges(demand.WithFloor(demand.Held(tasks), token(w)), w.limitRanges)
+	return exceeds(want, placeholder.Requests(&w.pod.Spec))
+}
+
+// replaceUnreclaimed completes pin step st for w's pod, bound to the node
+// its template is pinned to while that template asks again for the room
+// the pod lost, when the pod does not hold it (holdsReclaim) and the run's
+// later tasks still need more than the pod holds: the
+// StatefulSet controller made it from the template before (its informer
+// lagged), or it is the pod the reclaim is to replace (withReclaim wrote the
+// template, or the engine stopped before the delete). That restores
+// nothing, and no task starts on it: the template is kept as it is, and the
+// pod is replaced once the StatefulSet controller has seen it
+// (controllerSaw, as for replaceFixed), so that it makes the new pod from
+// it.
+func replaceUnreclaimed(w world, now time.Time, st step) step {
+	p, node := w.pod, w.pod.Spec.NodeName
+	asked := placeholder.Requests(&w.sts.Spec.Template.Spec)
+	msg := fmt.Sprintf("Placeholder pod %s on node %s holds only %s, not the %s its StatefulSet %s asks for again there after %s: replacing it",
+		p.Name, node, formatResources(placeholder.Requests(&p.Spec)), formatResources(asked), w.sts.Name, lostToken)
+	st.spec.Requests = asked
+	st.reclaim = &reclaimStep{replace: controllerSaw(w, now)}
 	st.placement = Placement{Node: node, Reason: ReasonWaitingForNode, Message: msg}
+	if !st.reclaim.replace {
+		st.placement.RequeueAfter = controllerRecheck
+		st.placement.Message = msg + " once the StatefulSet controller has seen that template"
+		return st
+	}
+	st.log = msg
 	return st
 }
 

@@ -206,12 +206,13 @@ func TestDecide(t *testing.T) {
 		world: decideWorld(waitingSince(ownSTS("node-1", token), time.Minute), placeholderPod("node-1", token, ago(time.Minute))),
 		want:  stepView{Kind: stepPin, Placement: ready, Write: true, Pinned: "node-1", Requests: token},
 	}, {
-		name: "recreated on its own, token-sized, while a later task needs more: pinned, then replaced by a pod that asks for that room there",
+		name: "recreated on its own, token-sized, while a later task needs more: the template asks for that room there, the pod replaced once the StatefulSet controller has seen it",
 		world: decideWorld(ownSTS("node-1", token), reporting(recreatedPod("node-1", token, ago(time.Second))),
 			func(w *world) { w.tasks = growBack(demand.Running, demand.Waiting) }),
-		want: stepView{Kind: stepPin, Placement: Placement{Node: "node-1", Reason: ReasonWaitingForNode}, Pinned: "node-1", Requests: token,
-			Reclaim: &template{Pinned: "node-1", Requests: rl("2", "16Mi")}, ReclaimSince: now},
-		message: []string{"came back on node node-1 holding only cpu=10m", "asking the scheduler again for the cpu=2"},
+		want: stepView{Kind: stepPin, Placement: Placement{Node: "node-1", Reason: ReasonWaitingForNode, RequeueAfter: controllerRecheck},
+			Write: true, Pinned: "node-1", Requests: rl("2", "16Mi"), Events: []string{"Warning PlaceholderLost"},
+			Reclaim: &reclaimView{}, ReclaimSince: now},
+		message: []string{"came back on node node-1 holding only cpu=10m", "asking the scheduler again for the cpu=2", "once the StatefulSet controller has seen"},
 	}, {
 		name: "recreated on its own, token-sized, while a task starts: hand over (nothing to give), not replaced",
 		world: decideWorld(ownSTS("node-1", token), reporting(recreatedPod("node-1", token, ago(time.Second))),

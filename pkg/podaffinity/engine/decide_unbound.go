@@ -82,16 +82,17 @@ func decideScheduling(w world, now time.Time, s Settings) step {
 // decideOlderTemplate decides for an unbound pod made from an older
 // template of its StatefulSet than the current one (older reports false
 // otherwise), gated by Kueue or not. A step that rewrites the template
-// deletes the pod at once (a move unpins it, a reclaim asks for the room
-// lost, a requeue by Kueue asks for the peak on any node), and a
-// StatefulSet controller that has not seen the new template yet recreates
-// the pod from the old one: pinned to the node the run left, it could wait
-// for that node to the end of max-node-wait, or be admitted by Kueue for
-// the token there. Once the controller has processed the StatefulSet (its
-// update revision is the current template's), such a pod is replaced
-// (replaceOlder), and the controller makes the next one from the current
-// template. Until then, a pod whose pin is not the template's is checked
-// again after as long as it has existed (lagRecheck).
+// deletes the pod at once (a move unpins it, a requeue by Kueue asks for
+// the peak on any node) or within a bound (controllerLimit: a reclaim asks
+// for the room lost), and a StatefulSet controller that has not seen the
+// new template yet recreates the pod from the old one: pinned to the node
+// the run left, it could wait for that node to the end of max-node-wait,
+// or be admitted by Kueue for the token there. Once the controller has
+// processed the StatefulSet (its update revision is the current
+// template's), such a pod is replaced (replaceOlder), and the controller
+// makes the next one from the current template. Until then, a pod whose pin
+// is not the template's is checked again after as long as it has existed
+// (lagRecheck).
 func decideOlderTemplate(w world, now time.Time, s Settings) (st step, older bool) {
 	p, sts := w.pod, w.sts
 	rev, current := p.Labels[appsv1.ControllerRevisionHashLabelKey], sts.Status.UpdateRevision

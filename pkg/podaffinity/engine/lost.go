@@ -39,9 +39,15 @@ import (
 // own (its spec carries the pin: the pod the engine placed never does) and
 // that holds the token while later tasks need more is replaced by a pod
 // that asks the scheduler for that room on the node (lostRoom, decidePin), with
-// placeholder.ReclaimingAnnotation on the StatefulSet. The scheduler,
+// placeholder.ReclaimingAnnotation on the StatefulSet: the template asks
+// for it first (withReclaim), and the pod is deleted once the StatefulSet
+// controller has seen that template (replaceUnreclaimed). The scheduler,
 // which counts the preemptor's nomination, decides: bound, the run goes on
 // there (reclaimed); refused, the run moves between tasks (decideReclaim).
+// A pod bound while the template asks for the room that does not hold it
+// (made from the template before, or the one the engine was to delete
+// when it stopped) restores nothing: it is replaced too, while tasks start
+// as well, as long as the tasks not started need more (reclaimNeeded).
 //
 // Growing the pod in place would not do: the kubelet may accept a grow
 // before a nominated preemptor is bound, and the engine does not wait for a

@@ -129,17 +129,21 @@ func TestPlaceLostPlaceholder(t *testing.T) {
 		wantActions:  []string{"delete pods (at once)"},
 		wantTemplate: tokenTemplate("node-1"),
 	}, {
-		name: "recreated on its own, token-sized, while a task runs and a later one needs more: replaced by a pod that asks for that room on the node",
+		// The pod is deleted at the next call, once the StatefulSet
+		// controller has seen the template (TestPlaceTokenPodWhileReclaiming,
+		// TestReclaimMadeFromObservedTemplate).
+		name: "recreated on its own, token-sized, while a task runs and a later one needs more: its template asks for that room on the node, the pod to be replaced from it",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token), running,
 			reporting(recreatedPod("node-1", token, ago(time.Second))),
 		},
 		remaining:      growBack(demand.Running, demand.Waiting),
-		want:           Placement{Node: "node-1", Reason: ReasonWaitingForNode},
+		want:           Placement{Node: "node-1", Reason: ReasonWaitingForNode, RequeueAfter: controllerRecheck},
 		wantMessage:    []string{"preempted, evicted or deleted", "cpu=2"},
-		wantActions:    []string{"patch statefulsets", "delete pods"},
+		wantActions:    []string{"patch statefulsets"},
 		wantTemplate:   &template{Pinned: "node-1", Requests: held},
 		wantReclaiming: now.Format(time.RFC3339),
+		wantPod:        token,
 		wantEvents:     []string{"Warning PlaceholderLost"},
 	}, {
 		name: "recreated token-sized while tasks start: the hand-over goes on (the engine's own replacement of the pod looks the same)",

@@ -165,17 +165,20 @@ func podKey(p *corev1.Pod) string {
 
 // statefulSetKey sums up what the engine writes of a placeholder
 // StatefulSet: its pod template's affinity (the pin) and requests, and the
-// record of when its wait for a node began.
+// records of when its wait for a node began and of a reclaim (which can be
+// all a reclaim changes: the template may ask for that room already).
 func statefulSetKey(sts *appsv1.StatefulSet) string {
 	// Marshalling these types cannot fail.
 	key, _ := json.Marshal(struct {
 		Affinity     *corev1.Affinity
 		Requests     string
 		WaitingSince string
+		Reclaiming   string
 	}{
 		Affinity:     sts.Spec.Template.Spec.Affinity,
 		Requests:     formatResources(placeholder.Requests(&sts.Spec.Template.Spec)),
 		WaitingSince: sts.Annotations[placeholder.WaitingSinceAnnotation],
+		Reclaiming:   sts.Annotations[placeholder.ReclaimingAnnotation],
 	})
 	return string(key)
 }

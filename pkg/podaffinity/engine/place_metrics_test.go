@@ -175,8 +175,14 @@ func TestPlaceRecordsMetrics(t *testing.T) {
 		want:        Placement{Node: "node-1", Ready: true},
 		wantMetrics: metricstest.Recorded{},
 	}, {
-		name:        "pod came back token-sized while a later task needs more: replaced to ask for the room, nothing yet",
+		name:        "pod came back token-sized while a later task needs more: the room asked for again, nothing yet",
 		objects:     []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), running, reporting(recreatedPod("node-1", token, ago(time.Second)))},
+		remaining:   growBack(demand.Running, demand.Waiting),
+		want:        Placement{Node: "node-1", Reason: ReasonWaitingForNode, RequeueAfter: controllerRecheck},
+		wantMetrics: metricstest.Recorded{},
+	}, {
+		name:        "a token-sized pod bound while the template asks for the room: replaced, no restore",
+		objects:     []runtime.Object{readyNode("node-1"), reclaimingSTS("node-1", held, 5*time.Second), running, reporting(recreatedPod("node-1", token, ago(time.Second)))},
 		remaining:   growBack(demand.Running, demand.Waiting),
 		want:        Placement{Node: "node-1", Reason: ReasonWaitingForNode},
 		wantMetrics: metricstest.Recorded{},

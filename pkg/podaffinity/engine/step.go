@@ -45,8 +45,9 @@ const (
 	// (atOnce); an unbound one made from an older template.
 	stepDelete stepKind = "delete"
 	// stepPin pins the StatefulSet to the node its pod is bound to (spec;
-	// when write is set), then replaces the pod when it lost its room
-	// (reclaim), or else hands the reservation over to the run's tasks
+	// when write is set), asking for the room again when the pod lost it
+	// (reclaim, which replaces the pod once the StatefulSet controller has
+	// seen that template), or else hands the reservation over to the run's tasks
 	// (handOver: a resize or a replacement of the pod; nil when the pod
 	// is the size it should be, or waits for the node).
 	stepPin stepKind = "pin"
@@ -87,8 +88,10 @@ type step struct {
 	// restored: the pod that asked for the room its run lost got it on
 	// its node (pin; Engine.reclaimed).
 	restored bool
-	// reclaim, for pin, replaces the pod: its template asks for the room
-	// the pod lost (see lostRoom).
+	// reclaim, for pin, asks again for the room the pod lost (see
+	// lostRoom): spec, pinned and with ReclaimingSince, is the template that
+	// asks for it, written by the pin (withReclaim); or the template already
+	// asks for it and the pod does not hold it (replaceUnreclaimed).
 	reclaim *reclaimStep
 	// handOver, for pin, resizes or replaces the pod (decideHandOver).
 	handOver *handOverStep
@@ -98,12 +101,13 @@ type step struct {
 	recheck time.Duration
 }
 
-// reclaimStep is the replacement of a placeholder pod that lost its room:
-// the template to write (pinned, the room, and since when it is asked
-// for), and what the run says.
+// reclaimStep is the replacement of a placeholder pod that lost its room
+// by one made from a template that asks for it again.
 type reclaimStep struct {
-	spec    placeholder.Spec
-	message string
+	// replace deletes the pod: the template asks for the room, and the
+	// StatefulSet controller has seen it (controllerSaw). Unset, the run
+	// is checked again after controllerRecheck.
+	replace bool
 }
 
 // stepEvent is an event the step records on the run.
