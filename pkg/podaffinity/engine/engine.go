@@ -92,6 +92,10 @@ const (
 	// its pod, has been being deleted for longer than max-node-wait, held
 	// by finalizers; the run fails, naming them.
 	ReasonPlaceholderStuckDeleting = "PlaceholderStuckDeleting"
+	// ReasonParentReleased: a child PipelineRun that joined its parent's
+	// placeholder finds it released, its parent done or gone; the child
+	// fails: no node holds room for it any more.
+	ReasonParentReleased = "ParentPlaceholderReleased"
 
 	// EventPlaceholderRecreated is recorded when a run's placeholder is
 	// created again: mid-run (pinned to the node of its pods, or anew
