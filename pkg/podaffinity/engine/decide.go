@@ -54,7 +54,7 @@ func decide(w world, now time.Time, s Settings) step {
 func decideStep(w world, now time.Time, s Settings) step {
 	switch {
 	case w.t.Joined:
-		return decideJoined(w)
+		return decideJoined(w, now, s)
 	case w.sts == nil:
 		return decideAbsent(w, s)
 	case !metav1.IsControlledBy(w.sts, w.run):

@@ -88,10 +88,12 @@ const (
 	// good (invalid, or forbidden by a LimitRange, Pod Security or an
 	// admission policy); the run fails with its message.
 	ReasonPlaceholderRejected = "PlaceholderRejected"
-	// ReasonPlaceholderStuckDeleting: the run's placeholder StatefulSet, or
-	// its pod, has been being deleted for longer than max-node-wait, held
-	// by finalizers; the run fails, naming them.
+	// ReasonPlaceholderStuckDeleting: finalizers held the run's placeholder
+	// StatefulSet or pod in deletion beyond max-node-wait; the run fails.
 	ReasonPlaceholderStuckDeleting = "PlaceholderStuckDeleting"
+	// ReasonParentReleased: a joined child finds its parent's placeholder
+	// released for good (the parent done or gone); the child fails.
+	ReasonParentReleased = "ParentPlaceholderReleased"
 
 	// EventPlaceholderRecreated is recorded when a run's placeholder is
 	// created again: mid-run (pinned to the node of its pods, or anew

@@ -33,7 +33,7 @@ import (
 // error, never taken for an answer.
 func (e *Engine) observe(ctx context.Context, s Settings, run *v1.PipelineRun, t Target, tasks []demand.Task, now time.Time) (world, error) {
 	if t.Joined {
-		return e.observeJoined(run, t, tasks)
+		return e.observeJoined(ctx, run, t, tasks)
 	}
 	w := world{run: run, t: t, tasks: tasks, spec: placeholder.Spec{
 		Name:              t.Placeholder,

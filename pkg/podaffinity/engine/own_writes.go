@@ -164,9 +164,8 @@ func podKey(p *corev1.Pod) string {
 }
 
 // statefulSetKey sums up what the engine writes of a placeholder
-// StatefulSet: its pod template's affinity (the pin) and requests, and the
-// records of when its wait for a node began and of a reclaim (which can be
-// all a reclaim changes: the template may ask for that room already).
+// StatefulSet: its template's affinity (the pin) and requests, and the
+// records of its wait's start and of a reclaim (which may change nothing else).
 func statefulSetKey(sts *appsv1.StatefulSet) string {
 	// Marshalling these types cannot fail.
 	key, _ := json.Marshal(struct {

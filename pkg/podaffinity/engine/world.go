@@ -62,6 +62,13 @@ type world struct {
 	// cache has it (cached) and as the engine last wrote it (pod), and
 	// node and unusable as below (see observeJoined).
 	cached, pod, terminating *corev1.Pod
+	// For a child run whose parent's placeholder pod is missing: sts is
+	// the parent's placeholder StatefulSet (nil: none), and, when it is
+	// gone or being deleted, parent is the parent run as the API server
+	// has it now (nil: gone), read when the engine has a reader of runs
+	// (parentRead). See observeParent.
+	parent     *v1.PipelineRun
+	parentRead bool
 	// changed is when this engine last changed the StatefulSet, zero when
 	// it has not in the last minute (or not since it started).
 	changed time.Time
