@@ -167,41 +167,7 @@ func TestPlaceReclaimStaleCacheActsOnce(t *testing.T) {
 		wantSecond: Placement{Reason: ReasonWaitingForNode, RequeueAfter: time.Second},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, tc.objects...)
-			e := h.engine(t)
-			run := testRun()
-			s := settings(t, nil)
-			target := Target{Placeholder: phName(), Isolation: selection.IsolationRequired}
-			tasks := growBack(demand.Running, demand.Waiting)
-
-			got, err := e.Place(h.ctx, s, run, target, tasks)
-			if err != nil {
-				t.Fatalf("first Place() = %v", err)
-			}
-			if d := cmp.Diff(tc.want, got, ignoreMessage); d != "" {
-				t.Errorf("first Place() (-want +got):\n%s", d)
-			}
-			if d := cmp.Diff(tc.wantActions, h.actions()); d != "" {
-				t.Errorf("first Place(): API writes (-want +got):\n%s", d)
-			}
-			if d := cmp.Diff(tc.wantEvents, h.events()); d != "" {
-				t.Errorf("first Place(): events (-want +got):\n%s", d)
-			}
-
-			h.client.ClearActions()
-			got, err = e.Place(h.ctx, s, run, target, tasks)
-			if err != nil {
-				t.Fatalf("second Place() = %v", err)
-			}
-			if d := cmp.Diff(tc.wantSecond, got, ignoreMessage); d != "" {
-				t.Errorf("second Place(), stale caches (-want +got):\n%s", d)
-			}
-			if d := cmp.Diff([]string(nil), h.actions()); d != "" {
-				t.Errorf("second Place(), stale caches: API writes (-want +got):\n%s", d)
-			}
-			if d := cmp.Diff([]string(nil), h.events()); d != "" {
-				t.Errorf("second Place(), stale caches: events (-want +got):\n%s", d)
-			}
+			placeTwice(t, newHarness(t, tc.objects...), growBack(demand.Running, demand.Waiting), tc.want, tc.wantSecond, tc.wantActions, tc.wantEvents)
 		})
 	}
 }

@@ -114,41 +114,49 @@ func TestPlaceStaleCacheActsOnce(t *testing.T) {
 		wantSecond:  Placement{Reason: ReasonWaitingForNode, RequeueAfter: createGrace},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, tc.objects...)
-			e := h.engine(t)
-			run := testRun()
-			s := settings(t, nil)
-			target := Target{Placeholder: phName(), Isolation: selection.IsolationRequired}
-
-			got, err := e.Place(h.ctx, s, run, target, tc.tasks)
-			if err != nil {
-				t.Fatalf("first Place() = %v", err)
-			}
-			if d := cmp.Diff(tc.want, got, ignoreMessage); d != "" {
-				t.Errorf("first Place() (-want +got):\n%s", d)
-			}
-			if d := cmp.Diff(tc.wantActions, h.actions()); d != "" {
-				t.Errorf("first Place(): API writes (-want +got):\n%s", d)
-			}
-			if d := cmp.Diff(tc.wantEvents, h.events()); d != "" {
-				t.Errorf("first Place(): events (-want +got):\n%s", d)
-			}
-
-			h.client.ClearActions()
-			got, err = e.Place(h.ctx, s, run, target, tc.tasks)
-			if err != nil {
-				t.Fatalf("second Place() = %v", err)
-			}
-			if d := cmp.Diff(tc.wantSecond, got, ignoreMessage); d != "" {
-				t.Errorf("second Place(), stale caches (-want +got):\n%s", d)
-			}
-			if d := cmp.Diff([]string(nil), h.actions()); d != "" {
-				t.Errorf("second Place(), stale caches: API writes (-want +got):\n%s", d)
-			}
-			if d := cmp.Diff([]string(nil), h.events()); d != "" {
-				t.Errorf("second Place(), stale caches: events (-want +got):\n%s", d)
-			}
+			placeTwice(t, newHarness(t, tc.objects...), tc.tasks, tc.want, tc.wantSecond, tc.wantActions, tc.wantEvents)
 		})
+	}
+}
+
+// placeTwice calls Place for a run with tasks on h's caches, then again on
+// the same caches, as a reconcile whose caches have not seen the first
+// one's writes yet: the first call returns want with the writes and events
+// wanted; the second returns wantSecond and writes and records nothing.
+func placeTwice(t *testing.T, h *harness, tasks []demand.Task, want, wantSecond Placement, wantActions, wantEvents []string) {
+	t.Helper()
+	e := h.engine(t)
+	run := testRun()
+	s := settings(t, nil)
+	target := Target{Placeholder: phName(), Isolation: selection.IsolationRequired}
+
+	got, err := e.Place(h.ctx, s, run, target, tasks)
+	if err != nil {
+		t.Fatalf("first Place() = %v", err)
+	}
+	if d := cmp.Diff(want, got, ignoreMessage); d != "" {
+		t.Errorf("first Place() (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(wantActions, h.actions()); d != "" {
+		t.Errorf("first Place(): API writes (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(wantEvents, h.events()); d != "" {
+		t.Errorf("first Place(): events (-want +got):\n%s", d)
+	}
+
+	h.client.ClearActions()
+	got, err = e.Place(h.ctx, s, run, target, tasks)
+	if err != nil {
+		t.Fatalf("second Place() = %v", err)
+	}
+	if d := cmp.Diff(wantSecond, got, ignoreMessage); d != "" {
+		t.Errorf("second Place(), stale caches (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string(nil), h.actions()); d != "" {
+		t.Errorf("second Place(), stale caches: API writes (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string(nil), h.events()); d != "" {
+		t.Errorf("second Place(), stale caches: events (-want +got):\n%s", d)
 	}
 }
 
