@@ -73,6 +73,13 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 			}
 		}
 	case stepDelete:
+		// The start of the wait first: a delete that fails leaves it
+		// recorded, and the next reconcile deletes again.
+		if st.annotation != "" {
+			if err := e.annotate(ctx, sts, st.annotation, st.since); err != nil {
+				return Placement{}, err
+			}
+		}
 		if err := e.deletePod(ctx, st.pod, st.atOnce); err != nil {
 			return Placement{}, err
 		}

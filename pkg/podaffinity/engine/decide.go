@@ -64,11 +64,7 @@ func decideStep(w world, now time.Time, s Settings) step {
 	case w.unusable != "":
 		return decideUnusable(w, now, s)
 	case w.pod == nil && w.terminating != nil:
-		placement, deleteNow := terminationWait(s, now, w.sts, w.pinned, w.terminating, w.oldNodeDown)
-		if deleteNow {
-			return step{kind: stepDelete, placement: placement, pod: w.terminating, atOnce: true}
-		}
-		return done(placement)
+		return decideTerminating(w, now, s)
 	case w.pod == nil:
 		return decideNoPod(w, now, s)
 	case w.pod.Spec.NodeName == "":
@@ -145,6 +141,30 @@ func decideUnusable(w world, now time.Time, s Settings) step {
 	// The placeholder holds no state.
 	msg := fmt.Sprintf("Node %s is %s; moving the PipelineRun to another node", node, why)
 	return move(w, now, s, w.pod, true, ReasonWaitingForNode, EventMoving, msg)
+}
+
+// decideTerminating decides for a StatefulSet whose pod is going
+// (terminationWait). A pinned one without a recorded start of the wait
+// for a node (the engine sees its pod going for the first time) records
+// that the wait starts now, with the delete when there is one: no wait is
+// left without a start that bounds it.
+func decideTerminating(w world, now time.Time, s Settings) step {
+	since, recorded := waitStart(w.sts, w.pinned, nil)
+	if !recorded {
+		since = now
+	}
+	placement, deleteNow := terminationWait(s, now, since, w.terminating, w.oldNodeDown)
+	st := done(placement)
+	if deleteNow {
+		st = step{kind: stepDelete, placement: placement, pod: w.terminating, atOnce: true}
+	}
+	if !recorded && !placement.Failed {
+		if st.kind == stepNone {
+			st.kind = stepAnnotate
+		}
+		st.annotation, st.since = placeholder.WaitingSinceAnnotation, now
+	}
+	return st
 }
 
 // decideNoPod decides for a StatefulSet without a pod. For a moment that

@@ -169,15 +169,33 @@ func TestDecide(t *testing.T) {
 		want:    stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, diagnoseEvery)},
 		message: []string{"Waiting for StatefulSet " + phName() + " to create placeholder pod " + podName + " (the StatefulSet controller has not processed the StatefulSet yet)"},
 	}, {
-		name:    "pod terminating on a node that stopped working: delete it at once",
-		world:   decideWorld(ownSTS("node-1", token), goingAway(placeholderPod("node-1", token, ago(time.Hour))), func(w *world) { w.oldNodeDown = true }),
-		want:    stepView{Kind: stepDelete, Placement: wait(ReasonWaitingForNode, time.Second), Pod: podName, AtOnce: true},
+		name:  "pinned pod terminating on a node that stopped working, first seen: delete it at once, the wait for a node starts now",
+		world: decideWorld(ownSTS("node-1", token), goingAway(placeholderPod("node-1", token, ago(time.Hour))), func(w *world) { w.oldNodeDown = true }),
+		want: stepView{Kind: stepDelete, Placement: wait(ReasonWaitingForNode, terminationSlack), Pod: podName, AtOnce: true,
+			Annotation: placeholder.WaitingSinceAnnotation, Since: now},
 		message: []string{"did not terminate on node node-1; deleted it at once"},
 	}, {
-		name:    "pod terminating on a ready node: wait for it",
-		world:   decideWorld(ownSTS("node-1", token), goingAway(placeholderPod("node-1", token, ago(time.Hour)))),
+		name:  "pinned pod terminating on a ready node, first seen: wait for it, the wait for a node starts now",
+		world: decideWorld(ownSTS("node-1", token), goingAway(placeholderPod("node-1", token, ago(time.Hour)))),
+		want: stepView{Kind: stepAnnotate, Placement: wait(ReasonWaitingForNode, terminationSlack),
+			Annotation: placeholder.WaitingSinceAnnotation, Since: now},
+		message: []string{"Waiting for placeholder pod " + podName + " to terminate on node node-1"},
+	}, {
+		name:    "pinned pod terminating on a ready node, the wait recorded: bounded from the record",
+		world:   decideWorld(waitingSince(ownSTS("node-1", token), time.Hour-time.Second), goingAway(placeholderPod("node-1", token, ago(time.Hour)))),
 		want:    stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, time.Second)},
 		message: []string{"Waiting for placeholder pod " + podName + " to terminate on node node-1"},
+	}, {
+		name:    "pinned pod terminating on a ready node, waited past the bound: fail",
+		world:   decideWorld(waitingSince(ownSTS("node-1", token), 2*time.Hour), goingAway(placeholderPod("node-1", token, ago(3*time.Hour)))),
+		want:    stepView{Kind: stepNone, Placement: Placement{Failed: true, Reason: ReasonNodeWaitTimeout}, Outcome: metrics.OutcomeWaitTimeout},
+		message: []string{"Waiting for placeholder pod " + podName + " to terminate on node node-1"},
+	}, {
+		name:  "pinned pod deleted at once, held by a finalizer, first seen: wait bounded from its deletion, the wait for a node starts now",
+		world: decideWorld(ownSTS("node-1", token), heldPodOf(placeholderPod("node-1", token, ago(time.Hour)), time.Minute, 0, "example.com/hold")),
+		want: stepView{Kind: stepAnnotate, Placement: wait(ReasonWaitingForNode, terminationSlack),
+			Annotation: placeholder.WaitingSinceAnnotation, Since: now},
+		message: []string{"held by finalizer example.com/hold"},
 	}, {
 		name:  "bound for the first time: pin it token-sized, say where, then hand over",
 		world: decideWorld(ownSTS("", peak()), placeholderPod("node-1", peak(), ago(30*time.Second))),

@@ -131,12 +131,13 @@ func TestPlaceStuckDeleting(t *testing.T) {
 		message:  []string{"Placeholder StatefulSet " + phName() + " is being deleted"},
 		template: reservationFor(),
 	}, {
-		name:     "placed run whose pod was deleted at once a minute ago on a ready node and is held by a finalizer: a wait bounded from the deletion, no second deletion",
+		name:     "placed run whose pod was deleted at once a minute ago on a ready node and is held by a finalizer: a wait bounded from the deletion, no second deletion; the wait for a node starts now",
 		objects:  []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), heldPodOf(reporting(placeholderPod("node-1", token, ago(time.Hour))), time.Minute, 0, hold)},
 		tasks:    startedTasks(),
 		want:     Placement{Reason: ReasonWaitingForNode, RequeueAfter: terminationSlack},
 		message:  []string{"Placeholder pod " + podName + " is being deleted " + sinceMinute + ", held by finalizer " + hold + "; it was deleted at once on node node-1; the StatefulSet creates it again once it is gone", deadlineMinute},
-		template: tokenTemplate("node-1"),
+		actions:  []string{"patch statefulsets"},
+		template: waitingToken("node-1", 0),
 		pod:      token,
 	}, {
 		name:     "placed run whose pod has been held for longer than max-node-wait: the run fails, naming the pod and what holds it",
@@ -147,13 +148,13 @@ func TestPlaceStuckDeleting(t *testing.T) {
 		template: tokenTemplate("node-1"),
 		pod:      token,
 	}, {
-		name:     "placed run whose pod is past its grace period on a ready node: deleted at once, and the wait counts from the deletion",
+		name:     "placed run whose pod is past its grace period on a ready node: deleted at once, and the wait counts from the deletion; the wait for a node starts now",
 		objects:  []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), heldPodOf(reporting(placeholderPod("node-1", token, ago(time.Hour))), time.Minute+30*time.Second, 30, hold)},
 		tasks:    startedTasks(),
 		want:     Placement{Reason: ReasonWaitingForNode, RequeueAfter: terminationSlack},
 		message:  []string{"is being deleted since 2026-03-14T15:07:56Z, held by finalizer " + hold + "; it did not terminate on node node-1 and was deleted at once"},
-		actions:  []string{"delete pods (at once)"},
-		template: tokenTemplate("node-1"),
+		actions:  []string{"patch statefulsets", "delete pods (at once)"},
+		template: waitingToken("node-1", 0),
 	}, {
 		name:     "run looking for a node for longer than max-node-wait whose pod is held: NodeWaitTimeout, whose last cause names what holds it",
 		objects:  []runtime.Object{readyNode("node-1"), waitingSince(ownSTS("", peak()), 2*time.Hour), heldPodOf(placeholderPod("node-1", peak(), ago(3*time.Hour)), time.Minute, 0, hold)},

@@ -140,11 +140,12 @@ func TestPlace(t *testing.T) {
 		wantActions:  []string{"create pods (dry run)"},
 		wantTemplate: waitingToken("node-1", 10*time.Minute),
 	}, {
-		name:         "placeholder pod terminating on a ready node: wait for it",
+		name:         "placeholder pod terminating on a ready node, first seen: wait for it, the wait for a node starts now",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), terminating(placeholderPod("node-1", token, ago(time.Hour)), time.Second)},
-		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: time.Second},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: terminationSlack},
 		wantMessage:  []string{"Waiting for placeholder pod " + phName() + "-0 to terminate on node node-1"},
-		wantTemplate: tokenTemplate("node-1"),
+		wantActions:  []string{"patch statefulsets"},
+		wantTemplate: waitingToken("node-1", 0),
 		wantPod:      token,
 	}, {
 		name: "placeholder pod terminating on a node that stopped working (it never finishes there): deleted at once",

@@ -222,14 +222,15 @@ func TestPlaceKueue(t *testing.T) {
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
 	}, {
-		name: "stopped by Kueue (preempted), terminating: waits for it, the message names Kueue",
+		name: "stopped by Kueue (preempted), terminating: waits for it from now, the message names Kueue",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
 			terminating(kueueStopped(reporting(placeholderPod("node-1", token, ago(time.Hour)))), time.Second),
 		},
-		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: time.Second},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: terminationSlack},
 		wantMessage:  []string{"was stopped by Kueue on node node-1", "Preempted: Preempted to accommodate a workload"},
-		wantTemplate: tokenTemplate("node-1"),
+		wantActions:  []string{"patch statefulsets"},
+		wantTemplate: waitingToken("node-1", 0),
 		wantPod:      token,
 	}, {
 		name:         "preempted by Kueue, back gated and pinned to its old node, none of the run's pods there: queued again as a whole, for any node",

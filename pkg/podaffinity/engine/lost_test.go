@@ -96,38 +96,40 @@ func TestPlaceLostPlaceholder(t *testing.T) {
 		wantPod        corev1.ResourceList
 		wantEvents     []string
 	}{{
-		name: "placeholder pod preempted, not gone yet: wait for it, the message names the preemption",
+		name: "placeholder pod preempted, not gone yet: wait for it from now, the message names the preemption",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token), running,
 			disrupted(reporting(placeholderPod("node-1", held, ago(time.Hour))), "PreemptionByScheduler", "default-scheduler: preempting to accommodate a higher priority pod"),
 		},
 		remaining:    growBack(demand.Running, demand.Waiting),
-		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: time.Second},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: terminationSlack},
 		wantMessage:  []string{"was preempted by a higher-priority pod on node node-1", "PreemptionByScheduler"},
-		wantTemplate: tokenTemplate("node-1"),
+		wantActions:  []string{"patch statefulsets"},
+		wantTemplate: waitingToken("node-1", 0),
 		wantPod:      held,
 	}, {
-		name: "placeholder pod evicted by the Eviction API (a drain), terminating: wait for it, the message names the eviction",
+		name: "placeholder pod evicted by the Eviction API (a drain), terminating: wait for it from now, the message names the eviction",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token), running,
 			terminating(disrupted(reporting(placeholderPod("node-1", held, ago(time.Hour))), "EvictionByEvictionAPI", "Eviction API: evicting"), time.Second),
 		},
 		remaining:    growBack(demand.Running, demand.Waiting),
-		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: time.Second},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: terminationSlack},
 		wantMessage:  []string{"was evicted through the Eviction API on node node-1"},
-		wantTemplate: tokenTemplate("node-1"),
+		wantActions:  []string{"patch statefulsets"},
+		wantTemplate: waitingToken("node-1", 0),
 		wantPod:      held,
 	}, {
-		name: "placeholder pod evicted by the kubelet (failed, not deleted): deleted at once, not resized",
+		name: "placeholder pod evicted by the kubelet (failed, not deleted): deleted at once, not resized, the wait for a node starts now",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token), running,
 			evictedByKubelet(reporting(placeholderPod("node-1", held, ago(time.Hour)))),
 		},
 		remaining:    growBack(demand.Running, demand.Waiting),
-		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: time.Second},
+		want:         Placement{Reason: ReasonWaitingForNode, RequeueAfter: terminationSlack},
 		wantMessage:  []string{"was evicted by the kubelet on node node-1", "low on resource: memory"},
-		wantActions:  []string{"delete pods (at once)"},
-		wantTemplate: tokenTemplate("node-1"),
+		wantActions:  []string{"patch statefulsets", "delete pods (at once)"},
+		wantTemplate: waitingToken("node-1", 0),
 	}, {
 		// The pod is deleted at the next call, once the StatefulSet
 		// controller has seen the template (TestPlaceTokenPodWhileReclaiming,

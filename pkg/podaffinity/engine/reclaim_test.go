@@ -124,7 +124,8 @@ func TestPlaceTokenPodWhileReclaiming(t *testing.T) {
 // does: the second call reads the placeholder from caches that have not
 // seen the first call's writes yet, through the engine's record of them
 // (ownWrites). The room is asked for, and the pod replaced, once: the
-// second call neither writes again nor records a second event.
+// second call neither writes again nor records a second event; it records
+// only the start of the wait for a node the replacement began.
 func TestPlaceReclaimStaleCacheActsOnce(t *testing.T) {
 	token := placeholder.TokenRequests()
 	held := rl("2", "16Mi")
@@ -139,8 +140,9 @@ func TestPlaceReclaimStaleCacheActsOnce(t *testing.T) {
 		want        Placement
 		wantActions []string
 		wantEvents  []string
-		// The second call's placement; it writes nothing and records no event.
-		wantSecond Placement
+		// The second call's placement and writes; it records no event.
+		wantSecond        Placement
+		wantSecondActions []string
 	}{{
 		name:        "recreated token-sized: the room asked for once",
 		objects:     []runtime.Object{readyNode("node-1"), lagging(ownSTS("node-1", token)), running, reporting(recreatedPod("node-1", token, ago(time.Second)))},
@@ -163,11 +165,13 @@ func TestPlaceReclaimStaleCacheActsOnce(t *testing.T) {
 		objects:     []runtime.Object{readyNode("node-1"), reclaimingSTS("node-1", held, 5*time.Second), running, reporting(recreatedPod("node-1", token, ago(time.Second)))},
 		want:        Placement{Node: "node-1", Reason: ReasonWaitingForNode},
 		wantActions: []string{"delete pods"},
-		// The pod terminates; the StatefulSet then makes it again.
-		wantSecond: Placement{Reason: ReasonWaitingForNode, RequeueAfter: time.Second},
+		// The pod terminates; the StatefulSet then makes it again. The wait
+		// for it starts now.
+		wantSecond:        Placement{Reason: ReasonWaitingForNode, RequeueAfter: terminationSlack},
+		wantSecondActions: []string{"patch statefulsets"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			placeTwice(t, newHarness(t, tc.objects...), growBack(demand.Running, demand.Waiting), tc.want, tc.wantSecond, tc.wantActions, tc.wantEvents)
+			placeTwice(t, newHarness(t, tc.objects...), growBack(demand.Running, demand.Waiting), tc.want, tc.wantSecond, tc.wantActions, tc.wantEvents, tc.wantSecondActions)
 		})
 	}
 }

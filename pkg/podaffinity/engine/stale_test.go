@@ -37,7 +37,9 @@ import (
 // seen the first call's writes yet, as a reconcile that follows at once
 // does (the run's status update re-queues it). Each transition is made,
 // and announced, once: the second call neither writes again nor records a
-// second event, and reports the wait the first call started.
+// second event, and reports the wait the first call started; it records
+// only the start of the wait for a node that the first call's replacement
+// of a pinned pod began (wantSecondActions).
 func TestPlaceStaleCacheActsOnce(t *testing.T) {
 	token := placeholder.TokenRequests()
 	withStorage := func(r corev1.ResourceList, q string) corev1.ResourceList {
@@ -53,8 +55,9 @@ func TestPlaceStaleCacheActsOnce(t *testing.T) {
 		want        Placement
 		wantActions []string
 		wantEvents  []string
-		// The second call's placement; it writes nothing and records no event.
-		wantSecond Placement
+		// The second call's placement and writes; it records no event.
+		wantSecond        Placement
+		wantSecondActions []string
 	}{{
 		name:        "placed: pinned and shrunk in place once",
 		objects:     []runtime.Object{readyNode("node-1"), ownSTS("", peak()), reporting(placeholderPod("node-1", peak(), ago(time.Minute)))},
@@ -84,8 +87,10 @@ func TestPlaceStaleCacheActsOnce(t *testing.T) {
 		want:        Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
 		wantActions: []string{"delete pods"},
 		wantEvents:  []string{"Normal ReservationHandedOver"},
-		// The old pod terminates; the StatefulSet then recreates it.
-		wantSecond: Placement{Reason: ReasonWaitingForNode, RequeueAfter: time.Second},
+		// The old pod terminates; the StatefulSet then recreates it. The
+		// wait for it starts now.
+		wantSecond:        Placement{Reason: ReasonWaitingForNode, RequeueAfter: terminationSlack},
+		wantSecondActions: []string{"patch statefulsets"},
 	}, {
 		name: "moved off a cordoned node once",
 		objects: []runtime.Object{cordonedNode("node-1"), readyNode("node-2"), ownSTS("node-1", token),
@@ -114,7 +119,7 @@ func TestPlaceStaleCacheActsOnce(t *testing.T) {
 		wantSecond:  Placement{Reason: ReasonWaitingForNode, RequeueAfter: createGrace},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			placeTwice(t, newHarness(t, tc.objects...), tc.tasks, tc.want, tc.wantSecond, tc.wantActions, tc.wantEvents)
+			placeTwice(t, newHarness(t, tc.objects...), tc.tasks, tc.want, tc.wantSecond, tc.wantActions, tc.wantEvents, tc.wantSecondActions)
 		})
 	}
 }
@@ -122,8 +127,9 @@ func TestPlaceStaleCacheActsOnce(t *testing.T) {
 // placeTwice calls Place for a run with tasks on h's caches, then again on
 // the same caches, as a reconcile whose caches have not seen the first
 // one's writes yet: the first call returns want with the writes and events
-// wanted; the second returns wantSecond and writes and records nothing.
-func placeTwice(t *testing.T, h *harness, tasks []demand.Task, want, wantSecond Placement, wantActions, wantEvents []string) {
+// wanted; the second returns wantSecond, writes wantSecondActions only and
+// records nothing.
+func placeTwice(t *testing.T, h *harness, tasks []demand.Task, want, wantSecond Placement, wantActions, wantEvents, wantSecondActions []string) {
 	t.Helper()
 	e := h.engine(t)
 	run := testRun()
@@ -152,7 +158,7 @@ func placeTwice(t *testing.T, h *harness, tasks []demand.Task, want, wantSecond 
 	if d := cmp.Diff(wantSecond, got, ignoreMessage); d != "" {
 		t.Errorf("second Place(), stale caches (-want +got):\n%s", d)
 	}
-	if d := cmp.Diff([]string(nil), h.actions()); d != "" {
+	if d := cmp.Diff(wantSecondActions, h.actions()); d != "" {
 		t.Errorf("second Place(), stale caches: API writes (-want +got):\n%s", d)
 	}
 	if d := cmp.Diff([]string(nil), h.events()); d != "" {

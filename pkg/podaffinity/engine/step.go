@@ -42,7 +42,8 @@ const (
 	// and deletes pod, if any, so that the StatefulSet makes it again.
 	stepMove stepKind = "move"
 	// stepDelete deletes pod: one that does not terminate, at once
-	// (atOnce); an unbound one made from an older template.
+	// (atOnce); an unbound one made from an older template. With an
+	// annotation, it records the start of the wait (since) first.
 	stepDelete stepKind = "delete"
 	// stepPin pins the StatefulSet to the node its pod is bound to (spec;
 	// when write is set), asking for the room again when the pod lost it
@@ -69,8 +70,9 @@ type step struct {
 	// write: pin writes spec into the template (removing the record of a
 	// wait).
 	write bool
-	// annotation and since: the record of a wait (annotate); since is also
-	// the start of the wait of a move (recorded with it).
+	// annotation and since: the record of a wait (annotate, or delete
+	// when set); since is also the start of the wait of a move (recorded
+	// with it).
 	annotation string
 	since      time.Time
 	// pod is the placeholder pod to delete (move, delete); atOnce without

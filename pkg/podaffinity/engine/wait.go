@@ -51,8 +51,9 @@ const diagnoseEvery = 30 * time.Second
 //     (placeholder.WaitingSinceAnnotation), removed again once placed.
 //   - Otherwise, an unpinned StatefulSet waits since it was created.
 //   - A pinned one waits since its pod was created (the pod came back
-//     after an eviction, say); ok is false when there is no pod either,
-//     and the caller records the start of that wait.
+//     after an eviction, say); ok is false when there is no pod either
+//     (or only one that is going), and the caller records the start of
+//     that wait (decideNoPod, decideTerminating).
 func waitStart(sts *appsv1.StatefulSet, pinned string, p *corev1.Pod) (since time.Time, ok bool) {
 	if t, found := annotatedTime(sts, placeholder.WaitingSinceAnnotation); found {
 		return t, true
@@ -220,7 +221,7 @@ const terminationSlack = 10 * time.Second
 // kubelet still runs there) or well past its deadline it is deleted at
 // once: the kubelet that should confirm it may never come back, and the
 // placeholder holds no state. Otherwise the run waits for it, within the
-// bound of its wait for a node.
+// bound of its wait for a node, which began at since.
 //
 // A pod the node has finished (failed: evicted by the kubelet, say) holds
 // nothing: it is deleted at once too. The message names what preempted or
@@ -229,7 +230,7 @@ const terminationSlack = 10 * time.Second
 // A pod deleted at once that finalizers still hold is waited for within a
 // bound of its own too, counted from its deletion, and the message names
 // them (see deletionWait).
-func terminationWait(s Settings, now time.Time, sts *appsv1.StatefulSet, pinned string, old *corev1.Pod, nodeDown bool) (placement Placement, deleteNow bool) {
+func terminationWait(s Settings, now, since time.Time, old *corev1.Pod, nodeDown bool) (placement Placement, deleteNow bool) {
 	stuck := finished(old) || (old.DeletionTimestamp != nil && now.Sub(old.DeletionTimestamp.Time) > terminationSlack)
 	if old.Spec.NodeName != "" && !stuck {
 		stuck = nodeDown
@@ -255,17 +256,13 @@ func terminationWait(s Settings, now time.Time, sts *appsv1.StatefulSet, pinned 
 	if what != "" {
 		then = fmt.Sprintf("it was %s on node %s (%s)", what, old.Spec.NodeName, why)
 	}
-	since, ok := waitStart(sts, pinned, nil)
 	if heldPod(old, stuck) {
 		d := deletingObject("Placeholder pod "+old.Name, old)
 		wait := deletionWait(s.Config.MaxNodeWait(), now, d, then+"; the StatefulSet creates it again once it is gone", terminationSlack)
-		if wait.Failed || !ok {
+		if wait.Failed {
 			return wait, deleteNow
 		}
 		return boundedWait(s, now, since, wait.Message, wait.RequeueAfter), deleteNow
-	}
-	if !ok {
-		return waiting(ReasonWaitingForNode, msg, time.Second), deleteNow
 	}
 	return boundedWait(s, now, since, msg, terminationSlack), deleteNow
 }
