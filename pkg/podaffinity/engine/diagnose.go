@@ -18,6 +18,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -83,8 +84,10 @@ func decideDiagnosis(w world, now time.Time, s Settings, since time.Time) step {
 // dryRunPod asks the API server to admit the pod sts would create, without
 // creating it: its answer carries the quota, LimitRange or admission
 // message that the StatefulSet controller only records as an event. The
-// answer is what observe reads: nil when the API server admits the pod.
-func (e *Engine) dryRunPod(ctx context.Context, sts *appsv1.StatefulSet) error {
+// answer is what observe reads: refusal, nil when the API server admits
+// the pod. A request that got no answer about the pod (admissionAnswer)
+// is err: the next reconcile asks again, and the run shows no cause.
+func (e *Engine) dryRunPod(ctx context.Context, sts *appsv1.StatefulSet) (refusal, err error) {
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      placeholder.PodName(sts.Name),
@@ -93,10 +96,28 @@ func (e *Engine) dryRunPod(ctx context.Context, sts *appsv1.StatefulSet) error {
 		},
 		Spec: *sts.Spec.Template.Spec.DeepCopy(),
 	}
-	_, err := e.KubeClient.CoreV1().Pods(sts.Namespace).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-	if apierrors.IsAlreadyExists(err) {
+	_, err = e.KubeClient.CoreV1().Pods(sts.Namespace).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	switch {
+	case err == nil, apierrors.IsAlreadyExists(err):
 		// Created since the cache was read: the informer will say so.
-		return nil
+		return nil, nil
+	case admissionAnswer(err):
+		return err, nil
 	}
-	return err
+	return nil, fmt.Errorf("asking the API server with a dry run why placeholder pod %s/%s is not created: %w", p.Namespace, p.Name, err)
+}
+
+// admissionAnswer reports whether err, from a dry-run create of a pod, is
+// the API server's refusal to admit that pod, as the StatefulSet
+// controller's create gets it: an API status (a quota, a policy, an
+// invalid pod, a webhook that failed), but none about the request itself
+// (throttled, the API server unavailable or out of time), and no error of
+// the connection.
+func admissionAnswer(err error) bool {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return false
+	}
+	return !apierrors.IsTooManyRequests(err) && !apierrors.IsServiceUnavailable(err) &&
+		!apierrors.IsServerTimeout(err) && !apierrors.IsTimeout(err)
 }

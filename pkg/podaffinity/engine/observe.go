@@ -126,7 +126,11 @@ func (e *Engine) observePlaced(ctx context.Context, w *world, now time.Time) err
 		}
 	}
 	if _, ok := diagnosing(w, now); ok {
-		w.dryRun, w.diagnosed = e.dryRunPod(ctx, w.sts), true
+		refusal, err := e.dryRunPod(ctx, w.sts)
+		if err != nil {
+			return err
+		}
+		w.dryRun, w.diagnosed = refusal, true
 	}
 	if p := w.pod; p != nil && p.Spec.NodeName == "" && w.unusable == "" {
 		if placeholder.AwaitsAdmission(p) {
