@@ -30,6 +30,9 @@ import (
 // next reconcile decides again.
 func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placement Placement, err error) {
 	sts := w.sts
+	// recorded is sts as the step leaves the record of its wait: written
+	// by an annotate, a move or a delete that records its start.
+	recorded := sts
 	recheck := st.recheck
 	if sts != nil {
 		// The watch event of the step's write to the StatefulSet re-queues
@@ -39,9 +42,10 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 			e.ownEvents.settle(sts.UID, err == nil && settled(placement, podWritten || recheck > 0), e.Clock.Now())
 		}()
 		defer func() {
-			// A wait reports when it began, as far as the StatefulSet tells.
+			// A wait reports when it began, as far as the StatefulSet
+			// tells once the step has recorded its start.
 			if err == nil && !placement.Ready && !placement.Failed && placement.Since.IsZero() {
-				placement.Since = waitBegan(sts)
+				placement.Since = waitBegan(recorded)
 			}
 		}()
 	}
@@ -55,16 +59,17 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 		if sts, err = e.admitted(ctx, sts); err != nil {
 			return Placement{}, err
 		}
+		recorded = sts
 	}
 	switch st.kind {
 	case stepCreate:
 		return e.create(ctx, s, w.run, st.spec, len(w.members) > 0 || len(w.run.Status.ChildReferences) > 0)
 	case stepAnnotate:
-		if err := e.annotate(ctx, sts, st.annotation, st.since); err != nil {
+		if recorded, err = e.annotate(ctx, sts, st.annotation, st.since); err != nil {
 			return Placement{}, err
 		}
 	case stepMove:
-		if err := e.updateTemplate(ctx, sts, st.spec, ptr.To(st.since)); err != nil {
+		if recorded, err = e.updateTemplate(ctx, sts, st.spec, ptr.To(st.since)); err != nil {
 			return Placement{}, err
 		}
 		if st.pod != nil {
@@ -76,7 +81,7 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 		// The start of the wait first: a delete that fails leaves it
 		// recorded, and the next reconcile deletes again.
 		if st.annotation != "" {
-			if err := e.annotate(ctx, sts, st.annotation, st.since); err != nil {
+			if recorded, err = e.annotate(ctx, sts, st.annotation, st.since); err != nil {
 				return Placement{}, err
 			}
 		}
@@ -85,7 +90,7 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 		}
 	case stepPin:
 		if st.write {
-			if err := e.updateTemplate(ctx, sts, st.spec, nil); err != nil {
+			if _, err := e.updateTemplate(ctx, sts, st.spec, nil); err != nil {
 				return Placement{}, err
 			}
 		}

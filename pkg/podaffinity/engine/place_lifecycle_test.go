@@ -262,6 +262,24 @@ func TestPlaceSince(t *testing.T) {
 			placeholderPod("", peak(), ago(9*time.Second), unschedulableCondition(schedulerMessage))},
 		want: now.Add(-10 * time.Second),
 	}, {
+		name: "moving now off a cordoned node: since the move, not the placeholder's creation",
+		objects: []runtime.Object{cordonedNode("node-1"), readyNode("node-2"), createdAgo(ownSTS("node-1", token), 3*time.Hour),
+			reporting(placeholderPod("node-1", token, ago(time.Hour)))},
+		want: now,
+	}, {
+		name: "moving now, a move recorded before: since this move",
+		objects: []runtime.Object{cordonedNode("node-1"), readyNode("node-2"), waitingSince(createdAgo(ownSTS("node-1", token), 3*time.Hour), 2*time.Hour),
+			reporting(placeholderPod("node-1", token, ago(time.Hour)))},
+		want: now,
+	}, {
+		name:    "pinned pod gone, first seen: since now, when the wait is recorded",
+		objects: []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("node-1", token), 3*time.Hour)},
+		want:    now,
+	}, {
+		name:    "pinned pod going, first seen: since now, when the wait is recorded",
+		objects: []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("node-1", token), 3*time.Hour), terminating(placeholderPod("node-1", token, ago(time.Hour)), time.Second)},
+		want:    now,
+	}, {
 		name: "handing over: since the placeholder was created",
 		objects: []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("node-1", token), time.Second),
 			reporting(placeholderPod("node-1", peak(), ago(time.Second)))},

@@ -173,10 +173,10 @@ func createMessage(sts *appsv1.StatefulSet) string {
 	return fmt.Sprintf("Waiting for StatefulSet %s to create placeholder pod %s", sts.Name, placeholder.PodName(sts.Name))
 }
 
-// annotate sets an annotation of the StatefulSet to a time.
-func (e *Engine) annotate(ctx context.Context, sts *appsv1.StatefulSet, key string, at time.Time) error {
-	_, err := e.patchAnnotations(ctx, sts, map[string]any{key: at.UTC().Format(time.RFC3339)})
-	return err
+// annotate sets an annotation of the StatefulSet to a time, and returns
+// the StatefulSet as written.
+func (e *Engine) annotate(ctx context.Context, sts *appsv1.StatefulSet, key string, at time.Time) (*appsv1.StatefulSet, error) {
+	return e.patchAnnotations(ctx, sts, map[string]any{key: at.UTC().Format(time.RFC3339)})
 }
 
 // patchAnnotations merge-patches the StatefulSet's annotations (a nil value

@@ -124,8 +124,9 @@ func (e *Engine) alreadyExists(ctx context.Context, s Settings, run *v1.Pipeline
 // for a node starts then (a move); when nil the record is removed (placed).
 // The same goes for spec.ReclaimingSince (placeholder.ReclaimingAnnotation).
 // Both go into the same patch as the pin, so that a crash between two
-// writes never leaves a move without the start of its wait.
-func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, spec placeholder.Spec, waitingSince *time.Time) error {
+// writes never leaves a move without the start of its wait. It returns the
+// StatefulSet as written (sts when nothing was).
+func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, spec placeholder.Spec, waitingSince *time.Time) (*appsv1.StatefulSet, error) {
 	built := placeholder.StatefulSet(spec)
 	desired := built.Spec.Template.Spec
 	current := &sts.Spec.Template.Spec
@@ -133,7 +134,7 @@ func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, sp
 	reclaiming := built.Annotations[placeholder.ReclaimingAnnotation]
 	if placeholder.PinnedNode(current, spec.Run) == spec.PinnedNode && sameRequests(placeholder.Requests(current), placeholder.Requests(&desired)) &&
 		waiting == (waitingSince != nil) && sts.Annotations[placeholder.ReclaimingAnnotation] == reclaiming {
-		return nil
+		return sts, nil
 	}
 	annotations := map[string]string{}
 	for k, v := range sts.Annotations {
@@ -156,7 +157,7 @@ func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, sp
 	// the container index still names the placeholder container.
 	i := containerIndex(current)
 	if i < 0 {
-		return fmt.Errorf("placeholder StatefulSet %s/%s has no container %q", sts.Namespace, sts.Name, placeholder.ContainerName)
+		return nil, fmt.Errorf("placeholder StatefulSet %s/%s has no container %q", sts.Namespace, sts.Name, placeholder.ContainerName)
 	}
 	container := fmt.Sprintf("/spec/template/spec/containers/%d", i)
 	ops := []jsonPatchOp{
@@ -167,16 +168,16 @@ func (e *Engine) updateTemplate(ctx context.Context, sts *appsv1.StatefulSet, sp
 	}
 	patch, err := json.Marshal(ops)
 	if err != nil {
-		return fmt.Errorf("encoding placeholder StatefulSet patch: %w", err)
+		return nil, fmt.Errorf("encoding placeholder StatefulSet patch: %w", err)
 	}
 	after, err := e.KubeClient.AppsV1().StatefulSets(sts.Namespace).Patch(ctx, sts.Name, types.JSONPatchType, patch, metav1.PatchOptions{})
 	if err != nil {
-		return fmt.Errorf("updating placeholder StatefulSet %s/%s: %w", sts.Namespace, sts.Name, err)
+		return nil, fmt.Errorf("updating placeholder StatefulSet %s/%s: %w", sts.Namespace, sts.Name, err)
 	}
 	e.own.updated(sts, after, e.Clock.Now())
 	e.ownEvents.wrote(after)
 	e.templateChanged(sts.UID, e.Clock.Now())
-	return nil
+	return after, nil
 }
 
 // jsonPatchOp is one operation of an RFC 6902 JSON patch.
