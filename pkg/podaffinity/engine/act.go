@@ -56,10 +56,12 @@ func (e *Engine) act(ctx context.Context, s Settings, w world, st step) (placeme
 		}
 	}()
 	if st.admit {
-		if sts, err = e.admitted(ctx, sts); err != nil {
+		// sts stays set when the write fails: the deferred settle reads it.
+		after, err := e.admitted(ctx, sts)
+		if err != nil {
 			return Placement{}, err
 		}
-		recorded = sts
+		sts, recorded = after, after
 	}
 	switch st.kind {
 	case stepCreate:

@@ -204,6 +204,12 @@ func TestPlaceRecordsMetrics(t *testing.T) {
 		wantErr:     true,
 		wantMetrics: metricstest.Recorded{},
 	}, {
+		name:        "admission by Kueue whose record fails to write: an error",
+		objects:     []runtime.Object{readyNode("node-1"), awaitingAdmission(ownSTS("", peak()), time.Hour), placeholderPod("", peak(), ago(time.Hour))},
+		patchErr:    apierrors.NewConflict(schema.GroupResource{Group: "apps", Resource: "statefulsets"}, phName(), nil),
+		wantErr:     true,
+		wantMetrics: metricstest.Recorded{},
+	}, {
 		name:        "pin whose write fails: an error, not placed yet",
 		objects:     []runtime.Object{readyNode("node-1"), ownSTS("", peak()), reporting(placeholderPod("node-1", peak(), ago(2*time.Minute)))},
 		patchErr:    apierrors.NewConflict(schema.GroupResource{Group: "apps", Resource: "statefulsets"}, phName(), nil),
