@@ -296,7 +296,7 @@ func holdsReclaim(w world) bool {
 
 // reclaimNeeded reports whether the run's tasks that have not started
 // still need more than w's pod holds, beyond what its running tasks hold:
-// the room a reclaim asks for (lostRoom), where the tasks that start now
+// the room a reclaim asks for (reclaimRoom), where the tasks that start now
 // count as not started: they start in that room, not beside a token pod.
 func reclaimNeeded(w world, s Settings) bool {
 	if s.Config.Reservation() != paconfig.ReservationReserve {
@@ -308,8 +308,7 @@ func reclaimNeeded(w world, s Settings) bool {
 			tasks[i].State = demand.Waiting
 		}
 	}
-	want := placeholder.WithinLimitRanges(demand.WithFloor(demand.Held(tasks), token(w)), w.limitRanges)
-	return exceeds(want, placeholder.Requests(&w.pod.Spec))
+	return exceeds(reclaimRoom(tasks, w.limitRanges), placeholder.Requests(&w.pod.Spec))
 }
 
 // replaceUnreclaimed completes pin step st for w's pod, bound to the node

@@ -311,3 +311,38 @@ func TestPlacePriorityClass(t *testing.T) {
 		})
 	}
 }
+
+// TestReclaimRoom checks the room a pod that lost it asks for again on its
+// node, as lostRoom and reclaimNeeded both count it: what the tasks that
+// have not started need beyond what the running ones hold, at least the
+// token, within the namespace's LimitRanges.
+func TestReclaimRoom(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tasks  []demand.Task
+		limits []*corev1.LimitRange
+		want   corev1.ResourceList
+	}{{
+		name:  "a later task needs more than the running one holds: the difference, the token's memory at least",
+		tasks: growBack(demand.Running, demand.Waiting),
+		want:  rl("2", "16Mi"),
+	}, {
+		name: "nothing left to run: the token",
+		want: placeholder.TokenRequests(),
+	}, {
+		name:   "a LimitRange max below the room: capped at it",
+		tasks:  growBack(demand.Running, demand.Waiting),
+		limits: []*corev1.LimitRange{{Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{Type: corev1.LimitTypeContainer, Max: rl("1", "1Gi")}}}}},
+		want:   rl("1", "16Mi"),
+	}, {
+		name:   "a LimitRange min above the token: the token raised to it",
+		limits: []*corev1.LimitRange{{Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{Type: corev1.LimitTypeContainer, Min: rl("100m", "1Mi")}}}}},
+		want:   rl("100m", "16Mi"),
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := cmp.Diff(tc.want, reclaimRoom(tc.tasks, tc.limits), quantityEqual); d != "" {
+				t.Errorf("reclaimRoom() (-want +got):\n%s", d)
+			}
+		})
+	}
+}
