@@ -95,17 +95,34 @@ func decideScheduling(w world, now time.Time, s Settings) step {
 // (lagRecheck).
 func decideOlderTemplate(w world, now time.Time, s Settings) (st step, older bool) {
 	p, sts := w.pod, w.sts
-	rev, current := p.Labels[appsv1.ControllerRevisionHashLabelKey], sts.Status.UpdateRevision
+	older, replace := olderPod(w)
 	switch {
-	case processed(sts) && rev != "" && current != "" && rev != current:
+	case replace:
 		return replaceOlder(w, now, s, fmt.Sprintf("replacing placeholder pod %s, made from an older template of StatefulSet %s (revision %s; the current one is %s)",
-			p.Name, sts.Name, rev, current)), true
-	case !processed(sts) && placeholder.PinnedNode(&p.Spec, w.run) != w.pinned:
+			p.Name, sts.Name, p.Labels[appsv1.ControllerRevisionHashLabelKey], sts.Status.UpdateRevision)), true
+	case older:
 		msg := unscheduledMessage(p, w.nodes) + notProcessedYet
 		since, _ := waitStart(sts, w.pinned, p)
 		return done(boundedWait(s, now, since, msg, lagRecheck(now.Sub(p.CreationTimestamp.Time)))), true
 	}
 	return step{}, false
+}
+
+// olderPod reports whether decideOlderTemplate decides for w's unbound
+// pod (older), and whether the pod is replaced: it was made from an older
+// template than the one the StatefulSet controller has processed since;
+// otherwise the controller lags and the pod's pin is not the template's.
+// Observe reads nothing else for such a pod: Kueue's word on it is moot.
+func olderPod(w world) (older, replace bool) {
+	p, sts := w.pod, w.sts
+	rev, current := p.Labels[appsv1.ControllerRevisionHashLabelKey], sts.Status.UpdateRevision
+	switch {
+	case processed(sts) && rev != "" && current != "" && rev != current:
+		return true, true
+	case !processed(sts) && placeholder.PinnedNode(&p.Spec, w.run) != w.pinned:
+		return true, false
+	}
+	return false, false
 }
 
 // replaceOlder is the step that replaces w's pod, made from an older

@@ -134,7 +134,9 @@ func (e *Engine) observePlaced(ctx context.Context, w *world, now time.Time) err
 	}
 	if p := w.pod; p != nil && p.Spec.NodeName == "" && w.unusable == "" {
 		if placeholder.AwaitsAdmission(p) {
-			if !requeues(*w) {
+			// Kueue's word counts only for a pod that stays and waits
+			// (decideAdmission).
+			if older, _ := olderPod(*w); !older && !requeues(*w) {
 				w.workload = e.workloadState(ctx, run.Namespace, placeholder.KueueWorkloadName(w.sts.Name), w.spec.KueueQueue())
 			}
 		} else if schedulingMessage(p) != "" {

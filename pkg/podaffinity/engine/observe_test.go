@@ -17,6 +17,7 @@ limitations under the License.
 package engine
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -195,6 +197,61 @@ func TestPlaceMemberListError(t *testing.T) {
 			}
 			if got := h.actions(); len(got) != 0 {
 				t.Errorf("API writes %v, want none", got)
+			}
+		})
+	}
+}
+
+// TestPlaceReadsWorkloadOnlyForAdmission checks that observe reads the
+// Kueue Workload of a gated placeholder pod only when decide takes Kueue's
+// word on it: not for a pod made from an older template, which is
+// replaced (or waited for while the StatefulSet controller lags), nor for
+// a run that goes back to the queue as a whole.
+func TestPlaceReadsWorkloadOnlyForAdmission(t *testing.T) {
+	token := placeholder.TokenRequests()
+	pending := metav1.Condition{Type: "QuotaReserved", Status: metav1.ConditionFalse, Reason: "Pending", Message: "insufficient unused quota"}
+	for _, tc := range []struct {
+		name    string
+		objects []runtime.Object
+		want    Placement
+		// wantReads is how many times the Workload is read.
+		wantReads int
+	}{{
+		name: "gated, made from the current template: its Workload read",
+		objects: []runtime.Object{readyNode("node-1"), atRevision(generations(awaitingAdmission(movedSTS(), time.Second), 3, 3), "rev-3"),
+			fromRevision(gated(placeholderPod("", peak(), ago(time.Second))), "rev-3")},
+		want:      Placement{Reason: ReasonWaitingForAdmission, RequeueAfter: diagnoseEvery},
+		wantReads: 1,
+	}, {
+		name: "gated, made from an older template the controller has replaced since: the pod replaced, no Workload read",
+		objects: []runtime.Object{readyNode("node-1"), atRevision(generations(movedSTS(), 3, 3), "rev-3"),
+			fromRevision(gatedPinned("node-1", token, ago(time.Second)), "rev-2")},
+		want: Placement{Reason: ReasonWaitingForAdmission},
+	}, {
+		name: "gated, pinned to the node the run left, the controller lags: checked again, no Workload read",
+		objects: []runtime.Object{readyNode("node-1"), atRevision(generations(movedSTS(), 3, 2), "rev-2"),
+			fromRevision(gatedPinned("node-1", token, ago(time.Second)), "rev-2")},
+		want: Placement{Reason: ReasonWaitingForNode, RequeueAfter: controllerRecheck},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.objects...)
+			run := testRun()
+			run.Labels[placeholder.KueueQueueLabel] = kueueQueue
+			e := h.engine(t)
+			reads := 0
+			e.Workloads = func(context.Context, string, string) ([]byte, error) {
+				reads++
+				return workloadJSON(t, pending), nil
+			}
+			got, err := e.Place(h.ctx, settings(t, nil), run, Target{Placeholder: phName(), Isolation: selection.IsolationRequired}, remaining())
+			if err != nil {
+				t.Fatalf("Place() = %v", err)
+			}
+			if d := cmp.Diff(tc.want, got, ignoreMessage); d != "" {
+				t.Errorf("Place() (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.wantReads, reads); d != "" {
+				t.Errorf("Workload reads (-want +got):\n%s", d)
 			}
 		})
 	}
