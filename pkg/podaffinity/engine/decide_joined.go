@@ -153,10 +153,13 @@ func decideJoined(w world, now time.Time, s Settings) step {
 // next reconcile), and the child waits for it like any wait for a node:
 // bounded by max-node-wait (NodeWaitTimeout) from the start the parent
 // recorded (its StatefulSet's record of the wait, or its deletion), or
-// else the child's creation when it has not started (it has waited since
-// then), and checked again, since no event of the parent's run brings the
-// child back. A child that has started and has no recorded start is
-// checked again until there is one: its own timeouts run meanwhile.
+// else, when the parent has no placeholder, the child's creation when it
+// has not started (it has waited since then), and checked again, since no
+// event of the parent's run brings the child back. A child that has
+// started, or whose parent's StatefulSet is there without a record (its
+// pod went a moment ago: the parent, placed since the child's creation,
+// records the start at its next reconcile), is checked again until there
+// is one.
 func decideParentMissing(w world, now time.Time, s Settings) Placement {
 	if w.sts == nil || w.sts.DeletionTimestamp != nil {
 		if why := parentEnded(w); why != "" {
@@ -174,7 +177,9 @@ func decideParentMissing(w world, now time.Time, s Settings) Placement {
 	switch {
 	case w.sts != nil && w.sts.DeletionTimestamp == nil:
 		msg = fmt.Sprintf("Waiting for the parent PipelineRun's placeholder %s to be placed: its StatefulSet has no pod yet", w.t.Placeholder)
-		since, recorded = annotatedTime(w.sts, placeholder.WaitingSinceAnnotation)
+		if since, recorded = annotatedTime(w.sts, placeholder.WaitingSinceAnnotation); !recorded {
+			return waiting(ReasonWaitingForNode, msg, createGrace)
+		}
 		every = diagnoseEvery
 	case w.sts != nil:
 		msg = fmt.Sprintf("Waiting for the parent PipelineRun %s to create its placeholder %s again: it is being deleted since %s",

@@ -140,13 +140,19 @@ func TestDecideJoinedParentMissing(t *testing.T) {
 		want:    stepView{Kind: stepNone, Placement: timeout, Outcome: metrics.OutcomeWaitTimeout},
 		message: []string{"parent PipelineRun's placeholder " + phName()},
 	}, {
-		name:  "parent's StatefulSet without a record, child not started: bounded from the child's creation",
+		// The parent records the start at its next reconcile: the child's
+		// creation is no start of this wait (the parent was placed since).
+		name:  "parent's pinned pod gone, its wait not recorded yet, child not started: checked again until the parent records it",
 		world: withParentSTS(childCreated(joinedWorld(nil, ""), 2*time.Minute), ownSTS("node-1", token)),
-		want:  stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, diagnoseEvery)},
+		want:  stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, createGrace)},
 	}, {
-		name:  "parent's StatefulSet without a record, child waited past the bound: the child fails",
-		world: withParentSTS(childCreated(joinedWorld(nil, ""), 3*time.Hour), ownSTS("node-1", token)),
-		want:  stepView{Kind: stepNone, Placement: timeout, Outcome: metrics.OutcomeWaitTimeout},
+		name:  "parent's pinned pod evicted, its wait not recorded yet, child created longer ago than the bound: not failed, checked again",
+		world: withParentSTS(childCreated(joinedWorld(terminating(placeholderPod("node-1", token, ago(3*time.Hour)), time.Second), ""), 3*time.Hour), ownSTS("node-1", token)),
+		want:  stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, createGrace)},
+	}, {
+		name:  "the same a moment later, the parent's wait recorded: bounded from the record",
+		world: withParentSTS(childCreated(joinedWorld(terminating(placeholderPod("node-1", token, ago(3*time.Hour)), time.Second), ""), 3*time.Hour), waitingSince(ownSTS("node-1", token), 0)),
+		want:  stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, diagnoseEvery)},
 	}, {
 		name:  "parent's StatefulSet without a record, child started: checked again until the parent records it",
 		world: withParentSTS(childStarted(joinedWorld(nil, ""), 3*time.Hour), ownSTS("node-1", token)),
