@@ -19,6 +19,8 @@ limitations under the License.
 package affinity
 
 import (
+	"fmt"
+
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -51,13 +53,28 @@ func Merge(spec *corev1.PodSpec, term corev1.PodAffinityTerm) {
 	if spec.Affinity.PodAffinity == nil {
 		spec.Affinity.PodAffinity = &corev1.PodAffinity{}
 	}
-	for _, existing := range spec.Affinity.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+	affinity := spec.Affinity.PodAffinity
+	affinity.RequiredDuringSchedulingIgnoredDuringExecution = appendOnce(affinity.RequiredDuringSchedulingIgnoredDuringExecution, term)
+}
+
+// mergeAnti adds term to the required pod anti-affinity of spec, which has
+// an affinity, keeping every term already there, once.
+func mergeAnti(spec *corev1.PodSpec, term corev1.PodAffinityTerm) {
+	if spec.Affinity.PodAntiAffinity == nil {
+		spec.Affinity.PodAntiAffinity = &corev1.PodAntiAffinity{}
+	}
+	anti := spec.Affinity.PodAntiAffinity
+	anti.RequiredDuringSchedulingIgnoredDuringExecution = appendOnce(anti.RequiredDuringSchedulingIgnoredDuringExecution, term)
+}
+
+// appendOnce appends term to terms unless they hold it already.
+func appendOnce(terms []corev1.PodAffinityTerm, term corev1.PodAffinityTerm) []corev1.PodAffinityTerm {
+	for _, existing := range terms {
 		if equality.Semantic.DeepEqual(existing, term) {
-			return
+			return terms
 		}
 	}
-	spec.Affinity.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution = append(
-		spec.Affinity.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution, term)
+	return append(terms, term)
 }
 
 // NewTransformer returns a Tekton pod transformer (a func(*corev1.Pod)
@@ -67,7 +84,11 @@ func Merge(spec *corev1.PodSpec, term corev1.PodAffinityTerm) {
 // placeholder, in the topology of placeholder.TopologyAnnotationKey (its
 // node when absent), and lose the labels that would queue them in Kueue
 // (placeholder.KueueQueueLabel, placeholder.KueuePriorityClassLabel);
-// others are left alone.
+// others are left alone. Pods of TaskRuns that also carry
+// placeholder.IsolationAnnotationKey get the required pod anti-affinity to
+// the placeholders of other runs of that scope (placeholder.MemberRepelTerm),
+// so that no other run's placeholder is bound next to them while their own
+// is being replaced.
 //
 // The pod's affinity is deep-copied before it is changed: Tekton's pod
 // builder assigns the TaskRun's podTemplate affinity by pointer, and that
@@ -75,12 +96,20 @@ func Merge(spec *corev1.PodSpec, term corev1.PodAffinityTerm) {
 func NewTransformer(taskRunLabels, taskRunAnnotations map[string]string) func(*corev1.Pod) (*corev1.Pod, error) {
 	name := taskRunLabels[placeholder.MemberLabelKey]
 	topology := taskRunAnnotations[placeholder.TopologyAnnotationKey]
+	isolation, isolated := taskRunAnnotations[placeholder.IsolationAnnotationKey]
 	return func(p *corev1.Pod) (*corev1.Pod, error) {
 		if name == "" {
 			return p, nil
 		}
 		p.Spec.Affinity = p.Spec.Affinity.DeepCopy()
 		Merge(&p.Spec, TermIn(name, topology))
+		if isolated {
+			scope, err := placeholder.ParseScope(isolation)
+			if err != nil {
+				return nil, fmt.Errorf("annotation %s of the TaskRun: %w", placeholder.IsolationAnnotationKey, err)
+			}
+			mergeAnti(&p.Spec, placeholder.MemberRepelTerm(name, topology, scope))
+		}
 		// The run's placeholder is its Kueue workload, admitted for the
 		// whole run: its pods, which inherit the run's labels, must not be
 		// queued again one by one (by Kueue's pod webhook, where installed).

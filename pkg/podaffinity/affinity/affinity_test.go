@@ -23,6 +23,7 @@ import (
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 // otherTerm is a required pod affinity term a user may already have.
@@ -172,6 +173,29 @@ func TestTransformer(t *testing.T) {
 		annotations: map[string]string{placeholder.TopologyAnnotationKey: ""},
 		in:          nil,
 		want:        &corev1.Affinity{PodAffinity: &corev1.PodAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{Term(name)}}},
+	}, {
+		name:        "member of an isolated run: repels the other runs' placeholders too",
+		labels:      map[string]string{placeholder.MemberLabelKey: name},
+		annotations: map[string]string{placeholder.IsolationAnnotationKey: "cluster"},
+		in:          nil,
+		want: &corev1.Affinity{
+			PodAffinity:     &corev1.PodAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{Term(name)}},
+			PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{placeholder.MemberRepelTerm(name, "", placeholder.Scope{})}},
+		},
+	}, {
+		name:        "member of a run isolated per tenant in one zone, with the podTemplate's anti-affinity",
+		labels:      map[string]string{placeholder.MemberLabelKey: name},
+		annotations: map[string]string{placeholder.IsolationAnnotationKey: "tenant=acme", placeholder.TopologyAnnotationKey: zone},
+		in:          &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{otherTerm()}}},
+		want: &corev1.Affinity{
+			PodAffinity:     &corev1.PodAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{TermIn(name, zone)}},
+			PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{otherTerm(), placeholder.MemberRepelTerm(name, zone, placeholder.Scope{Tenant: ptr.To("acme")})}},
+		},
+	}, {
+		name:        "isolation annotation without the member label: pod untouched",
+		annotations: map[string]string{placeholder.IsolationAnnotationKey: "cluster"},
+		in:          nil,
+		want:        nil,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			// shared stands for the TaskRun's podTemplate affinity, which
@@ -256,5 +280,15 @@ func TestTransformerDropsKueueLabels(t *testing.T) {
 				t.Errorf("pod labels (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+func TestTransformerRejectsAnUnknownIsolationScope(t *testing.T) {
+	p := &corev1.Pod{}
+	_, err := NewTransformer(
+		map[string]string{placeholder.MemberLabelKey: "placeholder-a-0000000000"},
+		map[string]string{placeholder.IsolationAnnotationKey: "everywhere"})(p)
+	if err == nil {
+		t.Fatal("transformer() = nil error for an unknown isolation scope, want one")
 	}
 }

@@ -177,6 +177,10 @@ func decideParentMissing(w world, now time.Time, s Settings) Placement {
 	switch {
 	case w.sts != nil && w.sts.DeletionTimestamp == nil:
 		msg = fmt.Sprintf("Waiting for the parent PipelineRun's placeholder %s to be placed: its StatefulSet has no pod yet", w.t.Placeholder)
+		if w.pod != nil {
+			msg = fmt.Sprintf("Waiting for the parent PipelineRun's placeholder %s to be placed again: its pod %s %s",
+				w.t.Placeholder, w.pod.Name, goingState(w.pod))
+		}
 		if since, recorded = annotatedTime(w.sts, placeholder.WaitingSinceAnnotation); !recorded {
 			return waiting(ReasonWaitingForNode, msg, createGrace)
 		}
@@ -195,6 +199,17 @@ func decideParentMissing(w world, now time.Time, s Settings) Placement {
 		return waiting(ReasonWaitingForNode, msg, createGrace)
 	}
 	return boundedWait(s, now, since, msg, every)
+}
+
+// goingState says what is taking a going pod away.
+func goingState(p *corev1.Pod) string {
+	if what, _ := disruption(p); what != "" {
+		return "was " + what
+	}
+	if p.DeletionTimestamp != nil {
+		return "is being deleted since " + p.DeletionTimestamp.UTC().Format(time.RFC3339)
+	}
+	return "has ended (" + string(p.Status.Phase) + ")"
 }
 
 // parentEnded says why a child run's parent, read afresh because its

@@ -185,6 +185,8 @@ func TestDecideJoined(t *testing.T) {
 	wait := Placement{Reason: ReasonWaitingForNode}
 	deleted := placeholderPod("node-1", token, ago(time.Hour))
 	deleted.DeletionTimestamp, deleted.Finalizers = ptr.To(ago(time.Second)), []string{"test"}
+	evicted := placeholderPod("node-1", token, ago(time.Hour))
+	evicted.Status.Phase, evicted.Status.Reason = corev1.PodFailed, "Evicted"
 	runDecide(t, []decideCase{{
 		name:    "parent placeholder pod missing, its StatefulSet makes it: wait for it, bounded",
 		world:   withParentSTS(joinedWorld(nil, ""), waitingSince(ownSTS("node-1", token), time.Minute)),
@@ -195,9 +197,15 @@ func TestDecideJoined(t *testing.T) {
 		world: joinedWorld(placeholderPod("", peak(), ago(time.Minute)), ""),
 		want:  stepView{Kind: stepNone, Placement: wait},
 	}, {
-		name:  "parent placeholder pod being deleted, its StatefulSet makes it again: wait, bounded",
-		world: withParentSTS(joinedWorld(deleted, ""), waitingSince(ownSTS("node-1", token), time.Minute)),
-		want:  stepView{Kind: stepNone, Placement: Placement{Reason: ReasonWaitingForNode, RequeueAfter: diagnoseEvery}},
+		name:    "parent placeholder pod being deleted, its StatefulSet makes it again: wait, bounded, saying the pod is going",
+		world:   withParentSTS(joinedWorld(deleted, ""), waitingSince(ownSTS("node-1", token), time.Minute)),
+		want:    stepView{Kind: stepNone, Placement: Placement{Reason: ReasonWaitingForNode, RequeueAfter: diagnoseEvery}},
+		message: []string{"Waiting for the parent PipelineRun's placeholder " + phName(), "its pod " + deleted.Name + " is being deleted since"},
+	}, {
+		name:    "parent placeholder pod evicted by the kubelet, not deleted yet: wait, saying so",
+		world:   withParentSTS(joinedWorld(evicted, ""), waitingSince(ownSTS("node-1", token), time.Minute)),
+		want:    stepView{Kind: stepNone, Placement: Placement{Reason: ReasonWaitingForNode, RequeueAfter: diagnoseEvery}},
+		message: []string{"its pod " + evicted.Name + " was evicted by the kubelet"},
 	}, {
 		name:  "parent placeholder pod being deleted, the parent done: the child fails",
 		world: withParent(joinedWorld(deleted, ""), parentRun("Failed")),

@@ -42,6 +42,9 @@ type Target struct {
 	// TenantLabel, when set, limits isolation to the runs of namespaces
 	// with the same value of this namespace label (the run's tenant).
 	TenantLabel string
+	// Tenant is the value of TenantLabel on the run's namespace, read for a
+	// run that requires isolation; nil when the namespace has no such label.
+	Tenant *string
 	// Topology is the node label whose value all pods of the run share
 	// ("" is one node, kubernetes.io/hostname): the topology of its pods'
 	// affinity to the placeholder and of the placeholders' isolation.
@@ -115,11 +118,18 @@ func (e *Engine) Target(ctx context.Context, s Settings, run *v1.PipelineRun) (T
 	if !record.Handled() {
 		return Target{}, nil
 	}
-	return Target{
+	t := Target{
 		Placeholder: placeholder.Name(&run.ObjectMeta), Isolation: record.Isolation,
 		NamespaceScoped: record.NamespaceScoped, TenantLabel: record.TenantLabel, Topology: record.Topology,
 		Queue: record.Queue, FirstReconcile: !history.Reconciled,
-	}, nil
+	}
+	if t.Isolation == selection.IsolationRequired && t.TenantLabel != "" {
+		// Label gives the run's children the tenant their pods repel.
+		if t.Tenant, err = e.tenant(ctx, run.Namespace, t.TenantLabel); err != nil {
+			return Target{}, fmt.Errorf("deciding how the pod affinity engine places PipelineRun %s/%s: %w", run.Namespace, run.Name, err)
+		}
+	}
+	return t, nil
 }
 
 // RecordedForAnnotationKey is the annotation, next to the decision
@@ -260,9 +270,11 @@ func Record(run *v1.PipelineRun, t Target) {
 // Label marks a TaskRun, CustomRun or child PipelineRun of a handled run as
 // a member of its placeholder, so that its pods are tied to it, in the
 // run's topology: the annotation placeholder.TopologyAnnotationKey when it
-// is wider than a node. Tekton copies a run's annotations onto its
-// children, so one the run's creator wrote is removed: only the topology
-// recorded on the run counts.
+// is wider than a node; and, when the run requires isolation, in its scope
+// (placeholder.IsolationAnnotationKey), so that its pods repel the
+// placeholders of other runs as its placeholder does. Tekton copies a run's
+// annotations onto its children, so ones the run's creator wrote are
+// replaced: only what is recorded on the run counts.
 func Label(obj *metav1.ObjectMeta, t Target) {
 	if !t.Handled() {
 		return
@@ -274,6 +286,18 @@ func Label(obj *metav1.ObjectMeta, t Target) {
 	// Tekton copies the run's annotations onto its children: whom the
 	// run's record was made for says nothing of them.
 	delete(obj.Annotations, RecordedForAnnotationKey)
+	switch {
+	case t.Joined:
+		// Its annotations, copied from the child run its parent labelled,
+		// carry the parent's scope.
+	case t.Isolation == selection.IsolationRequired:
+		if obj.Annotations == nil {
+			obj.Annotations = map[string]string{}
+		}
+		obj.Annotations[placeholder.IsolationAnnotationKey] = placeholder.ScopeOf(t.NamespaceScoped, t.TenantLabel, t.Tenant).String()
+	default:
+		delete(obj.Annotations, placeholder.IsolationAnnotationKey)
+	}
 	if wide(t.Topology) {
 		if obj.Annotations == nil {
 			obj.Annotations = map[string]string{}

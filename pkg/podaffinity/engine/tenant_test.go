@@ -71,12 +71,13 @@ func TestTargetTenantScope(t *testing.T) {
 		run        func() *v1.PipelineRun
 		want       Target
 		wantRecord string
+		wantErr    string
 	}{{
 		name:       "tenant scope configured: decided and recorded with the label key",
 		config:     tenant,
 		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
 		run:        func() *v1.PipelineRun { return testRun() },
-		want:       Target{Placeholder: phName(), Isolation: selection.IsolationRequired, TenantLabel: tenantKey, FirstReconcile: true},
+		want:       Target{Placeholder: phName(), Isolation: selection.IsolationRequired, TenantLabel: tenantKey, Tenant: ptr.To("acme"), FirstReconcile: true},
 		wantRecord: "required/label:" + tenantKey,
 	}, {
 		name:       "preferred isolation, tenant scope",
@@ -98,15 +99,25 @@ func TestTargetTenantScope(t *testing.T) {
 		run:        func() *v1.PipelineRun { return reconciled(recorded(testRun(), "required/label:tenant"), true) },
 		want:       Target{Placeholder: phName(), Isolation: selection.IsolationRequired, TenantLabel: "tenant"},
 		wantRecord: "required/label:tenant",
+	}, {
+		name:       "tenant scope, namespace not in the cache yet: an error, retried",
+		config:     tenant,
+		coschedule: tektonconfig.CoscheduleIsolatePipelineRun,
+		run:        func() *v1.PipelineRun { r := testRun(); r.Namespace = "elsewhere"; return r },
+		wantErr:    "namespace elsewhere",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t)
+			h := newHarness(t, namespace(map[string]string{tenantKey: "acme"}))
+			e := h.engine(t)
+			h.withNamespaces(t, e)
 			s := settings(t, tc.config)
 			s.Coschedule = tc.coschedule
 			run := tc.run()
-			got, err := h.engine(t).Target(h.ctx, s, run)
-			if err != nil {
-				t.Fatalf("Target() = %v", err)
+			got, err := e.Target(h.ctx, s, run)
+			if (err == nil) != (tc.wantErr == "") || err != nil && !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Target() = %v, want an error mentioning %q", err, tc.wantErr)
+			} else if err != nil {
+				return
 			}
 			if d := cmp.Diff(tc.want, got); d != "" {
 				t.Errorf("Target() (-want +got):\n%s", d)

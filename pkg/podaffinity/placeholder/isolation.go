@@ -17,6 +17,9 @@ limitations under the License.
 package placeholder
 
 import (
+	"fmt"
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -46,18 +49,91 @@ import (
 // Required anti-affinity is symmetric in the scheduler, so two runs of one
 // tenant never share a node whatever the other run's term says.
 func isolationTerm(s Spec) corev1.PodAffinityTerm {
+	return ScopeOf(s.NamespaceScoped, s.TenantLabel, s.Tenant).term(s.Topology)
+}
+
+// Scope is the reach of a placeholder's isolation: the placeholders it
+// repels (see isolationTerm).
+type Scope struct {
+	// Tenant, when set, is the tenant whose placeholders are repelled, in
+	// every namespace.
+	Tenant *string
+	// Namespace limits it, without a Tenant, to the run's namespace.
+	Namespace bool
+}
+
+// ScopeOf returns the scope of a placeholder's isolation: its tenant's when
+// tenantLabel is set and its namespace has it, its namespace's when the
+// namespace has no such label (a tenant of its own) or namespaceScoped,
+// the cluster's otherwise.
+func ScopeOf(namespaceScoped bool, tenantLabel string, tenant *string) Scope {
+	switch {
+	case tenantLabel != "" && tenant != nil:
+		return Scope{Tenant: tenant}
+	case tenantLabel != "":
+		return Scope{Namespace: true}
+	}
+	return Scope{Namespace: namespaceScoped}
+}
+
+const tenantScopePrefix = "tenant="
+
+// String returns the scope as IsolationAnnotationKey carries it:
+// "cluster", "namespace" or "tenant=" and the tenant.
+func (s Scope) String() string {
+	switch {
+	case s.Tenant != nil:
+		return tenantScopePrefix + *s.Tenant
+	case s.Namespace:
+		return "namespace"
+	}
+	return "cluster"
+}
+
+// ParseScope reads a scope written by Scope.String.
+func ParseScope(v string) (Scope, error) {
+	switch {
+	case v == "cluster":
+		return Scope{}, nil
+	case v == "namespace":
+		return Scope{Namespace: true}, nil
+	case strings.HasPrefix(v, tenantScopePrefix):
+		tenant := strings.TrimPrefix(v, tenantScopePrefix)
+		return Scope{Tenant: &tenant}, nil
+	}
+	return Scope{}, fmt.Errorf("isolation scope %q is none of \"cluster\", \"namespace\" and \"%s<tenant>\"", v, tenantScopePrefix)
+}
+
+// term returns the term that selects the placeholders of the scope in
+// topology.
+func (s Scope) term(topology string) corev1.PodAffinityTerm {
 	repel := corev1.PodAffinityTerm{
 		LabelSelector: AllPlaceholdersSelector(),
-		TopologyKey:   TopologyKey(s.Topology),
+		TopologyKey:   TopologyKey(topology),
 	}
 	switch {
-	case s.TenantLabel != "" && s.Tenant != nil:
+	case s.Tenant != nil:
 		repel.LabelSelector.MatchLabels[LabelTenant] = *s.Tenant
 		repel.NamespaceSelector = &metav1.LabelSelector{}
-	case s.TenantLabel != "":
-	case !s.NamespaceScoped:
+	case !s.Namespace:
 		// An empty selector matches every namespace.
 		repel.NamespaceSelector = &metav1.LabelSelector{}
 	}
+	return repel
+}
+
+// MemberRepelTerm is the required anti-affinity term of the pods of an
+// isolated run whose placeholder is called name: the placeholders of other
+// runs of its scope, in its topology. The scheduler enforces a pod's
+// required anti-affinity both ways, so while such a pod runs on a node no
+// other run's placeholder is bound there, even when the run's own
+// placeholder pod is being replaced (a hand-over) and the node holds none
+// for a moment. The placeholder's own term (isolationTerm) stays as it
+// is: see TestIsolationRetriedWhenAPlaceholderEnds.
+func MemberRepelTerm(name, topology string, scope Scope) corev1.PodAffinityTerm {
+	repel := scope.term(topology)
+	repel.LabelSelector.MatchExpressions = []metav1.LabelSelectorRequirement{{
+		Key: LabelInstance, Operator: metav1.LabelSelectorOpNotIn, Values: []string{name},
+	}}
 	return repel
 }

@@ -19,6 +19,7 @@ package placeholder
 import (
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -85,5 +86,76 @@ func TestIsolationRetriedWhenAPlaceholderEnds(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMemberRepelTerm checks the term an isolated run's pods carry: it
+// selects, in the run's scope and topology, the placeholders of other runs
+// and not the run's own, the same placeholders as the run's placeholder's
+// own term; and the scope it is built from survives the annotation.
+func TestMemberRepelTerm(t *testing.T) {
+	const own, other = "placeholder-build-0123456789", "placeholder-other-9876543210"
+	for _, tc := range []struct {
+		name            string
+		namespaceScoped bool
+		tenantLabel     string
+		tenant          *string
+		topology        string
+		wantScope       string
+	}{
+		{name: "cluster scope", wantScope: "cluster"},
+		{name: "namespace scope", namespaceScoped: true, wantScope: "namespace"},
+		{name: "tenant scope", tenantLabel: "example.com/tenant", tenant: ptr.To("acme"), wantScope: "tenant=acme"},
+		{name: "tenant scope, empty tenant", tenantLabel: "example.com/tenant", tenant: ptr.To(""), wantScope: "tenant="},
+		{name: "tenant scope, namespace without the label", tenantLabel: "example.com/tenant", wantScope: "namespace"},
+		{name: "cluster scope, zone", topology: zoneKey, wantScope: "cluster"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := func(name, runName string) Spec {
+				return Spec{
+					Name: name, Run: &v1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Name: runName, Namespace: "team-a"}},
+					Isolation: selection.IsolationRequired, NamespaceScoped: tc.namespaceScoped,
+					TenantLabel: tc.tenantLabel, Tenant: tc.tenant, Topology: tc.topology,
+				}
+			}
+			scope := ScopeOf(tc.namespaceScoped, tc.tenantLabel, tc.tenant)
+			if got := scope.String(); got != tc.wantScope {
+				t.Errorf("ScopeOf().String() = %q, want %q", got, tc.wantScope)
+			}
+			parsed, err := ParseScope(scope.String())
+			if err != nil {
+				t.Fatalf("ParseScope(%q) = %v", scope.String(), err)
+			}
+			if d := cmp.Diff(scope, parsed); d != "" {
+				t.Errorf("ParseScope(String()) (-want +got):\n%s", d)
+			}
+
+			term := MemberRepelTerm(own, tc.topology, parsed)
+			placeholderTerm := StatefulSet(spec(own, "build")).Spec.Template.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0]
+			if d := cmp.Diff(placeholderTerm.NamespaceSelector, term.NamespaceSelector); d != "" {
+				t.Errorf("namespace selector differs from the placeholder's own term (-placeholder +member):\n%s", d)
+			}
+			if term.TopologyKey != placeholderTerm.TopologyKey {
+				t.Errorf("topology key = %q, the placeholder's term has %q", term.TopologyKey, placeholderTerm.TopologyKey)
+			}
+			selector, err := metav1.LabelSelectorAsSelector(term.LabelSelector)
+			if err != nil {
+				t.Fatalf("LabelSelectorAsSelector(%v) = %v", term.LabelSelector, err)
+			}
+			if others := StatefulSet(spec(other, "other")).Spec.Template.Labels; !selector.Matches(labels.Set(others)) {
+				t.Errorf("term %v does not select another run's placeholder labelled %v", term.LabelSelector, others)
+			}
+			if mine := StatefulSet(spec(own, "build")).Spec.Template.Labels; selector.Matches(labels.Set(mine)) {
+				t.Errorf("term %v selects the run's own placeholder labelled %v: its pods could not run beside it", term.LabelSelector, mine)
+			}
+		})
+	}
+}
+
+func TestParseScopeRejectsUnknown(t *testing.T) {
+	for _, v := range []string{"", "Cluster", "tenant", "namespaces"} {
+		if _, err := ParseScope(v); err == nil {
+			t.Errorf("ParseScope(%q) = nil error, want one", v)
+		}
 	}
 }

@@ -73,6 +73,12 @@ const (
 	// (An annotation: a label key such as topology.kubernetes.io/zone is
 	// no valid label value.)
 	TopologyAnnotationKey = "tekton.dev/pod-affinity-topology"
+	// IsolationAnnotationKey is set, next to MemberLabelKey, on every
+	// TaskRun, CustomRun and child PipelineRun of a run whose placeholder
+	// requires isolation, to its scope (Scope.String). The pod builder
+	// gives the pods of such TaskRuns MemberRepelTerm. Absent: the run's
+	// pods repel nothing.
+	IsolationAnnotationKey = "tekton.dev/pod-affinity-isolation"
 	// HostnameTopologyKey is the topology of "same node".
 	HostnameTopologyKey = "kubernetes.io/hostname"
 )
