@@ -5,8 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -114,34 +112,10 @@ func checkRepelTerm(t *testing.T, ns, run string) {
 // once, counting each run's bound placeholder pods and its TaskRun pods
 // still running.
 func runsSharingANode(live []*corev1.Pod) string {
-	byNode := map[string]map[string]bool{}
-	for _, p := range live {
-		if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue
+	return nodesOfTwoRuns(live, func(p *corev1.Pod) string {
+		if key := holderKey(p); key != "" || p.Labels[labelMember] == "" {
+			return key
 		}
-		key := holderKey(p)
-		if key == "" && p.Labels[labelMember] != "" {
-			key = p.Namespace + "/" + p.Labels[labelMember]
-		}
-		if key == "" {
-			continue
-		}
-		if byNode[p.Spec.NodeName] == nil {
-			byNode[p.Spec.NodeName] = map[string]bool{}
-		}
-		byNode[p.Spec.NodeName][key] = true
-	}
-	var bad []string
-	for node, keys := range byNode {
-		if len(keys) > 1 {
-			var ks []string
-			for k := range keys {
-				ks = append(ks, k)
-			}
-			sort.Strings(ks)
-			bad = append(bad, fmt.Sprintf("node %s holds pods of %s", node, strings.Join(ks, " and ")))
-		}
-	}
-	sort.Strings(bad)
-	return strings.Join(bad, "; ")
+		return p.Namespace + "/" + p.Labels[labelMember]
+	})
 }

@@ -136,9 +136,15 @@ func holderKey(p *corev1.Pod) string {
 // sharedHolderNodes is an invariant: no node holds the placeholders (or
 // upstream Affinity Assistants) of two different runs at the same time.
 func sharedHolderNodes(live []*corev1.Pod) string {
+	return nodesOfTwoRuns(live, holderKey)
+}
+
+// nodesOfTwoRuns says which nodes hold bound, unfinished pods of two runs
+// or more at the same time, runKey telling a pod's run ("": none).
+func nodesOfTwoRuns(live []*corev1.Pod, runKey func(*corev1.Pod) string) string {
 	byNode := map[string]map[string]bool{}
 	for _, p := range live {
-		key := holderKey(p)
+		key := runKey(p)
 		if key == "" || p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
