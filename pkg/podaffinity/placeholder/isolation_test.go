@@ -27,6 +27,38 @@ import (
 	"k8s.io/utils/ptr"
 )
 
+// scopeCase is one isolation setting of a run's placeholder.
+type scopeCase struct {
+	name            string
+	namespaceScoped bool
+	tenantLabel     string
+	tenant          *string
+	topology        string
+	// wantScope is the setting's Scope as the run's TaskRuns carry it.
+	wantScope string
+}
+
+func scopeCases() []scopeCase {
+	return []scopeCase{
+		{name: "cluster scope", wantScope: "cluster"},
+		{name: "namespace scope", namespaceScoped: true, wantScope: "namespace"},
+		{name: "tenant scope", tenantLabel: "example.com/tenant", tenant: ptr.To("acme"), wantScope: "tenant=acme"},
+		{name: "tenant scope, empty tenant", tenantLabel: "example.com/tenant", tenant: ptr.To(""), wantScope: "tenant="},
+		{name: "tenant scope, namespace without the label", tenantLabel: "example.com/tenant", wantScope: "namespace"},
+		{name: "cluster scope, zone", topology: zoneKey, wantScope: "cluster"},
+	}
+}
+
+// spec is the Spec of the placeholder called name of an isolated run
+// called runName in namespace team-a, in the setting.
+func (c scopeCase) spec(name, runName string) Spec {
+	return Spec{
+		Name: name, Run: &v1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Name: runName, Namespace: "team-a"}},
+		Isolation: selection.IsolationRequired, NamespaceScoped: c.namespaceScoped,
+		TenantLabel: c.tenantLabel, Tenant: c.tenant, Topology: c.topology,
+	}
+}
+
 // TestIsolationRetriedWhenAPlaceholderEnds checks that every required
 // anti-affinity term an isolated placeholder carries selects the
 // placeholder pod of another run of its scope. When a bound pod is
@@ -40,27 +72,9 @@ import (
 // ends.
 func TestIsolationRetriedWhenAPlaceholderEnds(t *testing.T) {
 	const other = "placeholder-other-9876543210"
-	for _, tc := range []struct {
-		name            string
-		namespaceScoped bool
-		tenantLabel     string
-		tenant          *string
-		topology        string
-	}{
-		{name: "cluster scope"},
-		{name: "namespace scope", namespaceScoped: true},
-		{name: "tenant scope", tenantLabel: "example.com/tenant", tenant: ptr.To("acme")},
-		{name: "tenant scope, namespace without the label", tenantLabel: "example.com/tenant"},
-		{name: "cluster scope, zone", topology: zoneKey},
-	} {
+	for _, tc := range scopeCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			spec := func(name, runName string) Spec {
-				return Spec{
-					Name: name, Run: &v1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Name: runName, Namespace: "team-a"}},
-					Isolation: selection.IsolationRequired, NamespaceScoped: tc.namespaceScoped,
-					TenantLabel: tc.tenantLabel, Tenant: tc.tenant, Topology: tc.topology,
-				}
-			}
+			spec := tc.spec
 			waiting := StatefulSet(spec(testName, "build")).Spec.Template.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution
 			ended := StatefulSet(spec(other, "other")).Spec.Template.Labels
 			if len(waiting) == 0 {
@@ -95,29 +109,9 @@ func TestIsolationRetriedWhenAPlaceholderEnds(t *testing.T) {
 // own term; and the scope it is built from survives the annotation.
 func TestMemberRepelTerm(t *testing.T) {
 	const own, other = "placeholder-build-0123456789", "placeholder-other-9876543210"
-	for _, tc := range []struct {
-		name            string
-		namespaceScoped bool
-		tenantLabel     string
-		tenant          *string
-		topology        string
-		wantScope       string
-	}{
-		{name: "cluster scope", wantScope: "cluster"},
-		{name: "namespace scope", namespaceScoped: true, wantScope: "namespace"},
-		{name: "tenant scope", tenantLabel: "example.com/tenant", tenant: ptr.To("acme"), wantScope: "tenant=acme"},
-		{name: "tenant scope, empty tenant", tenantLabel: "example.com/tenant", tenant: ptr.To(""), wantScope: "tenant="},
-		{name: "tenant scope, namespace without the label", tenantLabel: "example.com/tenant", wantScope: "namespace"},
-		{name: "cluster scope, zone", topology: zoneKey, wantScope: "cluster"},
-	} {
+	for _, tc := range scopeCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			spec := func(name, runName string) Spec {
-				return Spec{
-					Name: name, Run: &v1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Name: runName, Namespace: "team-a"}},
-					Isolation: selection.IsolationRequired, NamespaceScoped: tc.namespaceScoped,
-					TenantLabel: tc.tenantLabel, Tenant: tc.tenant, Topology: tc.topology,
-				}
-			}
+			spec := tc.spec
 			scope := ScopeOf(tc.namespaceScoped, tc.tenantLabel, tc.tenant)
 			if got := scope.String(); got != tc.wantScope {
 				t.Errorf("ScopeOf().String() = %q, want %q", got, tc.wantScope)
