@@ -308,7 +308,7 @@ func reclaimNeeded(w world, s Settings) bool {
 			tasks[i].State = demand.Waiting
 		}
 	}
-	return exceeds(reclaimRoom(tasks, w.limitRanges), placeholder.Requests(&w.pod.Spec))
+	return exceeds(reclaimRoom(tasks, token(w), w.limitRanges), placeholder.Requests(&w.pod.Spec))
 }
 
 // replaceUnreclaimed completes pin step st for w's pod, bound to the node

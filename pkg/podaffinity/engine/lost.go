@@ -72,16 +72,15 @@ func lostRoom(s Settings, run *v1.PipelineRun, p *corev1.Pod, tasks []demand.Tas
 	}
 	token := placeholder.WithinLimitRanges(placeholder.TokenRequests(), limitRanges)
 	have = placeholder.Requests(&p.Spec)
-	want = reclaimRoom(tasks, limitRanges)
+	want = reclaimRoom(tasks, token, limitRanges)
 	return have, want, sameRequests(have, token) && exceeds(want, have)
 }
 
 // reclaimRoom is the room a pod that lost it asks for again on its node
 // (lostRoom, reclaimNeeded): what the run's tasks that have not started
-// need beyond what its running ones hold (demand.Held), at least the
-// token, within the namespace's LimitRanges.
-func reclaimRoom(tasks []demand.Task, limitRanges []*corev1.LimitRange) corev1.ResourceList {
-	token := placeholder.WithinLimitRanges(placeholder.TokenRequests(), limitRanges)
+// need beyond what its running ones hold (demand.Held), at least token
+// (the token within the LimitRanges), within the namespace's LimitRanges.
+func reclaimRoom(tasks []demand.Task, token corev1.ResourceList, limitRanges []*corev1.LimitRange) corev1.ResourceList {
 	return placeholder.WithinLimitRanges(demand.WithFloor(demand.Held(tasks), token), limitRanges)
 }
 

@@ -340,7 +340,7 @@ func TestReclaimRoom(t *testing.T) {
 		want:   rl("100m", "16Mi"),
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			if d := cmp.Diff(tc.want, reclaimRoom(tc.tasks, tc.limits), quantityEqual); d != "" {
+			if d := cmp.Diff(tc.want, reclaimRoom(tc.tasks, placeholder.WithinLimitRanges(placeholder.TokenRequests(), tc.limits), tc.limits), quantityEqual); d != "" {
 				t.Errorf("reclaimRoom() (-want +got):\n%s", d)
 			}
 		})
