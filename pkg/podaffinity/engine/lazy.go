@@ -36,7 +36,7 @@ import (
 // Caches, Namespaces and RuntimeClassCache are built on it: a controller
 // that never needs one watches nothing for it and needs no permission.
 type lazy struct {
-	// SyncTimeout bounds each wait of synced for the first sync;
+	// SyncTimeout bounds the wait for the first sync, from the start;
 	// DefaultSyncTimeout by default.
 	SyncTimeout time.Duration
 
@@ -45,6 +45,8 @@ type lazy struct {
 
 	start   sync.Once
 	started atomic.Bool
+	// deadline is SyncTimeout after the start: no call waits past it.
+	deadline time.Time
 
 	mu      sync.Mutex
 	lastErr map[string]error
@@ -73,21 +75,23 @@ func newLazy(named map[string]cache.SharedIndexInformer, stop <-chan struct{}) *
 func (l *lazy) Started() bool { return l.started.Load() }
 
 // synced starts the informers on its first call (logging that it does so,
-// with why they are needed), and waits at most SyncTimeout for them to
-// sync. When they have not, it returns a *NotSyncedError naming each one
+// with why they are needed), and waits for them to sync until SyncTimeout
+// after that start, a wait every call shares: one made later waits no
+// more. When they have not, it returns a *NotSyncedError naming each one
 // with the last error of its list or watch; the caller fails and retries
 // later while they keep trying. Once synced it returns at once. It is safe
 // for concurrent use.
 func (l *lazy) synced(ctx context.Context, why string) error {
 	l.start.Do(func() {
 		logging.FromContext(ctx).Infof("Starting the PipelineRun pod affinity engine's informers of %s (%s)", l.names(), why)
+		l.deadline = time.Now().Add(l.SyncTimeout)
 		runInformers(l.stop, l.named)
 		l.started.Store(true)
 	})
 	if len(l.pending()) == 0 {
 		return nil
 	}
-	wait, cancel := context.WithTimeout(ctx, l.SyncTimeout)
+	wait, cancel := context.WithDeadline(ctx, l.deadline)
 	defer cancel()
 	synced := make([]cache.InformerSynced, 0, len(l.named))
 	for _, informer := range l.named {

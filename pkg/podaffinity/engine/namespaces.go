@@ -53,10 +53,11 @@ func NewNamespaces(client kubernetes.Interface, resync time.Duration, stop <-cha
 }
 
 // Get returns the namespace called name from the cache. Its first call
-// starts the informer; until it has synced (at most SyncTimeout each call)
-// Get fails with a *NotSyncedError that names the last error of its list or
-// watch. A namespace the cache does not hold is a NotFound error: the
-// caller retries rather than take it for a namespace without labels.
+// starts the informer; until it has synced (no call waits past SyncTimeout
+// after that start) Get fails with a *NotSyncedError that names the last
+// error of its list or watch. A namespace the cache does not hold is a
+// NotFound error: the caller retries rather than take it for a namespace
+// without labels.
 func (n *Namespaces) Get(ctx context.Context, name string) (*corev1.Namespace, error) {
 	if err := n.synced(ctx, "isolation scope "+paconfig.IsolationScopeLabelPrefix+"<key>"); err != nil {
 		return nil, err
