@@ -65,8 +65,9 @@ readonly HOOKS_MAY_DIFFER=(
   v1.12/pipelinerun-place-PipelineRuns-with-the-pod-affinity.patch
   # v1.9.2's Affinity Assistant never deletes volumeClaimTemplate PVCs with
   # coschedule: workspaces and has no AutoCleanupPVCAnnotation (v1.12 on):
-  # deletesTemplatePVCs (in the hook, which also differs as on v1.12) and
-  # its test follow it.
+  # deletesTemplatePVCs (in the hook's functions) and its test follow it;
+  # the hook's call sites differ as on v1.12.
+  v1.9/pipelinerun-what-the-reconcile-asks-the-pod-affinity.patch
   v1.9/pipelinerun-place-PipelineRuns-with-the-pod-affinity.patch
   v1.9/pipelinerun-test-the-decision-s-lifecycle-and-what-a.patch
 )
