@@ -122,6 +122,12 @@ func (c *Caches) Synced(ctx context.Context) error {
 	return c.synced(ctx, "a PipelineRun is placed")
 }
 
+// ReasonInformersNotSynced: the engine's informers have not synced (the
+// controller may lack the permission to list or watch what they cache), so
+// the engine cannot decide on the run; the condition's message is the
+// NotSyncedError, and the run is reconciled again until they sync.
+const ReasonInformersNotSynced = "InformersNotSynced"
+
 // NotSyncedError says which of the engine's informers have not synced in time, and why.
 type NotSyncedError struct {
 	Timeout time.Duration
