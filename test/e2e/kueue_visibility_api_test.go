@@ -13,9 +13,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -214,43 +211,4 @@ func toAny(m map[string]string) map[string]any {
 		out[k] = v
 	}
 	return out
-}
-
-// previousControllerLog is where keepControllerLogBeforeRestart keeps it.
-func previousControllerLog() string {
-	return filepath.Join(cluster.logDir(), "tekton-controller.before-restart.log")
-}
-
-// keepControllerLogBeforeRestart appends the controller's log to
-// previousControllerLog, so that a restart loses none of the suite's.
-func keepControllerLogBeforeRestart() error { return appendControllerLog(previousControllerLog()) }
-
-// controllerLogSize is where the controller's log ends now.
-func controllerLogSize(t *testing.T) int64 {
-	t.Helper()
-	fi, err := os.Stat(controllerLog())
-	if err != nil {
-		t.Fatalf("the Tekton controller's log: %v", err)
-	}
-	return fi.Size()
-}
-
-// controllerLogLines returns the lines of the controller's log from offset
-// on that contain part.
-func controllerLogLines(t *testing.T, offset int64, part string) []string {
-	t.Helper()
-	data, err := os.ReadFile(controllerLog())
-	if err != nil {
-		t.Fatalf("the Tekton controller's log: %v", err)
-	}
-	if offset > int64(len(data)) {
-		t.Fatalf("the Tekton controller's log is shorter (%d bytes) than at offset %d: was it restarted?", len(data), offset)
-	}
-	var lines []string
-	for _, line := range strings.Split(string(data[offset:]), "\n") {
-		if strings.Contains(line, part) {
-			lines = append(lines, line)
-		}
-	}
-	return lines
 }
