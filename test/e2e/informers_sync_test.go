@@ -120,11 +120,13 @@ func takeNodesListWatch(t *testing.T) (restore func()) {
 		if restored {
 			return
 		}
-		restored = true
 		if err := setClusterRoleRules(bg(), controllerClusterRole, saved); err != nil {
 			t.Errorf("restoring the rules of ClusterRole %s: %v", controllerClusterRole, err)
 			return
 		}
+		// Only once the rules are back: a failed restore is tried again
+		// by the cleanup, before the controller restarts.
+		restored = true
 		for _, verb := range []string{"list", "watch"} {
 			if err := waitControllerMay(verb, "nodes", true); err != nil {
 				t.Errorf("after restoring ClusterRole %s: %v", controllerClusterRole, err)
