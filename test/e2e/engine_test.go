@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 )
 
 // Test 1: a four-task pipeline (two parallel middle tasks) under
@@ -363,11 +363,7 @@ func TestPlaceholderCleanup(t *testing.T) {
 		assertNoRecreation(t, ns, "completes")
 	})
 	t.Run("after cancellation", func(t *testing.T) {
-		_, err := cluster.tekton.TektonV1().PipelineRuns(ns).Patch(bg(), "cancelled", types.MergePatchType,
-			[]byte(`{"spec":{"status":"Cancelled"}}`), metav1.PatchOptions{})
-		if err != nil {
-			t.Fatalf("cancelling: %v", err)
-		}
+		setRunSpecStatus(t, ns, "cancelled", v1.PipelineRunSpecStatusCancelled)
 		pr, err := waitRunDone(ns, "cancelled", 60*time.Second)
 		if err != nil {
 			t.Fatalf("cancelled run: %v", err)

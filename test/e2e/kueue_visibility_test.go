@@ -15,7 +15,6 @@ import (
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	tektoninformers "github.com/tektoncd/pipeline/pkg/client/informers/externalversions"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -226,10 +225,7 @@ func TestKueueVisibilityNotServed(t *testing.T) {
 	})
 
 	// Room frees up: run-2, then run-3, are admitted and succeed.
-	if _, err := cluster.tekton.TektonV1().PipelineRuns(ns).Patch(bg(), "run-1", types.MergePatchType,
-		[]byte(`{"spec":{"status":"Cancelled"}}`), metav1.PatchOptions{}); err != nil {
-		t.Fatalf("cancelling run-1: %v", err)
-	}
+	setRunSpecStatus(t, ns, "run-1", v1.PipelineRunSpecStatusCancelled)
 	for _, name := range []string{"run-2", "run-3"} {
 		waitRunSucceeded(t, ns, name, 3*time.Minute)
 	}
