@@ -242,6 +242,9 @@ func benchPhase(t *testing.T, s benchSettings, c benchConfig, audit, user string
 	if msg := prof.finish(); msg != "" {
 		fmt.Printf("BENCH profile: %s: %s\n", c.name, msg)
 	}
+	// Where the phase's requests are in the audit log, for a finer
+	// breakdown than the table's (by user agent, say).
+	fmt.Printf("BENCH audit: %s: %s bytes %d-%d\n", c.name, audit, auditBefore, fileSize(t, audit))
 	requests, writes, kinds, failures := countAudit(t, audit, auditBefore, user)
 
 	row := benchRow{
