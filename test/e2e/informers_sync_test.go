@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -33,6 +34,12 @@ const (
 	// reasonInformersNotSynced is the reason of a run waiting for the
 	// engine's informers (engine.ReasonInformersNotSynced).
 	reasonInformersNotSynced = "InformersNotSynced"
+	// rulesTakenAnnotation holds, on the controller's ClusterRole, the rules
+	// it had before takeNodesListWatch took list and watch on nodes from it
+	// (JSON), set in the same write: a run of the suite killed before its
+	// cleanup gave them back leaves it, and the next run's TestMain gives
+	// them back (restoreTakenRules).
+	rulesTakenAnnotation = "e2e.pipelinerun-affinity.dev/rules-before-test"
 )
 
 // controllerMay asks the API server whether the Tekton controller may verb
@@ -75,17 +82,98 @@ func withoutVerbs(rules []rbacv1.PolicyRule, resource string, verbs ...string) [
 	return out
 }
 
-// setClusterRoleRules sets the rules of ClusterRole name.
-func setClusterRoleRules(ctx context.Context, name string, rules []rbacv1.PolicyRule) error {
+// takeClusterRoleRules sets the rules of ClusterRole name to rules, and
+// records in its annotation rulesTakenAnnotation the rules it had (those
+// already recorded, if an earlier take was not given back), in one write.
+func takeClusterRoleRules(ctx context.Context, name string, rules []rbacv1.PolicyRule) error {
+	return updateClusterRole(ctx, name, func(cr *rbacv1.ClusterRole) error {
+		if _, taken := cr.Annotations[rulesTakenAnnotation]; !taken {
+			before, err := json.Marshal(cr.Rules)
+			if err != nil {
+				return fmt.Errorf("encoding the rules of ClusterRole %s: %w", name, err)
+			}
+			if cr.Annotations == nil {
+				cr.Annotations = map[string]string{}
+			}
+			cr.Annotations[rulesTakenAnnotation] = string(before)
+		}
+		cr.Rules = rules
+		return nil
+	})
+}
+
+// giveClusterRoleRules sets the rules of ClusterRole name back to rules and
+// removes its annotation rulesTakenAnnotation, in one write.
+func giveClusterRoleRules(ctx context.Context, name string, rules []rbacv1.PolicyRule) error {
+	return updateClusterRole(ctx, name, func(cr *rbacv1.ClusterRole) error {
+		delete(cr.Annotations, rulesTakenAnnotation)
+		cr.Rules = rules
+		return nil
+	})
+}
+
+// updateClusterRole applies change to ClusterRole name and writes it,
+// again on a conflict.
+func updateClusterRole(ctx context.Context, name string, change func(*rbacv1.ClusterRole) error) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		cr, err := cluster.kube.RbacV1().ClusterRoles().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
-		cr.Rules = rules
+		if err := change(cr); err != nil {
+			return err
+		}
 		_, err = cluster.kube.RbacV1().ClusterRoles().Update(ctx, cr, metav1.UpdateOptions{})
 		return err
 	})
+}
+
+// rulesTaken returns the rules recorded in cr's annotation
+// rulesTakenAnnotation, and whether it has one.
+func rulesTaken(cr *rbacv1.ClusterRole) ([]rbacv1.PolicyRule, bool, error) {
+	value, taken := cr.Annotations[rulesTakenAnnotation]
+	if !taken {
+		return nil, false, nil
+	}
+	var rules []rbacv1.PolicyRule
+	if err := json.Unmarshal([]byte(value), &rules); err != nil {
+		return nil, true, fmt.Errorf("ClusterRole %s's annotation %s: %w", cr.Name, rulesTakenAnnotation, err)
+	}
+	return rules, true, nil
+}
+
+// restoreTakenRules gives the controller's ClusterRole back the rules a
+// run of the suite killed before its cleanup left taken (its annotation
+// rulesTakenAnnotation), waits until the API server lets the controller
+// list and watch nodes again, and restarts the controller, whose engine's
+// informers then start afresh, as that cleanup would have. It does nothing
+// to a ClusterRole without the annotation. For TestMain.
+func restoreTakenRules(ctx context.Context) error {
+	cr, err := cluster.kube.RbacV1().ClusterRoles().Get(ctx, controllerClusterRole, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("reading ClusterRole %s: %w", controllerClusterRole, err)
+	}
+	rules, taken, err := rulesTaken(cr)
+	if err != nil || !taken {
+		return err
+	}
+	fmt.Printf("e2e: ClusterRole %s has annotation %s: an interrupted run took rules from it; giving them back and restarting the Tekton controller\n",
+		controllerClusterRole, rulesTakenAnnotation)
+	if err := giveClusterRoleRules(ctx, controllerClusterRole, rules); err != nil {
+		return fmt.Errorf("giving ClusterRole %s its rules back: %w", controllerClusterRole, err)
+	}
+	for _, verb := range []string{"list", "watch"} {
+		if err := waitControllerMay(verb, "nodes", true); err != nil {
+			return fmt.Errorf("after giving ClusterRole %s its rules back: %w", controllerClusterRole, err)
+		}
+	}
+	if err := keepControllerLogBeforeRestart(); err != nil {
+		return err
+	}
+	if err := startController("restart"); err != nil {
+		return fmt.Errorf("restarting the Tekton controller with its rules back: %w", err)
+	}
+	return nil
 }
 
 // waitControllerMay waits until the API server answers allowed to whether
@@ -107,12 +195,19 @@ func waitControllerMay(verb, resource string, allowed bool) error {
 // (as an operator's copy of the ClusterRole without the engine's rules) and
 // returns what gives them back (it runs once). The cleanup gives them back
 // too, and restarts the controller, whose engine's informers then start
-// afresh for the tests that follow.
+// afresh for the tests that follow. The rules taken from are recorded on
+// the ClusterRole (rulesTakenAnnotation) until given back, so that a run
+// killed before its cleanup is mended by the next (restoreTakenRules).
 func takeNodesListWatch(t *testing.T) (restore func()) {
 	t.Helper()
 	cr, err := cluster.kube.RbacV1().ClusterRoles().Get(bg(), controllerClusterRole, metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("reading ClusterRole %s: %v", controllerClusterRole, err)
+	}
+	// TestMain gave back what an interrupted run took: only a run beside
+	// this one takes them now.
+	if _, taken, err := rulesTaken(cr); err != nil || taken {
+		t.Fatalf("ClusterRole %s has annotation %s (%v): rules are taken from it already", controllerClusterRole, rulesTakenAnnotation, err)
 	}
 	saved := cr.DeepCopy().Rules
 	restored := false
@@ -120,7 +215,7 @@ func takeNodesListWatch(t *testing.T) (restore func()) {
 		if restored {
 			return
 		}
-		if err := setClusterRoleRules(bg(), controllerClusterRole, saved); err != nil {
+		if err := giveClusterRoleRules(bg(), controllerClusterRole, saved); err != nil {
 			t.Errorf("restoring the rules of ClusterRole %s: %v", controllerClusterRole, err)
 			return
 		}
@@ -144,7 +239,7 @@ func takeNodesListWatch(t *testing.T) (restore func()) {
 		}
 		t.Logf("ClusterRole %s restored; the Tekton controller restarted", controllerClusterRole)
 	})
-	if err := setClusterRoleRules(bg(), controllerClusterRole, withoutVerbs(saved, "nodes", "list", "watch")); err != nil {
+	if err := takeClusterRoleRules(bg(), controllerClusterRole, withoutVerbs(saved, "nodes", "list", "watch")); err != nil {
 		t.Fatalf("taking list and watch on nodes from ClusterRole %s: %v", controllerClusterRole, err)
 	}
 	for _, verb := range []string{"list", "watch"} {

@@ -30,6 +30,11 @@ import (
 // write, and the start and completion times' one-second precision.
 const timeoutSlack = 15 * time.Second
 
+// kueueAdmitWait bounds how long, once the quota is free, a queued run
+// takes to be seen admitted by Kueue (its placeholder ungated); a wait
+// bounded by what is left of a run's timeout waits at least that long.
+const kueueAdmitWait = 30 * time.Second
+
 // timedRun is a run of one task of 3 CPU, queued in queue, whose
 // timeouts.pipeline is timeout.
 func timedRun(ns, name, queue string, timeout time.Duration, tpl *pod.PodTemplate) *v1.PipelineRun {
@@ -86,7 +91,8 @@ func waitQueued(t *testing.T, ns, run, queue string) (metav1.Time, string) {
 // and its Workload are gone.
 func waitTimedOut(t *testing.T, rec *podRecorder, ns, run, workload string, start metav1.Time, timeout time.Duration) {
 	t.Helper()
-	bound := time.Until(start.Add(timeout+timeoutSlack)) + 5*time.Second
+	// Never near zero, even when the test reaches this late: one look needs time.
+	bound := max(time.Until(start.Add(timeout+timeoutSlack)), 0) + 5*time.Second
 	pr := waitRunReason(t, ns, run, v1.PipelineRunReasonTimedOut.String(), bound)
 	t.Logf("%s: %s", run, describeCondition(pr))
 	if pr.Status.StartTime == nil || !pr.Status.StartTime.Equal(&start) {
@@ -186,17 +192,27 @@ func TestKueueAdmittedRunTimesOutWaitingForNode(t *testing.T) {
 	start, workload := waitQueued(t, ns, "b", queue)
 
 	waitRunSucceeded(t, ns, "a", 2*time.Minute)
-	waitFor(t, "b admitted by Kueue, waiting for a node, its start time kept", time.Until(start.Add(timeout)), func(ctx context.Context) error {
+	// What is left of b's timeout is what a's run left of it: b must be
+	// seen admitted before it runs out, but the wait is not bounded by it
+	// (a slow a would leave it near zero, too short for one look). It
+	// ends when b is seen admitted, or done: then the test fails saying so.
+	left := time.Until(start.Add(timeout))
+	var doneFirst *v1.PipelineRun
+	waitFor(t, "b admitted by Kueue, waiting for a node, its start time kept (or done)", max(left+timeoutSlack, kueueAdmitWait), func(ctx context.Context) error {
+		pr, err := cluster.tekton.TektonV1().PipelineRuns(ns).Get(ctx, "b", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if pr.IsDone() {
+			doneFirst = pr
+			return nil
+		}
 		pods, err := placeholderPods(ctx, ns, "b")
 		if err != nil {
 			return err
 		}
 		if len(pods) != 1 || gatedByKueue(&pods[0]) || pods[0].Spec.NodeName != "" {
 			return fmt.Errorf("placeholder pods %v, want one admitted and unbound", podNames(pods))
-		}
-		pr, err := cluster.tekton.TektonV1().PipelineRuns(ns).Get(ctx, "b", metav1.GetOptions{})
-		if err != nil {
-			return err
 		}
 		if c := succeeded(pr); c == nil || c.Reason != reasonWaiting {
 			return fmt.Errorf("condition %s", describeCondition(pr))
@@ -206,6 +222,10 @@ func TestKueueAdmittedRunTimesOutWaitingForNode(t *testing.T) {
 		}
 		return nil
 	})
+	if doneFirst != nil {
+		t.Fatalf("b ended (%s) before it was seen admitted by Kueue and waiting for a node: a succeeded %s before b's timeout of %s ran out, too little for Kueue to admit b (is the machine overloaded?)",
+			describeCondition(doneFirst), left.Round(time.Second), timeout)
+	}
 	waitTimedOut(t, rec, ns, "b", workload, start, timeout)
 	if v := rec.getViolations(); len(v) > 0 {
 		t.Errorf("invariant violated:\n  %s", strings.Join(v, "\n  "))

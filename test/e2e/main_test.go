@@ -187,8 +187,15 @@ func setUp() error {
 
 // removeLeftovers deletes the namespaces an interrupted earlier run of the
 // suite left behind and waits until their pods are gone: leftover
-// placeholders would repel the new ones.
+// placeholders would repel the new ones. It also gives the controller's
+// ClusterRole back the rules such a run took, and uncordons the nodes it
+// cordoned.
 func (c *clusterEnv) removeLeftovers(ctx context.Context) error {
+	// Rules a killed run left taken from the controller's ClusterRole
+	// (first: the controller restarts).
+	if err := restoreTakenRules(ctx); err != nil {
+		return err
+	}
 	nss, err := c.kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: suiteLabel})
 	if err != nil {
 		return err

@@ -27,6 +27,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
 	"knative.dev/pkg/logging"
 )
 
@@ -42,6 +43,8 @@ type lazy struct {
 
 	named map[string]cache.SharedIndexInformer
 	stop  <-chan struct{}
+	// clock times the wait (the real one; a test's fake one).
+	clock clock.WithDelayedExecution
 
 	start   sync.Once
 	started atomic.Bool
@@ -55,7 +58,7 @@ type lazy struct {
 // newLazy sets up the informers in named without starting them; stop ends
 // them once started (see WaitInformers).
 func newLazy(named map[string]cache.SharedIndexInformer, stop <-chan struct{}) *lazy {
-	l := &lazy{SyncTimeout: DefaultSyncTimeout, named: named, stop: stop, lastErr: map[string]error{}}
+	l := &lazy{SyncTimeout: DefaultSyncTimeout, named: named, stop: stop, clock: clock.RealClock{}, lastErr: map[string]error{}}
 	for name, informer := range named {
 		// Not started yet: this cannot fail. Without a context, as
 		// client-go's own handler: see logWatchError.
@@ -84,20 +87,25 @@ func (l *lazy) Started() bool { return l.started.Load() }
 func (l *lazy) synced(ctx context.Context, why string) error {
 	l.start.Do(func() {
 		logging.FromContext(ctx).Infof("Starting the PipelineRun pod affinity engine's informers of %s (%s)", l.names(), why)
-		l.deadline = time.Now().Add(l.SyncTimeout)
+		l.deadline = l.clock.Now().Add(l.SyncTimeout)
 		runInformers(l.stop, l.named)
 		l.started.Store(true)
 	})
 	if len(l.pending()) == 0 {
 		return nil
 	}
-	wait, cancel := context.WithDeadline(ctx, l.deadline)
-	defer cancel()
-	synced := make([]cache.InformerSynced, 0, len(l.named))
-	for _, informer := range l.named {
-		synced = append(synced, informer.HasSynced)
+	// Past the deadline the informers are only looked at.
+	if left := l.deadline.Sub(l.clock.Now()); left > 0 {
+		wait, cancel := context.WithCancel(ctx)
+		timer := l.clock.AfterFunc(left, cancel)
+		synced := make([]cache.InformerSynced, 0, len(l.named))
+		for _, informer := range l.named {
+			synced = append(synced, informer.HasSynced)
+		}
+		cache.WaitForCacheSync(wait.Done(), synced...)
+		timer.Stop()
+		cancel()
 	}
-	cache.WaitForCacheSync(wait.Done(), synced...)
 	pending := l.pending()
 	if len(pending) == 0 {
 		return nil
