@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -342,6 +343,13 @@ func TestReliabilityInformersCannotSync(t *testing.T) {
 			if trs, err := taskRuns(bg(), ns, run); err != nil || len(trs) != 0 {
 				t.Errorf("%s: TaskRuns %v (%v), want none while the engine cannot place it", run, taskRunNames(trs), err)
 			}
+			// Alerts on Warning events see the wait, once.
+			waitFor(t, run+": one Warning event naming the rule", 30*time.Second, func(context.Context) error {
+				if evs := warningEvents(ns, run, reasonInformersNotSynced, why); len(evs) != 1 || evs[0].Count > 1 {
+					return fmt.Errorf("Warning events %s: %q", reasonInformersNotSynced, eventMessages(evs))
+				}
+				return nil
+			})
 		}
 		for _, run := range []string{placed, unrecorded} {
 			if pr := getRun(t, ns, run); pr.IsDone() {
@@ -365,6 +373,16 @@ func TestReliabilityInformersCannotSync(t *testing.T) {
 		for _, run := range []string{placed, unrecorded} {
 			waitTaskRunsCancelled(t, ns, run, 60*time.Second)
 		}
+		// Done, they keep their placeholders until the informers sync,
+		// and say why.
+		for _, run := range []string{placed, unrecorded} {
+			waitFor(t, run+": a Warning event saying why its placeholder is not released", 60*time.Second, func(context.Context) error {
+				if evs := warningEvents(ns, run, reasonInformersNotSynced, "is not released yet"); len(evs) != 1 || evs[0].Count > 1 {
+					return fmt.Errorf("Warning events %s: %q", reasonInformersNotSynced, eventMessages(evs))
+				}
+				return nil
+			})
+		}
 		if trs, err := taskRuns(bg(), ns, fresh); err != nil || len(trs) != 0 {
 			t.Errorf("%s: TaskRuns %v (%v), want none", fresh, taskRunNames(trs), err)
 		}
@@ -375,28 +393,24 @@ func TestReliabilityInformersCannotSync(t *testing.T) {
 		restoredAt := time.Now()
 		waitRunSucceeded(t, ns, patient, 120*time.Second)
 		t.Logf("%s succeeded %s after the rule was back, without a restart", patient, time.Since(restoredAt).Round(time.Second))
-		// The done runs' cleanup failed while the informers could not
-		// sync, and is retried with the queue's backoff, which by now may
-		// be minutes: logged, then the controller restarted (as the
-		// cleanup does anyway) and their release required.
-		if err := poll("the cancelled runs' placeholders to be released without a restart", 30*time.Second, func(ctx context.Context) error {
-			for _, run := range []string{placed, unrecorded, fresh} {
-				if pods, err := placeholderPods(ctx, ns, run); err != nil || len(pods) > 0 {
-					return fmt.Errorf("%s: placeholder pods %v (%v)", run, podNames(pods), err)
-				}
-			}
-			return nil
-		}); err != nil {
-			t.Logf("%v; restarting the controller", err)
-			if err := keepControllerLogBeforeRestart(); err != nil {
-				t.Fatal(err)
-			}
-			if err := startController("restart"); err != nil {
-				t.Fatal(err)
-			}
-		}
+		// The done runs' release waited for the informers, retried every
+		// 15 s: their placeholders go without a restart, within 15 s of
+		// the sync (which the patient run's success shows).
 		for _, run := range []string{placed, unrecorded, fresh} {
-			waitNoPlaceholder(t, ns, run, 60*time.Second)
+			waitNoPlaceholder(t, ns, run, 30*time.Second)
 		}
+		t.Logf("placeholders released %s after the rule was back", time.Since(restoredAt).Round(time.Second))
 	})
+}
+
+// warningEvents returns the run's Warning events of reason whose message
+// contains substr.
+func warningEvents(ns, run, reason, substr string) []corev1.Event {
+	var out []corev1.Event
+	for _, e := range findEvents(ns, run, reason, substr) {
+		if e.Type == corev1.EventTypeWarning {
+			out = append(out, e)
+		}
+	}
+	return out
 }
