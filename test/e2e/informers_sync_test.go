@@ -289,15 +289,22 @@ func waitTaskRunsCancelled(t *testing.T, ns, run string, timeout time.Duration) 
 // the rule the controller lacks, with a start time. Cancelled, three runs
 // end Cancelled as Tekton ends them, the TaskRuns cancelled. With the rule
 // back, and no restart, the fourth goes on and succeeds, and the
-// placeholders of the cancelled runs are released.
+// placeholders of the cancelled runs are released. Two more placed runs,
+// past their first TaskRun, are not held by the informers: one whose task
+// ends meanwhile succeeds, one cancelled gracefully ends Cancelled, its
+// TaskRun cancelled.
 func TestReliabilityInformersCannotSync(t *testing.T) {
 	setFeatureFlags(t, patchedFlags(nil))
 	ns := newNamespace(t, "nosync")
 	const placed, unrecorded, fresh, patient = "placed", "unrecorded", "fresh", "patient"
-	for _, run := range []string{placed, unrecorded} {
+	// finishing's task ends while the informers cannot sync, graceful is
+	// cancelled gracefully meanwhile: both past their first TaskRun.
+	const finishing, graceful = "finishing", "graceful"
+	for _, run := range []string{placed, unrecorded, graceful} {
 		createRun(t, newRun(ns, run, oneTask(), runOpts{duration: "600s"}))
 	}
-	for _, run := range []string{placed, unrecorded} {
+	createRun(t, newRun(ns, finishing, oneTask(), runOpts{duration: "90s"}))
+	for _, run := range []string{placed, unrecorded, graceful, finishing} {
 		waitPlaced(t, ns, run, 60*time.Second)
 	}
 
@@ -351,10 +358,35 @@ func TestReliabilityInformersCannotSync(t *testing.T) {
 				return nil
 			})
 		}
-		for _, run := range []string{placed, unrecorded} {
+		for _, run := range []string{placed, unrecorded, graceful, finishing} {
 			if pr := getRun(t, ns, run); pr.IsDone() {
-				t.Errorf("%s: %s before it was cancelled", run, describeCondition(pr))
+				t.Errorf("%s: %s before it was cancelled, or its task ended", run, describeCondition(pr))
 			}
+		}
+	})
+
+	t.Run("runs past their first TaskRun end as their tasks did", func(t *testing.T) {
+		cancelledAt := time.Now()
+		setRunSpecStatus(t, ns, graceful, v1.PipelineRunSpecStatusCancelledRunFinally)
+		pr := waitRunReason(t, ns, graceful, v1.PipelineRunReasonCancelled.String(), 150*time.Second)
+		if c := succeeded(pr); !c.IsFalse() {
+			t.Errorf("%s: %s, want Succeeded=False", graceful, describeCondition(pr))
+		}
+		t.Logf("%s ended %s after its graceful cancel: %s", graceful, time.Since(cancelledAt).Round(time.Second), describeCondition(pr))
+		waitTaskRunsCancelled(t, ns, graceful, 60*time.Second)
+		waitRunSucceeded(t, ns, finishing, 180*time.Second)
+		t.Logf("%s succeeded %s after the controller's restart", finishing, time.Since(start).Round(time.Second))
+		// Their placeholders cannot be released until the informers
+		// sync: the runs are deleted (the garbage collector deletes
+		// what they own), so that the nodes they held are free for the
+		// waiting run (one run per node, 4 nodes).
+		for _, run := range []string{graceful, finishing} {
+			if err := cluster.tekton.TektonV1().PipelineRuns(ns).Delete(bg(), run, metav1.DeleteOptions{}); err != nil {
+				t.Fatalf("deleting %s: %v", run, err)
+			}
+		}
+		for _, run := range []string{graceful, finishing} {
+			waitNoPlaceholder(t, ns, run, 60*time.Second)
 		}
 	})
 
