@@ -232,8 +232,35 @@ show_go_e2e() {
 # finish.
 check_go_e2e() {
   local log="$1" what="$2" finished="$3"
-  grep -qE '^(\s*--- FAIL|FAIL|panic)' "${log}" && die "${what} failed (full log: ${log})"
+  if grep -qE '^(\s*--- FAIL|FAIL|panic)' "${log}"; then
+    failed_tests "${log}" >&2
+    die "${what} failed (full log: ${log})"
+  fi
   grep -qE "${finished}" "${log}" || die "${what} did not finish (full log: ${log})"
+}
+
+# failed_tests LOG : for each test that failed in the go test -v output
+# LOG, its name and the last three lines it logged (file_test.go:N: ...,
+# cut at 400 characters), and any panic: what the tail of a CI log must
+# show, as the full log stays on the machine that ran it.
+failed_tests() {
+  awk '
+    /^=== (RUN|NAME|CONT) / { cur = $3; next }
+    /^[ \t]+[A-Za-z0-9_]+_test\.go:[0-9]+: / {
+      if (cur != "") { n[cur]++; logged[cur, n[cur] % 3] = substr($0, 1, 400) }
+      next
+    }
+    /^[ \t]*--- FAIL: / { failed[++f] = $3; next }
+    /^panic: / { panics[++p] = substr($0, 1, 400) }
+    END {
+      for (i = 1; i <= f; i++) {
+        t = failed[i]
+        print "failed: " t
+        for (k = n[t] - 2; k <= n[t]; k++) if (k > 0) print "    " logged[t, k % 3]
+      }
+      for (i = 1; i <= p; i++) print panics[i]
+    }
+  ' "$1"
 }
 
 # The e2e tests of the LTS smoke run (stage e2e-lts): a four-task diamond
