@@ -287,12 +287,12 @@ func waitTaskRunsCancelled(t *testing.T, ns, run string, timeout time.Duration) 
 // must sync the informers before anything else. Two runs created then wait
 // (no TaskRun) and say why: Succeeded Unknown, InformersNotSynced, naming
 // the rule the controller lacks, with a start time. Cancelled, three runs
-// end Cancelled as Tekton ends them, the TaskRuns cancelled. With the rule
-// back, and no restart, the fourth goes on and succeeds, and the
-// placeholders of the cancelled runs are released. Two more placed runs,
-// past their first TaskRun, are not held by the informers: one whose task
-// ends meanwhile succeeds, one cancelled gracefully ends Cancelled, its
-// TaskRun cancelled.
+// end Cancelled as Tekton ends them, the TaskRuns cancelled, and their
+// placeholders are released at once (the engine reads them from the API
+// server). With the rule back, and no restart, the fourth goes on and
+// succeeds. Two more placed runs, past their first TaskRun, are not held
+// by the informers: one whose task ends meanwhile succeeds, one cancelled
+// gracefully ends Cancelled, its TaskRun cancelled; both free their nodes.
 func TestReliabilityInformersCannotSync(t *testing.T) {
 	setFeatureFlags(t, patchedFlags(nil))
 	ns := newNamespace(t, "nosync")
@@ -376,17 +376,11 @@ func TestReliabilityInformersCannotSync(t *testing.T) {
 		waitTaskRunsCancelled(t, ns, graceful, 60*time.Second)
 		waitRunSucceeded(t, ns, finishing, 180*time.Second)
 		t.Logf("%s succeeded %s after the controller's restart", finishing, time.Since(start).Round(time.Second))
-		// Their placeholders cannot be released until the informers
-		// sync: the runs are deleted (the garbage collector deletes
-		// what they own), so that the nodes they held are free for the
-		// waiting run (one run per node, 4 nodes).
+		// Done, they free their nodes for the waiting run (one run
+		// per node, 4 nodes): the engine releases their placeholders
+		// without its informers.
 		for _, run := range []string{graceful, finishing} {
-			if err := cluster.tekton.TektonV1().PipelineRuns(ns).Delete(bg(), run, metav1.DeleteOptions{}); err != nil {
-				t.Fatalf("deleting %s: %v", run, err)
-			}
-		}
-		for _, run := range []string{graceful, finishing} {
-			waitNoPlaceholder(t, ns, run, 60*time.Second)
+			waitNoPlaceholder(t, ns, run, 30*time.Second)
 		}
 	})
 
@@ -405,33 +399,20 @@ func TestReliabilityInformersCannotSync(t *testing.T) {
 		for _, run := range []string{placed, unrecorded} {
 			waitTaskRunsCancelled(t, ns, run, 60*time.Second)
 		}
-		// Done, they keep their placeholders until the informers sync,
-		// and say why.
+		// Done, they free their nodes without the informers.
 		for _, run := range []string{placed, unrecorded} {
-			waitFor(t, run+": a Warning event saying why its placeholder is not released", 60*time.Second, func(context.Context) error {
-				if evs := warningEvents(ns, run, reasonInformersNotSynced, "is not released yet"); len(evs) != 1 || evs[0].Count > 1 {
-					return fmt.Errorf("Warning events %s: %q", reasonInformersNotSynced, eventMessages(evs))
-				}
-				return nil
-			})
+			waitNoPlaceholder(t, ns, run, 30*time.Second)
 		}
 		if trs, err := taskRuns(bg(), ns, fresh); err != nil || len(trs) != 0 {
 			t.Errorf("%s: TaskRuns %v (%v), want none", fresh, taskRunNames(trs), err)
 		}
 	})
 
-	t.Run("with the rule back the waiting run goes on and placeholders are released", func(t *testing.T) {
+	t.Run("with the rule back the waiting run goes on", func(t *testing.T) {
 		restore()
 		restoredAt := time.Now()
 		waitRunSucceeded(t, ns, patient, 120*time.Second)
 		t.Logf("%s succeeded %s after the rule was back, without a restart", patient, time.Since(restoredAt).Round(time.Second))
-		// The done runs' release waited for the informers, retried every
-		// 15 s: their placeholders go without a restart, within 15 s of
-		// the sync (which the patient run's success shows).
-		for _, run := range []string{placed, unrecorded, fresh} {
-			waitNoPlaceholder(t, ns, run, 30*time.Second)
-		}
-		t.Logf("placeholders released %s after the rule was back", time.Since(restoredAt).Round(time.Second))
 	})
 }
 

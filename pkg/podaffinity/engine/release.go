@@ -35,20 +35,27 @@ import (
 // child PipelineRun never deletes the placeholder it shares: it does not
 // control it.
 //
-// It waits for the engine's caches (Synced) while the feature is on, and
-// for a run the engine placed (Placed). With the feature off, a run the
-// engine never placed has no placeholder (unless a controller that did not
-// record its decisions made one): its caches are not started for it.
+// It reads the placeholder from the engine's caches (Synced) while the
+// feature is on, and for a run the engine placed (Placed). With the feature
+// off, a run the engine never placed has no placeholder (unless a
+// controller that did not record its decisions made one): its caches are
+// not started for it. When they cannot sync (the controller may not list
+// nodes, say), it reads the placeholder from the API server: a done run
+// frees its node without them, and waits for nothing.
 func (e *Engine) Release(ctx context.Context, s Settings, run *v1.PipelineRun) error {
 	// A done run waits for nothing.
 	e.stopRecheck(run)
+	name := placeholder.Name(&run.ObjectMeta)
+	get := func() (*appsv1.StatefulSet, error) { return e.StatefulSets.StatefulSets(run.Namespace).Get(name) }
 	if s.Config.Enabled || Placed(run) {
 		if err := e.synced(ctx); err != nil {
-			return fmt.Errorf("releasing the placeholder of PipelineRun %s/%s: %w", run.Namespace, run.Name, err)
+			logging.FromContext(ctx).Infof("Reading placeholder StatefulSet %s/%s of PipelineRun %s from the API server: %v", run.Namespace, name, run.Name, err)
+			get = func() (*appsv1.StatefulSet, error) {
+				return e.KubeClient.AppsV1().StatefulSets(run.Namespace).Get(ctx, name, metav1.GetOptions{})
+			}
 		}
 	}
-	name := placeholder.Name(&run.ObjectMeta)
-	sts, err := e.StatefulSets.StatefulSets(run.Namespace).Get(name)
+	sts, err := get()
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

@@ -21,7 +21,9 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
 	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/selection"
@@ -29,12 +31,17 @@ import (
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	"knative.dev/pkg/apis"
 )
 
 // TestSyncedOnlyWhenNeeded checks that the engine waits for its caches
-// exactly when it reads them for a run, and returns their error then.
+// exactly when it reads them for a run, and returns their error then, but
+// for Release, which reads the API server instead.
 func TestSyncedOnlyWhenNeeded(t *testing.T) {
 	errNotSynced := errors.New("not synced")
 	child := testRun()
@@ -51,6 +58,9 @@ func TestSyncedOnlyWhenNeeded(t *testing.T) {
 		enabled   bool
 		call      func(context.Context, *Engine, Settings) error
 		wantCalls int
+		// fallsBack: the call reads the API server when the caches
+		// cannot sync, and returns no error for them.
+		fallsBack bool
 	}{{
 		name:    "Place of a handled run",
 		enabled: true,
@@ -106,11 +116,13 @@ func TestSyncedOnlyWhenNeeded(t *testing.T) {
 			return e.Release(ctx, s, done(recorded(testRun(), "required/cluster")))
 		},
 		wantCalls: 1,
+		fallsBack: true,
 	}, {
 		name:      "Release of a run the engine never placed, feature on",
 		enabled:   true,
 		call:      func(ctx context.Context, e *Engine, s Settings) error { return e.Release(ctx, s, done(testRun())) },
 		wantCalls: 1,
+		fallsBack: true,
 	}, {
 		name: "Release of a run the engine never placed, feature off",
 		call: func(ctx context.Context, e *Engine, s Settings) error { return e.Release(ctx, s, done(testRun())) },
@@ -126,14 +138,79 @@ func TestSyncedOnlyWhenNeeded(t *testing.T) {
 			s := settings(t, map[string]string{paconfig.EnableKey: fmt.Sprint(tc.enabled)})
 			s.Coschedule = tektonconfig.CoscheduleIsolatePipelineRun
 			err := tc.call(h.ctx, e, s)
-			if tc.wantCalls > 0 && !errors.Is(err, errNotSynced) {
+			if tc.wantCalls > 0 && !tc.fallsBack && !errors.Is(err, errNotSynced) {
 				t.Errorf("error = %v, want one wrapping %v", err, errNotSynced)
 			}
-			if tc.wantCalls == 0 && err != nil {
+			if (tc.wantCalls == 0 || tc.fallsBack) && err != nil {
 				t.Errorf("error = %v, want nil", err)
 			}
 			if calls != tc.wantCalls {
 				t.Errorf("Synced called %d times, want %d", calls, tc.wantCalls)
+			}
+		})
+	}
+}
+
+// TestReleaseWithoutCaches checks that a done run's placeholder is released
+// while the engine's caches cannot sync (the controller may not list nodes,
+// say): Release reads it from the API server instead, so that the run frees
+// its node without them, and only a failed read is an error.
+func TestReleaseWithoutCaches(t *testing.T) {
+	notOurs := ownSTS("node-1", placeholder.TokenRequests())
+	notOurs.OwnerReferences = nil
+	for _, tc := range []struct {
+		name    string
+		objects []runtime.Object
+		getErr  error
+		actions []string
+		gone    bool
+	}{{
+		name:    "its placeholder: deleted",
+		objects: []runtime.Object{ownSTS("node-1", placeholder.TokenRequests())},
+		actions: []string{"delete statefulsets"},
+		gone:    true,
+	}, {
+		name: "no placeholder: nothing to release",
+		gone: true,
+	}, {
+		name:    "a StatefulSet of that name it does not control: kept",
+		objects: []runtime.Object{notOurs},
+	}, {
+		name:    "the read fails: an error, nothing deleted",
+		objects: []runtime.Object{ownSTS("node-1", placeholder.TokenRequests())},
+		getErr:  errors.New("the API server is down"),
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.objects...)
+			e := h.engine(t)
+			// The caches have not synced: they hold nothing.
+			e.StatefulSets = appslisters.NewStatefulSetLister(cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}))
+			notSynced := &NotSyncedError{Timeout: time.Second, Pending: []PendingCache{{Name: CacheNodes, Err: "nodes is forbidden", Forbidden: true}}}
+			e.Synced = func(context.Context) error { return notSynced }
+			if tc.getErr != nil {
+				h.client.PrependReactor("get", "statefulsets", func(k8stesting.Action) (bool, runtime.Object, error) {
+					return true, nil, tc.getErr
+				})
+			}
+			s := settings(t, map[string]string{paconfig.EnableKey: "true"})
+			run := recorded(testRun(), "required/cluster")
+			run.Status.SetCondition(&apis.Condition{Type: apis.ConditionSucceeded, Status: corev1.ConditionTrue})
+			err := e.Release(h.ctx, s, run)
+			if tc.getErr != nil {
+				if !errors.Is(err, tc.getErr) {
+					t.Errorf("Release() = %v, want an error wrapping %v", err, tc.getErr)
+				}
+			} else if err != nil {
+				t.Errorf("Release() = %v, want nil", err)
+			}
+			if d := cmp.Diff(tc.actions, h.actions()); d != "" {
+				t.Errorf("API writes (-want +got):\n%s", d)
+			}
+			if tc.getErr != nil {
+				return
+			}
+			if got := h.placeholderSTS(t, phName()) == nil; got != tc.gone {
+				t.Errorf("placeholder StatefulSet gone = %t, want %t", got, tc.gone)
 			}
 		})
 	}
