@@ -201,6 +201,9 @@ type Engine struct {
 	// changed: when the engine last changed each placeholder template
 	// (templateChanged).
 	changed expiring[types.UID, time.Time]
+	// labelWarned holds the runs warned of an invalid opt-in label, for
+	// labelWarnedTTL (see fresh).
+	labelWarned expiring[types.UID, struct{}]
 	// rechecks: the timer armed for each run (armRecheck).
 	rechecks struct {
 		sync.Mutex

@@ -313,3 +313,26 @@ func TestTargetWithoutRecorder(t *testing.T) {
 		t.Errorf("Target() (-want +got):\n%s", d)
 	}
 }
+
+// TestTargetInvalidLabelWarnedOnce checks that a run with an invalid opt-in
+// label is warned of once although a second reconcile reads it from a cache
+// that has not seen the first one's status write (no start time yet), and
+// that another run is warned of too.
+func TestTargetInvalidLabelWarnedOnce(t *testing.T) {
+	h := newHarness(t)
+	e := h.engine(t)
+	s := settings(t, map[string]string{paconfig.EnableKey: "true"})
+	s.Coschedule = tektonconfig.CoscheduleIsolatePipelineRun
+	run := testRun()
+	run.Labels[selection.LabelKey] = "yes"
+	other := run.DeepCopy()
+	other.Name, other.UID = "other", "other-uid"
+	for _, r := range []*v1.PipelineRun{run, run.DeepCopy(), other} {
+		if _, err := e.Target(h.ctx, s, r); err != nil {
+			t.Fatalf("Target() = %v", err)
+		}
+	}
+	if d := cmp.Diff([]string{"Warning InvalidPodAffinityLabel", "Warning InvalidPodAffinityLabel"}, h.events()); d != "" {
+		t.Errorf("events, one per run (-want +got):\n%s", d)
+	}
+}
