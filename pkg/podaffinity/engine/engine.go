@@ -201,14 +201,41 @@ type Engine struct {
 	// changed: when the engine last changed each placeholder template
 	// (templateChanged).
 	changed expiring[types.UID, time.Time]
-	// labelWarned holds the runs warned of an invalid opt-in label, for
-	// labelWarnedTTL (see fresh).
-	labelWarned expiring[types.UID, struct{}]
+	// warned holds the Warnings sent about runs, for warnedTTL
+	// (FirstWarning).
+	warned expiring[warnedKey, struct{}]
 	// rechecks: the timer armed for each run (armRecheck).
 	rechecks struct {
 		sync.Mutex
 		timers map[types.NamespacedName]clock.Timer
 	}
+}
+
+// warnedTTL is how long FirstWarning remembers a Warning: much longer than
+// a cache takes to show a status write.
+const warnedTTL = 10 * time.Minute
+
+// warnedKey is a Warning of a reason about a run.
+type warnedKey struct {
+	run    types.UID
+	reason string
+}
+
+// FirstWarning reports whether it was not asked about the run uid and
+// reason in the last warnedTTL: the first ask sends the Warning, and the
+// asks that follow it within warnedTTL of the one before do not. The
+// engine and the reconciler send a Warning when a run enters a state its
+// status shows, but a reconcile may read the run from a cache that does
+// not show the last one's status write yet (its key queued again
+// meanwhile): this keeps it from sending the Warning twice. Safe for
+// concurrent use.
+func (e *Engine) FirstWarning(uid types.UID, reason string) bool {
+	first := false
+	e.warned.update(warnedKey{run: uid, reason: reason}, e.Clock.Now(), warnedTTL, func(_ struct{}, found bool) struct{} {
+		first = !found
+		return struct{}{}
+	})
+	return first
 }
 
 // synced calls Synced, if set.

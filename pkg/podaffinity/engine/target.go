@@ -19,7 +19,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"time"
 
 	paconfig "github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/config"
 	"github.com/tekton-affinity/pipelinerun-affinity/pkg/podaffinity/placeholder"
@@ -199,10 +198,9 @@ func (e *Engine) fresh(ctx context.Context, s Settings, run *v1.PipelineRun) sel
 	if err != nil {
 		// Said once, when the run is first reconciled, not on every
 		// reconcile: a run held pending has no start time until it is
-		// released, and is told when it is. A reconcile that reads the
-		// run from a cache without the first one's start time yet finds
-		// it in labelWarned.
-		if !run.HasStarted() && !run.IsPending() && e.firstLabelWarning(run) {
+		// released, and is told when it is (and only once, even by a
+		// reconcile that reads the run from a stale cache: FirstWarning).
+		if !run.HasStarted() && !run.IsPending() && e.FirstWarning(run.UID, EventInvalidLabel) {
 			logging.FromContext(ctx).Warnf("PipelineRun %s/%s: %v", run.Namespace, run.Name, err)
 			event(ctx, run, corev1.EventTypeWarning, EventInvalidLabel, err.Error())
 		}
@@ -220,21 +218,6 @@ func (e *Engine) fresh(ctx context.Context, s Settings, run *v1.PipelineRun) sel
 		r.Queue = s.Config.KueueQueueName()
 	}
 	return r
-}
-
-// labelWarnedTTL is how long the engine remembers a run it warned of an
-// invalid label: longer than a cache takes to show a status write.
-const labelWarnedTTL = 10 * time.Minute
-
-// firstLabelWarning reports whether run was not warned of an invalid label
-// in the last labelWarnedTTL, and remembers it warned now.
-func (e *Engine) firstLabelWarning(run *v1.PipelineRun) bool {
-	first := false
-	e.labelWarned.update(run.UID, e.Clock.Now(), labelWarnedTTL, func(_ struct{}, found bool) struct{} {
-		first = !found
-		return struct{}{}
-	})
-	return first
 }
 
 // ownsPlaceholder reports whether run controls a placeholder StatefulSet.
