@@ -207,7 +207,7 @@ type Engine struct {
 	// rechecks: the timer armed for each run (armRecheck).
 	rechecks struct {
 		sync.Mutex
-		timers map[types.NamespacedName]armedRecheck
+		timers map[types.NamespacedName]clock.Timer
 	}
 }
 

@@ -35,54 +35,25 @@ func (e *Engine) armRecheck(run *v1.PipelineRun, p Placement, d time.Duration) P
 		p.RequeueAfter = sooner(p.RequeueAfter, d)
 		return p
 	}
-	e.arm(run, d, false)
-	return p
-}
-
-// RecheckWithin brings run back within d at the latest, as a recheck: it
-// arms the run's recheck for d from now, unless the one armed fires
-// sooner, and the run's next decision replaces it as any other. A
-// reconciler that asks for its own waits this way (a wait it keeps out of
-// the run's status for a moment, the bound of a wait Place reports) pays
-// no reconcile for one the run has moved on from: a workqueue cannot take
-// back a requeue. It reports false, arming nothing, when the engine cannot
-// enqueue runs (no Enqueue) or d is not positive: the reconciler requeues
-// the run itself then, if it must.
-func (e *Engine) RecheckWithin(run *v1.PipelineRun, d time.Duration) bool {
-	if e.Enqueue == nil || d <= 0 {
-		return false
-	}
-	e.arm(run, d, true)
-	return true
-}
-
-// arm replaces run's recheck with a timer of d (none when d is 0); or,
-// keepSooner, keeps the armed one if it is due no later.
-func (e *Engine) arm(run *v1.PipelineRun, d time.Duration, keepSooner bool) {
 	key := types.NamespacedName{Namespace: run.Namespace, Name: run.Name}
-	clk := e.timers()
-	due := clk.Now().Add(d)
 	r := &e.rechecks
 	r.Lock()
 	defer r.Unlock()
-	if a, ok := r.timers[key]; ok {
-		if keepSooner && !a.due.After(due) {
-			return
-		}
-		a.timer.Stop()
+	if t, ok := r.timers[key]; ok {
+		t.Stop()
 		delete(r.timers, key)
 	}
 	if d <= 0 {
-		return
+		return p
 	}
 	if r.timers == nil {
-		r.timers = map[types.NamespacedName]armedRecheck{}
+		r.timers = map[types.NamespacedName]clock.Timer{}
 	}
 	var t clock.Timer
-	t = clk.AfterFunc(d, func() {
+	t = e.timers().AfterFunc(d, func() {
 		// A timer replaced or stopped as it fired enqueues nothing.
 		r.Lock()
-		current := r.timers[key].timer == t
+		current := r.timers[key] == t
 		if current {
 			delete(r.timers, key)
 		}
@@ -91,13 +62,8 @@ func (e *Engine) arm(run *v1.PipelineRun, d time.Duration, keepSooner bool) {
 			e.Enqueue(key)
 		}
 	})
-	r.timers[key] = armedRecheck{timer: t, due: due}
-}
-
-// armedRecheck is a run's recheck: its timer, and when it is due.
-type armedRecheck struct {
-	timer clock.Timer
-	due   time.Time
+	r.timers[key] = t
+	return p
 }
 
 // stopRecheck stops run's recheck, if one is armed: the run is done.

@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -86,71 +85,6 @@ func TestArmRecheckWithoutEnqueue(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestRecheckWithin checks that a wait the reconciler asks for with
-// RecheckWithin brings the run back once, at the sooner of it and the
-// recheck armed before it, and not at all once the run's next decision
-// replaced it; and that without Enqueue, or without a wait, it arms
-// nothing and says so.
-func TestRecheckWithin(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		// armed is the decision's recheck before the wait (0: none).
-		armed time.Duration
-		// within is the wait asked for; decided, when set, is a decision
-		// of the run (stopping its recheck) after it.
-		within  time.Duration
-		decided bool
-		// want is when the run is enqueued (0: never).
-		want time.Duration
-	}{
-		{name: "no recheck armed", within: 2 * time.Second, want: 2 * time.Second},
-		{name: "the armed recheck is sooner", armed: time.Second, within: 2 * time.Second, want: time.Second},
-		{name: "the wait is sooner", armed: time.Minute, within: 2 * time.Second, want: 2 * time.Second},
-		{name: "as soon as the armed recheck", armed: 2 * time.Second, within: 2 * time.Second, want: 2 * time.Second},
-		{name: "the run's next decision stops it", within: 2 * time.Second, decided: true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			clk := clocktesting.NewFakeClock(time.Now())
-			// elapsed is the time stepped: the fake clock runs its timers
-			// within Step, holding its lock.
-			var elapsed time.Duration
-			var enqueued []time.Duration
-			e := &Engine{Clock: clk, Enqueue: func(types.NamespacedName) { enqueued = append(enqueued, elapsed) }}
-			run := recheckedRun("build")
-			if tc.armed > 0 {
-				e.armRecheck(run, Placement{}, tc.armed)
-			}
-			if !e.RecheckWithin(run, tc.within) {
-				t.Fatalf("RecheckWithin(%s) = false, want true: the engine enqueues runs", tc.within)
-			}
-			if tc.decided {
-				e.armRecheck(run, Placement{}, 0)
-			}
-			for range 120 {
-				elapsed += time.Second
-				clk.Step(time.Second)
-			}
-			var want []time.Duration
-			if tc.want > 0 {
-				want = []time.Duration{tc.want}
-			}
-			if d := cmp.Diff(want, enqueued); d != "" {
-				t.Errorf("enqueued after (-want +got):\n%s", d)
-			}
-		})
-	}
-
-	clk := clocktesting.NewFakeClock(time.Now())
-	if (&Engine{Clock: clk}).RecheckWithin(recheckedRun("build"), time.Second) {
-		t.Errorf("RecheckWithin() without Enqueue = true, want false: the reconciler requeues the run itself")
-	}
-	e := &Engine{Clock: clk, Enqueue: func(types.NamespacedName) { t.Errorf("enqueued a run, want none") }}
-	if e.RecheckWithin(recheckedRun("build"), 0) {
-		t.Errorf("RecheckWithin(0) = true, want false: there is no wait")
-	}
-	clk.Step(time.Hour)
 }
 
 // TestSooner checks the sooner of two waits, where 0 or less is none.
