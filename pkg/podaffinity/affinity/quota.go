@@ -39,8 +39,8 @@ const QuotaRetryNote = "; retrying within seconds: a ResourceQuota counts the ro
 // placeholder.MemberLabelKey), created at created and refused at now. For
 // any other TaskRun it returns false: Tekton's minute applies.
 //
-// A placed run creates its TaskRuns right after its placeholder shrank to
-// make room for them on its node. ResourceQuota admission charges only
+// A placed run creates its TaskRuns as its placeholder shrinks to make
+// room for them on its node. ResourceQuota admission charges only
 // what a pod adds, so the quota's usage drops by what the placeholder gave
 // up only when the quota controller recounts it: within moments, as it
 // re-counts a pod whose container resources the kubelet reports changed

@@ -29,12 +29,15 @@ import (
 
 // The hand-over sizes a bound placeholder pod to what the run's unfinished
 // tasks still need beyond what its running and starting tasks hold
-// (demand.Held). Before tasks start it shrinks, and they start only once
-// the node reports the smaller size; as tasks finish it grows back, where
-// the node resizes pods in place. It never grows while tasks start, nor
-// past what the node has allocated to it then, so a grow the node defers
-// cannot hold up the run's own pods. It follows the pin (decidePin), in
-// the same step.
+// (demand.Held). Before tasks start it shrinks, and they start in the same
+// step: their pods bind as soon as the node applies the shrink (the
+// scheduler retries a pod that did not fit when a pod on the node shrinks),
+// and a shrink the node does not apply in time is handed over by replacing
+// the pod instead (resizeStuck), whether or not the tasks have started by
+// then. As tasks finish it grows back, where the node resizes pods in
+// place. It never grows while tasks start, nor past what the node has
+// allocated to it then, so a grow the node defers cannot hold up the run's
+// own pods. It follows the pin (decidePin), in the same step.
 
 // handOverPlan is what a bound placeholder pod holds and is to hold.
 type handOverPlan struct {
@@ -67,10 +70,12 @@ func planHandOver(w *world, s Settings) handOverPlan {
 	return pl
 }
 
-// waitsForShrink reports whether the hand-over of plan pl waits for the
-// node to apply a shrink of w's pod (its bound counts from resizeAsked).
-func waitsForShrink(w *world, pl handOverPlan) bool {
-	return pl.starting && len(pl.fixed) == 0 && sameRequests(pl.want, pl.have) && shrinking(w.pod)
+// shrinkInFlight reports whether w's pod holds on the node more than plan
+// pl keeps of it, in a shrink the node has not applied yet: the run's
+// pods that the shrink makes room for may not fit until it does, so it
+// is watched until then (its bound counts from resizeAsked).
+func shrinkInFlight(w *world, pl handOverPlan) bool {
+	return len(pl.fixed) == 0 && sameRequests(pl.want, pl.have) && shrinking(w.pod)
 }
 
 // decideHandOver completes pin step st with the hand-over of w's pod at
@@ -79,30 +84,25 @@ func decideHandOver(w world, now time.Time, s Settings, st step) step {
 	p := w.pod
 	node := p.Spec.NodeName
 	pl := planHandOver(&w, s)
-	ready := Placement{Node: node, Ready: true}
 	if pl.starting && len(pl.fixed) > 0 {
 		return replaceFixed(w, now, st, pl)
 	}
 	if !sameRequests(pl.want, pl.have) {
 		return resizeTo(w, now, st, pl)
 	}
-	if waitsForShrink(&w, pl) {
+	st.placement = Placement{Node: node, Ready: true}
+	if shrinkInFlight(&w, pl) {
 		if why := resizeStuck(p, now); why != "" {
 			// The node will never apply it (a static CPU or memory manager
 			// keeps Guaranteed pods at their size, say), or not in time.
 			return replaceStuck(w, st, why)
 		}
-		// The kubelet has not applied the shrink yet: until it has, the
-		// scheduler still counts the reservation on the node. The pod's
-		// update brings the run back once it has; the run is also checked
-		// again when the shrink would count as stuck, a moment no event
-		// marks (a recheck the pod's update makes moot: armRecheck).
-		st.placement = Placement{Node: node, Reason: ReasonHandingOver, Message: fmt.Sprintf(
-			"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to apply it", node)}
+		// Tasks start, or have started, while the node applies it: the
+		// run is checked again when the shrink would count as stuck, a
+		// moment no event marks (a recheck the pod's update makes moot:
+		// armRecheck).
 		st.recheck = resizeRecheck(p, now)
-		return st
 	}
-	st.placement = ready
 	return st
 }
 
@@ -192,16 +192,19 @@ func resizeTo(w world, now time.Time, st step, pl handOverPlan) step {
 		h.refused = &stepEvent{corev1.EventTypeNormal, EventReservationHandedOver, fmt.Sprintf(
 			"Placeholder %s handed %s of its reservation on node %s over to the PipelineRun's pods (%s) by replacing its pod with a token pod pinned to the node",
 			name, formatResources(subtract(pl.have, pl.want)), node, startingNames(w.tasks))}
+		if pl.starting {
+			h.refusedWait = &Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, Message: fmt.Sprintf(
+				"Handing the reservation on node %s over to the PipelineRun's pods: replacing placeholder pod %s, which the cluster does not resize in place", node, p.Name)}
+		}
 	}
 	st.handOver = h
+	// Tasks that start do so now, with the shrink: their pods bind once
+	// the node has applied it. The run is checked again resizeLimit from
+	// now, when the shrink would count as stuck, unless the pod's update
+	// brings it back first (the node saying it began to apply it brings
+	// nothing back: PlaceholderPodChanged).
 	st.placement = Placement{Node: node, Ready: true}
-	if pl.starting {
-		// Tasks start once the node has applied the new size: the pod's
-		// update brings the run back then, and resizeLimit from now in
-		// any case, when the shrink would count as stuck (the node saying
-		// it began to apply it brings nothing back: PlaceholderPodChanged).
-		st.placement = Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, Message: fmt.Sprintf(
-			"Handing the reservation on node %s over to the PipelineRun's pods", node)}
+	if !grows {
 		st.recheck = resizeLimit
 	}
 	return st

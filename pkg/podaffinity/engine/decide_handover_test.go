@@ -46,11 +46,24 @@ func TestDecideHandOver(t *testing.T) {
 	handing := Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true}
 	ready := Placement{Node: "node-1", Ready: true}
 	// A shrink in place is counted, not recorded: only a refused one,
-	// which replaces the pod, has an event.
-	shrink := &handOverView{Resize: token, Refused: EventReservationHandedOver}
+	// which replaces the pod, has an event, and the tasks that start wait
+	// for that replacement.
+	shrink := &handOverView{Resize: token, Refused: EventReservationHandedOver, RefusedWait: &handing}
 	replace := &handOverView{Replace: true, Event: EventReservationHandedOver}
-	shrinkWait := func(after time.Duration) stepView {
+	// startWait: the tasks wait for the node to start the pod's container.
+	startWait := func(after time.Duration) stepView {
 		return rechecked(pin(Placement{Node: "node-1", Reason: ReasonHandingOver}, nil), after)
+	}
+	// inFlight: the tasks go on while the node applies the shrink, which
+	// counts as stuck after.
+	inFlight := func(after time.Duration) stepView { return rechecked(pin(ready, nil), after) }
+	// started: the tasks of remaining() have started.
+	started := func(w *world) {
+		for i := range w.tasks {
+			if w.tasks[i].State == demand.Starting {
+				w.tasks[i].State = demand.Running
+			}
+		}
 	}
 	// asked is a pod whose shrink to the token, asked at, the node has not
 	// applied yet (it still gives it 2 CPU), with conditions.
@@ -68,13 +81,13 @@ func TestDecideHandOver(t *testing.T) {
 	gpu := []demand.Task{{Name: "c", After: []string{"a", "b"}, Pod: withExtended(rl("3", "1Mi"), "1"), State: demand.Starting}}
 
 	runDecide(t, []decideCase{{
-		name:  "tasks start, the pod holds the peak: shrink it in place to the token, tasks wait for the node to apply it",
+		name:  "tasks start, the pod holds the peak: shrink it in place to the token, the tasks start with it",
 		world: decideWorld(pinned, reporting(placeholderPod("node-1", peak(), ago(time.Hour)))),
 		// The node beginning the resize brings nothing back
 		// (PlaceholderPodChanged): looked at again, at the latest, when
 		// the shrink would count as stuck.
-		want:    rechecked(pin(handing, shrink), resizeLimit),
-		message: []string{"Handing the reservation on node node-1 over", "handed cpu=2990m", "(a, b) by replacing its pod with a token pod"},
+		want:    rechecked(pin(ready, shrink), resizeLimit),
+		message: []string{"replacing placeholder pod placeholder-build-3835e1bb0f-0, which the cluster does not resize in place", "handed cpu=2990m", "(a, b) by replacing its pod with a token pod"},
 	}, {
 		name:   "reservation none, a task finished and a later task needs more: the pod stays token-sized, ready",
 		world:  decideWorld(pinned, reporting(placeholderPod("node-1", token, ago(time.Hour))), tasks(growBack(-1, demand.Waiting))),
@@ -104,13 +117,28 @@ func TestDecideHandOver(t *testing.T) {
 		name: "tasks start, the pod was created 3 min ago and bound a second ago, container not started: wait for the node to start it",
 		world: decideWorld(pinned, placeholderPod("node-1", peak(), ago(3*time.Minute),
 			corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: ago(time.Second)})),
-		want:    shrinkWait(resizeLimit - time.Second),
+		want:    startWait(resizeLimit - time.Second),
 		message: []string{"waiting for the node to start placeholder pod"},
 	}, {
-		name:    "shrink asked 10 s ago, not applied: wait, checked again when it would count as stuck",
-		world:   decideWorld(pinned, asked(10*time.Second)),
-		want:    shrinkWait(50 * time.Second),
-		message: []string{"waiting for the node to apply it"},
+		name:  "tasks start, the shrink asked 10 s ago not applied yet: they start, checked again when it would count as stuck",
+		world: decideWorld(pinned, asked(10*time.Second)),
+		want:  inFlight(50 * time.Second),
+	}, {
+		name:  "tasks started with the shrink, asked 10 s ago and not applied yet: ready, checked again when it would count as stuck",
+		world: decideWorld(pinned, asked(10*time.Second), started),
+		want:  inFlight(50 * time.Second),
+	}, {
+		// Their pods may not fit until the node applies it: the pod is
+		// replaced with a token pod, which frees the room at once.
+		name:    "tasks started with the shrink, asked 90 s ago, neither applied nor marked: replace the pod",
+		world:   decideWorld(pinned, asked(90*time.Second), started),
+		want:    pin(handing, replace),
+		message: []string{"neither applied nor marked", "(running tasks)"},
+	}, {
+		name:    "tasks started with the shrink, which the node reports Infeasible: replace the pod at once",
+		world:   decideWorld(pinned, asked(10*time.Second, infeasible(5*time.Second)), started),
+		want:    pin(handing, replace),
+		message: []string{"PodResizePending (Infeasible)"},
 	}, {
 		name:    "shrink asked 90 s ago, neither applied nor marked: replace the pod",
 		world:   decideWorld(pinned, asked(90*time.Second)),
@@ -124,9 +152,9 @@ func TestDecideHandOver(t *testing.T) {
 	}, {
 		// An Infeasible left from an earlier resize (a grow the node
 		// could not give) is not this shrink's answer.
-		name:  "an Infeasible from before this shrink was asked: wait for the node, from the shrink",
+		name:  "an Infeasible from before this shrink was asked: the shrink's bound counts from when it was asked",
 		world: decideWorld(pinned, asked(10*time.Second, infeasible(5*time.Minute))),
-		want:  shrinkWait(50 * time.Second),
+		want:  inFlight(50 * time.Second),
 	}, {
 		name:    "an Infeasible from before this shrink, asked 2 min ago: replace the pod",
 		world:   decideWorld(pinned, asked(2*time.Minute, infeasible(5*time.Minute))),
@@ -182,30 +210,45 @@ func changedAgo(d time.Duration) func(*world) {
 	return func(w *world) { w.changed = now.Add(-d) }
 }
 
-// TestWaitsForShrink checks when observe reads the placeholder pod from the
-// API server for when its shrink was asked: only when the hand-over waits
-// for the node to apply one.
-func TestWaitsForShrink(t *testing.T) {
+// TestShrinkInFlight checks when the hand-over watches a shrink the node
+// has not applied yet (and observe learns when it was asked): whether or
+// not tasks start.
+func TestShrinkInFlight(t *testing.T) {
 	token := placeholder.TokenRequests()
+	started := []demand.Task{
+		{Name: "a", Pod: rl("2", "1Gi"), State: demand.Running},
+		{Name: "b", Pod: rl("1", "2Gi"), State: demand.Running},
+		{Name: "c", After: []string{"a", "b"}, Pod: rl("1", "1Gi")},
+	}
 	for _, tc := range []struct {
-		name string
-		pod  *corev1.Pod
-		want bool
+		name  string
+		pod   *corev1.Pod
+		tasks []demand.Task
+		want  bool
 	}{{
-		name: "shrink not applied while tasks start: waits",
+		name: "shrink not applied while tasks start",
 		pod:  shrunk(now.Add(-time.Hour)),
 		want: true,
 	}, {
-		name: "the pod is to shrink, not asked yet: no wait, a resize",
+		name:  "shrink not applied, the tasks started",
+		pod:   shrunk(now.Add(-time.Hour)),
+		tasks: started,
+		want:  true,
+	}, {
+		name: "the pod is to shrink, not asked yet: a resize, nothing in flight",
 		pod:  reporting(placeholderPod("node-1", peak(), ago(time.Hour))),
 	}, {
-		name: "applied: no wait",
-		pod:  reporting(placeholderPod("node-1", token, ago(time.Hour))),
+		name:  "applied, the tasks started",
+		pod:   reporting(placeholderPod("node-1", token, ago(time.Hour))),
+		tasks: started,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := decideWorld(ownSTS("node-1", token), tc.pod)
-			if got := waitsForShrink(&w, planHandOver(&w, settings(t, nil))); got != tc.want {
-				t.Errorf("waitsForShrink() = %t, want %t", got, tc.want)
+			if tc.tasks != nil {
+				w.tasks = tc.tasks
+			}
+			if got := shrinkInFlight(&w, planHandOver(&w, settings(t, nil))); got != tc.want {
+				t.Errorf("shrinkInFlight() = %t, want %t", got, tc.want)
 			}
 		})
 	}

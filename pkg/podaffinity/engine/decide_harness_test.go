@@ -134,6 +134,8 @@ type handOverView struct {
 	Grows   bool
 	Event   string
 	Refused string
+	// RefusedWait is the run's placement if the cluster refuses the resize.
+	RefusedWait *Placement
 }
 
 // reclaimView is what a test compares of a reclaim: whether the pod is
@@ -169,6 +171,7 @@ func viewOf(st step) stepView {
 		if h.refused != nil {
 			v.HandOver.Refused = h.refused.reason
 		}
+		v.HandOver.RefusedWait = h.refusedWait
 	}
 	return v
 }
@@ -203,6 +206,9 @@ func runDecide(t *testing.T, cases []decideCase) {
 					if e != nil {
 						said += "\n" + e.message
 					}
+				}
+				if h.refusedWait != nil {
+					said += "\n" + h.refusedWait.Message
 				}
 			}
 			for _, want := range tc.message {

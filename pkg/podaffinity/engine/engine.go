@@ -23,7 +23,7 @@ limitations under the License.
 // the run needs. Place observes, decides, acts: observe reads once what the
 // placement depends on (the placeholder StatefulSet and pod as the engine
 // last wrote them, the run's node, its pods listed at most once, a dry
-// run's answer for a pod not created in time, when an unapplied shrink was
+// run's answer for a pod not created in time, when a shrink in flight was
 // asked; for a child run, its parent's pod and node); decide, a pure
 // function of that world and the time, returns the one step to take
 // (create, record when a wait began, nudge the StatefulSet controller,
@@ -68,8 +68,10 @@ const (
 	// ReasonWaitingToMove: the run's node became unusable while some of its
 	// pods still run there; the run moves once they finish.
 	ReasonWaitingToMove = "WaitingToMove"
-	// ReasonHandingOver: the placeholder shrinks to make room for tasks that
-	// start now; they are created once the node has applied it.
+	// ReasonHandingOver: the placeholder makes room for tasks that start
+	// now in a way they wait for: the node is to start its container, so
+	// that it can shrink, or the pod is replaced; the tasks are created
+	// once it has made room. (A shrink in place does not hold them up.)
 	ReasonHandingOver = "HandingOverReservation"
 	// ReasonWaitingForAdmission: the run is labelled for a Kueue LocalQueue
 	// and its placeholder pod, the run's workload, waits for Kueue to admit
@@ -177,7 +179,7 @@ type Engine struct {
 	Clock            clock.PassiveClock
 	Metrics          *metrics.Recorder
 	// Enqueue, when set, brings a run back to the reconciler. A wait that
-	// an event of the placeholder pod ends (a shrink to apply) is then
+	// an event of the placeholder pod ends (a shrink in flight) is then
 	// bounded by a timer of the engine's, which the run's next decision
 	// replaces (rechecks), not by RequeueAfter: a workqueue cannot take
 	// back a requeue that such an event made moot. The timers run on Clock
@@ -201,6 +203,9 @@ type Engine struct {
 	// changed: when the engine last changed each placeholder template
 	// (templateChanged).
 	changed expiring[types.UID, time.Time]
+	// resized: when the engine last resized each placeholder pod
+	// (podResized).
+	resized expiring[types.UID, time.Time]
 	// warned holds the Warnings sent about runs, for warnedTTL
 	// (FirstWarning).
 	warned expiring[warnedKey, struct{}]
@@ -264,8 +269,8 @@ type Placement struct {
 	// while it has no placeholder. Zero when Ready or Failed. A reconciler
 	// may keep a wait of a moment out of the run's status.
 	Since time.Time
-	// HandOverBegun is true when this call asked the node to make room for
-	// starting tasks (resized or replaced the placeholder pod; Reason is
+	// HandOverBegun is true when this call began to make room for starting
+	// tasks by replacing the placeholder pod (Reason is
 	// ReasonHandingOver): the placeholder pod's update brings the run back
 	// in a moment. A reconciler may leave the run's status as it is until
 	// then, and write it once with the tasks that start.

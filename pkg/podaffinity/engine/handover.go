@@ -72,7 +72,7 @@ func replacement(have, want corev1.ResourceList, tasks []demand.Task) corev1.Res
 // shrinking reports whether the node still gives the placeholder container
 // more than its spec asks for: a shrink it has not applied yet, during which
 // the scheduler still counts the larger size. A grow the node has deferred
-// is not shrinking: nothing waits for it. A node that reports no container
+// is not shrinking: nothing needs it. A node that reports no container
 // resources for a running container (no in-place resize support) has
 // nothing to apply. But a kubelet reports a container's resources only once
 // it has started, and holds the pod at the size it admitted it with until

@@ -27,14 +27,14 @@ import (
 
 // observeHandOver reads, into w, what the hand-over of a pod bound to a
 // usable node decides on beyond the cache: when the pod's shrink was asked,
-// when it waits for the node to apply it and the cached copy does not say
-// (withResizeRecord). Only such a wait reads the pod.
+// while the node has not applied it and the cached copy does not say
+// (withResizeRecord).
 func (e *Engine) observeHandOver(ctx context.Context, w *world, s Settings) error {
 	p := w.pod
 	if p == nil || p.Spec.NodeName == "" || w.unusable != "" {
 		return nil
 	}
-	if _, ok := resizeAsked(p); ok || !waitsForShrink(w, planHandOver(w, s)) {
+	if _, ok := resizeAsked(p); ok || !shrinkInFlight(w, planHandOver(w, s)) {
 		return nil
 	}
 	live, err := e.withResizeRecord(ctx, p)
@@ -45,14 +45,21 @@ func (e *Engine) observeHandOver(ctx context.Context, w *world, s Settings) erro
 	return nil
 }
 
-// withResizeRecord returns p, waiting for the node to apply a shrink, with
-// the managed fields that say when the shrink was asked (resizeAsked),
-// read from the API server when the cached copy lacks them (Tekton's pod
-// informer drops managed fields from v1.15 on): the shrink's bound counts
-// from them. A read error is an error.
+// withResizeRecord returns p, whose shrink the node has not applied yet,
+// with the managed fields that say when the shrink was asked (resizeAsked),
+// which Tekton's pod informer drops from v1.15 on: the shrink's bound
+// counts from them. The engine's memory of its own resize (podResizedAt)
+// gives them; without it (the controller restarted since), they are read
+// from the API server. A read error is an error.
 func (e *Engine) withResizeRecord(ctx context.Context, p *corev1.Pod) (*corev1.Pod, error) {
 	if _, ok := resizeAsked(p); ok {
 		return p, nil
+	}
+	if at := e.podResizedAt(p.UID, e.Clock.Now()); !at.IsZero() {
+		out := p.DeepCopy()
+		out.ManagedFields = append(out.ManagedFields, metav1.ManagedFieldsEntry{
+			Operation: metav1.ManagedFieldsOperationUpdate, Subresource: resizeSubresource, Time: &metav1.Time{Time: at}})
+		return out, nil
 	}
 	live, err := e.KubeClient.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
 	switch {

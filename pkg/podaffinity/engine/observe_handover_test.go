@@ -30,13 +30,15 @@ import (
 func TestWithResizeRecord(t *testing.T) {
 	asked := now.Add(-30 * time.Second)
 	for _, tc := range []struct {
-		name     string
-		cached   *corev1.Pod
-		live     *corev1.Pod
-		getErr   error
-		wantGets int
-		want     time.Time
-		wantErr  string
+		name   string
+		cached *corev1.Pod
+		live   *corev1.Pod
+		getErr error
+		// remembered is when the engine remembers resizing the pod.
+		remembered time.Time
+		wantGets   int
+		want       time.Time
+		wantErr    string
 	}{{
 		name:   "the cached copy says when: no read",
 		cached: resizedAt(shrunk(now.Add(-time.Hour)), asked),
@@ -47,6 +49,12 @@ func TestWithResizeRecord(t *testing.T) {
 		live:     resizedAt(shrunk(now.Add(-time.Hour)), asked),
 		wantGets: 1,
 		want:     asked,
+	}, {
+		name:       "the cache dropped managed fields, the engine remembers resizing it: no read",
+		cached:     shrunk(now.Add(-time.Hour)),
+		live:       resizedAt(shrunk(now.Add(-time.Hour)), now.Add(-time.Hour)),
+		remembered: asked,
+		want:       asked,
 	}, {
 		name:     "the pod is gone: as it is",
 		cached:   shrunk(now.Add(-time.Hour)),
@@ -69,6 +77,9 @@ func TestWithResizeRecord(t *testing.T) {
 				h.client.PrependReactor("get", "pods", func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, tc.getErr })
 			}
 			e := h.engine(t)
+			if !tc.remembered.IsZero() {
+				e.podResized(tc.cached.UID, tc.remembered, now)
+			}
 			got, err := e.withResizeRecord(h.ctx, tc.cached)
 			gets := 0
 			for _, a := range h.client.Actions() {

@@ -81,14 +81,13 @@ func TestPlaceWaves(t *testing.T) {
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
 	}, {
-		name: "(9) the next task starts: the placeholder hands its share over and the task waits for the node",
+		name: "(9) the next task starts: the placeholder hands its share over, and the task starts with the shrink",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token), reporting(placeholderPod("node-1", rl("2", "16Mi"), ago(time.Hour))),
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
 		remaining:    growBack(-1, demand.Starting),
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit},
-		wantMessage:  []string{"Handing the reservation on node node-1 over"},
+		want:         Placement{Node: "node-1", Ready: true, RequeueAfter: resizeLimit},
 		wantActions:  []string{"patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
@@ -125,7 +124,7 @@ func TestPlaceWaves(t *testing.T) {
 		wantTemplate: tokenTemplate("node-1"),
 		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
-		name: "(9) a shrink in progress for a moment: the tasks wait for it, checked again when it would count as stuck (no event marks that moment)",
+		name: "(9) a shrink in progress for a moment: the tasks start, checked again when it would count as stuck (no event marks that moment)",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
 			shrinkNotApplied(corev1.PodCondition{
@@ -134,14 +133,13 @@ func TestPlaceWaves(t *testing.T) {
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
 		remaining:    growBack(-1, demand.Starting),
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: resizeLimit - 5*time.Second},
-		wantMessage:  []string{"waiting for the node to apply it"},
+		want:         Placement{Node: "node-1", Ready: true, RequeueAfter: resizeLimit - 5*time.Second},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
 	}, {
 		// No condition and no applied size: nothing but the pod's managed
 		// fields, which the API server writes when the engine resizes it,
-		// says since when the tasks wait.
+		// says since when the shrink is in flight.
 		name: "(9) the node has neither applied nor marked a shrink asked longer than the limit ago: hand over by replacing the pod",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
@@ -155,17 +153,32 @@ func TestPlaceWaves(t *testing.T) {
 		wantTemplate: tokenTemplate("node-1"),
 		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
-		name: "(9) a shrink asked a moment ago, neither applied nor marked: the tasks wait, checked again when it would count as stuck",
+		name: "(9) a shrink asked a moment ago, neither applied nor marked: the tasks start, checked again when it would count as stuck",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
 			resizedAt(shrinkNotApplied(), now.Add(-20*time.Second)),
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
 		remaining:    growBack(-1, demand.Starting),
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: resizeLimit - 20*time.Second},
-		wantMessage:  []string{"waiting for the node to apply it"},
+		want:         Placement{Node: "node-1", Ready: true, RequeueAfter: resizeLimit - 20*time.Second},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
+	}, {
+		// The tasks started with the shrink: their pods may not fit
+		// until the node applies it, which it has not in time.
+		name: "(9) the tasks started with a shrink the node has neither applied nor marked in longer than the limit: hand over by replacing the pod",
+		objects: []runtime.Object{
+			readyNode("node-1"), ownSTS("node-1", token),
+			resizedAt(shrinkNotApplied(), now.Add(-90*time.Second)),
+			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
+			memberPod("build-c-pod", "node-1", corev1.PodPending, ago(90*time.Second)),
+		},
+		remaining:    growBack(-1, demand.Running),
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true},
+		wantMessage:  []string{"cannot resize placeholder pod", "its shrink, asked 1m30s ago, is neither applied nor marked pending or in progress by the node", "replacing it with a token pod"},
+		wantActions:  []string{"delete pods"},
+		wantTemplate: tokenTemplate("node-1"),
+		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
 		name: "(9) resources that cannot be resized in place (ephemeral storage) stay as they are while later tasks need them: CPU and memory are handed over",
 		objects: []runtime.Object{
@@ -177,7 +190,7 @@ func TestPlaceWaves(t *testing.T) {
 			{Name: "c", After: []string{"a", "b"}, Pod: rl("3", "1Mi"), State: demand.Starting},
 			{Name: "d", After: []string{"c"}, Pod: withEphemeral(rl("1", "1Mi"), "1Gi")},
 		},
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit},
+		want:         Placement{Node: "node-1", Ready: true, RequeueAfter: resizeLimit},
 		wantActions:  []string{"patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      withEphemeral(token, "1Gi"),
@@ -250,7 +263,7 @@ func TestPlaceWaves(t *testing.T) {
 		},
 		remaining: append(growBack(demand.Running, demand.Waiting),
 			demand.Task{Name: "d", Pod: rl("100m", "1Mi"), State: demand.Starting}),
-		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit},
+		want:         Placement{Node: "node-1", Ready: true, RequeueAfter: resizeLimit},
 		wantActions:  []string{"patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,

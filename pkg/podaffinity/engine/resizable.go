@@ -89,7 +89,7 @@ func resizeStuck(p *corev1.Pod, now time.Time) string {
 
 // resizeRecheck returns how long from now resizeStuck turns true for p
 // if nothing else changes, or 0 when it is already true or depends on no
-// clock: a run that waits for the shrink is reconciled again then, since no
+// clock: a run whose shrink is in flight is reconciled again then, since no
 // event of the pod marks that moment.
 func resizeRecheck(p *corev1.Pod, now time.Time) time.Duration {
 	return resizeCheck(p, now).recheck

@@ -62,11 +62,13 @@ func TestPlaceStaleCacheActsOnce(t *testing.T) {
 		name:        "placed: pinned and shrunk in place once",
 		objects:     []runtime.Object{readyNode("node-1"), ownSTS("", peak()), reporting(placeholderPod("node-1", peak(), ago(time.Minute)))},
 		tasks:       remaining(),
-		want:        Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit},
+		want:        Placement{Node: "node-1", Ready: true, RequeueAfter: resizeLimit},
 		wantActions: []string{"patch statefulsets", "patch pods/resize"},
 		wantEvents:  []string{"Normal Placed"},
-		// The node has not applied the shrink yet.
-		wantSecond: Placement{Node: "node-1", Reason: ReasonHandingOver},
+		// The node has not applied the shrink yet: its bound counts from
+		// when the engine remembers asking it (the fake API server records
+		// no managed fields).
+		wantSecond: Placement{Node: "node-1", Ready: true, RequeueAfter: resizeLimit},
 	}, {
 		name: "grown back once",
 		objects: []runtime.Object{readyNode("node-1"), ownSTS("node-1", token),

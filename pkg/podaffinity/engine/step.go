@@ -140,6 +140,9 @@ type handOverStep struct {
 	// when the cluster refused it. A shrink in place has no event: it is
 	// counted as a hand-over only.
 	event, refused *stepEvent
+	// refusedWait, if set, is the run's placement when the cluster refused
+	// the resize: starting tasks wait for the pod's replacement.
+	refusedWait *Placement
 }
 
 // move is the step that unpins the StatefulSet, asks for the reservation

@@ -28,6 +28,14 @@ import (
 // replaces waits for it to have seen the new one, for a while
 // (controllerSaw). Kept apart from the caches' view (ownWrites): it
 // outlives the moment the caches show the write.
+//
+// It also remembers, for resizeMemory, when it last resized each
+// placeholder pod: the tasks of a wave start while the node applies the
+// shrink, and a shrink the node never applies is replaced once it counts
+// as stuck, which counts from when it was asked (resizeStuck). The API
+// server records that moment in the pod's managed fields, which Tekton's
+// pod informer drops; remembered, it need not be read back at every
+// reconcile of a run whose shrink is in flight.
 
 // templateChanged notes that the engine changed the template of the
 // placeholder StatefulSet uid at now.
@@ -40,5 +48,23 @@ func (e *Engine) templateChanged(uid types.UID, now time.Time) {
 // otherwise (not lately, or not since the controller started).
 func (e *Engine) templateChangedAt(uid types.UID, now time.Time) time.Time {
 	at, _ := e.changed.get(uid, now)
+	return at
+}
+
+// resizeMemory bounds how long the engine remembers a resize: longer than
+// the bound on a shrink in flight (resizeLimit).
+const resizeMemory = 2 * resizeLimit
+
+// podResized notes that the engine resized the placeholder pod uid at
+// asked, as the API server recorded it.
+func (e *Engine) podResized(uid types.UID, asked, now time.Time) {
+	e.resized.set(uid, asked, now, resizeMemory)
+}
+
+// podResizedAt returns when the engine last resized the placeholder pod
+// uid, if it remembers; zero otherwise (not lately, or not since the
+// controller started).
+func (e *Engine) podResizedAt(uid types.UID, now time.Time) time.Time {
+	at, _ := e.resized.get(uid, now)
 	return at
 }

@@ -224,7 +224,13 @@ func (e *Engine) resize(ctx context.Context, p *corev1.Pod, requests corev1.Reso
 	}
 	switch {
 	case err == nil:
-		e.own.resized(p, after, e.Clock.Now())
+		now := e.Clock.Now()
+		e.own.resized(p, after, now)
+		asked, ok := resizeAsked(after)
+		if !ok {
+			asked = now
+		}
+		e.podResized(p.UID, asked, now)
 		return true, nil
 	case apierrors.IsConflict(err):
 		// Stale copy: the next reconcile sees the current pod.
