@@ -15,8 +15,10 @@ import (
 )
 
 // A crash point no admission refusal makes: the engine has written the
-// placeholder pod's first shrink (the hand-over to the first tasks), and
-// the run waits for the node to apply it before it creates any TaskRun.
+// placeholder pod's first shrink (the hand-over to the first tasks) and
+// the first TaskRun started with it; the node has not applied the shrink,
+// which the engine watches until it does (or replaces the pod, were it
+// stuck for a minute).
 // The shrink is held unanswered with the kwok node's "Ignored" resize mode
 // (resize_test.go): the pod is annotated while it cannot be scheduled yet
 // (the run's podTemplate selects a label no node has), then one node gets

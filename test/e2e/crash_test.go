@@ -23,10 +23,10 @@ import (
 // ValidatingAdmissionPolicy refuses write k+1 in the test's namespace, so
 // the controller stops exactly there (it retries, and is refused); the
 // test then SIGKILLs it, lifts the refusal and starts a new controller.
-// Between the first shrink and the first TaskRuns the controller writes
-// nothing: it waits for the node to apply the shrink, which the test holds
-// (crash_shrink_test.go), kills the controller, lets the node apply it and
-// starts a new controller.
+// A shrink the node has not applied yet, with the first TaskRun already
+// created with it, is no write the controller waits to make: the test
+// holds the shrink (crash_shrink_test.go), kills the controller, lets the
+// node apply it and starts a new controller.
 func TestReliabilityControllerKilledBetweenWrites(t *testing.T) {
 	// a (100m) then b (500m): the placeholder reserves 500m, hands 100m over
 	// to a, keeps 400m for b while a runs, and hands it over when b starts.
@@ -66,10 +66,10 @@ func TestReliabilityControllerKilledBetweenWrites(t *testing.T) {
 			return cpu == "400m" && taskRuns == 1 && done == 1
 		},
 	}, {
-		name:       "after the placeholder is shrunk for the first task, before the node applies it and the first TaskRun is created",
+		name:       "after the placeholder is shrunk for the first task and its TaskRun created, before the node applies the shrink",
 		holdShrink: true,
 		reached: func(pinned bool, cpu string, taskRuns, done int) bool {
-			return pinned && cpu == "400m" && taskRuns == 0
+			return pinned && cpu == "400m" && taskRuns == 1
 		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -158,8 +158,9 @@ type raceTrigger struct {
 
 // createAtShrink creates pod the moment the run's placeholder shows its
 // shrink below held: once its spec asks less (reported false: the engine
-// has asked, the kubelet may not have applied it) or once its status reports
-// less (reported true: the moment the engine creates the next TaskRuns).
+// has asked, the kubelet may not have applied it; the engine creates the
+// next TaskRuns with it) or once its status reports less (reported true:
+// the moment the scheduler can bind their pods).
 func createAtShrink(t *testing.T, ns, run string, held resource.Quantity, reported bool, pod *corev1.Pod) <-chan raceTrigger {
 	t.Helper()
 	cfg := rest.CopyConfig(cluster.cfg)
@@ -430,9 +431,9 @@ func TestRealNodeHandOverRacePendingPod(t *testing.T) {
 //     (phase Failed, reason OutOfcpu): the reservation holds against the
 //     kubelet, not only the scheduler.
 //   - Created right at the shrink: "asked" the moment the engine resizes the
-//     placeholder (the kubelet may not have applied it), "reported" the
-//     moment the node reports the smaller size (when the engine creates b's
-//     TaskRun). Whatever the kubelet admits, b and that pod never run
+//     placeholder (the kubelet may not have applied it; b's TaskRun is
+//     created with the shrink), "reported" the moment the node reports the
+//     smaller size (when b's pod can be bound). Whatever the kubelet admits, b and that pod never run
 //     together, and the run either succeeds or fails saying that the node
 //     refused b's pod.
 func TestRealNodeHandOverRaceNodeName(t *testing.T) {

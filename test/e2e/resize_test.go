@@ -27,9 +27,11 @@ import (
 // run): a shrink reported Infeasible is handed over at once by replacing
 // the placeholder pod with a token pod pinned to the node; one left pending
 // (or in progress) for a minute, or neither applied nor marked a minute
-// after the engine asked it, the same way; every such wait is looked at
-// again when its bound runs out, even if the node never updates the pod;
-// the tasks start only after the hand-over.
+// after the engine asked it, the same way; every such shrink is looked at
+// again when its bound runs out, even if the node never updates the pod.
+// The task starts with the shrink, and its pod, which does not fit beside
+// the placeholder's old size, is bound only once the replacement has
+// freed the room.
 
 // annotationResize selects how the kwok node answers a resize of the
 // placeholder pod that carries it (hack/kwok/stages.yaml).
@@ -95,8 +97,9 @@ type refused struct {
 	pods          *podHistory
 }
 
-// refusedShrink runs a one-task pipeline (1 CPU) whose placeholder pod's
-// node answers its shrink by mode. The pod is annotated while it cannot be
+// refusedShrink runs a one-task pipeline (3 CPU, on 4-CPU nodes: its pod
+// does not fit beside the placeholder until the node has applied the
+// shrink) whose placeholder pod's node answers its shrink by mode. The pod is annotated while it cannot be
 // scheduled yet (the run's podTemplate selects a label no node has), then a
 // node gets the label: no resize can come before the annotation. It waits
 // until the placeholder pod is bound and the engine has asked the shrink.
@@ -106,7 +109,7 @@ func refusedShrink(t *testing.T, mode string) *refused {
 	ns := newNamespace(t, "resize-"+strings.ToLower(mode))
 	r := &refused{ns: ns, run: "shrink", node: cluster.nodes[0], pods: watchPlaceholderPods(t, ns)}
 	const label = "e2e.pipelinerun-affinity.dev/resize"
-	createRun(t, newRun(ns, r.run, pipelineSpec(taskDef{name: "work", cpu: "1"}),
+	createRun(t, newRun(ns, r.run, pipelineSpec(taskDef{name: "work", cpu: "3"}),
 		runOpts{duration: "1s", podTemplate: &pod.PodTemplate{NodeSelector: map[string]string{label: ns}}}))
 
 	var name string
@@ -223,8 +226,9 @@ func (r *refused) deletedAt(t *testing.T) time.Time {
 }
 
 // checkOutcome checks that the run succeeds on the node, on a new
-// placeholder pod there, and that its TaskRun pod was created only after
-// the old placeholder pod was deleted: the task waited for the hand-over.
+// placeholder pod there, and that its TaskRun pod was bound only once the
+// old placeholder pod was deleted: the scheduler never counted the task
+// and the room the node still gave the placeholder together.
 func (r *refused) checkOutcome(t *testing.T) {
 	t.Helper()
 	gone := r.deletedAt(t)
@@ -234,9 +238,9 @@ func (r *refused) checkOutcome(t *testing.T) {
 		if p.Spec.NodeName != r.node {
 			t.Errorf("TaskRun pod %s ran on %s, want %s", p.Name, p.Spec.NodeName, r.node)
 		}
-		if p.CreationTimestamp.Time.Before(gone) {
-			t.Errorf("TaskRun pod %s created at %s, before the placeholder pod that held its room was deleted (%s)",
-				p.Name, p.CreationTimestamp.Format(time.RFC3339), gone.Format(time.RFC3339))
+		if bound := scheduledAt(p); bound.IsZero() || bound.Before(gone) {
+			t.Errorf("TaskRun pod %s bound at %s, before the placeholder pod that held its room was deleted (%s)",
+				p.Name, bound.Format(time.RFC3339), gone.Format(time.RFC3339))
 		}
 	}
 	if len(pods) != 1 {
@@ -257,6 +261,17 @@ func (r *refused) checkOutcome(t *testing.T) {
 }
 
 func (r *refused) last(uid types.UID) *corev1.Pod { return r.pods.get(uid) }
+
+// scheduledAt is when p was bound to its node (its PodScheduled condition
+// turned true, to the second), or zero.
+func scheduledAt(p corev1.Pod) time.Time {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionTrue {
+			return c.LastTransitionTime.Time
+		}
+	}
+	return time.Time{}
+}
 
 // podHistory keeps the last state seen of every placeholder pod of a
 // namespace, deleted ones included.
