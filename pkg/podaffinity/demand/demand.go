@@ -109,6 +109,23 @@ func AnyStarting(tasks []Task) bool {
 	return false
 }
 
+// InUse returns what the running and starting tasks request together.
+func InUse(tasks []Task) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for _, name := range resourceNames(tasks) {
+		total := int64(0)
+		for _, t := range tasks {
+			if t.State != Waiting {
+				total += weight(t, name)
+			}
+		}
+		if total > 0 {
+			out[name] = fromScaled(name, total)
+		}
+	}
+	return out
+}
+
 // AllStarted reports whether every unfinished task has its runs already.
 func AllStarted(tasks []Task) bool {
 	for _, t := range tasks {

@@ -454,7 +454,7 @@ func TestWithFloor(t *testing.T) {
 	}
 }
 
-func TestHeldAndToPlace(t *testing.T) {
+func TestHeldToPlaceAndInUse(t *testing.T) {
 	// a and b run at once, then c needs 3 CPU, then finally f. A finished
 	// task is not in the list at all.
 	a := Task{Name: "a", Pod: rl("cpu", "1")}
@@ -470,26 +470,37 @@ func TestHeldAndToPlace(t *testing.T) {
 		tasks       []Task
 		wantHeld    corev1.ResourceList
 		wantToPlace corev1.ResourceList
+		wantInUse   corev1.ResourceList
 	}{{
 		name:        "a and b start: they take 2 of the 3 CPU",
 		tasks:       []Task{in(a, Starting), in(b, Starting), c, f},
 		wantHeld:    rl("cpu", "1", "memory", "1Gi"),
 		wantToPlace: rl("cpu", "3", "memory", "2Gi"),
+		wantInUse:   rl("cpu", "2", "memory", "1Gi"),
 	}, {
 		name:        "a finished, b runs: the CPU a gave back is held again for c",
 		tasks:       []Task{in(b, Running), c, f},
 		wantHeld:    rl("cpu", "2", "memory", "1Gi"),
 		wantToPlace: rl("cpu", "3", "memory", "2Gi"),
+		wantInUse:   rl("cpu", "1", "memory", "1Gi"),
 	}, {
 		name:        "c starts: nothing left to hold but finally's memory",
 		tasks:       []Task{in(c, Starting), f},
 		wantHeld:    rl("memory", "2Gi"),
 		wantToPlace: rl("cpu", "3", "memory", "2Gi"),
+		wantInUse:   rl("cpu", "3"),
 	}, {
 		name:        "finally starts",
 		tasks:       []Task{in(f, Starting)},
 		wantHeld:    corev1.ResourceList{},
 		wantToPlace: rl("memory", "2Gi"),
+		wantInUse:   rl("memory", "2Gi"),
+	}, {
+		name:        "a matrix of three pods of c starts: each counts",
+		tasks:       []Task{func() Task { t := in(c, Starting); t.Count = 3; return t }()},
+		wantHeld:    corev1.ResourceList{},
+		wantToPlace: rl("cpu", "9"),
+		wantInUse:   rl("cpu", "9"),
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			if d := cmp.Diff(tc.wantHeld, Held(tc.tasks), quantityEqual, cmpopts.EquateEmpty()); d != "" {
@@ -497,6 +508,9 @@ func TestHeldAndToPlace(t *testing.T) {
 			}
 			if d := cmp.Diff(tc.wantToPlace, ToPlace(tc.tasks), quantityEqual, cmpopts.EquateEmpty()); d != "" {
 				t.Errorf("ToPlace() (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.wantInUse, InUse(tc.tasks), quantityEqual, cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("InUse() (-want +got):\n%s", d)
 			}
 		})
 	}

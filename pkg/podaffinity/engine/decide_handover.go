@@ -70,6 +70,41 @@ func planHandOver(w *world, s Settings) handOverPlan {
 	return pl
 }
 
+// roomBeside reports whether w's node, as far as the engine sees it, has
+// room for the run's running and starting tasks beside what the
+// placeholder pod holds there now (the larger of what the node allocated
+// to it and what its spec asks): the tasks that start then do so with the
+// shrink, and the scheduler binds their pods at once. Otherwise they wait
+// for the node to apply it, so that the scheduler never finds them short
+// of room (no Pending TaskRun pod, no FailedScheduling event, no
+// ExceededNodeResources on the TaskRun). The engine sees neither other
+// workloads' pods nor other runs' TaskRun pods on the node: where those
+// take the room, a wave started with the shrink is Pending until the node
+// applies it. A node that reports no allocatable CPU or memory has no room.
+func roomBeside(w *world) bool {
+	if w.nodeObj == nil {
+		return false
+	}
+	need := demand.InUse(w.tasks)
+	for name, q := range demand.WithFloor(allocated(w.pod), placeholder.Requests(&w.pod.Spec)) {
+		if inPlace(name) {
+			sum := need[name]
+			sum.Add(q)
+			need[name] = sum
+		}
+	}
+	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		free, ok := w.nodeObj.Status.Allocatable[name]
+		if !ok {
+			return false
+		}
+		if q := need[name]; q.Cmp(free) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // shrinkInFlight reports whether w's pod holds on the node more than plan
 // pl keeps of it, in a shrink the node has not applied yet: the run's
 // pods that the shrink makes room for may not fit until it does, so it
@@ -97,11 +132,16 @@ func decideHandOver(w world, now time.Time, s Settings, st step) step {
 			// keeps Guaranteed pods at their size, say), or not in time.
 			return replaceStuck(w, st, why)
 		}
-		// Tasks start, or have started, while the node applies it: the
-		// run is checked again when the shrink would count as stuck, a
-		// moment no event marks (a recheck the pod's update makes moot:
+		// The run is checked again when the shrink would count as stuck,
+		// a moment no event marks (a recheck the pod's update makes moot:
 		// armRecheck).
 		st.recheck = resizeRecheck(p, now)
+		if pl.starting && !roomBeside(&w) {
+			// Until the node has applied it, the scheduler still counts
+			// the reservation: the pod's update brings the run back then.
+			st.placement = Placement{Node: node, Reason: ReasonHandingOver, Message: fmt.Sprintf(
+				"Handing the reservation on node %s over to the PipelineRun's pods: waiting for the node to apply it", node)}
+		}
 	}
 	return st
 }
@@ -198,14 +238,20 @@ func resizeTo(w world, now time.Time, st step, pl handOverPlan) step {
 		}
 	}
 	st.handOver = h
-	// Tasks that start do so now, with the shrink: their pods bind once
-	// the node has applied it. The run is checked again resizeLimit from
-	// now, when the shrink would count as stuck, unless the pod's update
-	// brings it back first (the node saying it began to apply it brings
-	// nothing back: PlaceholderPodChanged).
 	st.placement = Placement{Node: node, Ready: true}
-	if !grows {
-		st.recheck = resizeLimit
+	if grows {
+		return st
+	}
+	// The run is checked again resizeLimit from now, when the shrink would
+	// count as stuck, unless the pod's update brings it back first (the
+	// node saying it began to apply it brings nothing back:
+	// PlaceholderPodChanged). Tasks that start do so now, with the shrink,
+	// where the node has room for them beside the placeholder's present
+	// size; otherwise once the node has applied it.
+	st.recheck = resizeLimit
+	if pl.starting && !roomBeside(&w) {
+		st.placement = Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, Message: fmt.Sprintf(
+			"Handing the reservation on node %s over to the PipelineRun's pods", node)}
 	}
 	return st
 }

@@ -50,10 +50,14 @@ func TestDecideHandOver(t *testing.T) {
 	// for that replacement.
 	shrink := &handOverView{Resize: token, Refused: EventReservationHandedOver, RefusedWait: &handing}
 	replace := &handOverView{Replace: true, Event: EventReservationHandedOver}
-	// startWait: the tasks wait for the node to start the pod's container.
+	// startWait: the tasks wait for the node to start the pod's container,
+	// or to apply its shrink.
 	startWait := func(after time.Duration) stepView {
 		return rechecked(pin(Placement{Node: "node-1", Reason: ReasonHandingOver}, nil), after)
 	}
+	// roomy: the node (16 CPU) has room for the tasks that start beside
+	// the placeholder's present size; the default one (4 CPU) has not.
+	roomy := func(w *world) { w.nodeObj.Status.Allocatable = rl("16", "64Gi") }
 	// inFlight: the tasks go on while the node applies the shrink, which
 	// counts as stuck after.
 	inFlight := func(after time.Duration) stepView { return rechecked(pin(ready, nil), after) }
@@ -81,13 +85,18 @@ func TestDecideHandOver(t *testing.T) {
 	gpu := []demand.Task{{Name: "c", After: []string{"a", "b"}, Pod: withExtended(rl("3", "1Mi"), "1"), State: demand.Starting}}
 
 	runDecide(t, []decideCase{{
-		name:  "tasks start, the pod holds the peak: shrink it in place to the token, the tasks start with it",
+		name:  "tasks start, the pod holds the peak, no room for them beside it: shrink it in place to the token, the tasks wait for the node to apply it",
 		world: decideWorld(pinned, reporting(placeholderPod("node-1", peak(), ago(time.Hour)))),
 		// The node beginning the resize brings nothing back
 		// (PlaceholderPodChanged): looked at again, at the latest, when
 		// the shrink would count as stuck.
+		want:    rechecked(pin(handing, shrink), resizeLimit),
+		message: []string{"Handing the reservation on node node-1 over", "handed cpu=2990m", "(a, b) by replacing its pod with a token pod"},
+	}, {
+		name:    "tasks start, the pod holds the peak, the node has room for them beside it: shrink it in place to the token, the tasks start with it",
+		world:   decideWorld(pinned, reporting(placeholderPod("node-1", peak(), ago(time.Hour))), roomy),
 		want:    rechecked(pin(ready, shrink), resizeLimit),
-		message: []string{"replacing placeholder pod placeholder-build-3835e1bb0f-0, which the cluster does not resize in place", "handed cpu=2990m", "(a, b) by replacing its pod with a token pod"},
+		message: []string{"replacing placeholder pod placeholder-build-3835e1bb0f-0, which the cluster does not resize in place"},
 	}, {
 		name:   "reservation none, a task finished and a later task needs more: the pod stays token-sized, ready",
 		world:  decideWorld(pinned, reporting(placeholderPod("node-1", token, ago(time.Hour))), tasks(growBack(-1, demand.Waiting))),
@@ -120,8 +129,13 @@ func TestDecideHandOver(t *testing.T) {
 		want:    startWait(resizeLimit - time.Second),
 		message: []string{"waiting for the node to start placeholder pod"},
 	}, {
-		name:  "tasks start, the shrink asked 10 s ago not applied yet: they start, checked again when it would count as stuck",
-		world: decideWorld(pinned, asked(10*time.Second)),
+		name:    "tasks start, the shrink asked 10 s ago not applied yet, no room for them beside it: wait, checked again when it would count as stuck",
+		world:   decideWorld(pinned, asked(10*time.Second)),
+		want:    startWait(50 * time.Second),
+		message: []string{"waiting for the node to apply it"},
+	}, {
+		name:  "tasks start, the shrink asked 10 s ago not applied yet, room for them beside it: they start, checked again when it would count as stuck",
+		world: decideWorld(pinned, asked(10*time.Second), roomy),
 		want:  inFlight(50 * time.Second),
 	}, {
 		name:  "tasks started with the shrink, asked 10 s ago and not applied yet: ready, checked again when it would count as stuck",
@@ -154,7 +168,7 @@ func TestDecideHandOver(t *testing.T) {
 		// could not give) is not this shrink's answer.
 		name:  "an Infeasible from before this shrink was asked: the shrink's bound counts from when it was asked",
 		world: decideWorld(pinned, asked(10*time.Second, infeasible(5*time.Minute))),
-		want:  inFlight(50 * time.Second),
+		want:  startWait(50 * time.Second),
 	}, {
 		name:    "an Infeasible from before this shrink, asked 2 min ago: replace the pod",
 		world:   decideWorld(pinned, asked(2*time.Minute, infeasible(5*time.Minute))),

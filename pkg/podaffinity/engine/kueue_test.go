@@ -216,7 +216,7 @@ func TestPlaceKueue(t *testing.T) {
 	}, {
 		name:         "admitted and bound: placed, pinned, no record of a wait left",
 		objects:      []runtime.Object{readyNode("node-1"), awaitingAdmission(ownSTS("", peak()), time.Hour), reporting(placeholderPod("node-1", peak(), ago(time.Hour)))},
-		want:         Placement{Node: "node-1", Ready: true, RequeueAfter: resizeLimit},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit},
 		wantActions:  []string{"patch statefulsets", "patch pods/resize"},
 		wantEvents:   []string{"Normal Placed"},
 		wantTemplate: tokenTemplate("node-1"),

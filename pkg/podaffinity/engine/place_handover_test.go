@@ -37,9 +37,10 @@ import (
 func TestPlaceHandOver(t *testing.T) {
 	token := placeholder.TokenRequests()
 	runPlace(t, []placeCase{{
-		name:         "(4) bound with the reservation: pinned, token requests, pod shrunk in place: the tasks start with the shrink",
+		name:         "(4) bound with the reservation: pinned, token requests, pod shrunk in place: wait for the node to apply it",
 		objects:      []runtime.Object{readyNode("node-1"), ownSTS("", peak()), reporting(placeholderPod("node-1", peak(), ago(2*time.Minute)))},
-		want:         Placement{Node: "node-1", Ready: true, RequeueAfter: resizeLimit},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit},
+		wantMessage:  []string{"Handing the reservation on node node-1 over"},
 		wantActions:  []string{"patch statefulsets", "patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
@@ -67,13 +68,14 @@ func TestPlaceHandOver(t *testing.T) {
 		wantPod:      nil,
 		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
-		name: "(5) shrunk in place but the node still reports the reservation: the tasks go on",
+		name: "(5) shrunk in place but the node still reports the reservation: wait",
 		objects: []runtime.Object{readyNode("node-1"), ownSTS("node-1", token), func() *corev1.Pod {
 			p := placeholderPod("node-1", token, ago(2*time.Minute))
 			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: placeholder.ContainerName, Resources: &corev1.ResourceRequirements{Requests: peak(), Limits: peak()}}}
 			return p
 		}()},
-		want:         Placement{Node: "node-1", Ready: true},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver},
+		wantMessage:  []string{"waiting for the node to apply it"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
 	}, {

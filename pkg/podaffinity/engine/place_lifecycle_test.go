@@ -138,12 +138,10 @@ func TestPlaceLifecycle(t *testing.T) {
 			wantTemplate: pinned,
 			wantPod:      peak(),
 		}, step{
-			name:   "container started: shrink in place, the tasks start with it",
-			before: kubelet(true),
-			want:   Placement{Node: "node-2", Ready: true, RequeueAfter: resizeLimit},
-			// A new engine, which remembers no resize, on an API server
-			// that records none: no bound to recheck at.
-			wantSecond:   &Placement{Node: "node-2", Ready: true},
+			name:         "container started: shrink in place, then wait for the node to report it",
+			before:       kubelet(true),
+			want:         Placement{Node: "node-2", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit},
+			wantSecond:   &Placement{Node: "node-2", Reason: ReasonHandingOver},
 			wantActions:  []string{"patch pods/resize"},
 			wantTemplate: pinned,
 			wantPod:      placeholder.TokenRequests(),
@@ -282,11 +280,9 @@ func TestPlaceSince(t *testing.T) {
 		objects: []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("node-1", token), 3*time.Hour), terminating(placeholderPod("node-1", token, ago(time.Hour)), time.Second)},
 		want:    now,
 	}, {
-		// A shrink in place does not hold the tasks up; the node starting
-		// the container to shrink does.
-		name: "handing over once the node has started the container: since the placeholder was created",
+		name: "handing over: since the placeholder was created",
 		objects: []runtime.Object{readyNode("node-1"), createdAgo(ownSTS("node-1", token), time.Second),
-			placeholderPod("node-1", peak(), ago(time.Second))},
+			reporting(placeholderPod("node-1", peak(), ago(time.Second)))},
 		want: now.Add(-time.Second),
 	}, {
 		name:    "placed, nothing to hand over: no wait",

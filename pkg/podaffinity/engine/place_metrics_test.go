@@ -137,7 +137,7 @@ func TestPlaceRecordsMetrics(t *testing.T) {
 	}, {
 		name:        "pin, shrunk in place: placed after its wait, and the shrink counted as a hand-over",
 		objects:     []runtime.Object{readyNode("node-1"), ownSTS("", peak()), reporting(placeholderPod("node-1", peak(), ago(2*time.Minute)))},
-		want:        Placement{Node: "node-1", Ready: true, RequeueAfter: resizeLimit},
+		want:        Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit},
 		wantMetrics: with(placedAfter(2*time.Minute), metrics.ReservationHandoversName, 1),
 	}, {
 		name:        "pin on a node without in-place resize: placed, and handed over by replacement",

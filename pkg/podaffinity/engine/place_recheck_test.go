@@ -29,8 +29,8 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 )
 
-// TestPlaceRecheck checks, through Place, the bound on a shrink in flight
-// (the tasks start with it) when the engine can enqueue runs itself: Place
+// TestPlaceRecheck checks, through Place, the bound on the wait for the
+// node to apply a shrink when the engine can enqueue runs itself: Place
 // asks for no requeue, and the run comes back at the bound only if no
 // later decision for it came first.
 func TestPlaceRecheck(t *testing.T) {
@@ -76,8 +76,8 @@ func TestPlaceRecheck(t *testing.T) {
 				t.Fatal(err)
 			}
 			clock.Step(10 * time.Second)
-			if got := place(t, h, e); !got.Ready || got.RequeueAfter != 0 {
-				t.Errorf("Place() while the shrink is pending = %+v, want ready, no requeue", got)
+			if got := place(t, h, e); got.Reason != ReasonHandingOver || got.RequeueAfter != 0 {
+				t.Errorf("Place() while the shrink is pending = %+v, want %s, no requeue", got, ReasonHandingOver)
 			}
 		},
 		want: []types.NamespacedName{key},
@@ -97,7 +97,7 @@ func TestPlaceRecheck(t *testing.T) {
 			e.Clock, e.Enqueue = clock, func(k types.NamespacedName) { enqueued = append(enqueued, k) }
 
 			got := place(t, h, e)
-			want := Placement{Node: "node-1", Ready: true}
+			want := Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true}
 			if d := cmp.Diff(want, got, ignoreMessage); d != "" {
 				t.Errorf("Place() asking the shrink (-want +got):\n%s", d)
 			}

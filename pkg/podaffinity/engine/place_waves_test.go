@@ -81,13 +81,14 @@ func TestPlaceWaves(t *testing.T) {
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
 	}, {
-		name: "(9) the next task starts: the placeholder hands its share over, and the task starts with the shrink",
+		name: "(9) the next task starts: the placeholder hands its share over and the task waits for the node",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token), reporting(placeholderPod("node-1", rl("2", "16Mi"), ago(time.Hour))),
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
 		remaining:    growBack(-1, demand.Starting),
-		want:         Placement{Node: "node-1", Ready: true, RequeueAfter: resizeLimit},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit},
+		wantMessage:  []string{"Handing the reservation on node node-1 over"},
 		wantActions:  []string{"patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
@@ -124,7 +125,7 @@ func TestPlaceWaves(t *testing.T) {
 		wantTemplate: tokenTemplate("node-1"),
 		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
-		name: "(9) a shrink in progress for a moment: the tasks start, checked again when it would count as stuck (no event marks that moment)",
+		name: "(9) a shrink in progress for a moment: the tasks wait for it, checked again when it would count as stuck (no event marks that moment)",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
 			shrinkNotApplied(corev1.PodCondition{
@@ -133,13 +134,14 @@ func TestPlaceWaves(t *testing.T) {
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
 		remaining:    growBack(-1, demand.Starting),
-		want:         Placement{Node: "node-1", Ready: true, RequeueAfter: resizeLimit - 5*time.Second},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: resizeLimit - 5*time.Second},
+		wantMessage:  []string{"waiting for the node to apply it"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
 	}, {
 		// No condition and no applied size: nothing but the pod's managed
 		// fields, which the API server writes when the engine resizes it,
-		// says since when the shrink is in flight.
+		// says since when the tasks wait.
 		name: "(9) the node has neither applied nor marked a shrink asked longer than the limit ago: hand over by replacing the pod",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
@@ -153,14 +155,15 @@ func TestPlaceWaves(t *testing.T) {
 		wantTemplate: tokenTemplate("node-1"),
 		wantEvents:   []string{"Normal ReservationHandedOver"},
 	}, {
-		name: "(9) a shrink asked a moment ago, neither applied nor marked: the tasks start, checked again when it would count as stuck",
+		name: "(9) a shrink asked a moment ago, neither applied nor marked: the tasks wait, checked again when it would count as stuck",
 		objects: []runtime.Object{
 			readyNode("node-1"), ownSTS("node-1", token),
 			resizedAt(shrinkNotApplied(), now.Add(-20*time.Second)),
 			memberPod("build-b-pod", "node-1", corev1.PodSucceeded, ago(time.Minute)),
 		},
 		remaining:    growBack(-1, demand.Starting),
-		want:         Placement{Node: "node-1", Ready: true, RequeueAfter: resizeLimit - 20*time.Second},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: resizeLimit - 20*time.Second},
+		wantMessage:  []string{"waiting for the node to apply it"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      token,
 	}, {
@@ -190,7 +193,7 @@ func TestPlaceWaves(t *testing.T) {
 			{Name: "c", After: []string{"a", "b"}, Pod: rl("3", "1Mi"), State: demand.Starting},
 			{Name: "d", After: []string{"c"}, Pod: withEphemeral(rl("1", "1Mi"), "1Gi")},
 		},
-		want:         Placement{Node: "node-1", Ready: true, RequeueAfter: resizeLimit},
+		want:         Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit},
 		wantActions:  []string{"patch pods/resize"},
 		wantTemplate: tokenTemplate("node-1"),
 		wantPod:      withEphemeral(token, "1Gi"),
@@ -255,7 +258,10 @@ func TestPlaceWaves(t *testing.T) {
 		wantPod:      rl("1500m", "16Mi"),
 		wantEvents:   []string{"Normal ReservationRestored"},
 	}, {
-		name: "(9) a grow the node deferred is not waited for when tasks start: shrink below what the node allocated",
+		// The node has room for d beside what the placeholder holds (2
+		// CPU, the spec of the deferred grow) and b: d starts with the
+		// shrink, its pod bound at once.
+		name: "(9) a grow the node deferred is not waited for when tasks start: shrink below what the node allocated, the task starts with it",
 		objects: []runtime.Object{
 			// The spec asks 2 CPU, the node still gives the token amount.
 			readyNode("node-1"), ownSTS("node-1", token), reportingRequests(placeholderPod("node-1", rl("2", "16Mi"), ago(time.Hour)), token),

@@ -62,13 +62,13 @@ func TestPlaceStaleCacheActsOnce(t *testing.T) {
 		name:        "placed: pinned and shrunk in place once",
 		objects:     []runtime.Object{readyNode("node-1"), ownSTS("", peak()), reporting(placeholderPod("node-1", peak(), ago(time.Minute)))},
 		tasks:       remaining(),
-		want:        Placement{Node: "node-1", Ready: true, RequeueAfter: resizeLimit},
+		want:        Placement{Node: "node-1", Reason: ReasonHandingOver, HandOverBegun: true, RequeueAfter: resizeLimit},
 		wantActions: []string{"patch statefulsets", "patch pods/resize"},
 		wantEvents:  []string{"Normal Placed"},
-		// The node has not applied the shrink yet: its bound counts from
+		// The node has not applied the shrink yet: the bound counts from
 		// when the engine remembers asking it (the fake API server records
 		// no managed fields).
-		wantSecond: Placement{Node: "node-1", Ready: true, RequeueAfter: resizeLimit},
+		wantSecond: Placement{Node: "node-1", Reason: ReasonHandingOver, RequeueAfter: resizeLimit},
 	}, {
 		name: "grown back once",
 		objects: []runtime.Object{readyNode("node-1"), ownSTS("node-1", token),
