@@ -184,7 +184,7 @@ func (e *Engine) record(ctx context.Context, w world, st step) {
 // placeholder StatefulSet, needs no event of that write to bring the run
 // back: the run goes on now (Ready) or ends (Failed), it is called again
 // after a while in any case (RequeueAfter), or it waits for its
-// placeholder pod, which the step deleted (HandOverBegun), or
+// placeholder pod, which the step resized or deleted (HandOverBegun), or
 // wrote, or waits for with a recheck (podWritten): that pod's events
 // bring it back. A wait that counts on
 // nothing else is left to the StatefulSet's event.

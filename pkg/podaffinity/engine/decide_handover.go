@@ -29,15 +29,15 @@ import (
 
 // The hand-over sizes a bound placeholder pod to what the run's unfinished
 // tasks still need beyond what its running and starting tasks hold
-// (demand.Held). Before tasks start it shrinks, and they start in the same
-// step: their pods bind as soon as the node applies the shrink (the
-// scheduler retries a pod that did not fit when a pod on the node shrinks),
-// and a shrink the node does not apply in time is handed over by replacing
-// the pod instead (resizeStuck), whether or not the tasks have started by
-// then. As tasks finish it grows back, where the node resizes pods in
-// place. It never grows while tasks start, nor past what the node has
-// allocated to it then, so a grow the node defers cannot hold up the run's
-// own pods. It follows the pin (decidePin), in the same step.
+// (demand.Held). Before tasks start it shrinks; they start in the same step
+// where the node has room for them beside it (roomBeside), otherwise once
+// the node reports the smaller size. A shrink the node does not apply in
+// time is handed over by replacing the pod instead (resizeStuck), whether
+// or not the tasks have started by then. As tasks finish it grows back,
+// where the node resizes pods in place. It never grows while tasks start,
+// nor past what the node has allocated to it then, so a grow the node
+// defers cannot hold up the run's own pods. It follows the pin
+// (decidePin), in the same step.
 
 // handOverPlan is what a bound placeholder pod holds and is to hold.
 type handOverPlan struct {

@@ -70,8 +70,9 @@ const (
 	ReasonWaitingToMove = "WaitingToMove"
 	// ReasonHandingOver: the placeholder makes room for tasks that start
 	// now in a way they wait for: the node is to start its container, so
-	// that it can shrink, or the pod is replaced; the tasks are created
-	// once it has made room. (A shrink in place does not hold them up.)
+	// that it can shrink, or to apply a shrink the node has no room for the
+	// tasks beside, or the pod is replaced; the tasks are created once it
+	// has made room.
 	ReasonHandingOver = "HandingOverReservation"
 	// ReasonWaitingForAdmission: the run is labelled for a Kueue LocalQueue
 	// and its placeholder pod, the run's workload, waits for Kueue to admit
@@ -270,10 +271,10 @@ type Placement struct {
 	// may keep a wait of a moment out of the run's status.
 	Since time.Time
 	// HandOverBegun is true when this call began to make room for starting
-	// tasks by replacing the placeholder pod (Reason is
-	// ReasonHandingOver): the placeholder pod's update brings the run back
-	// in a moment. A reconciler may leave the run's status as it is until
-	// then, and write it once with the tasks that start.
+	// tasks that wait for it (resized or replaced the placeholder pod;
+	// Reason is ReasonHandingOver): the placeholder pod's update brings the
+	// run back in a moment. A reconciler may leave the run's status as it
+	// is until then, and write it once with the tasks that start.
 	HandOverBegun bool
 	// Current, when set, is the run as the API server has it now: the
 	// reconcile read an older copy from its cache (the run is done and its
