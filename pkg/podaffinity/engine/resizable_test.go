@@ -233,3 +233,11 @@ func TestResizable(t *testing.T) {
 		})
 	}
 }
+
+// TestResizeMemoryOutlivesItsBound checks that the engine remembers a
+// resize longer than a shrink may stay in flight.
+func TestResizeMemoryOutlivesItsBound(t *testing.T) {
+	if resizeMemory <= resizeLimit {
+		t.Errorf("resizeMemory = %s, want more than resizeLimit (%s)", resizeMemory, resizeLimit)
+	}
+}

@@ -52,8 +52,9 @@ func (e *Engine) templateChangedAt(uid types.UID, now time.Time) time.Time {
 }
 
 // resizeMemory bounds how long the engine remembers a resize: longer than
-// the bound on a shrink in flight (resizeLimit).
-const resizeMemory = 2 * resizeLimit
+// the bound on a shrink in flight (resizeLimit, a minute; decided on in a
+// later file, so not named here).
+const resizeMemory = 2 * time.Minute
 
 // podResized notes that the engine resized the placeholder pod uid at
 // asked, as the API server recorded it.
