@@ -78,7 +78,7 @@ func TestWithResizeRecord(t *testing.T) {
 			}
 			e := h.engine(t)
 			if !tc.remembered.IsZero() {
-				e.podResized(tc.cached.UID, tc.remembered, now)
+				e.podResized(tc.cached.UID, tc.remembered)
 			}
 			got, err := e.withResizeRecord(h.ctx, tc.cached)
 			gets := 0

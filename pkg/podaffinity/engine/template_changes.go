@@ -56,10 +56,9 @@ func (e *Engine) templateChangedAt(uid types.UID, now time.Time) time.Time {
 // later file, so not named here).
 const resizeMemory = 2 * time.Minute
 
-// podResized notes that the engine resized the placeholder pod uid at
-// asked, as the API server recorded it.
-func (e *Engine) podResized(uid types.UID, asked, now time.Time) {
-	e.resized.set(uid, asked, now, resizeMemory)
+// podResized notes that the engine resized the placeholder pod uid at now.
+func (e *Engine) podResized(uid types.UID, now time.Time) {
+	e.resized.set(uid, now, now, resizeMemory)
 }
 
 // podResizedAt returns when the engine last resized the placeholder pod

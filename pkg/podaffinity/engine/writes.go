@@ -226,11 +226,7 @@ func (e *Engine) resize(ctx context.Context, p *corev1.Pod, requests corev1.Reso
 	case err == nil:
 		now := e.Clock.Now()
 		e.own.resized(p, after, now)
-		asked, ok := resizeAsked(after)
-		if !ok {
-			asked = now
-		}
-		e.podResized(p.UID, asked, now)
+		e.podResized(p.UID, now)
 		return true, nil
 	case apierrors.IsConflict(err):
 		// Stale copy: the next reconcile sees the current pod.
