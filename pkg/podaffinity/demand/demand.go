@@ -84,14 +84,10 @@ func ToPlace(tasks []Task) corev1.ResourceList {
 // pods); as tasks finish, it rises again to what later tasks still need.
 func Held(tasks []Task) corev1.ResourceList {
 	peak := Peak(tasks)
+	inUse := InUse(tasks)
 	held := corev1.ResourceList{}
 	for name, q := range peak {
-		left := scaled(name, q)
-		for _, t := range tasks {
-			if t.State != Waiting {
-				left -= weight(t, name)
-			}
-		}
+		left := scaled(name, q) - scaled(name, inUse[name])
 		if left > 0 {
 			held[name] = fromScaled(name, left)
 		}
