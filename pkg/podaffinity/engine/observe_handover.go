@@ -19,6 +19,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -49,8 +50,11 @@ func (e *Engine) observeHandOver(ctx context.Context, w *world, s Settings) erro
 // with the managed fields that say when the shrink was asked (resizeAsked),
 // which Tekton's pod informer drops from v1.15 on: the shrink's bound
 // counts from them. The engine's memory of its own resize (podResizedAt)
-// gives them; without it (the controller restarted since), they are read
-// from the API server. A read error is an error.
+// gives them, at the whole second, as the API server records them: the
+// node's PodResizePending condition records whole seconds too, and one
+// set in the second of the resize is this resize's, not an earlier one's
+// (resizeCheck). Without that memory (the controller restarted since),
+// they are read from the API server. A read error is an error.
 func (e *Engine) withResizeRecord(ctx context.Context, p *corev1.Pod) (*corev1.Pod, error) {
 	if _, ok := resizeAsked(p); ok {
 		return p, nil
@@ -58,7 +62,7 @@ func (e *Engine) withResizeRecord(ctx context.Context, p *corev1.Pod) (*corev1.P
 	if at := e.podResizedAt(p.UID, e.Clock.Now()); !at.IsZero() {
 		out := p.DeepCopy()
 		out.ManagedFields = append(out.ManagedFields, metav1.ManagedFieldsEntry{
-			Operation: metav1.ManagedFieldsOperationUpdate, Subresource: resizeSubresource, Time: &metav1.Time{Time: at}})
+			Operation: metav1.ManagedFieldsOperationUpdate, Subresource: resizeSubresource, Time: &metav1.Time{Time: at.Truncate(time.Second)}})
 		return out, nil
 	}
 	live, err := e.KubeClient.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})

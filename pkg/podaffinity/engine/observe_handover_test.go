@@ -23,6 +23,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
 )
@@ -54,6 +55,11 @@ func TestWithResizeRecord(t *testing.T) {
 		cached:     shrunk(now.Add(-time.Hour)),
 		live:       resizedAt(shrunk(now.Add(-time.Hour)), now.Add(-time.Hour)),
 		remembered: asked,
+		want:       asked,
+	}, {
+		name:       "the engine remembers resizing it mid-second: at the whole second, as the API server records it",
+		cached:     shrunk(now.Add(-time.Hour)),
+		remembered: asked.Add(400 * time.Millisecond),
 		want:       asked,
 	}, {
 		name:     "the pod is gone: as it is",
@@ -104,5 +110,26 @@ func TestWithResizeRecord(t *testing.T) {
 				t.Errorf("resize asked at %s, want %s", at, tc.want)
 			}
 		})
+	}
+}
+
+// TestRememberedResizeInfeasible checks that a shrink the node reports
+// Infeasible in the second the engine asked it is replaced at once, when
+// the bound counts from the engine's memory of the resize: the condition
+// is this shrink's, not a stale one of an earlier resize.
+func TestRememberedResizeInfeasible(t *testing.T) {
+	asked := now.Add(-2 * time.Second)
+	p := withCondition(shrunk(now.Add(-time.Hour)), corev1.PodCondition{
+		Type: podResizePending, Status: corev1.ConditionTrue, Reason: podReasonInfeasible,
+		LastTransitionTime: metav1.NewTime(asked), Message: "Resize is infeasible"})
+	h := newHarness(t)
+	e := h.engine(t)
+	e.podResized(p.UID, asked.Add(700*time.Millisecond))
+	got, err := e.withResizeRecord(h.ctx, p)
+	if err != nil {
+		t.Fatalf("withResizeRecord() = %v", err)
+	}
+	if why := resizeStuck(got, now); !strings.Contains(why, "PodResizePending (Infeasible)") {
+		t.Errorf("resizeStuck() = %q, want the Infeasible condition at once", why)
 	}
 }
