@@ -53,6 +53,10 @@ type handOverPlan struct {
 	// want is what a resize in place asks: target of CPU and memory, the
 	// rest as it is, and while tasks start no more than the node allocated.
 	want corev1.ResourceList
+	// awaitsShrink: tasks start and the node lacks room for them beside
+	// the pod's present size (roomBeside): they wait for the node to apply
+	// its shrink.
+	awaitsShrink bool
 }
 
 // planHandOver is the hand-over's plan for w's pod, bound to its node.
@@ -66,6 +70,7 @@ func planHandOver(w *world, s Settings) handOverPlan {
 	pl.want = resizable(pl.target, pl.have)
 	if pl.starting {
 		pl.want = atMost(pl.want, allocated(p))
+		pl.awaitsShrink = !roomBeside(w)
 	}
 	return pl
 }
@@ -136,7 +141,7 @@ func decideHandOver(w world, now time.Time, s Settings, st step) step {
 		// a moment no event marks (a recheck the pod's update makes moot:
 		// armRecheck).
 		st.recheck = resizeRecheck(p, now)
-		if pl.starting && !roomBeside(&w) {
+		if pl.awaitsShrink {
 			// Until the node has applied it, the scheduler still counts
 			// the reservation: the pod's update brings the run back then.
 			st.placement = Placement{Node: node, Reason: ReasonHandingOver, Message: fmt.Sprintf(
@@ -249,7 +254,7 @@ func resizeTo(w world, now time.Time, st step, pl handOverPlan) step {
 	// where the node has room for them beside the placeholder's present
 	// size; otherwise once the node has applied it.
 	st.recheck = resizeLimit
-	if pl.starting && !roomBeside(&w) {
+	if pl.awaitsShrink {
 		st.placement = Placement{Node: node, Reason: ReasonHandingOver, HandOverBegun: true, Message: fmt.Sprintf(
 			"Handing the reservation on node %s over to the PipelineRun's pods", node)}
 	}
