@@ -81,12 +81,12 @@ func TestDecideUnbound(t *testing.T) {
 		name:    "pinned node no longer fits while a task pod runs there: wait for the scheduler",
 		world:   decideWorld(ownSTS("node-1", token), unschedulablePod(token), withMembers(running("node-1"))),
 		want:    stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, 59*time.Minute)},
-		message: []string{"is unschedulable: " + schedulerMessage},
+		message: []string{QuoteUnschedulable + schedulerMessage},
 	}, {
 		name:    "unschedulable, asking more than any node allocates: only a larger node can take the run",
 		world:   decideWorld(ownSTS("", rl("8", "1Gi")), unschedulablePod(rl("8", "1Gi")), func(w *world) { w.nodes = []*corev1.Node{readyNode("node-1")} }),
 		want:    stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, 59*time.Minute)},
-		message: []string{"asks for more than any node can hold (cpu=8, the largest node allocates 4)"},
+		message: []string{"asks for more than any node can hold (cpu=8, the largest node allocates 4)", QuoteScheduler + schedulerMessage},
 	}, {
 		name:    "unschedulable for longer than max-node-wait: fail",
 		config:  map[string]string{paconfig.MaxNodeWaitKey: "30s"},
@@ -134,6 +134,6 @@ func TestDecideUnbound(t *testing.T) {
 		world: decideWorld(atRevision(generations(movedSTS(), 3, 3), "rev-3"),
 			fromRevision(unschedulablePod(peak()), "rev-3")),
 		want:    stepView{Kind: stepNone, Placement: wait(ReasonWaitingForNode, 59*time.Minute)},
-		message: []string{"is unschedulable: " + schedulerMessage},
+		message: []string{QuoteUnschedulable + schedulerMessage},
 	}})
 }

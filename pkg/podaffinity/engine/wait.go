@@ -117,13 +117,23 @@ func unscheduledWait(s Settings, now time.Time, p *corev1.Pod, since time.Time, 
 	return boundedWait(s, now, since, unscheduledMessage(p, nodes), 0)
 }
 
+// QuoteUnschedulable and QuoteScheduler end the engine's own words in the
+// message of a run whose placeholder pod the scheduler found no node for:
+// all that follows the first of them is the scheduler's message about the
+// pod, which it rewrites on every attempt (its counts of nodes by reason
+// come and go as other runs' pods start and end).
+const (
+	QuoteUnschedulable = " is unschedulable: "
+	QuoteScheduler     = ". Scheduler: "
+)
+
 // unscheduledMessage is unscheduledWait's message.
 func unscheduledMessage(p *corev1.Pod, nodes []*corev1.Node) string {
 	msg := fmt.Sprintf("Waiting for a node: placeholder pod %s is not scheduled yet", p.Name)
 	if m := schedulingMessage(p); m != "" {
-		msg = fmt.Sprintf("Waiting for a node: placeholder pod %s is unschedulable: %s", p.Name, m)
+		msg = "Waiting for a node: placeholder pod " + p.Name + QuoteUnschedulable + m
 		if short := shortfall(placeholder.Requests(&p.Spec), nodes); short != "" {
-			msg = fmt.Sprintf("Waiting for a node: placeholder pod %s asks for more than any node can hold (%s): only a larger node, added by a cluster autoscaler, can take the PipelineRun. Scheduler: %s", p.Name, short, m)
+			msg = fmt.Sprintf("Waiting for a node: placeholder pod %s asks for more than any node can hold (%s): only a larger node, added by a cluster autoscaler, can take the PipelineRun%s%s", p.Name, short, QuoteScheduler, m)
 		}
 	}
 	return msg
